@@ -1,0 +1,25 @@
+# SPDX-License-Identifier: GPL-2.0
+# Shared settings for the dmavec scripts; sourced, not executed.
+
+DMAVEC_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+DMAVEC_CACHE=${DMAVEC_CACHE:-/var/cache/dmavec}
+KERNEL_SERIES=7.3
+BINDGEN_VERSION=0.73.2
+BINDGEN=$DMAVEC_CACHE/tools/bindgen-$BINDGEN_VERSION/bin/bindgen
+LLVM_SUFFIX=-22
+
+# The kernel is built with Debian's rustc-web and LLVM 22, never with the
+# rustup toolchain (it has no rust-src).
+export PATH=/usr/bin:/usr/sbin:/bin:/sbin:$PATH
+export LIBCLANG_PATH=/usr/lib/llvm-22/lib
+
+# Make variables every kernel / module build uses.
+KMAKE_VARS=(LLVM=$LLVM_SUFFIX RUSTC=/usr/bin/rustc BINDGEN=$BINDGEN
+	    RUSTFMT=/usr/bin/rustfmt CLIPPY_DRIVER=/usr/bin/clippy-driver)
+
+# Key of the patched source tree: upstream version + patch series.
+kernel_src_key() {
+	local ver=$1 h
+	h=$(cat "$DMAVEC_ROOT"/patches/*.patch 2>/dev/null | sha256sum | cut -c1-12)
+	echo "linux-$ver-p$h"
+}

@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Build (or reuse) the dmavec test kernel of one flavour and print its build
+# directory. The directory is keyed by the patched source, the config
+# fragments and the toolchain, so any change to one of them builds anew and
+# nothing else does.
+#
+# Usage: scripts/kernel.sh debug|plain
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/env.sh"
+
+flavour=${1:?usage: $0 debug|plain}
+[ -f "$DMAVEC_ROOT/kernel/$flavour.config" ] || { echo "unknown flavour $flavour" >&2; exit 2; }
+
+"$here/setup.sh" all
+src=$(readlink -f "$DMAVEC_CACHE/src/current")
+
+toolchain=$( { /usr/bin/rustc --version; clang$LLVM_SUFFIX --version | head -n1; "$BINDGEN" --version; } )
+key=$( { basename "$src"; cat "$DMAVEC_ROOT/kernel/base.config" "$DMAVEC_ROOT/kernel/$flavour.config";
+	 echo "$toolchain"; } | sha256sum | cut -c1-12)
+out="$DMAVEC_CACHE/build/$flavour-$key"
+
+if [ ! -f "$out/.dmavec-ready" ]; then
+	echo "[kernel] building $flavour kernel in $out (this takes a while)" >&2
+	rm -rf "$out"
+	mkdir -p "$out"
+	kmake() { make -s -C "$src" O="$out" "${KMAKE_VARS[@]}" "$@"; }
+	kmake allnoconfig
+	"$src/scripts/kconfig/merge_config.sh" -m -O "$out" "$out/.config" \
+		"$DMAVEC_ROOT/kernel/base.config" "$DMAVEC_ROOT/kernel/$flavour.config" >/dev/null
+	kmake olddefconfig
+	# Every symbol the fragments ask for must have stuck.
+	bad=0
+	while IFS= read -r line; do
+		case $line in
+		CONFIG_*=*) grep -qxF "$line" "$out/.config" || { echo "[kernel] not set: $line" >&2; bad=1; } ;;
+		"# CONFIG_"*" is not set")
+			sym=${line#\# }; sym=${sym%% *}
+			grep -q "^$sym=" "$out/.config" && { echo "[kernel] still set: $sym" >&2; bad=1; } ;;
+		esac
+	done < <(cat "$DMAVEC_ROOT/kernel/base.config" "$DMAVEC_ROOT/kernel/$flavour.config")
+	[ $bad -eq 0 ] || exit 1
+	[ -n "${DMAVEC_CONFIG_ONLY:-}" ] && { echo "$out"; exit 0; }
+	start=$(date +%s)
+	kmake -j"${DMAVEC_JOBS:-3}" bzImage modules
+	echo "[kernel] $flavour kernel built in $(( $(date +%s) - start )) s" >&2
+	echo "$toolchain" > "$out/.dmavec-toolchain"
+	touch "$out/.dmavec-ready"
+	# Keep the cache bounded: drop older builds of the same flavour.
+	for old in "$DMAVEC_CACHE/build/$flavour-"*; do
+		[ "$old" = "$out" ] || rm -rf "$old"
+	done
+fi
+ln -sfn "$out" "$DMAVEC_CACHE/build/$flavour"
+echo "$out"
