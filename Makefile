@@ -1,0 +1,35 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# Out-of-tree front end. Kbuild reads ./Kbuild, never this file, so this
+# Makefile only drives the host side:
+#
+#   make            build the modules against the cached debug test kernel
+#                   (set up and built on first use); KDIR=<build dir> to
+#                   build against another kernel
+#   make check      everything: set-up, kernel, style gates, modules, VM suite
+#   make demo       boot the VM (plain kernel) and show the exported device memory
+#   make kernel     build the test kernel of FLAVOUR (debug|plain)
+#   make setup      install the host tools and fetch the kernel source
+#   make clean      remove build output (the cache in /var/cache/dmavec stays)
+
+FLAVOUR ?= debug
+
+.PHONY: all modules check demo kernel setup clean
+
+all modules:
+	@scripts/modules.sh $(FLAVOUR) >/dev/null
+
+check:
+	@scripts/check.sh
+
+demo:
+	@scripts/demo.sh
+
+kernel:
+	@scripts/kernel.sh $(FLAVOUR)
+
+setup:
+	@scripts/setup.sh all
+
+clean:
+	rm -rf out

@@ -1,0 +1,45 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! dmavec: dma-buf mappings as arrays of `(dma_addr, len)`.
+//!
+//! An exporter describes its buffer as physical ranges (device MMIO behind a
+//! PCI P2PDMA provider, or system memory); for each importing device dmavec
+//! maps them with the IOVA-linking DMA API and hands the importer an array of
+//! [`DmaVec`] entries (the kernel's `struct dma_vec`) instead of an sg_table.
+//!
+//! Rust callers use this crate; C callers use `<linux/dmavec.h>`.
+
+use kernel::{debugfs, prelude::*};
+
+mod capi;
+pub mod range;
+pub mod raw;
+pub mod stats;
+
+pub use range::{DmaVec, PhysVec, SegLimits};
+
+module! {
+    type: DmavecModule,
+    name: "dmavec",
+    authors: ["dmavec developers"],
+    description: "dma-buf mappings as arrays of (dma_addr, len)",
+    license: "GPL",
+}
+
+#[pin_data]
+struct DmavecModule {
+    // Dropped in declaration order: the file goes before its directory.
+    #[pin]
+    _stats: debugfs::File<&'static stats::Stats>,
+    _root: debugfs::Dir,
+}
+
+impl kernel::InPlaceModule for DmavecModule {
+    fn init(_module: &'static ThisModule) -> impl PinInit<Self, Error> {
+        let root = debugfs::Dir::new(c"dmavec");
+        try_pin_init!(Self {
+            _stats <- root.read_only_file(c"stats", &stats::STATS),
+            _root: root,
+        })
+    }
+}

@@ -1,0 +1,313 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Physical input ranges and DMA output entries.
+//!
+//! [`PhysVec`] is the kernel's `struct phys_vec` (what an exporter hands in),
+//! [`DmaVec`] the kernel's `struct dma_vec` (what an importer gets back).
+//! [`SegLimits`] holds an importer's segment constraints, and
+//! [`SegLimits::push`] appends a DMA-contiguous range to an output array,
+//! merging it into the previous entry where the two touch and splitting it
+//! wherever the importer's maximum segment size or segment boundary requires.
+
+use kernel::{bindings, page::PAGE_SIZE, prelude::*};
+
+/// A bus address as the importing device sees it (`dma_addr_t`).
+pub type DmaAddr = bindings::dma_addr_t;
+
+/// A physical address (`phys_addr_t`).
+pub type PhysAddr = bindings::phys_addr_t;
+
+/// One range of an exporter's buffer: the kernel's `struct phys_vec`.
+#[repr(transparent)]
+#[derive(Clone, Copy)]
+pub struct PhysVec(bindings::phys_vec);
+
+impl PhysVec {
+    /// Creates a range of `len` bytes at physical address `paddr`.
+    pub const fn new(paddr: PhysAddr, len: usize) -> Self {
+        Self(bindings::phys_vec { paddr, len })
+    }
+
+    /// The physical start address.
+    pub const fn paddr(&self) -> PhysAddr {
+        self.0.paddr
+    }
+
+    /// The length in bytes.
+    pub const fn len(&self) -> usize {
+        self.0.len
+    }
+
+    /// Whether the range is empty.
+    pub const fn is_empty(&self) -> bool {
+        self.0.len == 0
+    }
+
+    /// Views a C array of `struct phys_vec` as a slice of [`PhysVec`].
+    pub fn from_raw_slice(raw: &[bindings::phys_vec]) -> &[PhysVec] {
+        // SAFETY: `PhysVec` is `#[repr(transparent)]` over `bindings::phys_vec`, so the two slices
+        // have the same layout, length and lifetime.
+        unsafe { core::slice::from_raw_parts(raw.as_ptr().cast(), raw.len()) }
+    }
+}
+
+impl core::fmt::Debug for PhysVec {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "[{:#x} + {:#x}]", self.paddr(), self.len())
+    }
+}
+
+/// One DMA segment handed to an importer: the kernel's `struct dma_vec`
+/// (`<linux/dmaengine.h>`).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DmaVec {
+    /// Bus address of the segment for the importing device.
+    pub addr: DmaAddr,
+    /// Length of the segment in bytes.
+    pub len: usize,
+}
+
+// `struct dma_vec` is { dma_addr_t addr; size_t len; }; the C shim asserts the same.
+const _: () = assert!(size_of::<DmaVec>() == 16 && align_of::<DmaVec>() == 8);
+
+/// Checks an exporter's ranges and returns their total length.
+///
+/// Every range must be non-empty and page aligned at both ends, and must not
+/// wrap the physical address space; there must be at least one range and the
+/// total must fit in `usize`.
+///
+/// # Errors
+///
+/// `EINVAL` for no ranges, an empty range or a misaligned one; `EOVERFLOW`
+/// when a range wraps or the total does not fit.
+pub fn check_phys_ranges(ranges: &[PhysVec]) -> Result<usize> {
+    if ranges.is_empty() {
+        return Err(EINVAL);
+    }
+    let mut total: usize = 0;
+    for r in ranges {
+        if r.is_empty() || r.len() % PAGE_SIZE != 0 || r.paddr() % PAGE_SIZE as PhysAddr != 0 {
+            return Err(EINVAL);
+        }
+        r.paddr()
+            .checked_add(r.len() as PhysAddr - 1)
+            .ok_or(EOVERFLOW)?;
+        total = total.checked_add(r.len()).ok_or(EOVERFLOW)?;
+    }
+    Ok(total)
+}
+
+/// An importer's segment constraints.
+///
+/// # Invariants
+///
+/// `max_seg` is a non-zero multiple of `PAGE_SIZE`; `boundary_mask + 1` is a
+/// power of two no smaller than `PAGE_SIZE`, or `boundary_mask` is all ones.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SegLimits {
+    max_seg: usize,
+    boundary_mask: u64,
+}
+
+impl SegLimits {
+    /// No limit: one entry per DMA-contiguous run.
+    pub const UNLIMITED: Self = Self {
+        // INVARIANT: `usize::MAX & PAGE_MASK` is a non-zero multiple of `PAGE_SIZE`; the mask is
+        // all ones.
+        max_seg: usize::MAX & !(PAGE_SIZE - 1),
+        boundary_mask: u64::MAX,
+    };
+
+    /// Builds limits from `dma_get_max_seg_size()` and `dma_get_seg_boundary()`.
+    ///
+    /// The maximum segment size is rounded down to `PAGE_SIZE`, since entries
+    /// are built from whole pages.
+    ///
+    /// # Errors
+    ///
+    /// `EINVAL` if the maximum segment size is smaller than a page, or the
+    /// boundary mask is not of the form `2^n - 1` with `2^n >= PAGE_SIZE`.
+    pub fn new(max_seg_size: usize, boundary_mask: u64) -> Result<Self> {
+        let max_seg = max_seg_size & !(PAGE_SIZE - 1);
+        let boundary_ok = boundary_mask == u64::MAX
+            || (boundary_mask.wrapping_add(1).is_power_of_two()
+                && boundary_mask >= PAGE_SIZE as u64 - 1);
+        if max_seg == 0 || !boundary_ok {
+            return Err(EINVAL);
+        }
+        // INVARIANT: checked just above.
+        Ok(Self {
+            max_seg,
+            boundary_mask,
+        })
+    }
+
+    /// The maximum segment length in bytes.
+    pub const fn max_seg(&self) -> usize {
+        self.max_seg
+    }
+
+    /// How many more bytes an entry that starts at `start` and holds `used`
+    /// bytes may take.
+    fn room(&self, start: DmaAddr, used: usize) -> usize {
+        let by_size = self.max_seg.saturating_sub(used);
+        let cur = start.wrapping_add(used as DmaAddr);
+        // Bytes from `cur` up to the next boundary; `None` means 2^64 (no boundary in reach).
+        let to_boundary = (self.boundary_mask - (cur & self.boundary_mask)).checked_add(1);
+        match to_boundary {
+            Some(b) if b < by_size as u64 => b as usize,
+            _ => by_size,
+        }
+    }
+
+    /// Appends the DMA-contiguous range `[addr, addr + len)` to `out`.
+    ///
+    /// The range is merged into the last entry of `out` if that entry ends at
+    /// `addr`, and is split so that no entry is longer than the maximum
+    /// segment size or crosses a segment boundary. On error `out` may hold a
+    /// prefix of the range; callers drop or truncate it while unwinding.
+    ///
+    /// # Errors
+    ///
+    /// `EINVAL` for an empty range, `EOVERFLOW` if it wraps the address
+    /// space, `ENOMEM` if `out` cannot grow.
+    pub fn push(&self, out: &mut KVec<DmaVec>, mut addr: DmaAddr, mut len: usize) -> Result {
+        if len == 0 {
+            return Err(EINVAL);
+        }
+        addr.checked_add(len as DmaAddr - 1).ok_or(EOVERFLOW)?;
+        while len > 0 {
+            if let Some(last) = out.last_mut() {
+                if last.addr.wrapping_add(last.len as DmaAddr) == addr {
+                    let n = self.room(last.addr, last.len).min(len);
+                    if n > 0 {
+                        last.len += n;
+                        addr += n as DmaAddr;
+                        len -= n;
+                        continue;
+                    }
+                }
+            }
+            let n = self.room(addr, 0).min(len);
+            out.push(DmaVec { addr, len: n }, GFP_KERNEL)?;
+            addr += n as DmaAddr;
+            len -= n;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(CONFIG_DMAVEC_KUNIT_TEST)]
+#[kunit_tests(dmavec_range)]
+mod tests {
+    use super::*;
+
+    const P: usize = PAGE_SIZE;
+
+    fn v(addr: u64, len: usize) -> DmaVec {
+        DmaVec { addr, len }
+    }
+
+    #[test]
+    fn phys_ranges_total() -> Result {
+        let r = [PhysVec::new(0x10000, P), PhysVec::new(0x40000, 3 * P)];
+        assert_eq!(check_phys_ranges(&r), Ok(4 * P));
+        Ok(())
+    }
+
+    #[test]
+    fn phys_ranges_rejects_bad_input() -> Result {
+        assert_eq!(check_phys_ranges(&[]), Err(EINVAL));
+        assert_eq!(check_phys_ranges(&[PhysVec::new(0x1000, 0)]), Err(EINVAL));
+        assert_eq!(check_phys_ranges(&[PhysVec::new(0x1800, P)]), Err(EINVAL));
+        assert_eq!(check_phys_ranges(&[PhysVec::new(0x1000, P + 1)]), Err(EINVAL));
+        let top = PhysAddr::MAX - P as PhysAddr + 1;
+        assert_eq!(check_phys_ranges(&[PhysVec::new(top, P)]), Ok(P));
+        assert_eq!(check_phys_ranges(&[PhysVec::new(top, 2 * P)]), Err(EOVERFLOW));
+        let big = usize::MAX & !(P - 1);
+        let two = [PhysVec::new(0, big), PhysVec::new(0, big)];
+        assert_eq!(check_phys_ranges(&two), Err(EOVERFLOW));
+        Ok(())
+    }
+
+    #[test]
+    fn limits_round_and_reject() -> Result {
+        assert_eq!(SegLimits::new(P + 123, u64::MAX)?.max_seg(), P);
+        assert_eq!(SegLimits::new(P - 1, u64::MAX), Err(EINVAL));
+        assert_eq!(SegLimits::new(P, 0xfff0), Err(EINVAL));
+        assert_eq!(SegLimits::new(P, (P as u64 / 2) - 1), Err(EINVAL));
+        assert!(SegLimits::new(P, 0xffff_ffff).is_ok());
+        Ok(())
+    }
+
+    #[test]
+    fn adjacent_ranges_merge_into_one_entry() -> Result {
+        let mut out = KVec::new();
+        for i in 0..64u64 {
+            SegLimits::UNLIMITED.push(&mut out, 0x10_0000 + i * P as u64, P)?;
+        }
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0], v(0x10_0000, 64 * P));
+        Ok(())
+    }
+
+    #[test]
+    fn gaps_start_new_entries() -> Result {
+        let mut out = KVec::new();
+        SegLimits::UNLIMITED.push(&mut out, 0x1000, P)?;
+        SegLimits::UNLIMITED.push(&mut out, 0x3000, P)?;
+        SegLimits::UNLIMITED.push(&mut out, 0x4000, P)?;
+        assert_eq!(out.len(), 2);
+        assert_eq!(out[0], v(0x1000, P));
+        assert_eq!(out[1], v(0x3000, 2 * P));
+        Ok(())
+    }
+
+    #[test]
+    fn split_by_max_segment() -> Result {
+        let lim = SegLimits::new(4 * P + 100, u64::MAX)?;
+        let mut out = KVec::new();
+        lim.push(&mut out, 0x100_0000, 10 * P)?;
+        assert_eq!(out.len(), 3);
+        assert_eq!(out[0], v(0x100_0000, 4 * P));
+        assert_eq!(out[1], v(0x100_0000 + 4 * P as u64, 4 * P));
+        assert_eq!(out[2], v(0x100_0000 + 8 * P as u64, 2 * P));
+        // A following adjacent range first fills the last entry.
+        lim.push(&mut out, 0x100_0000 + 10 * P as u64, 3 * P)?;
+        assert_eq!(out.len(), 4);
+        assert_eq!(out[2].len, 4 * P);
+        assert_eq!(out[3], v(0x100_0000 + 12 * P as u64, P));
+        Ok(())
+    }
+
+    #[test]
+    fn split_at_segment_boundary() -> Result {
+        // 64 KiB boundary; the range starts 2 pages below it.
+        let lim = SegLimits::new(usize::MAX, 0xffff)?;
+        let mut out = KVec::new();
+        lim.push(&mut out, 0x1_0000 - 2 * P as u64, 5 * P)?;
+        assert_eq!(out.len(), 2);
+        assert_eq!(out[0], v(0x1_0000 - 2 * P as u64, 2 * P));
+        assert_eq!(out[1], v(0x1_0000, 3 * P));
+        for e in out.iter() {
+            assert_eq!(e.addr >> 16, (e.addr + e.len as u64 - 1) >> 16);
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn push_rejects_empty_and_wrapping() -> Result {
+        let mut out = KVec::new();
+        assert_eq!(SegLimits::UNLIMITED.push(&mut out, 0x1000, 0), Err(EINVAL));
+        assert_eq!(
+            SegLimits::UNLIMITED.push(&mut out, u64::MAX - P as u64 + 2, P),
+            Err(EOVERFLOW)
+        );
+        assert!(out.is_empty());
+        // The very last page of the address space is fine.
+        SegLimits::UNLIMITED.push(&mut out, u64::MAX - P as u64 + 1, P)?;
+        assert_eq!(out.len(), 1);
+        Ok(())
+    }
+}

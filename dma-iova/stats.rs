@@ -1,0 +1,31 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Counters that tests and operators read from `/sys/kernel/debug/dmavec/stats`.
+
+use core::fmt;
+use kernel::sync::atomic::{Atomic, Relaxed};
+
+/// Global dmavec counters.
+pub struct Stats {
+    /// Mappings created (all paths).
+    pub maps: Atomic<u64>,
+    /// Mappings torn down.
+    pub unmaps: Atomic<u64>,
+    /// `dma_iova_sync()` calls issued: one per IOVA-path mapping.
+    pub iova_syncs: Atomic<u64>,
+}
+
+/// The module's counters.
+pub static STATS: Stats = Stats {
+    maps: Atomic::new(0),
+    unmaps: Atomic::new(0),
+    iova_syncs: Atomic::new(0),
+};
+
+impl fmt::Debug for Stats {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "maps: {}", self.maps.load(Relaxed))?;
+        writeln!(f, "unmaps: {}", self.unmaps.load(Relaxed))?;
+        writeln!(f, "iova_syncs: {}", self.iova_syncs.load(Relaxed))
+    }
+}

@@ -1,0 +1,203 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! dmavec_bar: exports the memory BAR of a PCI device as dma-bufs mapped
+//! through dmavec.
+//!
+//! Binds QEMU's `ivshmem-plain` (1af4:1110, BAR 2) by default; any other PCI
+//! device with a memory BAR can be bound through `driver_override` or
+//! `new_id`, the BAR being chosen with the `bar` module parameter.
+
+use core::fmt;
+use dmavec::{range::check_phys_ranges, raw, PhysVec};
+use kernel::{bindings, debugfs, device::Core, driver::Registration, pci, prelude::*};
+
+const MODULE_NAME: &CStr = <LocalModule as kernel::ModuleMetadata>::NAME;
+
+/// QEMU's ivshmem-plain device (vendor Red Hat/Qumranet), its shared memory in BAR 2.
+const IVSHMEM_DEVICE: u32 = 0x1110;
+
+// SAFETY (for every access): `DEBUGFS_ROOT` is set in module init before the driver is
+// registered and cleared after it is unregistered, so no probe can race with a modification.
+static mut DEBUGFS_ROOT: Option<debugfs::Dir> = None;
+
+/// Clears [`DEBUGFS_ROOT`] when dropped, after the driver registration.
+struct DebugfsRootGuard;
+
+impl Drop for DebugfsRootGuard {
+    fn drop(&mut self) {
+        // SAFETY: Dropped after `_driver` (field order), so no probe can be running.
+        unsafe { DEBUGFS_ROOT = None };
+    }
+}
+
+/// What `debugfs/dmavec_bar/<pci-name>/bar` reports.
+struct BarInfo {
+    index: u32,
+    start: u64,
+    size: u64,
+}
+
+impl fmt::Debug for BarInfo {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "index: {}", self.index)?;
+        writeln!(f, "start: {:#x}", self.start)?;
+        writeln!(f, "size: {}", self.size)
+    }
+}
+
+/// Per-device state, alive while the driver is bound.
+#[pin_data]
+struct DmavecBar<'bound> {
+    /// The BAR, requested and mapped for the lifetime of the binding.
+    _bar: pci::Bar<'bound>,
+    #[pin]
+    _debugfs: debugfs::Scope<BarInfo>,
+}
+
+struct DmavecBarDriver;
+
+kernel::pci_device_table!(
+    PCI_TABLE,
+    <DmavecBarDriver as pci::Driver>::IdInfo,
+    [(
+        pci::DeviceId::from_id(pci::Vendor::REDHAT_QUMRANET, IVSHMEM_DEVICE),
+        ()
+    )]
+);
+
+/// Returns the flags of resource `bar` of `pdev` (`pci_resource_flags()`).
+fn resource_flags(pdev: &pci::Device<Core<'_>>, bar: u32) -> Result<u64> {
+    let idx = usize::try_from(bar)?;
+    if idx >= bindings::PCI_STD_NUM_BARS as usize {
+        return Err(EINVAL);
+    }
+    // SAFETY: `raw::pci_dev` yields the valid `struct pci_dev` behind `pdev`, bound for the
+    // duration of this call; `idx` is within `resource[]`, which has more than
+    // `PCI_STD_NUM_BARS` entries.
+    Ok(unsafe { (*raw::pci_dev(pdev)).resource[idx].flags })
+}
+
+/// Checks that a BAR can be exported: present, memory, and a valid dmavec range.
+/// Returns its length.
+fn check_bar(flags: u64, start: u64, size: u64) -> Result<usize> {
+    if size == 0 || flags & u64::from(bindings::IORESOURCE_MEM) == 0 {
+        return Err(ENODEV);
+    }
+    let len = usize::try_from(size).map_err(|_| EOVERFLOW)?;
+    check_phys_ranges(&[PhysVec::new(start, len)])
+}
+
+impl pci::Driver for DmavecBarDriver {
+    type IdInfo = ();
+    type Data<'bound> = DmavecBar<'bound>;
+
+    const ID_TABLE: pci::IdTable<Self::IdInfo> = &PCI_TABLE;
+
+    fn probe<'bound>(
+        pdev: &'bound pci::Device<Core<'_>>,
+        _info: Option<&'bound Self::IdInfo>,
+    ) -> impl PinInit<Self::Data<'bound>, Error> + 'bound {
+        let index = *module_parameters::bar.value();
+        let flags = resource_flags(pdev, index).inspect_err(|_| {
+            dev_err!(pdev, "bar={} is not a standard BAR index\n", index);
+        })?;
+        let start = pdev.resource_start(index)?;
+        let size = pdev.resource_len(index)?;
+        check_bar(flags, start, size).inspect_err(|e| {
+            dev_err!(
+                pdev,
+                "BAR {} [{:#x} + {:#x}, flags {:#x}] cannot be exported: {:?}\n",
+                index,
+                start,
+                size,
+                flags,
+                e
+            );
+        })?;
+
+        pdev.enable_device_mem()?;
+        let bar = pdev.iomap_region(index, MODULE_NAME)?;
+
+        #[allow(static_mut_refs)]
+        // SAFETY: See `DEBUGFS_ROOT`.
+        let root = unsafe { DEBUGFS_ROOT.as_ref() }.ok_or(ENODEV)?;
+        let info = BarInfo { index, start, size };
+
+        dev_info!(pdev, "exporting BAR {}: {} bytes at {:#x}\n", index, size, start);
+
+        Ok(try_pin_init!(DmavecBar {
+            _bar: bar,
+            _debugfs <- root.scope(info, pdev.as_ref().name(), |info, dir| {
+                dir.read_only_file(c"bar", info);
+            }),
+        }))
+    }
+}
+
+#[pin_data]
+struct DmavecBarModule {
+    // Dropped in declaration order: the driver is unregistered before the debugfs root goes.
+    #[pin]
+    _driver: Registration<pci::Adapter<DmavecBarDriver>>,
+    _debugfs_guard: DebugfsRootGuard,
+}
+
+impl kernel::InPlaceModule for DmavecBarModule {
+    fn init(module: &'static ThisModule) -> impl PinInit<Self, Error> {
+        // SAFETY: Module init runs before the driver is registered: nothing else can access
+        // `DEBUGFS_ROOT` concurrently.
+        unsafe { DEBUGFS_ROOT = Some(debugfs::Dir::new(MODULE_NAME)) };
+        try_pin_init!(Self {
+            _driver <- Registration::new(MODULE_NAME, module),
+            _debugfs_guard: DebugfsRootGuard,
+        })
+    }
+}
+
+module! {
+    type: DmavecBarModule,
+    name: "dmavec_bar",
+    authors: ["dmavec developers"],
+    description: "Export PCI memory BARs as dma-bufs through dmavec",
+    license: "GPL",
+    params: {
+        bar: u32 {
+            default: 2,
+            description: "Index of the memory BAR to export (default 2, ivshmem's shared memory)",
+        },
+    },
+}
+
+#[cfg(CONFIG_DMAVEC_KUNIT_TEST)]
+#[kunit_tests(dmavec_bar)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bar_info_format() -> Result {
+        let info = BarInfo {
+            index: 2,
+            start: 0xfd00_0000,
+            size: 16 << 20,
+        };
+        let mut buf = [0u8; 64];
+        let mut w = kernel::str::Formatter::new(&mut buf);
+        fmt::write(&mut w, format_args!("{:?}", info)).map_err(|_| EINVAL)?;
+        let n = w.bytes_written();
+        assert_eq!(&buf[..n], b"index: 2\nstart: 0xfd000000\nsize: 16777216\n");
+        Ok(())
+    }
+
+    #[test]
+    fn check_bar_accepts_memory_bars_only() -> Result {
+        let mem = u64::from(bindings::IORESOURCE_MEM);
+        let io = u64::from(bindings::IORESOURCE_IO);
+        assert_eq!(check_bar(mem, 0xfd00_0000, 16 << 20), Ok(16 << 20));
+        assert_eq!(check_bar(io, 0xc000, 0x100), Err(ENODEV));
+        assert_eq!(check_bar(0, 0, 0), Err(ENODEV));
+        assert_eq!(check_bar(mem, 0xfd00_0000, 0), Err(ENODEV));
+        assert_eq!(check_bar(mem, 0xfd00_0800, 0x1000), Err(EINVAL));
+        assert_eq!(check_bar(mem, 0xfd00_0000, 0x800), Err(EINVAL));
+        Ok(())
+    }
+}

@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# make check: set-up if needed, the debug test kernel (cached), the style
+# gates, the modules (compiled by clippy-driver: zero warnings), and the VM
+# suite (KUnit + kselftests + splat/leak checks). Ends with one line
+# "N passed, N failed" and exits non-zero on any failure.
+set -uo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/env.sh"
+cd "$DMAVEC_ROOT"
+
+passed=0
+failed=0
+logdir="$DMAVEC_ROOT/out/logs"
+mkdir -p "$logdir"
+
+pass() { passed=$((passed + 1)); echo "ok    $*"; }
+fail() { failed=$((failed + 1)); echo "FAIL  $*"; }
+finish() {
+	echo "$passed passed, $failed failed"
+	[ "$failed" -eq 0 ]
+	exit
+}
+
+# gate NAME CMD...: run a gate, its output kept in out/logs/NAME.log.
+gate() {
+	local name=$1; shift
+	if "$@" > "$logdir/$name.log" 2>&1; then
+		pass "$name"
+	else
+		fail "$name (see out/logs/$name.log)"
+		sed 's/^/      /' "$logdir/$name.log" | tail -n 30
+	fi
+}
+
+echo "== set-up and debug test kernel"
+if ! "$here/setup.sh" all; then fail "set-up"; finish; fi
+if ! kdir=$("$here/kernel.sh" debug); then fail "debug kernel build"; finish; fi
+pass "debug kernel ($kdir)"
+src=$(readlink -f "$DMAVEC_CACHE/src/current")
+
+echo "== style gates"
+mapfile -t rs_files < <(git ls-files '*.rs')
+mapfile -t c_files < <(git ls-files '*.c' '*.h')
+gate rustfmt /usr/bin/rustfmt --check --edition 2021 \
+	--config-path "$src/.rustfmt.toml" "${rs_files[@]}"
+checkpatch() {
+	local out
+	out=$("$src/scripts/checkpatch.pl" --no-tree --strict --quiet --show-types \
+		--ignore SPDX_LICENSE_TAG "$@" 2>&1) || true
+	printf '%s\n' "$out"
+	! printf '%s\n' "$out" | grep -qE '^(ERROR|WARNING|CHECK):'
+}
+gate checkpatch-c checkpatch -f "${c_files[@]}"
+gate checkpatch-patches checkpatch patches/*.patch
+kerneldoc() {
+	local out
+	out=$("$src/scripts/kernel-doc" -none -Wall "$@" 2>&1)
+	printf '%s\n' "$out"
+	[ -z "$out" ]
+}
+gate kernel-doc kerneldoc "${c_files[@]}"
+
+echo "== modules (clippy-driver, zero warnings)"
+if "$here/modules.sh" debug CLIPPY=1 > "$logdir/modules.log" 2>&1 &&
+   ! grep -qE '(warning|error)(\[[a-z0-9_:]+\])?:' "$logdir/modules.log"; then
+	pass "modules build warning-free (CLIPPY=1)"
+else
+	fail "modules build (see out/logs/modules.log)"
+	tail -n 40 "$logdir/modules.log" | sed 's/^/      /'
+	finish
+fi
+
+echo "== VM suite (debug kernel, intel-iommu translated)"
+if ! "$here/initramfs.sh" out/debug out/debug/initrd.gz > "$logdir/initramfs.log" 2>&1; then
+	fail "initramfs and kselftests build (see out/logs/initramfs.log)"
+	tail -n 30 "$logdir/initramfs.log" | sed 's/^/      /'
+	finish
+fi
+pass "initramfs and kselftests build"
+counts=$(mktemp)
+python3 selftests/vm/run.py --kernel "$kdir/arch/x86/boot/bzImage" \
+	--initrd out/debug/initrd.gz --mode check --quiet \
+	--log "$logdir/vm-check.log" --counts "$counts" --timeout "${DMAVEC_VM_TIMEOUT:-900}" \
+	| grep -v '^  ok ' | grep -vE '^[0-9]+ passed, [0-9]+ failed'
+read -r p f s < "$counts" || { p=0; f=1; }
+rm -f "$counts"
+passed=$((passed + p))
+failed=$((failed + f))
+echo "   VM: $p passed, $f failed${s:+, $s skipped} (guest log: out/logs/vm-check.log)"
+finish

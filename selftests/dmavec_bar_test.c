@@ -1,0 +1,202 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * kselftests of the dmavec_bar exporter: binding to QEMU's ivshmem, what it
+ * reports about the exported BAR, unbind/rebind, and that the BAR is the
+ * memory the host sees (checked through the VM runner's host agent).
+ */
+#include <dirent.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <limits.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "kselftest_harness.h"
+#include "host_agent.h"
+
+#define PCI_DEVICES "/sys/bus/pci/devices"
+#define DRIVER "/sys/bus/pci/drivers/dmavec_bar"
+
+static unsigned long read_hex(const char *path)
+{
+	unsigned long v = 0;
+	FILE *f = fopen(path, "r");
+
+	if (f) {
+		if (fscanf(f, "%lx", &v) != 1)
+			v = 0;
+		fclose(f);
+	}
+	return v;
+}
+
+/* Finds the first ivshmem (1af4:1110) device; returns 0 and its name. */
+static int find_ivshmem(char *bdf, size_t len)
+{
+	struct dirent *de;
+	char path[PATH_MAX];
+	DIR *d = opendir(PCI_DEVICES);
+	int ret = -1;
+
+	if (!d)
+		return -1;
+	while ((de = readdir(d))) {
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), PCI_DEVICES "/%s/vendor", de->d_name);
+		if (read_hex(path) != 0x1af4)
+			continue;
+		snprintf(path, sizeof(path), PCI_DEVICES "/%s/device", de->d_name);
+		if (read_hex(path) != 0x1110)
+			continue;
+		snprintf(bdf, len, "%s", de->d_name);
+		ret = 0;
+		break;
+	}
+	closedir(d);
+	return ret;
+}
+
+static int write_str(const char *path, const char *s)
+{
+	int fd = open(path, O_WRONLY);
+	ssize_t n;
+
+	if (fd < 0)
+		return -1;
+	n = write(fd, s, strlen(s));
+	close(fd);
+	return n == (ssize_t)strlen(s) ? 0 : -1;
+}
+
+/* Reads "key: value" from the debugfs bar file. */
+static int bar_field(const char *bdf, const char *key, unsigned long long *val)
+{
+	char path[PATH_MAX], line[128], fmt[64];
+	FILE *f;
+	int found = 0;
+
+	snprintf(path, sizeof(path), "/sys/kernel/debug/dmavec_bar/%s/bar", bdf);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	snprintf(fmt, sizeof(fmt), "%s: %%lli", key);
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, fmt, val) == 1)
+			found = 1;
+	fclose(f);
+	return found ? 0 : -1;
+}
+
+FIXTURE(ivshmem) {
+	char bdf[64];
+	char dev[PATH_MAX];
+};
+
+FIXTURE_SETUP(ivshmem)
+{
+	ASSERT_EQ(0, find_ivshmem(self->bdf, sizeof(self->bdf)))
+		TH_LOG("no ivshmem device (1af4:1110) in the VM");
+	snprintf(self->dev, sizeof(self->dev), PCI_DEVICES "/%s", self->bdf);
+}
+
+FIXTURE_TEARDOWN(ivshmem)
+{
+}
+
+TEST_F(ivshmem, bound_to_dmavec_bar)
+{
+	char path[PATH_MAX], link[PATH_MAX];
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "%s/driver", self->dev);
+	n = readlink(path, link, sizeof(link) - 1);
+	ASSERT_GT(n, 0);
+	link[n] = '\0';
+	EXPECT_STREQ("dmavec_bar", basename(link));
+
+	snprintf(path, sizeof(path), "%s/enable", self->dev);
+	EXPECT_EQ(1, read_hex(path));
+}
+
+TEST_F(ivshmem, debugfs_reports_the_bar)
+{
+	unsigned long long index, start, size, rs, re, rf;
+	char path[PATH_MAX], line[256];
+	const char *want;
+	FILE *f;
+	int i;
+
+	ASSERT_EQ(0, bar_field(self->bdf, "index", &index));
+	ASSERT_EQ(0, bar_field(self->bdf, "start", &start));
+	ASSERT_EQ(0, bar_field(self->bdf, "size", &size));
+	EXPECT_EQ(2, index);
+
+	/* Line 'index' of sysfs 'resource' is "start end flags" of that BAR. */
+	snprintf(path, sizeof(path), "%s/resource", self->dev);
+	f = fopen(path, "r");
+	ASSERT_NE(NULL, f);
+	for (i = 0; i <= (int)index; i++)
+		ASSERT_NE(NULL, fgets(line, sizeof(line), f));
+	fclose(f);
+	ASSERT_EQ(3, sscanf(line, "%llx %llx %llx", &rs, &re, &rf));
+	EXPECT_EQ(rs, start);
+	EXPECT_EQ(re - rs + 1, size);
+
+	/* The runner tells the guest the size of the host file. */
+	want = getenv("DMAVEC_SHM_SIZE");
+	if (want)
+		EXPECT_EQ(strtoull(want, NULL, 0), size);
+}
+
+TEST_F(ivshmem, unbind_and_rebind)
+{
+	char path[PATH_MAX];
+	unsigned long long size;
+
+	snprintf(path, sizeof(path), DRIVER "/%s", self->bdf);
+	ASSERT_EQ(0, write_str(DRIVER "/unbind", self->bdf));
+	EXPECT_NE(0, access(path, F_OK));
+	EXPECT_NE(0, bar_field(self->bdf, "size", &size));
+
+	ASSERT_EQ(0, write_str(DRIVER "/bind", self->bdf));
+	EXPECT_EQ(0, access(path, F_OK));
+	EXPECT_EQ(0, bar_field(self->bdf, "size", &size));
+}
+
+TEST_F(ivshmem, bar_is_the_host_memory)
+{
+	const size_t len = 4096, off_host = 0, off_guest = 8192;
+	uint8_t want[4096], got[4096];
+	char path[PATH_MAX];
+	volatile uint8_t *bar;
+	size_t i;
+	int fd;
+
+	/* Host writes, guest reads through a mapping of the BAR. */
+	ASSERT_EQ(0, agent_fill(off_host, len, 0x1234)) TH_LOG("host agent did not answer");
+	snprintf(path, sizeof(path), "%s/resource2", self->dev);
+	fd = open(path, O_RDWR | O_SYNC);
+	ASSERT_GE(fd, 0);
+	bar = mmap(NULL, 4 * len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	close(fd);
+	ASSERT_NE(MAP_FAILED, bar);
+	agent_pattern(0x1234, want, len);
+	for (i = 0; i < len; i++)
+		got[i] = bar[off_host + i];
+	EXPECT_EQ(0, memcmp(want, got, len));
+
+	/* Guest writes through the BAR, host reads its file. */
+	agent_pattern(0xbeef, want, len);
+	for (i = 0; i < len; i++)
+		bar[off_guest + i] = want[i];
+	munmap((void *)bar, 4 * len);
+	ASSERT_EQ(0, agent_read(off_guest, got, len));
+	EXPECT_EQ(0, memcmp(want, got, len));
+}
+
+TEST_HARNESS_MAIN

@@ -1,0 +1,104 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Guest side of the VM runner's host agent (selftests/vm/run.py): lets a
+ * test read and write the host file that backs ivshmem's shared memory, so
+ * that data written by the guest or by a device is checked from outside the
+ * guest. Requests go over the second serial port, one line each way.
+ */
+#ifndef DMAVEC_HOST_AGENT_H
+#define DMAVEC_HOST_AGENT_H
+
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <termios.h>
+#include <unistd.h>
+
+#define HOST_AGENT_TTY "/dev/ttyS1"
+
+/* The pattern shared with run.py: xorshift32 bytes from a seed. */
+static inline void agent_pattern(uint32_t seed, uint8_t *buf, size_t n)
+{
+	uint32_t x = seed ? seed : 0x9E3779B9u;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		x ^= x << 13;
+		x ^= x >> 17;
+		x ^= x << 5;
+		buf[i] = x & 0xff;
+	}
+}
+
+static inline int agent_open(void)
+{
+	struct termios t;
+	int fd = open(HOST_AGENT_TTY, O_RDWR | O_NOCTTY);
+
+	if (fd < 0)
+		return -1;
+	if (tcgetattr(fd, &t) == 0) {
+		cfmakeraw(&t);
+		tcsetattr(fd, TCSANOW, &t);
+	}
+	return fd;
+}
+
+/* Sends one request line and reads the answer line into @ans (NUL-terminated). */
+static inline int agent_call(const char *req, char *ans, size_t ans_len)
+{
+	size_t n = 0;
+	int fd = agent_open();
+
+	if (fd < 0)
+		return -1;
+	if (write(fd, req, strlen(req)) != (ssize_t)strlen(req) || write(fd, "\n", 1) != 1)
+		goto err;
+	while (n + 1 < ans_len) {
+		char c;
+
+		if (read(fd, &c, 1) != 1)
+			goto err;
+		if (c == '\n')
+			break;
+		ans[n++] = c;
+	}
+	ans[n] = '\0';
+	close(fd);
+	return strncmp(ans, "OK", 2) ? -1 : 0;
+err:
+	close(fd);
+	return -1;
+}
+
+/* Reads @len bytes at @off of the host file into @buf. */
+static inline int agent_read(uint64_t off, void *buf, size_t len)
+{
+	size_t alen = 2 * len + 8, i;
+	char req[64], *ans = malloc(alen);
+	int ret = -1;
+
+	if (!ans)
+		return -1;
+	snprintf(req, sizeof(req), "HOSTREAD %llu %zu", (unsigned long long)off, len);
+	if (agent_call(req, ans, alen) == 0 && strlen(ans) == 3 + 2 * len) {
+		for (i = 0; i < len; i++)
+			sscanf(ans + 3 + 2 * i, "%2hhx", (unsigned char *)buf + i);
+		ret = 0;
+	}
+	free(ans);
+	return ret;
+}
+
+/* Fills @len bytes at @off of the host file with agent_pattern(@seed). */
+static inline int agent_fill(uint64_t off, size_t len, uint32_t seed)
+{
+	char req[96], ans[64];
+
+	snprintf(req, sizeof(req), "HOSTFILL %llu %zu %u", (unsigned long long)off, len, seed);
+	return agent_call(req, ans, sizeof(ans));
+}
+
+#endif /* DMAVEC_HOST_AGENT_H */

@@ -1,0 +1,328 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0
+"""Boot the dmavec test VM under QEMU (TCG) and judge what the guest reports.
+
+The guest (selftests/vm/init) prints result blocks between '==DMAVEC==' markers
+on the console (ttyS0). This runner:
+  * builds the QEMU command line for a topology ('iommu': q35 + intel-iommu in
+    translated mode, ivshmem-plain backed by a host file, edu; 'switch': the
+    same devices behind an emulated PCIe switch);
+  * serves the host agent on ttyS1, through which guest tests read and write
+    the ivshmem backing file (HOSTREAD/HOSTWRITE/HOSTFILL, see host_agent.h);
+  * counts KUnit and kselftest cases, named steps, and fails the run on any
+    failed test, a missing or truncated block, a guest panic, a timeout, or a
+    kernel splat anywhere in the guest log.
+It prints one line per failure, a summary, and exits non-zero on any failure.
+"""
+import argparse
+import os
+import re
+import select
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+MARK = "==DMAVEC=="
+
+# Kernel splats that fail a run wherever they appear in the guest log.
+SPLATS = [
+    (re.compile(r"\bBUG:"), "BUG"),
+    (re.compile(r"\bWARNING:"), "WARNING"),
+    (re.compile(r"\bOops\b|general protection fault"), "oops"),
+    (re.compile(r"KASAN:|kasan:.*report"), "KASAN"),
+    (re.compile(r"UBSAN:"), "UBSAN"),
+    (re.compile(r"possible circular locking dependency|possible recursive locking|"
+                r"inconsistent lock state|INFO: possible irq lock inversion|"
+                r"suspicious RCU usage|lockdep is turned off"), "lockdep"),
+    (re.compile(r"DMA-API: "), "DMA-API debug"),
+    (re.compile(r"kmemleak: \d+ new suspected memory leaks"), "kmemleak"),
+    (re.compile(r"Kernel panic"), "panic"),
+    (re.compile(r"\bCall Trace:"), "call trace"),
+]
+
+TAP_RE = re.compile(r"^(\s*)(not ok|ok) (\d+)(?: -)? ?([^#]*)(?:#\s*(\S+)(.*))?$")
+
+
+class Agent:
+    """Serves guest requests on ttyS1 against the ivshmem backing file.
+
+    Requests are single lines, answers one line:
+      HOSTREAD <off> <len>          -> OK <hex bytes>
+      HOSTWRITE <off> <hex>         -> OK
+      HOSTFILL <off> <len> <seed>   -> OK   (the pattern of host_agent.h)
+    """
+
+    def __init__(self, path, shm):
+        self.shm = shm
+        self.sock = None
+        self.path = path
+        self.buf = b""
+
+    def connect(self, deadline):
+        while time.time() < deadline:
+            try:
+                s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                s.connect(self.path)
+                self.sock = s
+                return
+            except OSError:
+                time.sleep(0.05)
+        raise TimeoutError("QEMU agent socket did not appear")
+
+    def pump(self):
+        data = self.sock.recv(65536)
+        if not data:
+            return False
+        self.buf += data
+        while b"\n" in self.buf:
+            line, self.buf = self.buf.split(b"\n", 1)
+            reply = self.handle(line.decode(errors="replace").strip())
+            self.sock.sendall(reply.encode() + b"\n")
+        return True
+
+    def handle(self, line):
+        try:
+            words = line.split()
+            if not words:
+                return "ERR empty"
+            cmd, args = words[0], words[1:]
+            with open(self.shm, "r+b") as f:
+                if cmd == "HOSTREAD":
+                    off, ln = int(args[0], 0), int(args[1], 0)
+                    f.seek(off)
+                    return "OK " + f.read(ln).hex()
+                if cmd == "HOSTWRITE":
+                    f.seek(int(args[0], 0))
+                    f.write(bytes.fromhex(args[1]))
+                    return "OK"
+                if cmd == "HOSTFILL":
+                    off, ln, seed = (int(a, 0) for a in args[:3])
+                    f.seek(off)
+                    f.write(pattern(seed, ln))
+                    return "OK"
+            return "ERR unknown command"
+        except (ValueError, IndexError, OSError) as e:
+            return "ERR " + str(e).replace("\n", " ")
+
+
+def pattern(seed, n):
+    """The byte pattern shared with host_agent.h: xorshift32 from the seed."""
+    x = (seed & 0xFFFFFFFF) or 0x9E3779B9
+    out = bytearray(n)
+    for i in range(n):
+        x ^= (x << 13) & 0xFFFFFFFF
+        x ^= x >> 17
+        x ^= (x << 5) & 0xFFFFFFFF
+        out[i] = x & 0xFF
+    return bytes(out)
+
+
+def qemu_cmd(a, shm, agent_path):
+    dev = ["-device", "intel-iommu,intremap=on,caching-mode=on"] if a.iommu else []
+    mem = ["-object", f"memory-backend-file,id=shm0,mem-path={shm},size={a.shm_size},share=on"]
+    edu = f"edu,dma_mask={a.edu_dma_mask}"
+    if a.topology == "switch":
+        devs = ["-device", "pcie-root-port,id=rp1,bus=pcie.0,chassis=1,slot=1",
+                "-device", "x3130-upstream,id=up1,bus=rp1",
+                "-device", "xio3130-downstream,id=dn1,bus=up1,chassis=2,slot=0",
+                "-device", "xio3130-downstream,id=dn2,bus=up1,chassis=3,slot=0",
+                "-device", "ivshmem-plain,memdev=shm0,bus=dn1",
+                "-device", edu + ",bus=dn2"]
+    else:
+        devs = ["-device", "ivshmem-plain,memdev=shm0", "-device", edu]
+    append = (f"console=ttyS0 panic=-1 dmavec.mode={a.mode} "
+              f"dmavec.shm_size={a.shm_size} ")
+    append += "intel_iommu=on iommu.strict=1 " if a.iommu else "intel_iommu=off "
+    append += a.append
+    return (["qemu-system-x86_64", "-accel", "tcg", "-m", a.memory, "-smp", "2",
+             "-machine", "q35,kernel-irqchip=split", "-cpu", "max", "-nographic",
+             "-no-reboot", "-nodefaults", "-net", "none",
+             "-chardev", "stdio,id=con,signal=off", "-serial", "chardev:con",
+             "-chardev", f"socket,id=agent,path={agent_path},server=on,wait=on",
+             "-serial", "chardev:agent"]
+            + dev + mem + devs
+            + ["-kernel", a.kernel, "-initrd", a.initrd, "-append", append.strip()])
+
+
+class Result:
+    def __init__(self):
+        self.passed = 0
+        self.failed = 0
+        self.skipped = 0
+        self.failures = []
+
+    def ok(self, name):
+        self.passed += 1
+        print(f"  ok    {name}")
+
+    def fail(self, name, why=""):
+        self.failed += 1
+        self.failures.append(name)
+        print(f"  FAIL  {name}{': ' + why if why else ''}")
+
+    def skip(self, name, why=""):
+        self.skipped += 1
+        print(f"  skip  {name}{': ' + why if why else ''}")
+
+
+def judge(lines, res, timed_out, exempt):
+    """Walk the guest log: result blocks, steps, completion, splats."""
+    booted = done = False
+    block = None  # (kind, name, cases, plan)
+    for ln in lines:
+        if MARK in ln:
+            words = ln.split(MARK, 1)[1].split()
+            if not words:
+                continue
+            if words[0] == "BOOTED":
+                booted = True
+            elif words[0] == "DONE":
+                done = True
+            elif words[0] == "STEP" and len(words) >= 3:
+                (res.ok if words[2] == "ok" else res.fail)(f"step {words[1]}", " ".join(words[3:]))
+            elif words[0] == "BEGIN" and len(words) >= 3:
+                block = [words[1], words[2], 0, None]
+            elif words[0] == "END" and block:
+                kind, name, cases, plan = block
+                rc = next((w[3:] for w in words if w.startswith("rc=")), "0")
+                if cases == 0:
+                    res.fail(f"{kind} {name}", "no test case reported")
+                elif plan is not None and cases != plan:
+                    res.fail(f"{kind} {name}", f"{cases} of {plan} planned cases reported")
+                elif kind == "kselftest" and rc not in ("0", "4"):
+                    # kselftest exits 4 when everything was skipped (counted as skips).
+                    res.fail(f"{kind} {name}", f"exit status {rc}")
+                block = None
+            continue
+        if block is None:
+            continue
+        kind, name = block[0], block[1]
+        m = re.match(r"^(\s*)1\.\.(\d+)", ln)
+        if m and (kind == "kselftest" and not m.group(1) or kind == "kunit" and m.group(1)):
+            block[3] = int(m.group(2))
+            continue
+        m = TAP_RE.match(ln)
+        if not m:
+            continue
+        indent, status, _, case, directive, reason = m.groups()
+        # KUnit: test cases are the indented lines (the unindented one is the suite).
+        # kselftest: test cases are the unindented lines.
+        if (kind == "kunit") != bool(indent):
+            continue
+        block[2] += 1
+        full = f"{kind} {name}: {case.strip()}"
+        if directive and directive.upper() == "SKIP":
+            res.skip(full, reason.strip())
+        elif status == "ok":
+            res.ok(full)
+        else:
+            res.fail(full)
+    if block:
+        res.fail(f"{block[0]} {block[1]}", "block not finished (guest died?)")
+    if not booted:
+        res.fail("guest boot", "the guest init never started")
+    if timed_out:
+        res.fail("guest run", "timeout")
+    elif not done:
+        res.fail("guest run", "guest did not finish (panic or crash)")
+    else:
+        res.ok("guest run finished")
+    splats = []
+    for ln in lines:
+        if any(re.search(e, ln) for e in exempt):
+            continue
+        for rx, what in SPLATS:
+            if rx.search(ln):
+                splats.append((what, ln.strip()))
+                break
+    if splats:
+        for what, ln in splats[:10]:
+            print(f"        splat ({what}): {ln}")
+        res.fail("guest log free of splats", f"{len(splats)} splat line(s)")
+    else:
+        res.ok("guest log free of splats")
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--kernel", required=True)
+    p.add_argument("--initrd", required=True)
+    p.add_argument("--mode", default="check")
+    p.add_argument("--topology", choices=["iommu", "switch"], default="iommu")
+    p.add_argument("--no-iommu", dest="iommu", action="store_false")
+    p.add_argument("--shm-size", type=lambda s: int(s, 0), default=16 << 20)
+    p.add_argument("--edu-dma-mask", default="0xffffffffffffffff")
+    p.add_argument("--memory", default="2G")
+    p.add_argument("--timeout", type=int, default=600)
+    p.add_argument("--append", default="")
+    p.add_argument("--log", help="write the whole guest console here")
+    p.add_argument("--shm", help="ivshmem backing file to use (kept); default: a temporary one")
+    p.add_argument("--exempt", action="append", default=[],
+                   help="regex of a log line expected by a test, not counted as a splat")
+    p.add_argument("--quiet", action="store_true", help="do not echo the guest console")
+    p.add_argument("--counts", help="write 'passed failed skipped' to this file")
+    a = p.parse_args()
+    if a.shm_size & (a.shm_size - 1):
+        p.error("--shm-size must be a power of two (ivshmem)")
+
+    tmp = tempfile.mkdtemp(prefix="dmavec-vm-")
+    shm = a.shm or os.path.join(tmp, "shm")
+    with open(shm, "wb") as f:
+        f.truncate(a.shm_size)
+    agent_path = os.path.join(tmp, "agent.sock")
+    cmd = qemu_cmd(a, shm, agent_path)
+    log = open(a.log, "w") if a.log else None
+    start = time.time()
+    q = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                         stderr=subprocess.STDOUT)
+    agent = Agent(agent_path, shm)
+    lines, partial, timed_out = [], b"", False
+    try:
+        agent.connect(time.time() + 30)
+        deadline = start + a.timeout
+        fds = [q.stdout, agent.sock]
+        while True:
+            left = deadline - time.time()
+            if left <= 0:
+                timed_out = True
+                break
+            r, _, _ = select.select(fds, [], [], min(left, 1.0))
+            if agent.sock in r and not agent.pump():
+                fds.remove(agent.sock)
+            if q.stdout in r:
+                data = os.read(q.stdout.fileno(), 65536)
+                if not data:
+                    break
+                partial += data
+                *done, partial = partial.split(b"\n")
+                for raw in done:
+                    ln = raw.decode(errors="replace").rstrip("\r")
+                    lines.append(ln)
+                    if log:
+                        log.write(ln + "\n")
+                    if not a.quiet:
+                        print("| " + ln, flush=True)
+    finally:
+        if q.poll() is None:
+            q.kill()
+        q.wait()
+        if partial:
+            lines.append(partial.decode(errors="replace"))
+        if log:
+            log.close()
+    elapsed = time.time() - start
+    res = Result()
+    print(f"--- results ({a.mode}, {a.topology}, {elapsed:.0f} s) ---")
+    judge(lines, res, timed_out, a.exempt)
+    print(f"{res.passed} passed, {res.failed} failed" +
+          (f", {res.skipped} skipped" if res.skipped else ""))
+    if a.counts:
+        with open(a.counts, "w") as f:
+            f.write(f"{res.passed} {res.failed} {res.skipped}\n")
+    sys.exit(1 if res.failed else 0)
+
+
+if __name__ == "__main__":
+    main()
