@@ -5,8 +5,21 @@
 //! Each function here is exported to C modules with `EXPORT_SYMBOL_NS_GPL(..., "DMAVEC")` in
 //! `dmavec_shim.c`; its kernel-doc lives in the header.
 
-use crate::range::{check_phys_ranges, PhysVec};
-use kernel::{bindings, ffi::c_int, prelude::*};
+use crate::{
+    shim,
+    export::{buffer_of, export, is_dmavec, DmaBuf, ExportInfo, ExporterOps, ModuleOwner},
+    import::{Attachment, Importer, Locked, MapKind},
+    map::{MapType, Provider},
+    range::{check_phys_ranges, PhysVec},
+};
+use core::{ffi::c_void, ptr::NonNull};
+use kernel::{
+    bindings,
+    device::Device,
+    ffi::{c_char, c_int},
+    prelude::*,
+    str::CStr,
+};
 
 /// See `dmavec_phys_vec_check()` in `<linux/dmavec.h>`.
 ///
@@ -15,7 +28,7 @@ use kernel::{bindings, ffi::c_int, prelude::*};
 /// `vecs` must point to `nr` readable `struct phys_vec`; `total` must be null or point to a
 /// writable `size_t`.
 #[no_mangle]
-pub unsafe extern "C" fn dmavec_phys_vec_check(
+pub(crate) unsafe extern "C" fn dmavec_phys_vec_check(
     vecs: *const bindings::phys_vec,
     nr: usize,
     total: *mut usize,
@@ -41,3 +54,301 @@ pub unsafe extern "C" fn dmavec_phys_vec_check(
     }
 }
 
+// ---- exporter ----
+
+/// `struct dmavec_export_info` of `<linux/dmavec.h>`.
+#[repr(C)]
+pub(crate) struct DmavecExportInfo {
+    name: *const c_char,
+    owner: *mut bindings::module,
+    ranges: *const bindings::phys_vec,
+    nr_ranges: usize,
+    provider: *mut bindings::p2pdma_provider,
+    flags: c_int,
+    release: Option<unsafe extern "C" fn(*mut c_void)>,
+    priv_: *mut c_void,
+}
+
+struct CExporter {
+    release: Option<unsafe extern "C" fn(*mut c_void)>,
+    priv_: *mut c_void,
+}
+
+// SAFETY: The C exporter promises its release callback may run on any thread.
+unsafe impl Send for CExporter {}
+// SAFETY: See `Send`.
+unsafe impl Sync for CExporter {}
+
+impl ExporterOps for CExporter {
+    fn release(&self, _buf: &crate::Buffer) {
+        if let Some(f) = self.release {
+            // SAFETY: The exporter gave us `f` and `priv_` for exactly this call.
+            unsafe { f(self.priv_) };
+        }
+    }
+}
+
+/// See `dmavec_export()` in `<linux/dmavec.h>`.
+///
+/// # Safety
+///
+/// `info` points to a valid `struct dmavec_export_info` as documented there.
+#[no_mangle]
+pub(crate) unsafe extern "C" fn dmavec_export(
+    info: *const DmavecExportInfo,
+) -> *mut bindings::dma_buf {
+    // SAFETY: The caller passes a valid info.
+    let info = unsafe { &*info };
+    let res = (|| -> Result<*mut bindings::dma_buf> {
+        if info.name.is_null() || info.owner.is_null() || info.ranges.is_null() {
+            return Err(EINVAL);
+        }
+        // SAFETY: The caller guarantees `nr_ranges` readable ranges.
+        let raw = unsafe { core::slice::from_raw_parts(info.ranges, info.nr_ranges) };
+        let mut ranges = KVec::with_capacity(raw.len(), GFP_KERNEL)?;
+        ranges.extend_from_slice(PhysVec::from_raw_slice(raw), GFP_KERNEL)?;
+        // SAFETY: The name lives as long as the exporting module (documented in the header).
+        let name: &'static CStr = unsafe { CStr::from_char_ptr(info.name) };
+        // SAFETY: The provider stays valid until the exporter revokes the buffer for good
+        // (documented in the header).
+        let provider = NonNull::new(info.provider).map(|p| unsafe { Provider::from_raw(p) });
+        let (_, dmabuf) = export(
+            ExportInfo {
+                ranges,
+                provider,
+                name,
+                // SAFETY: The caller passes its `THIS_MODULE`.
+                owner: unsafe { ModuleOwner::from_raw(info.owner) },
+                flags: info.flags as u32,
+            },
+            KBox::new(
+                CExporter {
+                    release: info.release,
+                    priv_: info.priv_,
+                },
+                GFP_KERNEL,
+            )?,
+        )?;
+        let p = dmabuf.as_raw();
+        core::mem::forget(dmabuf);
+        Ok(p)
+    })();
+    match res {
+        Ok(p) => p,
+        Err(e) => e.to_ptr(),
+    }
+}
+
+/// See `dmavec_revoke()` in `<linux/dmavec.h>`.
+///
+/// # Safety
+///
+/// `dmabuf` is a dmavec dma-buf the caller holds a reference to.
+#[no_mangle]
+pub(crate) unsafe extern "C" fn dmavec_revoke(dmabuf: *mut bindings::dma_buf, revoked: bool) {
+    // SAFETY: The caller holds a reference, so the buffer is not released.
+    let buf = unsafe { buffer_of(dmabuf) };
+    if revoked {
+        buf.revoke();
+    } else {
+        buf.restore();
+    }
+}
+
+/// See `dmavec_is_dmavec()` in `<linux/dmavec.h>`.
+///
+/// # Safety
+///
+/// `dmabuf` is a dma-buf the caller holds a reference to.
+#[no_mangle]
+pub(crate) unsafe extern "C" fn dmavec_is_dmavec(dmabuf: *mut bindings::dma_buf) -> bool {
+    // SAFETY: Borrowing the caller's reference without dropping it.
+    let d = core::mem::ManuallyDrop::new(unsafe { DmaBuf::from_raw(NonNull::new_unchecked(dmabuf)) });
+    is_dmavec(&d)
+}
+
+// ---- importer ----
+
+/// `struct dmavec_importer_ops` of `<linux/dmavec.h>`.
+#[repr(C)]
+pub(crate) struct DmavecImporterOps {
+    invalidate: Option<unsafe extern "C" fn(*mut CAttachment, *mut c_void)>,
+}
+
+/// `struct dmavec_attachment`: opaque to C.
+pub(crate) struct CAttachment {
+    att: Option<Attachment>,
+}
+
+struct CImporter {
+    ops: *const DmavecImporterOps,
+    priv_: *mut c_void,
+    /// The `CAttachment` this importer belongs to; its `att` is `None` until attached.
+    owner: *mut CAttachment,
+}
+
+// SAFETY: The C importer's ops and data may be used from any thread (documented).
+unsafe impl Send for CImporter {}
+// SAFETY: See `Send`.
+unsafe impl Sync for CImporter {}
+
+impl Importer for CImporter {
+    fn invalidate(&self, locked: &mut Locked<'_>) {
+        // SAFETY: `owner` outlives the attachment; `att` is written under the lock we hold.
+        let attached = unsafe { (*self.owner).att.is_some() };
+        // SAFETY: `ops` is valid for the attachment's lifetime (documented).
+        match unsafe { (*self.ops).invalidate } {
+            // SAFETY: The importer's callback, with its attachment and data; the reservation
+            // lock is held, as the header documents.
+            Some(f) if attached => unsafe { f(self.owner, self.priv_) },
+            // No callback, or nothing could be mapped yet: drop the mapping ourselves.
+            _ => locked.unmap(),
+        }
+    }
+}
+
+/// See `dmavec_attach()` in `<linux/dmavec.h>`.
+///
+/// # Safety
+///
+/// `dmabuf` is a dma-buf the caller holds a reference to, `dev` a valid device, `ops` valid
+/// until detach.
+#[no_mangle]
+pub(crate) unsafe extern "C" fn dmavec_attach(
+    dmabuf: *mut bindings::dma_buf,
+    dev: *mut bindings::device,
+    ops: *const DmavecImporterOps,
+    priv_: *mut c_void,
+) -> *mut CAttachment {
+    let res = (|| -> Result<*mut CAttachment> {
+        let d = NonNull::new(dmabuf).ok_or(EINVAL)?;
+        if dev.is_null() || ops.is_null() {
+            return Err(EINVAL);
+        }
+        // SAFETY: The caller holds a reference; the attachment takes its own.
+        unsafe { shim::dmavec_shim_get_dma_buf(d.as_ptr()) };
+        // SAFETY: The reference taken just above.
+        let dmabuf = unsafe { DmaBuf::from_raw(d) };
+        // SAFETY: `dev` is a valid device for the duration of the attachment.
+        let dev = unsafe { Device::from_raw(dev) };
+        let raw = KBox::into_raw(KBox::new(CAttachment { att: None }, GFP_KERNEL)?);
+        let importer = CImporter { ops, priv_, owner: raw };
+        match Attachment::new(dmabuf, dev, importer) {
+            Ok(a) => {
+                let resv = a.resv();
+                // `att` is read by the invalidate callback, which runs under the reservation
+                // lock: publish it under that lock.
+                // SAFETY: `resv` belongs to the dma-buf `a` holds a reference to, and stays
+                // valid once `a` moves into `raw`, which keeps that reference.
+                unsafe {
+                    bindings::dma_resv_lock(resv, core::ptr::null_mut());
+                    (*raw).att = Some(a);
+                    bindings::dma_resv_unlock(resv);
+                }
+                Ok(raw)
+            }
+            Err(e) => {
+                // SAFETY: Not shared: the attach failed.
+                drop(unsafe { KBox::from_raw(raw) });
+                Err(e)
+            }
+        }
+    })();
+    match res {
+        Ok(p) => p,
+        Err(e) => e.to_ptr(),
+    }
+}
+
+/// See `dmavec_detach()` in `<linux/dmavec.h>`.
+///
+/// # Safety
+///
+/// `att` came from `dmavec_attach()` and is not used afterwards; the reservation lock is not
+/// held.
+#[no_mangle]
+pub(crate) unsafe extern "C" fn dmavec_detach(att: *mut CAttachment) {
+    // SAFETY: `att` was leaked by `dmavec_attach`.
+    drop(unsafe { KBox::from_raw(att) });
+}
+
+/// See `dmavec_attachment_dmabuf()` in `<linux/dmavec.h>`.
+///
+/// # Safety
+///
+/// `att` came from `dmavec_attach()`.
+#[no_mangle]
+pub(crate) unsafe extern "C" fn dmavec_attachment_dmabuf(
+    att: *mut CAttachment,
+) -> *mut bindings::dma_buf {
+    // SAFETY: `att` is valid.
+    match unsafe { (*att).att.as_ref() } {
+        Some(a) => a.dmabuf().as_raw(),
+        None => core::ptr::null_mut(),
+    }
+}
+
+/// `enum dmavec_map_type` of `<linux/dmavec.h>`.
+fn map_type_c(k: MapKind) -> c_int {
+    // The numbering is the header's; `dmavec_shim.c` asserts it.
+    match k {
+        MapKind::Dmavec(MapType::Iova) => 0,
+        MapKind::Dmavec(MapType::Direct) => 1,
+        MapKind::Dmavec(MapType::BusAddr) => 2,
+        MapKind::SgTable => 3,
+    }
+}
+
+/// See `dmavec_map()` in `<linux/dmavec.h>`.
+///
+/// # Safety
+///
+/// `att` came from `dmavec_attach()`, the caller holds the reservation lock of its dma-buf,
+/// and the out pointers are writable.
+#[no_mangle]
+pub(crate) unsafe extern "C" fn dmavec_map(
+    att: *mut CAttachment,
+    dir: bindings::dma_data_direction,
+    vecs: *mut *const c_void,
+    nr_vecs: *mut usize,
+    map_type: *mut c_int,
+) -> c_int {
+    let Some(dir) = crate::export::direction(dir) else {
+        return EINVAL.to_errno();
+    };
+    // SAFETY: `att` is valid.
+    let Some(a) = (unsafe { (*att).att.as_ref() }) else {
+        return EINVAL.to_errno();
+    };
+    // SAFETY: The caller holds the reservation lock.
+    let mut locked = unsafe { a.assume_locked() };
+    match locked.map(dir) {
+        Ok(v) => {
+            // SAFETY: The caller provides writable out pointers; the entries live in the
+            // attachment until it is unmapped.
+            unsafe {
+                vecs.write(v.entries.as_ptr().cast());
+                nr_vecs.write(v.entries.len());
+                if !map_type.is_null() {
+                    map_type.write(map_type_c(v.kind));
+                }
+            }
+            0
+        }
+        Err(e) => e.to_errno(),
+    }
+}
+
+/// See `dmavec_unmap()` in `<linux/dmavec.h>`.
+///
+/// # Safety
+///
+/// `att` came from `dmavec_attach()` and the caller holds the reservation lock.
+#[no_mangle]
+pub(crate) unsafe extern "C" fn dmavec_unmap(att: *mut CAttachment) {
+    // SAFETY: `att` is valid.
+    if let Some(a) = unsafe { (*att).att.as_ref() } {
+        // SAFETY: The caller holds the reservation lock.
+        unsafe { a.assume_locked() }.unmap();
+    }
+}

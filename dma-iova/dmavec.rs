@@ -12,10 +12,17 @@
 use kernel::{debugfs, prelude::*};
 
 mod capi;
+pub mod export;
+pub mod import;
+pub mod map;
 pub mod range;
 pub mod raw;
+mod shim;
 pub mod stats;
 
+pub use export::{export, is_dmavec, Buffer, DmaBuf, ExportInfo, ExporterOps};
+pub use import::{Attachment, Importer, Locked, MapKind, MappedView};
+pub use map::{MapType, Mapping, Provider};
 pub use range::{DmaVec, PhysVec, SegLimits};
 
 module! {
@@ -24,21 +31,26 @@ module! {
     authors: ["dmavec developers"],
     description: "dma-buf mappings as arrays of (dma_addr, len)",
     license: "GPL",
+    imports_ns: ["DMA_BUF"],
 }
 
 #[pin_data]
 struct DmavecModule {
-    // Dropped in declaration order: the file goes before its directory.
+    // Dropped in declaration order: the files go before their directory.
     #[pin]
     _stats: debugfs::File<&'static stats::Stats>,
+    #[pin]
+    _buffers: debugfs::File<export::Registry>,
     _root: debugfs::Dir,
 }
 
 impl kernel::InPlaceModule for DmavecModule {
     fn init(_module: &'static ThisModule) -> impl PinInit<Self, Error> {
+        export::init_registry();
         let root = debugfs::Dir::new(c"dmavec");
         try_pin_init!(Self {
             _stats <- root.read_only_file(c"stats", &stats::STATS),
+            _buffers <- root.read_only_file(c"buffers", export::Registry),
             _root: root,
         })
     }

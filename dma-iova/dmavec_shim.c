@@ -1,18 +1,100 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * C side of the dmavec module: exports the C API (implemented in Rust, see
- * capi.rs) in the "DMAVEC" namespace, and checks that the Rust mirrors of
- * the kernel's structures match their C layout.
+ * C side of the dmavec module:
+ *  - wrappers of the static inline functions and macros the Rust side
+ *    needs (the kernel crate has no helpers for them);
+ *  - EXPORT_SYMBOL_NS_GPL() of the C API (implemented in Rust, capi.rs);
+ *  - checks that the Rust mirrors of kernel structures match their C layout.
  */
 #include <linux/build_bug.h>
+#include <linux/dma-buf.h>
+#include <linux/dma-mapping.h>
+#include <linux/dma-resv.h>
 #include <linux/dmaengine.h>
 #include <linux/dmavec.h>
 #include <linux/export.h>
+#include <linux/module.h>
+#include <linux/pci-p2pdma.h>
+#include <linux/scatterlist.h>
 #include <linux/stddef.h>
+
+#include "dmavec_shim.h"
 
 /* Rust's DmaVec mirrors struct dma_vec. */
 static_assert(sizeof(struct dma_vec) == 16);
 static_assert(offsetof(struct dma_vec, addr) == 0);
 static_assert(offsetof(struct dma_vec, len) == 8);
 
+unsigned int dmavec_shim_dma_get_max_seg_size(struct device *dev)
+{
+	return dma_get_max_seg_size(dev);
+}
+
+unsigned long dmavec_shim_dma_get_seg_boundary(struct device *dev)
+{
+	return dma_get_seg_boundary(dev);
+}
+
+int dmavec_shim_dma_mapping_error(struct device *dev, dma_addr_t addr)
+{
+	return dma_mapping_error(dev, addr);
+}
+
+phys_addr_t dmavec_shim_page_to_phys(struct page *page)
+{
+	return page_to_phys(page);
+}
+
+void dmavec_shim_dma_resv_assert_held(struct dma_resv *resv)
+{
+	dma_resv_assert_held(resv);
+}
+
+void dmavec_shim_get_dma_buf(struct dma_buf *dmabuf)
+{
+	get_dma_buf(dmabuf);
+}
+
+/*
+ * A DMA-only sg_table for the dma-buf core's importers: the DMA side holds
+ * the entries, there is no CPU side (no pages), and orig_nents is 0 so
+ * that users who look can tell. The allocation is remembered by the caller
+ * and restored before freeing: sg_free_table() walks orig_nents entries.
+ */
+int dmavec_shim_sgt_fill(struct sg_table *sgt, const struct dma_vec *vecs,
+			 unsigned int nents)
+{
+	struct scatterlist *sg;
+	unsigned int i;
+	int ret;
+
+	ret = sg_alloc_table(sgt, nents, GFP_KERNEL | __GFP_ZERO);
+	if (ret)
+		return ret;
+	for_each_sgtable_dma_sg(sgt, sg, i) {
+		sg_dma_address(sg) = vecs[i].addr;
+		sg_dma_len(sg) = vecs[i].len;
+	}
+	sgt->orig_nents = 0;
+	return 0;
+}
+
+void dmavec_shim_sgt_free(struct sg_table *sgt, unsigned int nents)
+{
+	sgt->orig_nents = nents;
+	sg_free_table(sgt);
+}
+
 EXPORT_SYMBOL_NS_GPL(dmavec_phys_vec_check, "DMAVEC");
+EXPORT_SYMBOL_NS_GPL(dmavec_export, "DMAVEC");
+EXPORT_SYMBOL_NS_GPL(dmavec_revoke, "DMAVEC");
+EXPORT_SYMBOL_NS_GPL(dmavec_is_dmavec, "DMAVEC");
+EXPORT_SYMBOL_NS_GPL(dmavec_attach, "DMAVEC");
+EXPORT_SYMBOL_NS_GPL(dmavec_detach, "DMAVEC");
+EXPORT_SYMBOL_NS_GPL(dmavec_attachment_dmabuf, "DMAVEC");
+EXPORT_SYMBOL_NS_GPL(dmavec_map, "DMAVEC");
+EXPORT_SYMBOL_NS_GPL(dmavec_unmap, "DMAVEC");
+
+/* capi.rs encodes enum dmavec_map_type with these values. */
+static_assert(DMAVEC_MAP_IOVA == 0 && DMAVEC_MAP_DIRECT == 1);
+static_assert(DMAVEC_MAP_BUS_ADDR == 2 && DMAVEC_MAP_SG_TABLE == 3);

@@ -43,6 +43,13 @@ impl PhysVec {
         self.0.len == 0
     }
 
+    /// The whole of one page of system memory.
+    pub fn from_page(page: &kernel::page::Page) -> Self {
+        // SAFETY: `page` is a valid page, owned by the caller.
+        let paddr = unsafe { crate::shim::dmavec_shim_page_to_phys(page.as_ptr()) };
+        Self::new(paddr, PAGE_SIZE)
+    }
+
     /// Views a C array of `struct phys_vec` as a slice of [`PhysVec`].
     pub fn from_raw_slice(raw: &[bindings::phys_vec]) -> &[PhysVec] {
         // SAFETY: `PhysVec` is `#[repr(transparent)]` over `bindings::phys_vec`, so the two slices
@@ -73,27 +80,40 @@ const _: () = assert!(size_of::<DmaVec>() == 16 && align_of::<DmaVec>() == 8);
 
 /// Checks an exporter's ranges and returns their total length.
 ///
-/// Every range must be non-empty and page aligned at both ends, and must not
-/// wrap the physical address space; there must be at least one range and the
-/// total must fit in `usize`.
+/// The rules are those of the IOVA-linking API, applied whatever path a
+/// mapping later takes, so that a buffer maps the same way for every
+/// importer: every range is non-empty and does not wrap the physical
+/// address space; every boundary *between* two ranges is page aligned (the
+/// first range may start and the last may end anywhere in a page); and the
+/// total fits in a mapping size (below 2^63, whose top bit the IOVA API
+/// reserves).
 ///
 /// # Errors
 ///
-/// `EINVAL` for no ranges, an empty range or a misaligned one; `EOVERFLOW`
-/// when a range wraps or the total does not fit.
+/// `EINVAL` for no ranges, an empty range or a misaligned inner boundary;
+/// `EOVERFLOW` when a range wraps or the total is too large.
 pub fn check_phys_ranges(ranges: &[PhysVec]) -> Result<usize> {
-    if ranges.is_empty() {
+    const P: PhysAddr = PAGE_SIZE as PhysAddr;
+    let n = ranges.len();
+    if n == 0 {
         return Err(EINVAL);
     }
     let mut total: usize = 0;
-    for r in ranges {
-        if r.is_empty() || r.len() % PAGE_SIZE != 0 || r.paddr() % PAGE_SIZE as PhysAddr != 0 {
+    for (i, r) in ranges.iter().enumerate() {
+        if r.is_empty() {
             return Err(EINVAL);
         }
-        r.paddr()
+        let last = r
+            .paddr()
             .checked_add(r.len() as PhysAddr - 1)
             .ok_or(EOVERFLOW)?;
+        if (i > 0 && r.paddr() % P != 0) || (i + 1 < n && last % P != P - 1) {
+            return Err(EINVAL);
+        }
         total = total.checked_add(r.len()).ok_or(EOVERFLOW)?;
+    }
+    if total as u64 >= 1 << 63 {
+        return Err(EOVERFLOW);
     }
     Ok(total)
 }
@@ -149,13 +169,20 @@ impl SegLimits {
     }
 
     /// How many more bytes an entry that starts at `start` and holds `used`
-    /// bytes may take.
+    /// bytes may take: bounded by the maximum segment size, and by the end of
+    /// the boundary window that `start` lies in.
     fn room(&self, start: DmaAddr, used: usize) -> usize {
         let by_size = self.max_seg.saturating_sub(used);
-        let cur = start.wrapping_add(used as DmaAddr);
-        // Bytes from `cur` up to the next boundary; `None` means 2^64 (no boundary in reach).
-        let to_boundary = (self.boundary_mask - (cur & self.boundary_mask)).checked_add(1);
-        match to_boundary {
+        // Bytes of `start`'s window from `start` on, minus one (the window may be all of 2^64).
+        let span = (start | self.boundary_mask) - start;
+        let used = used as u64;
+        let by_bound = if used > span {
+            Some(0)
+        } else {
+            // `None`: 2^64 bytes, beyond any `usize`.
+            (span - used).checked_add(1)
+        };
+        match by_bound {
             Some(b) if b < by_size as u64 => b as usize,
             _ => by_size,
         }
@@ -183,7 +210,8 @@ impl SegLimits {
                     let n = self.room(last.addr, last.len).min(len);
                     if n > 0 {
                         last.len += n;
-                        addr += n as DmaAddr;
+                        // Wraps only past the last byte of the address space, when `len` hits 0.
+                        addr = addr.wrapping_add(n as DmaAddr);
                         len -= n;
                         continue;
                     }
@@ -191,7 +219,7 @@ impl SegLimits {
             }
             let n = self.room(addr, 0).min(len);
             out.push(DmaVec { addr, len: n }, GFP_KERNEL)?;
-            addr += n as DmaAddr;
+            addr = addr.wrapping_add(n as DmaAddr);
             len -= n;
         }
         Ok(())
@@ -220,14 +248,31 @@ mod tests {
     fn phys_ranges_rejects_bad_input() -> Result {
         assert_eq!(check_phys_ranges(&[]), Err(EINVAL));
         assert_eq!(check_phys_ranges(&[PhysVec::new(0x1000, 0)]), Err(EINVAL));
-        assert_eq!(check_phys_ranges(&[PhysVec::new(0x1800, P)]), Err(EINVAL));
-        assert_eq!(check_phys_ranges(&[PhysVec::new(0x1000, P + 1)]), Err(EINVAL));
         let top = PhysAddr::MAX - P as PhysAddr + 1;
         assert_eq!(check_phys_ranges(&[PhysVec::new(top, P)]), Ok(P));
-        assert_eq!(check_phys_ranges(&[PhysVec::new(top, 2 * P)]), Err(EOVERFLOW));
-        let big = usize::MAX & !(P - 1);
-        let two = [PhysVec::new(0, big), PhysVec::new(0, big)];
+        assert_eq!(
+            check_phys_ranges(&[PhysVec::new(top, 2 * P)]),
+            Err(EOVERFLOW)
+        );
+        let big = 1usize << 62;
+        let two = [PhysVec::new(0, big), PhysVec::new(1 << 62, big)];
         assert_eq!(check_phys_ranges(&two), Err(EOVERFLOW));
+        Ok(())
+    }
+
+    #[test]
+    fn phys_ranges_inner_boundaries_must_be_aligned() -> Result {
+        // A single range may start and end anywhere.
+        assert_eq!(check_phys_ranges(&[PhysVec::new(0x1800, 100)]), Ok(100));
+        // First may start mid-page, last may end mid-page.
+        let ok = [PhysVec::new(0x1800, 0x800), PhysVec::new(0x8000, 0x10)];
+        assert_eq!(check_phys_ranges(&ok), Ok(0x810));
+        // A second range starting mid-page.
+        let bad = [PhysVec::new(0x1000, P), PhysVec::new(0x8800, P)];
+        assert_eq!(check_phys_ranges(&bad), Err(EINVAL));
+        // A first range ending mid-page.
+        let bad = [PhysVec::new(0x1000, P + 8), PhysVec::new(0x8000, P)];
+        assert_eq!(check_phys_ranges(&bad), Err(EINVAL));
         Ok(())
     }
 
@@ -293,6 +338,20 @@ mod tests {
         for e in out.iter() {
             assert_eq!(e.addr >> 16, (e.addr + e.len as u64 - 1) >> 16);
         }
+        Ok(())
+    }
+
+    #[test]
+    fn no_merge_across_boundary() -> Result {
+        // The first entry fills its 64 KiB window exactly; the adjacent next range must not
+        // extend it into the next window.
+        let lim = SegLimits::new(usize::MAX, 0xffff)?;
+        let mut out = KVec::new();
+        lim.push(&mut out, 0x2_0000, 0x1_0000)?;
+        lim.push(&mut out, 0x3_0000, P)?;
+        assert_eq!(out.len(), 2);
+        assert_eq!(out[0], v(0x2_0000, 0x1_0000));
+        assert_eq!(out[1], v(0x3_0000, P));
         Ok(())
     }
 

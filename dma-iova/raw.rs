@@ -18,12 +18,16 @@ const _: () = assert!(size_of::<pci::Device>() == size_of::<bindings::pci_dev>()
 #[inline]
 pub fn device<Ctx: device::DeviceContext>(dev: &device::Device<Ctx>) -> *mut bindings::device {
     // `device::Device` is `#[repr(transparent)]` over `Opaque<bindings::device>`.
-    core::ptr::from_ref(dev).cast::<bindings::device>().cast_mut()
+    core::ptr::from_ref(dev)
+        .cast::<bindings::device>()
+        .cast_mut()
 }
 
 /// Returns the `struct pci_dev` behind `pdev`.
 #[inline]
 pub fn pci_dev<Ctx: device::DeviceContext>(pdev: &pci::Device<Ctx>) -> *mut bindings::pci_dev {
     // `pci::Device` is `#[repr(transparent)]` over `Opaque<bindings::pci_dev>`.
-    core::ptr::from_ref(pdev).cast::<bindings::pci_dev>().cast_mut()
+    core::ptr::from_ref(pdev)
+        .cast::<bindings::pci_dev>()
+        .cast_mut()
 }

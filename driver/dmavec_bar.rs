@@ -9,7 +9,9 @@
 
 use core::fmt;
 use dmavec::{range::check_phys_ranges, raw, PhysVec};
-use kernel::{bindings, debugfs, device::Core, driver::Registration, pci, prelude::*};
+use kernel::{
+    bindings, debugfs, device::Core, driver::Registration, page::PAGE_SIZE, pci, prelude::*,
+};
 
 const MODULE_NAME: &CStr = <LocalModule as kernel::ModuleMetadata>::NAME;
 
@@ -74,14 +76,17 @@ fn resource_flags(pdev: &pci::Device<Core<'_>>, bar: u32) -> Result<u64> {
     // SAFETY: `raw::pci_dev` yields the valid `struct pci_dev` behind `pdev`, bound for the
     // duration of this call; `idx` is within `resource[]`, which has more than
     // `PCI_STD_NUM_BARS` entries.
-    Ok(unsafe { (*raw::pci_dev(pdev)).resource[idx].flags })
+    Ok(unsafe { (*raw::pci_dev(pdev)).resource[idx].flags } as u64)
 }
 
-/// Checks that a BAR can be exported: present, memory, and a valid dmavec range.
-/// Returns its length.
+/// Checks that a BAR can be exported: present, memory, page aligned (it is
+/// handed out and mmapped in pages) and a valid dmavec range. Returns its length.
 fn check_bar(flags: u64, start: u64, size: u64) -> Result<usize> {
     if size == 0 || flags & u64::from(bindings::IORESOURCE_MEM) == 0 {
         return Err(ENODEV);
+    }
+    if start % PAGE_SIZE as u64 != 0 || size % PAGE_SIZE as u64 != 0 {
+        return Err(EINVAL);
     }
     let len = usize::try_from(size).map_err(|_| EOVERFLOW)?;
     check_phys_ranges(&[PhysVec::new(start, len)])
@@ -97,40 +102,50 @@ impl pci::Driver for DmavecBarDriver {
         pdev: &'bound pci::Device<Core<'_>>,
         _info: Option<&'bound Self::IdInfo>,
     ) -> impl PinInit<Self::Data<'bound>, Error> + 'bound {
-        let index = *module_parameters::bar.value();
-        let flags = resource_flags(pdev, index).inspect_err(|_| {
-            dev_err!(pdev, "bar={} is not a standard BAR index\n", index);
-        })?;
-        let start = pdev.resource_start(index)?;
-        let size = pdev.resource_len(index)?;
-        check_bar(flags, start, size).inspect_err(|e| {
-            dev_err!(
+        pin_init::pin_init_scope(move || {
+            let index = module_parameters::bar.value();
+            let flags = resource_flags(pdev, index).inspect_err(|_| {
+                dev_err!(pdev, "bar={} is not a standard BAR index\n", index);
+            })?;
+            let start = pdev.resource_start(index)?;
+            let size = pdev.resource_len(index)?;
+            check_bar(flags, start, size).inspect_err(|e| {
+                dev_err!(
+                    pdev,
+                    "BAR {} [{:#x} + {:#x}, flags {:#x}] cannot be exported: {:?}\n",
+                    index,
+                    start,
+                    size,
+                    flags,
+                    e
+                );
+            })?;
+
+            pdev.enable_device_mem()?;
+            // The BAR's P2PDMA provider (bus offset, owner), device-managed.
+            // SAFETY: `pdev` is a bound PCI device.
+            kernel::error::to_result(unsafe { bindings::pcim_p2pdma_init(raw::pci_dev(pdev)) })?;
+
+            #[allow(static_mut_refs)]
+            // SAFETY: See `DEBUGFS_ROOT`.
+            let root = unsafe { DEBUGFS_ROOT.as_ref() }.ok_or(ENODEV)?;
+            let info = BarInfo { index, start, size };
+
+            dev_info!(
                 pdev,
-                "BAR {} [{:#x} + {:#x}, flags {:#x}] cannot be exported: {:?}\n",
+                "exporting BAR {}: {} bytes at {:#x}\n",
                 index,
-                start,
                 size,
-                flags,
-                e
+                start
             );
-        })?;
 
-        pdev.enable_device_mem()?;
-        let bar = pdev.iomap_region(index, MODULE_NAME)?;
-
-        #[allow(static_mut_refs)]
-        // SAFETY: See `DEBUGFS_ROOT`.
-        let root = unsafe { DEBUGFS_ROOT.as_ref() }.ok_or(ENODEV)?;
-        let info = BarInfo { index, start, size };
-
-        dev_info!(pdev, "exporting BAR {}: {} bytes at {:#x}\n", index, size, start);
-
-        Ok(try_pin_init!(DmavecBar {
-            _bar: bar,
-            _debugfs <- root.scope(info, pdev.as_ref().name(), |info, dir| {
-                dir.read_only_file(c"bar", info);
-            }),
-        }))
+            Ok(try_pin_init!(DmavecBar {
+                _bar: pdev.iomap_region(index, MODULE_NAME)?,
+                _debugfs <- root.scope(info, pdev.as_ref().name(), |info, dir| {
+                    dir.read_only_file(c"bar", info);
+                }),
+            }))
+        })
     }
 }
 

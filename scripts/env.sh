@@ -17,9 +17,14 @@ export LIBCLANG_PATH=/usr/lib/llvm-22/lib
 KMAKE_VARS=(LLVM=$LLVM_SUFFIX RUSTC=/usr/bin/rustc BINDGEN=$BINDGEN
 	    RUSTFMT=/usr/bin/rustfmt CLIPPY_DRIVER=/usr/bin/clippy-driver)
 
-# Key of the patched source tree: upstream version + patch series.
+# Key of the patched source tree: upstream version + what the patch series
+# changes (the diff hunks only: regenerating a patch or rewording its commit
+# message does not force a kernel rebuild).
 kernel_src_key() {
 	local ver=$1 h
-	h=$(cat "$DMAVEC_ROOT"/patches/*.patch 2>/dev/null | sha256sum | cut -c1-12)
+	h=$(for p in "$DMAVEC_ROOT"/patches/*.patch; do
+		[ -e "$p" ] || continue
+		awk '/^diff --git /{d=1} /^From [0-9a-f]{40} /{d=0} d && !/^index /' "$p"
+	    done | sha256sum | cut -c1-12)
 	echo "linux-$ver-p$h"
 }

@@ -8,12 +8,12 @@
 #include <fcntl.h>
 #include <libgen.h>
 #include <limits.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
+#include <linux/types.h>
 
 #include "kselftest_harness.h"
 #include "host_agent.h"
@@ -93,15 +93,13 @@ static int bar_field(const char *bdf, const char *key, unsigned long long *val)
 }
 
 FIXTURE(ivshmem) {
-	char bdf[64];
-	char dev[PATH_MAX];
+	char bdf[256];
 };
 
 FIXTURE_SETUP(ivshmem)
 {
 	ASSERT_EQ(0, find_ivshmem(self->bdf, sizeof(self->bdf)))
 		TH_LOG("no ivshmem device (1af4:1110) in the VM");
-	snprintf(self->dev, sizeof(self->dev), PCI_DEVICES "/%s", self->bdf);
 }
 
 FIXTURE_TEARDOWN(ivshmem)
@@ -113,13 +111,13 @@ TEST_F(ivshmem, bound_to_dmavec_bar)
 	char path[PATH_MAX], link[PATH_MAX];
 	ssize_t n;
 
-	snprintf(path, sizeof(path), "%s/driver", self->dev);
+	snprintf(path, sizeof(path), PCI_DEVICES "/%s/driver", self->bdf);
 	n = readlink(path, link, sizeof(link) - 1);
 	ASSERT_GT(n, 0);
 	link[n] = '\0';
 	EXPECT_STREQ("dmavec_bar", basename(link));
 
-	snprintf(path, sizeof(path), "%s/enable", self->dev);
+	snprintf(path, sizeof(path), PCI_DEVICES "/%s/enable", self->bdf);
 	EXPECT_EQ(1, read_hex(path));
 }
 
@@ -129,7 +127,7 @@ TEST_F(ivshmem, debugfs_reports_the_bar)
 	char path[PATH_MAX], line[256];
 	const char *want;
 	FILE *f;
-	int i;
+	int i, n;
 
 	ASSERT_EQ(0, bar_field(self->bdf, "index", &index));
 	ASSERT_EQ(0, bar_field(self->bdf, "start", &start));
@@ -137,13 +135,14 @@ TEST_F(ivshmem, debugfs_reports_the_bar)
 	EXPECT_EQ(2, index);
 
 	/* Line 'index' of sysfs 'resource' is "start end flags" of that BAR. */
-	snprintf(path, sizeof(path), "%s/resource", self->dev);
+	snprintf(path, sizeof(path), PCI_DEVICES "/%s/resource", self->bdf);
 	f = fopen(path, "r");
 	ASSERT_NE(NULL, f);
 	for (i = 0; i <= (int)index; i++)
 		ASSERT_NE(NULL, fgets(line, sizeof(line), f));
 	fclose(f);
-	ASSERT_EQ(3, sscanf(line, "%llx %llx %llx", &rs, &re, &rf));
+	n = sscanf(line, "%llx %llx %llx", &rs, &re, &rf);
+	ASSERT_EQ(3, n);
 	EXPECT_EQ(rs, start);
 	EXPECT_EQ(re - rs + 1, size);
 
@@ -171,30 +170,27 @@ TEST_F(ivshmem, unbind_and_rebind)
 TEST_F(ivshmem, bar_is_the_host_memory)
 {
 	const size_t len = 4096, off_host = 0, off_guest = 8192;
-	uint8_t want[4096], got[4096];
+	__u8 want[4096], got[4096];
 	char path[PATH_MAX];
-	volatile uint8_t *bar;
-	size_t i;
+	__u8 *bar;
 	int fd;
 
 	/* Host writes, guest reads through a mapping of the BAR. */
 	ASSERT_EQ(0, agent_fill(off_host, len, 0x1234)) TH_LOG("host agent did not answer");
-	snprintf(path, sizeof(path), "%s/resource2", self->dev);
+	snprintf(path, sizeof(path), PCI_DEVICES "/%s/resource2", self->bdf);
 	fd = open(path, O_RDWR | O_SYNC);
 	ASSERT_GE(fd, 0);
 	bar = mmap(NULL, 4 * len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	close(fd);
 	ASSERT_NE(MAP_FAILED, bar);
 	agent_pattern(0x1234, want, len);
-	for (i = 0; i < len; i++)
-		got[i] = bar[off_host + i];
+	memcpy(got, bar + off_host, len);
 	EXPECT_EQ(0, memcmp(want, got, len));
 
 	/* Guest writes through the BAR, host reads its file. */
 	agent_pattern(0xbeef, want, len);
-	for (i = 0; i < len; i++)
-		bar[off_guest + i] = want[i];
-	munmap((void *)bar, 4 * len);
+	memcpy(bar + off_guest, want, len);
+	munmap(bar, 4 * len);
 	ASSERT_EQ(0, agent_read(off_guest, got, len));
 	EXPECT_EQ(0, memcmp(want, got, len));
 }

@@ -9,19 +9,19 @@
 #define DMAVEC_HOST_AGENT_H
 
 #include <fcntl.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <termios.h>
 #include <unistd.h>
+#include <linux/types.h>
 
 #define HOST_AGENT_TTY "/dev/ttyS1"
 
 /* The pattern shared with run.py: xorshift32 bytes from a seed. */
-static inline void agent_pattern(uint32_t seed, uint8_t *buf, size_t n)
+static inline void agent_pattern(__u32 seed, __u8 *buf, size_t n)
 {
-	uint32_t x = seed ? seed : 0x9E3779B9u;
+	__u32 x = seed ? seed : 0x9E3779B9u;
 	size_t i;
 
 	for (i = 0; i < n; i++) {
@@ -74,7 +74,7 @@ err:
 }
 
 /* Reads @len bytes at @off of the host file into @buf. */
-static inline int agent_read(uint64_t off, void *buf, size_t len)
+static inline int agent_read(__u64 off, void *buf, size_t len)
 {
 	size_t alen = 2 * len + 8, i;
 	char req[64], *ans = malloc(alen);
@@ -84,16 +84,17 @@ static inline int agent_read(uint64_t off, void *buf, size_t len)
 		return -1;
 	snprintf(req, sizeof(req), "HOSTREAD %llu %zu", (unsigned long long)off, len);
 	if (agent_call(req, ans, alen) == 0 && strlen(ans) == 3 + 2 * len) {
-		for (i = 0; i < len; i++)
-			sscanf(ans + 3 + 2 * i, "%2hhx", (unsigned char *)buf + i);
 		ret = 0;
+		for (i = 0; i < len && !ret; i++)
+			if (sscanf(ans + 3 + 2 * i, "%2hhx", (unsigned char *)buf + i) != 1)
+				ret = -1;
 	}
 	free(ans);
 	return ret;
 }
 
 /* Fills @len bytes at @off of the host file with agent_pattern(@seed). */
-static inline int agent_fill(uint64_t off, size_t len, uint32_t seed)
+static inline int agent_fill(__u64 off, size_t len, __u32 seed)
 {
 	char req[96], ans[64];
 

@@ -9,7 +9,30 @@
 #ifndef _LINUX_DMAVEC_H
 #define _LINUX_DMAVEC_H
 
+#include <linux/dma-direction.h>
 #include <linux/types.h>
+
+struct device;
+struct dma_buf;
+struct dma_vec;
+struct module;
+struct p2pdma_provider;
+
+/**
+ * enum dmavec_map_type - how an importer's mapping was made
+ * @DMAVEC_MAP_IOVA: one IOVA range linked with dma_iova_link() and synced
+ *	once: the importer sits behind a translating IOMMU
+ * @DMAVEC_MAP_DIRECT: dma_map_phys() per range: no translating IOMMU
+ * @DMAVEC_MAP_BUS_ADDR: PCI bus addresses of MMIO behind a common switch
+ * @DMAVEC_MAP_SG_TABLE: a dma-buf of another exporter, mapped by the
+ *	dma-buf core; the entries are the DMA side of its sg_table
+ */
+enum dmavec_map_type {
+	DMAVEC_MAP_IOVA,
+	DMAVEC_MAP_DIRECT,
+	DMAVEC_MAP_BUS_ADDR,
+	DMAVEC_MAP_SG_TABLE,
+};
 
 /**
  * dmavec_phys_vec_check() - Validate an exporter's physical ranges
@@ -17,17 +40,175 @@
  * @nr: number of entries in @vecs
  * @total: if not NULL, receives the sum of the lengths on success
  *
- * Every range must be non-empty and page aligned at both ends and must not
- * wrap the physical address space; there must be at least one range and
- * the total length must fit in size_t. This is the check every dmavec
- * mapping applies to its input, offered so that exporters can reject bad
- * descriptions before they create a buffer.
+ * The rules of the IOVA-linking API, applied whatever path a mapping later
+ * takes: every range is non-empty and does not wrap the physical address
+ * space, every boundary between two ranges is page aligned (the first range
+ * may start and the last may end anywhere in a page), and the total is
+ * below 2^63. Every dmavec mapping applies this check to its input.
  *
  * Context: Any context.
- * Return: 0 on success; -EINVAL for no ranges, an empty or misaligned
- * range; -EOVERFLOW when a range wraps or the total does not fit.
+ * Return: 0 on success; -EINVAL for no ranges, an empty range or a
+ * misaligned inner boundary; -EOVERFLOW when a range wraps or the total is
+ * too large.
  */
 int dmavec_phys_vec_check(const struct phys_vec *vecs, size_t nr,
 			  size_t *total);
+
+/**
+ * struct dmavec_export_info - what dmavec_export() needs to know
+ * @name: the exporter's name, for bufinfo and debugfs; must live as long
+ *	as @owner
+ * @owner: THIS_MODULE of the exporter; it stays loaded while the dma-buf
+ *	exists
+ * @ranges: the buffer's physical ranges, in buffer order; copied
+ * @nr_ranges: number of entries in @ranges
+ * @provider: the P2PDMA provider of MMIO ranges (pcim_p2pdma_provider()),
+ *	NULL for system memory; must stay valid until the exporter revokes
+ *	the buffer for good, which it does before the device is unbound
+ * @flags: file flags of the dma-buf (O_RDWR)
+ * @release: called once the dma-buf is released and no importer can reach
+ *	the memory any more; may be NULL
+ * @priv: argument of @release
+ */
+struct dmavec_export_info {
+	const char *name;
+	struct module *owner;
+	const struct phys_vec *ranges;
+	size_t nr_ranges;
+	struct p2pdma_provider *provider;
+	int flags;
+	void (*release)(void *priv);
+	void *priv;
+};
+
+/**
+ * dmavec_export() - Export physical ranges as a dma-buf
+ * @info: the description of the buffer
+ *
+ * The dma-buf's ops belong to dmavec: importers that use dmavec_map() get
+ * an array of struct dma_vec, and those of the dma-buf core get a DMA-only
+ * sg_table built from the same mapping. MMIO (@info->provider set) is only
+ * attached by peer-to-peer capable, revocable (dynamic) importers that can
+ * reach it.
+ *
+ * Context: Process context; may sleep.
+ * Return: a dma-buf with one reference for the caller (dma_buf_fd() or
+ * dma_buf_put()), or an ERR_PTR(): -EINVAL or -EOVERFLOW for ranges
+ * dmavec_phys_vec_check() refuses, -ENOMEM.
+ */
+struct dma_buf *dmavec_export(const struct dmavec_export_info *info);
+
+/**
+ * dmavec_revoke() - Revoke or restore importers' access to a dmavec buffer
+ * @dmabuf: a dma-buf from dmavec_export() the caller holds a reference to
+ * @revoked: true to revoke, false to restore
+ *
+ * Revoking invalidates every importer's mapping, makes new attachments and
+ * maps fail with -ENODEV, and waits until every mapping is gone: when it
+ * returns no importer can reach the memory. Restoring lets maps succeed
+ * again, e.g. after a device reset.
+ *
+ * Context: Process context; may sleep. Must not be called with the
+ * dma-buf's reservation lock held.
+ */
+void dmavec_revoke(struct dma_buf *dmabuf, bool revoked);
+
+/**
+ * dmavec_is_dmavec() - Whether a dma-buf was exported by dmavec
+ * @dmabuf: a dma-buf the caller holds a reference to
+ *
+ * Context: Any context.
+ * Return: true for a dmavec dma-buf.
+ */
+bool dmavec_is_dmavec(struct dma_buf *dmabuf);
+
+struct dmavec_attachment;
+
+/**
+ * struct dmavec_importer_ops - callbacks of a C importer
+ * @invalidate: the exporter invalidated the mapping. Called with the
+ *	dma-buf's reservation lock held; the importer must stop DMA to the
+ *	addresses and call dmavec_unmap(). May be NULL: dmavec then unmaps
+ *	by itself, and the importer must not use the addresses any more.
+ */
+struct dmavec_importer_ops {
+	void (*invalidate)(struct dmavec_attachment *att, void *priv);
+};
+
+/**
+ * dmavec_attach() - Attach a device to any dma-buf, dynamically
+ * @dmabuf: the dma-buf; the attachment takes its own reference
+ * @dev: the importing device
+ * @ops: the importer's callbacks; must stay valid until dmavec_detach()
+ * @priv: argument of the callbacks
+ *
+ * The attachment accepts peer-to-peer memory and is revocable.
+ *
+ * Context: Process context; may sleep. The reservation lock must not be
+ * held.
+ * Return: the attachment, or an ERR_PTR(): what the exporter refuses with
+ * (dmavec: -EPERM for an importer that cannot reach its MMIO, -ENODEV for
+ * a revoked buffer), -EINVAL, -ENOMEM.
+ */
+struct dmavec_attachment *dmavec_attach(struct dma_buf *dmabuf,
+					struct device *dev,
+					const struct dmavec_importer_ops *ops,
+					void *priv);
+
+/**
+ * dmavec_detach() - Unmap and detach
+ * @att: the attachment, not used afterwards
+ *
+ * Context: Process context; may sleep. The reservation lock must not be
+ * held.
+ */
+void dmavec_detach(struct dmavec_attachment *att);
+
+/**
+ * dmavec_attachment_dmabuf() - The dma-buf of an attachment
+ * @att: the attachment
+ *
+ * For taking its reservation lock: dma_resv_lock(dmabuf->resv, NULL).
+ *
+ * Context: Any context.
+ * Return: the dma-buf.
+ */
+struct dma_buf *dmavec_attachment_dmabuf(struct dmavec_attachment *att);
+
+/**
+ * dmavec_map() - Map a dma-buf as an array of struct dma_vec
+ * @att: the attachment
+ * @dir: the direction of the DMA
+ * @vecs: receives the entries, valid until dmavec_unmap()
+ * @nr_vecs: receives the number of entries
+ * @type: if not NULL, receives the &enum dmavec_map_type
+ *
+ * A dmavec dma-buf is mapped by dmavec's mapping core, with no sg_table:
+ * behind a translating IOMMU the whole buffer is a single entry, split only
+ * where the importer's maximum segment size or segment boundary requires.
+ * Any other dma-buf is mapped by the dma-buf core and the DMA side of its
+ * sg_table is presented as entries, adjacent segments merged. Mapping an
+ * attachment that is mapped already returns the current mapping.
+ *
+ * Context: Process context; may sleep. The caller holds the dma-buf's
+ * reservation lock.
+ * Return: 0 on success; -ENODEV for a revoked dmavec buffer, -EPERM if the
+ * importer cannot reach the memory, -EINVAL, -ENOMEM, or what the DMA API
+ * or the exporter returned.
+ */
+int dmavec_map(struct dmavec_attachment *att, enum dma_data_direction dir,
+	       const struct dma_vec **vecs, size_t *nr_vecs,
+	       enum dmavec_map_type *type);
+
+/**
+ * dmavec_unmap() - Drop the mapping of an attachment
+ * @att: the attachment
+ *
+ * Does nothing if nothing is mapped.
+ *
+ * Context: Process context. The caller holds the dma-buf's reservation
+ * lock.
+ */
+void dmavec_unmap(struct dmavec_attachment *att);
 
 #endif /* _LINUX_DMAVEC_H */

@@ -1,0 +1,29 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Private to the dmavec module: C wrappers that its Rust code calls (see
+ * dmavec_shim.c). Declared here to satisfy -Wmissing-prototypes; the Rust
+ * side declares them in shim.rs.
+ */
+#ifndef DMAVEC_SHIM_H
+#define DMAVEC_SHIM_H
+
+#include <linux/types.h>
+
+struct device;
+struct dma_buf;
+struct dma_resv;
+struct dma_vec;
+struct page;
+struct sg_table;
+
+unsigned int dmavec_shim_dma_get_max_seg_size(struct device *dev);
+unsigned long dmavec_shim_dma_get_seg_boundary(struct device *dev);
+int dmavec_shim_dma_mapping_error(struct device *dev, dma_addr_t addr);
+phys_addr_t dmavec_shim_page_to_phys(struct page *page);
+void dmavec_shim_dma_resv_assert_held(struct dma_resv *resv);
+void dmavec_shim_get_dma_buf(struct dma_buf *dmabuf);
+int dmavec_shim_sgt_fill(struct sg_table *sgt, const struct dma_vec *vecs,
+			 unsigned int nents);
+void dmavec_shim_sgt_free(struct sg_table *sgt, unsigned int nents);
+
+#endif /* DMAVEC_SHIM_H */

@@ -1,0 +1,654 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The exporter API: dma-bufs whose `dma_buf_ops` belong to dmavec.
+//!
+//! An exporter describes its buffer (physical ranges, the P2PDMA provider of MMIO, a name) and
+//! gets a dma-buf ([`DmaBuf`]) plus a shared handle on the buffer ([`Buffer`]) through which it
+//! revokes access when the memory goes away (device reset, remove, free) and restores it after.
+//!
+//! Every dmavec buffer has the same `dma_buf_ops`, so importers recognise one ([`is_dmavec`])
+//! and map it to an array of [`DmaVec`] directly (see [`crate::import`]); the dma-buf core's
+//! importers (`dma_buf_map_attachment()`) are served a DMA-only sg_table built from the same
+//! [`Mapping`].
+//!
+//! # Policy
+//!
+//! - MMIO is only attached by importers that can take it: `peer2peer` (else `EPERM`), revocable,
+//!   i.e. dynamic with an `invalidate_mappings` callback (else `EOPNOTSUPP`; there is no pinning,
+//!   as in vfio-pci), and reachable by P2PDMA (else `EPERM`).
+//! - A revoked buffer refuses new attachments and maps with `ENODEV`.
+//!
+//! # Locking
+//!
+//! Map and unmap run with the dma-buf's reservation lock held (asserted); `revoked` is written
+//! under it. [`Buffer::revoke`] takes the buffer's state lock, then the reservation lock: the
+//! order is state lock → reservation lock, and nothing takes them the other way round.
+
+use crate::{
+    map::{DmaBackend, KernelDma, MapType, Mapping, P2pType, Provider},
+    range::{check_phys_ranges, PhysVec},
+    shim,
+};
+use core::{fmt, ptr::NonNull};
+use kernel::{
+    bindings,
+    device::Device,
+    dma::DataDirection,
+    error::from_err_ptr,
+    ffi::{c_int, c_uint, c_ulong},
+    new_condvar, new_mutex,
+    prelude::*,
+    sync::{
+        aref::ARef,
+        atomic::{Atomic, Relaxed},
+        global_lock, Arc, CondVar, Mutex,
+    },
+    ThisModule,
+};
+
+/// Callbacks of an exporter.
+pub trait ExporterOps: Send + Sync + 'static {
+    /// The dma-buf was released: no importer and no file can reach the memory any more, and
+    /// the exporter may reuse it.
+    fn release(&self, _buf: &Buffer) {}
+}
+
+/// The exporter's mutable view of its dma-buf.
+struct State {
+    /// The dma-buf, until it is released.
+    dmabuf: Option<NonNull<bindings::dma_buf>>,
+}
+
+// SAFETY: The pointer is only dereferenced under the state lock, while the dma-buf is alive.
+unsafe impl Send for State {}
+
+/// An exported buffer, shared by its dma-buf and its exporter.
+#[pin_data]
+pub struct Buffer {
+    ranges: KVec<PhysVec>,
+    provider: Option<Provider>,
+    size: usize,
+    name: &'static CStr,
+    ops: KBox<dyn ExporterOps>,
+    /// Written with the reservation lock held; read by attach (advisory) and map (locked).
+    revoked: Atomic<bool>,
+    #[pin]
+    state: Mutex<State>,
+    /// Mappings alive, across all attachments.
+    #[pin]
+    live: Mutex<usize>,
+    #[pin]
+    unmapped: CondVar,
+}
+
+global_lock! {
+    // SAFETY: Initialized in module init, before any buffer is exported.
+    unsafe(uninit) static BUFFERS: Mutex<KVec<Arc<Buffer>>> = KVec::new();
+}
+
+/// Initializes the buffer registry. Called once, from module init.
+pub(crate) fn init_registry() {
+    // SAFETY: Called once, in module init, before anything else uses `BUFFERS`.
+    unsafe { BUFFERS.init() };
+}
+
+/// What [`export`] needs to know.
+pub struct ExportInfo {
+    /// The buffer's physical ranges, in buffer order (see [`check_phys_ranges`]).
+    pub ranges: KVec<PhysVec>,
+    /// The P2PDMA provider of MMIO ranges; `None` for system memory.
+    pub provider: Option<Provider>,
+    /// The exporter's name, as `/sys/kernel/debug/dma_buf/bufinfo` shows it.
+    pub name: &'static CStr,
+    /// The exporter's module: it stays loaded while the dma-buf exists.
+    pub owner: ModuleOwner,
+    /// File flags of the dma-buf (`O_RDWR`, `O_ACCMODE` bits).
+    pub flags: u32,
+}
+
+/// The module that owns a dma-buf's code (`dma_buf_export_info.owner`).
+#[derive(Clone, Copy)]
+pub struct ModuleOwner(*mut bindings::module);
+
+impl From<&'static ThisModule> for ModuleOwner {
+    fn from(m: &'static ThisModule) -> Self {
+        Self(m.as_ptr())
+    }
+}
+
+impl ModuleOwner {
+    /// A C module pointer.
+    ///
+    /// # Safety
+    ///
+    /// `m` is `THIS_MODULE` of the module whose code and data the exported buffer uses.
+    pub unsafe fn from_raw(m: *mut bindings::module) -> Self {
+        Self(m)
+    }
+}
+
+/// A reference to a dma-buf (its file).
+pub struct DmaBuf(NonNull<bindings::dma_buf>);
+
+// SAFETY: A dma-buf reference may be used and dropped from any thread.
+unsafe impl Send for DmaBuf {}
+// SAFETY: See `Send`.
+unsafe impl Sync for DmaBuf {}
+
+impl DmaBuf {
+    /// Takes a reference to the dma-buf of file descriptor `fd` (`dma_buf_get()`).
+    ///
+    /// # Errors
+    ///
+    /// `EBADF` for a bad descriptor, `EINVAL` if it is not a dma-buf.
+    pub fn from_fd(fd: i32) -> Result<Self> {
+        // SAFETY: `dma_buf_get` accepts any integer.
+        let p = from_err_ptr(unsafe { bindings::dma_buf_get(fd) })?;
+        NonNull::new(p).map(Self).ok_or(EINVAL)
+    }
+
+    /// Wraps a reference the caller owns.
+    ///
+    /// # Safety
+    ///
+    /// `ptr` is a valid dma-buf and the caller transfers one reference to the returned value.
+    pub unsafe fn from_raw(ptr: NonNull<bindings::dma_buf>) -> Self {
+        Self(ptr)
+    }
+
+    /// The raw dma-buf.
+    pub fn as_raw(&self) -> *mut bindings::dma_buf {
+        self.0.as_ptr()
+    }
+
+    /// Size in bytes.
+    pub fn size(&self) -> usize {
+        // SAFETY: `self` holds a reference, so the dma-buf is valid.
+        unsafe { (*self.as_raw()).size }
+    }
+
+    /// Installs the dma-buf in a new file descriptor, which takes over this reference.
+    ///
+    /// # Errors
+    ///
+    /// `EMFILE` and the like; the reference is then dropped.
+    pub fn into_fd(self, flags: u32) -> Result<u32> {
+        // SAFETY: `self` holds a reference; on success it moves to the file descriptor table.
+        let fd = unsafe { bindings::dma_buf_fd(self.as_raw(), flags as c_int) };
+        if fd < 0 {
+            return Err(Error::from_errno(fd));
+        }
+        core::mem::forget(self);
+        Ok(fd as u32)
+    }
+}
+
+impl Clone for DmaBuf {
+    fn clone(&self) -> Self {
+        // SAFETY: `self` holds a reference, so the file is alive and may take another.
+        unsafe { shim::dmavec_shim_get_dma_buf(self.as_raw()) };
+        Self(self.0)
+    }
+}
+
+impl Drop for DmaBuf {
+    fn drop(&mut self) {
+        // SAFETY: `self` owns one reference.
+        unsafe { bindings::dma_buf_put(self.as_raw()) };
+    }
+}
+
+/// Whether `dmabuf` was exported by dmavec.
+pub fn is_dmavec(dmabuf: &DmaBuf) -> bool {
+    // SAFETY: `dmabuf` holds a reference.
+    core::ptr::eq(unsafe { (*dmabuf.as_raw()).ops }, &DMAVEC_OPS)
+}
+
+/// Exports a buffer.
+///
+/// Returns the dma-buf (one reference, to be installed with [`DmaBuf::into_fd`] or dropped)
+/// and the exporter's handle on the buffer.
+///
+/// `ops` is boxed by the caller so that this function is not generic: its locks are then
+/// initialised in this crate only, with one lockdep class name (a generic function would be
+/// instantiated in every calling crate, each with its own copy of the names).
+///
+/// # Errors
+///
+/// `EINVAL`/`EOVERFLOW` for ranges [`check_phys_ranges`] refuses, `ENOMEM`, or what
+/// `dma_buf_export()` returns.
+pub fn export(info: ExportInfo, ops: KBox<dyn ExporterOps>) -> Result<(Arc<Buffer>, DmaBuf)> {
+    let size = check_phys_ranges(&info.ranges)?;
+    let buf = Arc::pin_init(
+        try_pin_init!(Buffer {
+            ranges: info.ranges,
+            provider: info.provider,
+            size,
+            name: info.name,
+            ops,
+            revoked: Atomic::new(false),
+            state <- new_mutex!(State { dmabuf: None }),
+            live <- new_mutex!(0),
+            unmapped <- new_condvar!(),
+        }),
+        GFP_KERNEL,
+    )?;
+    // Room in the registry first: nothing to undo after the export succeeds.
+    BUFFERS.lock().reserve(1, GFP_KERNEL)?;
+
+    let priv_ = Arc::into_raw(buf.clone());
+    let exp = bindings::dma_buf_export_info {
+        exp_name: info.name.as_char_ptr(),
+        owner: info.owner.0,
+        ops: &DMAVEC_OPS,
+        size,
+        flags: info.flags as c_int,
+        resv: core::ptr::null_mut(),
+        priv_: priv_.cast_mut().cast(),
+    };
+    // SAFETY: `exp` is fully initialized; `DMAVEC_OPS` is static.
+    let raw = match from_err_ptr(unsafe { bindings::dma_buf_export(&exp) }) {
+        Ok(p) => p,
+        Err(e) => {
+            // SAFETY: The export failed, so the dma-buf did not take the reference.
+            drop(unsafe { Arc::from_raw(priv_) });
+            return Err(e);
+        }
+    };
+    let dmabuf = NonNull::new(raw).ok_or(ENOMEM)?;
+    buf.state.lock().dmabuf = Some(dmabuf);
+    // Reserved above: cannot fail.
+    BUFFERS.lock().push(buf.clone(), GFP_ATOMIC)?;
+    Ok((buf, DmaBuf(dmabuf)))
+}
+
+/// Converts a `dma_buf_attachment` exporter-private pointer to its [`AttachState`].
+///
+/// # Safety
+///
+/// `attach` is an attachment of a dmavec buffer, between our `attach` and `detach` callbacks.
+unsafe fn attach_state<'a>(attach: *mut bindings::dma_buf_attachment) -> &'a AttachState {
+    // SAFETY: Our attach callback stored a `KBox<AttachState>` in `priv`; detach frees it.
+    unsafe { &*(*attach).priv_.cast::<AttachState>() }
+}
+
+/// The buffer behind a dmavec dma-buf.
+///
+/// # Safety
+///
+/// `dmabuf` was exported by [`export`] and is not yet released.
+pub(crate) unsafe fn buffer_of<'a>(dmabuf: *mut bindings::dma_buf) -> &'a Buffer {
+    // SAFETY: `export` stored an `Arc<Buffer>` reference in `priv`, dropped only in release.
+    unsafe { &*(*dmabuf).priv_.cast::<Buffer>() }
+}
+
+/// Per-attachment state of the exporter, reported in debugfs.
+pub(crate) struct AttachState {
+    /// The importing device.
+    pub(crate) dev: ARef<Device>,
+    /// Mappings of this attachment alive.
+    pub(crate) live: Atomic<u32>,
+    /// Of the latest mapping: its path (`MapType` as u32, `u32::MAX` for none), entries, bytes.
+    pub(crate) map_type: Atomic<u32>,
+    pub(crate) entries: Atomic<u64>,
+    pub(crate) bytes: Atomic<u64>,
+}
+
+impl Buffer {
+    /// Size in bytes.
+    pub fn size(&self) -> usize {
+        self.size
+    }
+
+    /// The buffer's physical ranges.
+    pub fn ranges(&self) -> &[PhysVec] {
+        &self.ranges
+    }
+
+    /// Whether the buffer is MMIO (has a P2PDMA provider).
+    pub fn is_mmio(&self) -> bool {
+        self.provider.is_some()
+    }
+
+    /// Whether the buffer is revoked.
+    pub fn is_revoked(&self) -> bool {
+        self.revoked.load(Relaxed)
+    }
+
+    /// Revokes access: invalidates every importer's mapping, refuses new attachments and
+    /// maps with `ENODEV`, and waits until every mapping is gone. After it returns no importer
+    /// can reach the memory (CPU mappings are the exporter's to zap).
+    pub fn revoke(&self) {
+        self.set_revoked(true);
+    }
+
+    /// Restores access after [`Buffer::revoke`]: the next map succeeds again.
+    pub fn restore(&self) {
+        self.set_revoked(false);
+    }
+
+    fn set_revoked(&self, revoked: bool) {
+        let state = self.state.lock();
+        let Some(d) = state.dmabuf else {
+            // Released: nothing can be mapped any more.
+            self.revoked.store(revoked, Relaxed);
+            return;
+        };
+        // SAFETY: The dma-buf is alive while `state` is locked (release takes the lock).
+        let resv = unsafe { (*d.as_ptr()).resv };
+        // SAFETY: `resv` is the dma-buf's reservation object; no acquire context.
+        unsafe { bindings::dma_resv_lock(resv, core::ptr::null_mut()) };
+        let was = self.revoked.load(Relaxed);
+        self.revoked.store(revoked, Relaxed);
+        if revoked && !was {
+            // SAFETY: The reservation lock is held, as required.
+            unsafe { bindings::dma_buf_invalidate_mappings(d.as_ptr()) };
+            // SAFETY: As above; wait for the fences of DMA the importers still have queued.
+            unsafe {
+                bindings::dma_resv_wait_timeout(
+                    resv,
+                    bindings::dma_resv_usage_DMA_RESV_USAGE_BOOKKEEP,
+                    false,
+                    c_ulong::MAX >> 1,
+                )
+            };
+        }
+        // SAFETY: Locked above.
+        unsafe { bindings::dma_resv_unlock(resv) };
+        drop(state);
+        if revoked {
+            // Importers unmap from their invalidate callback or soon after it.
+            let mut live = self.live.lock();
+            while *live > 0 {
+                self.unmapped.wait(&mut live);
+            }
+        }
+    }
+
+    /// Maps the buffer for `attach`'s device: the one map path of both importer faces.
+    ///
+    /// # Safety
+    ///
+    /// `attach` is an attachment of this buffer's dma-buf, and the reservation lock is held.
+    pub(crate) unsafe fn map_attachment(
+        &self,
+        attach: *mut bindings::dma_buf_attachment,
+        dir: DataDirection,
+    ) -> Result<LiveMapping<'_>> {
+        // SAFETY: The caller guarantees `attach` is valid and ours.
+        unsafe { shim::dmavec_shim_dma_resv_assert_held((*(*attach).dmabuf).resv) };
+        if self.is_revoked() {
+            return Err(ENODEV);
+        }
+        // SAFETY: As above.
+        let st = unsafe { attach_state(attach) };
+        let m = Mapping::map(
+            KernelDma::new(&st.dev),
+            &self.ranges,
+            self.provider.as_ref(),
+            dir,
+        )?;
+        *self.live.lock() += 1;
+        st.live.add(1, Relaxed);
+        st.map_type.store(m.map_type() as u32, Relaxed);
+        st.entries.store(m.entries().len() as u64, Relaxed);
+        st.bytes.store(m.size() as u64, Relaxed);
+        Ok(LiveMapping {
+            mapping: Some(m),
+            buf: self,
+            attach: st,
+        })
+    }
+}
+
+/// A mapping of a dmavec buffer, counted until dropped so that revocation can wait for it.
+pub(crate) struct LiveMapping<'a> {
+    mapping: Option<Mapping>,
+    buf: &'a Buffer,
+    attach: &'a AttachState,
+}
+
+impl LiveMapping<'_> {
+    pub(crate) fn mapping(&self) -> &Mapping {
+        // INVARIANT: `mapping` is `Some` until drop.
+        self.mapping.as_ref().expect("LiveMapping holds its mapping until drop")
+    }
+
+    /// Forgets the borrow: the owner guarantees the buffer and attachment outlive it.
+    pub(crate) fn into_static(self) -> LiveMapping<'static> {
+        // SAFETY: Only lifetimes change; callers keep the attachment (and thus the buffer,
+        // which the attachment's dma-buf reference keeps alive) until this mapping is dropped.
+        unsafe { core::mem::transmute(self) }
+    }
+}
+
+impl Drop for LiveMapping<'_> {
+    fn drop(&mut self) {
+        // Unmap first: once `live` drops to zero a revoker may hand the memory out again.
+        drop(self.mapping.take());
+        self.attach.live.fetch_sub(1, Relaxed);
+        let mut live = self.buf.live.lock();
+        *live -= 1;
+        if *live == 0 {
+            self.buf.unmapped.notify_all();
+        }
+    }
+}
+
+impl fmt::Debug for Buffer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let state = self.state.lock();
+        write!(
+            f,
+            "buffer {:p} exporter {} size {} {} ranges {}{}",
+            self,
+            self.name.to_str().unwrap_or("?"),
+            self.size,
+            if self.is_mmio() { "mmio" } else { "ram" },
+            self.ranges.len(),
+            if self.is_revoked() { " revoked" } else { "" },
+        )?;
+        for r in self.ranges.iter() {
+            write!(f, " {:?}", r)?;
+        }
+        writeln!(f)?;
+        let Some(d) = state.dmabuf else {
+            return Ok(());
+        };
+        // SAFETY: Alive while `state` is locked; the attachment list is walked under the
+        // reservation lock, which the dma-buf core holds to change it.
+        unsafe {
+            let resv = (*d.as_ptr()).resv;
+            bindings::dma_resv_lock(resv, core::ptr::null_mut());
+            let head = core::ptr::addr_of_mut!((*d.as_ptr()).attachments);
+            let mut node = (*head).next;
+            while node != head {
+                let a = kernel::container_of!(node, bindings::dma_buf_attachment, node);
+                let st = attach_state(a);
+                let t = st.map_type.load(Relaxed);
+                let _ = writeln!(
+                    f,
+                    "  attachment {} p2p {} live {} type {} entries {} bytes {}",
+                    st.dev.name().to_str().unwrap_or("?"),
+                    (*a).peer2peer,
+                    st.live.load(Relaxed),
+                    MapType::from_u32(t).map_or("none", MapType::name),
+                    st.entries.load(Relaxed),
+                    st.bytes.load(Relaxed),
+                );
+                node = (*node).next;
+            }
+            bindings::dma_resv_unlock(resv);
+        }
+        Ok(())
+    }
+}
+
+/// The debugfs `buffers` file: every dmavec buffer and its attachments.
+pub(crate) struct Registry;
+
+impl fmt::Debug for Registry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for b in BUFFERS.lock().iter() {
+            write!(f, "{:?}", **b)?;
+        }
+        Ok(())
+    }
+}
+
+// ---- dma_buf_ops ----
+
+unsafe extern "C" fn dmavec_attach(
+    dmabuf: *mut bindings::dma_buf,
+    attach: *mut bindings::dma_buf_attachment,
+) -> c_int {
+    // SAFETY: The dma-buf core calls with a live dma-buf of ours and a new attachment.
+    let buf = unsafe { buffer_of(dmabuf) };
+    // SAFETY: As above.
+    let dev_ptr = unsafe { (*attach).dev };
+    // SAFETY: The importing device is valid for the duration of the attachment.
+    let dev = unsafe { Device::from_raw(dev_ptr) };
+    if buf.is_revoked() {
+        return ENODEV.to_errno();
+    }
+    if let Some(p) = buf.provider.as_ref() {
+        // SAFETY: `attach` is valid.
+        if !unsafe { (*attach).peer2peer } {
+            return EPERM.to_errno();
+        }
+        // SAFETY: As above.
+        if !unsafe { bindings::dma_buf_attach_revocable(attach) } {
+            return EOPNOTSUPP.to_errno();
+        }
+        if KernelDma::new(dev).p2p_type(p) == P2pType::NotSupported {
+            return EPERM.to_errno();
+        }
+    }
+    let st = AttachState {
+        dev: dev.into(),
+        live: Atomic::new(0),
+        map_type: Atomic::new(u32::MAX),
+        entries: Atomic::new(0),
+        bytes: Atomic::new(0),
+    };
+    match KBox::new(st, GFP_KERNEL) {
+        Ok(b) => {
+            // SAFETY: `attach` is valid; `detach` frees this box.
+            unsafe { (*attach).priv_ = KBox::into_raw(b).cast() };
+            0
+        }
+        Err(_) => ENOMEM.to_errno(),
+    }
+}
+
+unsafe extern "C" fn dmavec_detach(
+    _dmabuf: *mut bindings::dma_buf,
+    attach: *mut bindings::dma_buf_attachment,
+) {
+    // SAFETY: `priv` holds the box `dmavec_attach` stored; the core calls detach once.
+    drop(unsafe { KBox::from_raw((*attach).priv_.cast::<AttachState>()) });
+}
+
+/// The sg_table a dma-buf core importer gets, with the mapping behind it.
+struct SgtMapping {
+    sgt: bindings::sg_table,
+    nents: c_uint,
+    live: LiveMapping<'static>,
+}
+
+unsafe extern "C" fn dmavec_map_dma_buf(
+    attach: *mut bindings::dma_buf_attachment,
+    dir: bindings::dma_data_direction,
+) -> *mut bindings::sg_table {
+    // SAFETY: The core calls with an attachment of a live dma-buf of ours, resv held.
+    let buf = unsafe { buffer_of((*attach).dmabuf) };
+    let Some(dir) = direction(dir) else {
+        return EINVAL.to_ptr();
+    };
+    // SAFETY: As above.
+    let live = match unsafe { buf.map_attachment(attach, dir) } {
+        Ok(l) => l.into_static(),
+        Err(e) => return e.to_ptr(),
+    };
+    let entries = live.mapping().entries();
+    let Ok(nents) = c_uint::try_from(entries.len()) else {
+        return EOVERFLOW.to_ptr();
+    };
+    let s = SgtMapping {
+        // SAFETY: All-zero is a valid empty `sg_table`.
+        sgt: unsafe { core::mem::zeroed() },
+        nents,
+        live,
+    };
+    let mut b = match KBox::new(s, GFP_KERNEL) {
+        Ok(b) => b,
+        Err(_) => return ENOMEM.to_ptr(),
+    };
+    let entries = b.live.mapping().entries().as_ptr();
+    let nents = b.nents;
+    // SAFETY: `b.sgt` is ours; `entries` holds `nents` elements laid out as `struct dma_vec`,
+    // owned by the mapping in `b`, which the table does not outlive.
+    let ret = unsafe {
+        shim::dmavec_shim_sgt_fill(core::ptr::addr_of_mut!(b.sgt), entries.cast(), nents)
+    };
+    if ret != 0 {
+        return Error::from_errno(ret).to_ptr();
+    }
+    let raw = KBox::into_raw(b);
+    // SAFETY: `raw` is valid; unmap recovers the box with `container_of!`.
+    unsafe { core::ptr::addr_of_mut!((*raw).sgt) }
+}
+
+unsafe extern "C" fn dmavec_unmap_dma_buf(
+    attach: *mut bindings::dma_buf_attachment,
+    sgt: *mut bindings::sg_table,
+    _dir: bindings::dma_data_direction,
+) {
+    // SAFETY: The core calls with the resv held.
+    unsafe { shim::dmavec_shim_dma_resv_assert_held((*(*attach).dmabuf).resv) };
+    // SAFETY: `sgt` is the `sgt` field of an `SgtMapping` that `dmavec_map_dma_buf` leaked.
+    let s = unsafe { KBox::from_raw(kernel::container_of!(sgt, SgtMapping, sgt)) };
+    // SAFETY: The table was filled by `dmavec_shim_sgt_fill` with `s.nents` entries.
+    unsafe { shim::dmavec_shim_sgt_free(sgt, s.nents) };
+    drop(s);
+}
+
+unsafe extern "C" fn dmavec_release(dmabuf: *mut bindings::dma_buf) {
+    // SAFETY: `priv` holds the reference `export` took; release is called once.
+    let buf = unsafe { Arc::from_raw((*dmabuf).priv_.cast::<Buffer>()) };
+    {
+        BUFFERS.lock().retain(|b| !Arc::ptr_eq(b, &buf));
+    }
+    buf.state.lock().dmabuf = None;
+    buf.ops.release(&buf);
+}
+
+pub(crate) fn direction(d: bindings::dma_data_direction) -> Option<DataDirection> {
+    Some(match d {
+        bindings::dma_data_direction::DMA_BIDIRECTIONAL => DataDirection::Bidirectional,
+        bindings::dma_data_direction::DMA_TO_DEVICE => DataDirection::ToDevice,
+        bindings::dma_data_direction::DMA_FROM_DEVICE => DataDirection::FromDevice,
+        _ => return None,
+    })
+}
+
+/// The ops of every dmavec dma-buf.
+pub(crate) fn ops() -> &'static bindings::dma_buf_ops {
+    &DMAVEC_OPS
+}
+
+/// The dma-buf ops of every dmavec buffer: importers recognise dmavec buffers by them.
+static DMAVEC_OPS: bindings::dma_buf_ops = bindings::dma_buf_ops {
+    attach: Some(dmavec_attach),
+    detach: Some(dmavec_detach),
+    pin: None,
+    unpin: None,
+    map_dma_buf: Some(dmavec_map_dma_buf),
+    unmap_dma_buf: Some(dmavec_unmap_dma_buf),
+    release: Some(dmavec_release),
+    begin_cpu_access: None,
+    end_cpu_access: None,
+    mmap: None,
+    vmap: None,
+    vunmap: None,
+};

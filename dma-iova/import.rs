@@ -1,0 +1,337 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The importer API: any dma-buf mapped as an array of [`DmaVec`].
+//!
+//! An importer attaches dynamically ([`Attachment::new`]: `allow_peer2peer`, and an
+//! [`Importer::invalidate`] callback), takes the dma-buf's reservation lock
+//! ([`Attachment::lock`]) and maps ([`Locked::map`]). For a dmavec buffer the mapping comes
+//! straight from the mapping core: no sg_table is built. For a buffer of any other exporter the
+//! dma-buf core maps it (`dma_buf_map_attachment()`) and the DMA side of its sg_table is
+//! presented as [`DmaVec`] entries, adjacent segments merged.
+//!
+//! The mapping lives in the attachment and is reachable only through a [`Locked`] guard, which
+//! proves the reservation lock is held: the locking rules of dma-buf are enforced by types. It
+//! is unmapped by [`Locked::unmap`], by the importer's invalidate callback, or at detach.
+
+use crate::{
+    export::{buffer_of, is_dmavec, DmaBuf, LiveMapping},
+    map::MapType,
+    range::{DmaVec, SegLimits},
+    shim,
+};
+use core::{cell::UnsafeCell, ptr::NonNull};
+use kernel::{
+    bindings,
+    device::Device,
+    dma::DataDirection,
+    error::from_err_ptr,
+    prelude::*,
+};
+
+/// How an [`Attachment`]'s current mapping was made.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MapKind {
+    /// By dmavec's mapping core, along this path.
+    Dmavec(MapType),
+    /// By another exporter, through the dma-buf core's sg_table.
+    SgTable,
+}
+
+impl MapKind {
+    /// A short name, as the uAPIs report it.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::Dmavec(t) => t.name(),
+            Self::SgTable => "sg-table",
+        }
+    }
+}
+
+/// The importer's side of an attachment.
+pub trait Importer: Send + Sync + 'static {
+    /// The exporter invalidated the mapping; called with the reservation lock held. The
+    /// importer must stop using the addresses and drop the mapping ([`Locked::unmap`]).
+    fn invalidate(&self, locked: &mut Locked<'_>);
+}
+
+enum Mapped {
+    Native(LiveMapping<'static>),
+    Foreign {
+        sgt: NonNull<bindings::sg_table>,
+        dir: DataDirection,
+        entries: KVec<DmaVec>,
+        bytes: usize,
+    },
+}
+
+/// What the attachment's callback needs: stable in memory while attached.
+struct Inner {
+    importer: KBox<dyn Importer>,
+    /// Protected by the reservation lock of the dma-buf.
+    mapped: UnsafeCell<Option<Mapped>>,
+}
+
+// SAFETY: `mapped` is only accessed with the reservation lock held (through `Locked`); the
+// importer is `Send + Sync`.
+unsafe impl Send for Inner {}
+// SAFETY: See `Send`.
+unsafe impl Sync for Inner {}
+
+/// A dynamic attachment of an importing device to a dma-buf.
+pub struct Attachment {
+    inner: Pin<KBox<Inner>>,
+    attach: NonNull<bindings::dma_buf_attachment>,
+    dmabuf: DmaBuf,
+}
+
+// SAFETY: The attachment may be used and dropped from any thread; its state is protected by the
+// reservation lock.
+unsafe impl Send for Attachment {}
+// SAFETY: See `Send`.
+unsafe impl Sync for Attachment {}
+
+unsafe extern "C" fn importer_invalidate(attach: *mut bindings::dma_buf_attachment) {
+    // SAFETY: The dma-buf core calls this with the reservation lock held, on an attachment made
+    // by `Attachment::new`, whose `importer_priv` is its pinned `Inner`.
+    let inner = unsafe { &*(*attach).importer_priv.cast::<Inner>() };
+    // SAFETY: `attach` is valid.
+    let attach = unsafe { NonNull::new_unchecked(attach) };
+    let mut locked = Locked {
+        inner,
+        attach,
+        owns_lock: false,
+    };
+    inner.importer.invalidate(&mut locked);
+}
+
+static IMPORTER_OPS: bindings::dma_buf_attach_ops = bindings::dma_buf_attach_ops {
+    allow_peer2peer: true,
+    invalidate_mappings: Some(importer_invalidate),
+};
+
+impl Attachment {
+    /// Attaches `dev` to `dmabuf` dynamically, accepting peer-to-peer memory.
+    ///
+    /// # Errors
+    ///
+    /// What the exporter's attach refuses with (dmavec: `EPERM` for an importer that cannot
+    /// reach its MMIO, `ENODEV` for a revoked buffer), or `ENOMEM`.
+    pub fn new(dmabuf: DmaBuf, dev: &Device, importer: impl Importer) -> Result<Self> {
+        let importer: KBox<dyn Importer> = KBox::new(importer, GFP_KERNEL)?;
+        let inner = KBox::pin(
+            Inner {
+                importer,
+                mapped: UnsafeCell::new(None),
+            },
+            GFP_KERNEL,
+        )?;
+        let priv_ = core::ptr::from_ref::<Inner>(&inner).cast_mut().cast();
+        // SAFETY: `dmabuf` holds a reference, `dev` is valid, `IMPORTER_OPS` is static and
+        // `priv_` stays valid (pinned) until the attachment is detached in `drop`.
+        let raw = from_err_ptr(unsafe {
+            bindings::dma_buf_dynamic_attach(
+                dmabuf.as_raw(),
+                crate::raw::device(dev),
+                &IMPORTER_OPS,
+                priv_,
+            )
+        })?;
+        Ok(Self {
+            inner,
+            attach: NonNull::new(raw).ok_or(ENOMEM)?,
+            dmabuf,
+        })
+    }
+
+    /// The dma-buf.
+    pub fn dmabuf(&self) -> &DmaBuf {
+        &self.dmabuf
+    }
+
+    /// The dma-buf's reservation object.
+    pub fn resv(&self) -> *mut bindings::dma_resv {
+        // SAFETY: `self.dmabuf` holds a reference.
+        unsafe { (*self.dmabuf.as_raw()).resv }
+    }
+
+    /// Whether the exporter is dmavec.
+    pub fn is_dmavec(&self) -> bool {
+        is_dmavec(&self.dmabuf)
+    }
+
+    /// Whether the exporter granted peer-to-peer access.
+    pub fn peer2peer(&self) -> bool {
+        // SAFETY: The attachment is valid until drop.
+        unsafe { (*self.attach.as_ptr()).peer2peer }
+    }
+
+    /// The attachment, for a caller that already holds the reservation lock.
+    ///
+    /// # Safety
+    ///
+    /// The caller holds the dma-buf's reservation lock for as long as the result exists, and
+    /// no other [`Locked`] of this attachment is in use meanwhile.
+    pub unsafe fn assume_locked(&self) -> Locked<'_> {
+        Locked {
+            inner: &self.inner,
+            attach: self.attach,
+            owns_lock: false,
+        }
+    }
+
+    /// Takes the dma-buf's reservation lock.
+    pub fn lock(&self) -> Locked<'_> {
+        // SAFETY: The dma-buf is alive; no acquire context.
+        unsafe { bindings::dma_resv_lock(self.resv(), core::ptr::null_mut()) };
+        Locked {
+            inner: &self.inner,
+            attach: self.attach,
+            owns_lock: true,
+        }
+    }
+}
+
+impl Drop for Attachment {
+    fn drop(&mut self) {
+        self.lock().unmap();
+        // SAFETY: Attached in `new`, not yet detached; the reservation lock is not held.
+        unsafe { bindings::dma_buf_detach(self.dmabuf.as_raw(), self.attach.as_ptr()) };
+    }
+}
+
+/// An attachment with its dma-buf's reservation lock held.
+pub struct Locked<'a> {
+    inner: &'a Inner,
+    attach: NonNull<bindings::dma_buf_attachment>,
+    /// Whether dropping this unlocks: not so in the invalidate callback, where the dma-buf core
+    /// holds the lock.
+    owns_lock: bool,
+}
+
+/// A view of the current mapping.
+#[derive(Clone, Copy)]
+pub struct MappedView<'a> {
+    /// The DMA segments, in buffer order.
+    pub entries: &'a [DmaVec],
+    /// How the mapping was made.
+    pub kind: MapKind,
+    /// Bytes mapped.
+    pub bytes: usize,
+}
+
+impl<'a> Locked<'a> {
+    fn resv(&self) -> *mut bindings::dma_resv {
+        // SAFETY: The attachment and its dma-buf are valid while `self` exists.
+        unsafe { (*(*self.attach.as_ptr()).dmabuf).resv }
+    }
+
+    fn slot(&mut self) -> &mut Option<Mapped> {
+        // SAFETY: `self` proves the reservation lock is held, which serialises all access to
+        // `mapped`; `&mut self` makes this borrow unique.
+        unsafe { &mut *self.inner.mapped.get() }
+    }
+
+    /// The current mapping, if any.
+    pub fn mapped(&mut self) -> Option<MappedView<'_>> {
+        self.slot().as_ref().map(view)
+    }
+
+    /// Maps the dma-buf for the importing device (or returns the current mapping).
+    ///
+    /// # Errors
+    ///
+    /// dmavec buffers: `ENODEV` once revoked, and the errors of [`crate::Mapping::map`]; other
+    /// exporters: what `dma_buf_map_attachment()` returns.
+    pub fn map(&mut self, dir: DataDirection) -> Result<MappedView<'_>> {
+        // SAFETY: `self` proves it.
+        unsafe { shim::dmavec_shim_dma_resv_assert_held(self.resv()) };
+        if self.slot().is_none() {
+            let attach = self.attach.as_ptr();
+            // SAFETY: The attachment is valid.
+            let dmabuf = unsafe { (*attach).dmabuf };
+            // SAFETY: As above; `ops` identifies the exporter.
+            let native = core::ptr::eq(unsafe { (*dmabuf).ops }, crate::export::ops());
+            let m = if native {
+                // SAFETY: A dmavec dma-buf, attached (so not released), lock held.
+                let buf = unsafe { buffer_of(dmabuf) };
+                // SAFETY: `attach` is an attachment of `buf`'s dma-buf, lock held.
+                Mapped::Native(unsafe { buf.map_attachment(attach, dir) }?.into_static())
+            } else {
+                map_foreign(attach, dir)?
+            };
+            *self.slot() = Some(m);
+        }
+        self.slot().as_ref().map(view).ok_or(EINVAL)
+    }
+
+    /// Drops the current mapping, if any.
+    pub fn unmap(&mut self) {
+        let attach = self.attach.as_ptr();
+        match self.slot().take() {
+            None | Some(Mapped::Native(_)) => {}
+            Some(Mapped::Foreign { sgt, dir, .. }) => {
+                // SAFETY: `sgt` was mapped for this attachment in `map_foreign`; lock held.
+                unsafe { bindings::dma_buf_unmap_attachment(attach, sgt.as_ptr(), dir.into()) };
+            }
+        }
+    }
+}
+
+impl Drop for Locked<'_> {
+    fn drop(&mut self) {
+        if self.owns_lock {
+            // SAFETY: Locked in `Attachment::lock`.
+            unsafe { bindings::dma_resv_unlock(self.resv()) };
+        }
+    }
+}
+
+fn view(m: &Mapped) -> MappedView<'_> {
+    match m {
+        Mapped::Native(l) => MappedView {
+            entries: l.mapping().entries(),
+            kind: MapKind::Dmavec(l.mapping().map_type()),
+            bytes: l.mapping().size(),
+        },
+        Mapped::Foreign { entries, bytes, .. } => MappedView {
+            entries,
+            kind: MapKind::SgTable,
+            bytes: *bytes,
+        },
+    }
+}
+
+/// Maps a dma-buf of another exporter and collects the DMA side of its sg_table.
+fn map_foreign(attach: *mut bindings::dma_buf_attachment, dir: DataDirection) -> Result<Mapped> {
+    // SAFETY: `attach` is valid and the reservation lock is held.
+    let sgt = from_err_ptr(unsafe { bindings::dma_buf_map_attachment(attach, dir.into()) })?;
+    let sgt = NonNull::new(sgt).ok_or(ENOMEM)?;
+    let unmap = |e: Error| {
+        // SAFETY: Mapped just above.
+        unsafe { bindings::dma_buf_unmap_attachment(attach, sgt.as_ptr(), dir.into()) };
+        e
+    };
+    let mut entries = KVec::new();
+    let mut bytes = 0usize;
+    // SAFETY: `sgt` is a valid, mapped table: walk its `nents` DMA segments.
+    unsafe {
+        let mut sg = (*sgt.as_ptr()).sgl;
+        for _ in 0..(*sgt.as_ptr()).nents {
+            let addr = bindings::sg_dma_address(sg);
+            let len = bindings::sg_dma_len(sg) as usize;
+            if len > 0 {
+                SegLimits::UNLIMITED
+                    .push(&mut entries, addr, len)
+                    .map_err(unmap)?;
+                bytes += len;
+            }
+            sg = bindings::sg_next(sg);
+        }
+    }
+    Ok(Mapped::Foreign {
+        sgt,
+        dir,
+        entries,
+        bytes,
+    })
+}

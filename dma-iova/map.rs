@@ -1,0 +1,853 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The mapping core: an exporter's physical ranges in, an array of [`DmaVec`] out.
+//!
+//! [`Mapping::map`] decides how the importing device reaches the memory and
+//! maps it:
+//!
+//! | memory | `pci_p2pdma_map_type()` | IOVA space | path |
+//! |--------|-------------------------|------------|------|
+//! | RAM (no provider) | - | yes | [`MapType::Iova`]: `dma_iova_link()` per range, one `dma_iova_sync()` |
+//! | RAM (no provider) | - | no | [`MapType::Direct`]: `dma_map_phys()` per range |
+//! | MMIO | `THRU_HOST_BRIDGE` | yes | [`MapType::Iova`] with `DMA_ATTR_MMIO` |
+//! | MMIO | `THRU_HOST_BRIDGE` | no | [`MapType::Direct`] with `DMA_ATTR_MMIO` |
+//! | MMIO | `BUS_ADDR` | - | [`MapType::BusAddr`]: PCI bus addresses, nothing to unmap |
+//! | MMIO | `NOT_SUPPORTED`, other | - | `EPERM` |
+//!
+//! The entries are built with [`SegLimits::push`]: DMA-contiguous results merge into one entry,
+//! split only where the importer's segment limits require. On the IOVA path the whole buffer is
+//! one contiguous IOVA range, so an importer without limits gets exactly one entry.
+//!
+//! Every failure unwinds exactly what was done, and dropping a [`Mapping`] unmaps it. The DMA
+//! calls go through a [`DmaBackend`], so that the KUnit suite can force each path and inject a
+//! failure at any step.
+
+use crate::{
+    range::{check_phys_ranges, DmaAddr, DmaVec, PhysAddr, PhysVec, SegLimits},
+    raw, shim,
+    stats::STATS,
+};
+use core::ptr::NonNull;
+use kernel::{
+    bindings,
+    device::Device,
+    dma::DataDirection,
+    error::to_result,
+    ffi::c_ulong,
+    page::PAGE_SIZE,
+    prelude::*,
+    sync::{aref::ARef, atomic::Relaxed},
+};
+
+/// How the importer reaches the memory, as `pci_p2pdma_map_type()` answers for MMIO.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum P2pType {
+    /// Through the host bridge, translated by the importer's IOMMU or direct.
+    ThruHostBridge,
+    /// With PCI bus addresses, through a common switch.
+    BusAddr,
+    /// Not at all.
+    NotSupported,
+}
+
+impl P2pType {
+    fn from_raw(t: bindings::pci_p2pdma_map_type) -> Self {
+        match t {
+            bindings::pci_p2pdma_map_type_PCI_P2PDMA_MAP_THRU_HOST_BRIDGE => Self::ThruHostBridge,
+            bindings::pci_p2pdma_map_type_PCI_P2PDMA_MAP_BUS_ADDR => Self::BusAddr,
+            _ => Self::NotSupported,
+        }
+    }
+}
+
+/// The path a [`Mapping`] took.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u32)]
+pub enum MapType {
+    /// One IOVA range, linked range by range and synced once.
+    Iova = 0,
+    /// `dma_map_phys()` per range: no translating IOMMU, or no IOVA space.
+    Direct = 1,
+    /// PCI bus addresses: no DMA API involved.
+    BusAddr = 2,
+}
+
+impl MapType {
+    /// The inverse of `as u32`.
+    pub const fn from_u32(v: u32) -> Option<Self> {
+        match v {
+            0 => Some(Self::Iova),
+            1 => Some(Self::Direct),
+            2 => Some(Self::BusAddr),
+            _ => None,
+        }
+    }
+
+    /// A short name, as debugfs and the uAPIs report it.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::Iova => "iova",
+            Self::Direct => "direct",
+            Self::BusAddr => "bus-addr",
+        }
+    }
+}
+
+/// A P2PDMA provider: the owner of MMIO ranges, and their PCI bus offset.
+///
+/// # Invariants
+///
+/// `self.0` points to a live `struct p2pdma_provider`.
+#[derive(Clone, Copy)]
+pub struct Provider(NonNull<bindings::p2pdma_provider>);
+
+// SAFETY: A `struct p2pdma_provider` is written once by `pcim_p2pdma_init()` and only read
+// afterwards, from any thread.
+unsafe impl Send for Provider {}
+// SAFETY: See `Send`.
+unsafe impl Sync for Provider {}
+
+impl Provider {
+    /// Wraps a provider pointer.
+    ///
+    /// # Safety
+    ///
+    /// `ptr` must point to a `struct p2pdma_provider` that stays valid as long as the returned
+    /// value, and every copy of it, is used. For a provider from `pcim_p2pdma_provider()` that
+    /// is while the exporting device is bound: exporters revoke their buffers before unbind.
+    pub unsafe fn from_raw(ptr: NonNull<bindings::p2pdma_provider>) -> Self {
+        // INVARIANT: Guaranteed by the caller.
+        Self(ptr)
+    }
+
+    /// The raw provider, for C calls.
+    pub fn as_raw(&self) -> *mut bindings::p2pdma_provider {
+        self.0.as_ptr()
+    }
+
+    /// The offset from CPU physical to PCI bus addresses (`pci_p2pdma_bus_addr_map()`).
+    pub fn bus_offset(&self) -> u64 {
+        // SAFETY: By the type invariant `self.0` is valid.
+        unsafe { (*self.0.as_ptr()).bus_offset }
+    }
+}
+
+/// The kernel's `struct dma_iova_state`.
+pub type IovaState = bindings::dma_iova_state;
+
+/// The DMA calls of the mapping core, for one importing device.
+///
+/// [`KernelDma`] makes the real calls. The KUnit suite uses a fake IOMMU instead.
+pub trait DmaBackend {
+    /// `pci_p2pdma_map_type(provider, dev)`.
+    fn p2p_type(&self, provider: &Provider) -> P2pType;
+    /// The importer's segment limits (`dma_get_max_seg_size()`, `dma_get_seg_boundary()`).
+    fn limits(&self) -> Result<SegLimits>;
+    /// The IOVA granule (`dma_get_merge_boundary() + 1`), 0 when unknown.
+    fn iova_granule(&self) -> u64;
+    /// `dma_iova_try_alloc()`.
+    fn iova_try_alloc(&self, state: &mut IovaState, phys: PhysAddr, size: usize) -> bool;
+    /// `dma_iova_link()`.
+    fn iova_link(
+        &self,
+        state: &mut IovaState,
+        phys: PhysAddr,
+        offset: usize,
+        size: usize,
+        dir: DataDirection,
+        attrs: c_ulong,
+    ) -> Result;
+    /// `dma_iova_sync()`.
+    fn iova_sync(&self, state: &mut IovaState, offset: usize, size: usize) -> Result;
+    /// `dma_iova_destroy()`: unlinks `mapped_len` bytes and frees the IOVA space.
+    fn iova_destroy(
+        &self,
+        state: &mut IovaState,
+        mapped_len: usize,
+        dir: DataDirection,
+        attrs: c_ulong,
+    );
+    /// `dma_map_phys()`, checked with `dma_mapping_error()`.
+    fn map_phys(
+        &self,
+        phys: PhysAddr,
+        size: usize,
+        dir: DataDirection,
+        attrs: c_ulong,
+    ) -> Result<DmaAddr>;
+    /// `dma_unmap_phys()`.
+    fn unmap_phys(&self, addr: DmaAddr, size: usize, dir: DataDirection, attrs: c_ulong);
+}
+
+/// The real DMA API, for one importing device.
+pub struct KernelDma {
+    dev: ARef<Device>,
+}
+
+impl KernelDma {
+    /// The DMA API of `dev`.
+    pub fn new(dev: &Device) -> Self {
+        Self { dev: dev.into() }
+    }
+
+    /// The importing device.
+    pub fn device(&self) -> &Device {
+        &self.dev
+    }
+
+    fn raw(&self) -> *mut bindings::device {
+        raw::device(&self.dev)
+    }
+}
+
+impl DmaBackend for KernelDma {
+    fn p2p_type(&self, provider: &Provider) -> P2pType {
+        // SAFETY: `provider` is live (type invariant) and `self.raw()` is a valid device.
+        P2pType::from_raw(unsafe { bindings::pci_p2pdma_map_type(provider.as_raw(), self.raw()) })
+    }
+
+    fn limits(&self) -> Result<SegLimits> {
+        // SAFETY: `self.raw()` is a valid device for the lifetime of `self`.
+        let max = unsafe { shim::dmavec_shim_dma_get_max_seg_size(self.raw()) };
+        // SAFETY: As above.
+        let boundary = unsafe { shim::dmavec_shim_dma_get_seg_boundary(self.raw()) };
+        SegLimits::new(max as usize, boundary as u64)
+    }
+
+    fn iova_granule(&self) -> u64 {
+        // SAFETY: `self.raw()` is a valid device.
+        let b = unsafe { bindings::dma_get_merge_boundary(self.raw()) } as u64;
+        if b == 0 {
+            0
+        } else {
+            b.wrapping_add(1)
+        }
+    }
+
+    fn iova_try_alloc(&self, state: &mut IovaState, phys: PhysAddr, size: usize) -> bool {
+        // SAFETY: `self.raw()` is a valid device; `state` is a valid, exclusively borrowed state.
+        unsafe { bindings::dma_iova_try_alloc(self.raw(), state, phys, size) }
+    }
+
+    fn iova_link(
+        &self,
+        state: &mut IovaState,
+        phys: PhysAddr,
+        offset: usize,
+        size: usize,
+        dir: DataDirection,
+        attrs: c_ulong,
+    ) -> Result {
+        // SAFETY: `state` was allocated by `iova_try_alloc` for this device; the caller keeps
+        // `offset + size` within it.
+        to_result(unsafe {
+            bindings::dma_iova_link(self.raw(), state, phys, offset, size, dir.into(), attrs)
+        })
+    }
+
+    fn iova_sync(&self, state: &mut IovaState, offset: usize, size: usize) -> Result {
+        // SAFETY: As for `iova_link`.
+        to_result(unsafe { bindings::dma_iova_sync(self.raw(), state, offset, size) })
+    }
+
+    fn iova_destroy(
+        &self,
+        state: &mut IovaState,
+        mapped_len: usize,
+        dir: DataDirection,
+        attrs: c_ulong,
+    ) {
+        // SAFETY: `state` was allocated for this device and `mapped_len` bytes from its start
+        // are linked.
+        unsafe { bindings::dma_iova_destroy(self.raw(), state, mapped_len, dir.into(), attrs) }
+    }
+
+    fn map_phys(
+        &self,
+        phys: PhysAddr,
+        size: usize,
+        dir: DataDirection,
+        attrs: c_ulong,
+    ) -> Result<DmaAddr> {
+        // SAFETY: `self.raw()` is a valid device; the exporter owns `[phys, phys + size)`.
+        let addr = unsafe { bindings::dma_map_phys(self.raw(), phys, size, dir.into(), attrs) };
+        // SAFETY: `self.raw()` is a valid device.
+        to_result(unsafe { shim::dmavec_shim_dma_mapping_error(self.raw(), addr) })?;
+        Ok(addr)
+    }
+
+    fn unmap_phys(&self, addr: DmaAddr, size: usize, dir: DataDirection, attrs: c_ulong) {
+        // SAFETY: `addr`/`size` were returned by `map_phys` for this device.
+        unsafe { bindings::dma_unmap_phys(self.raw(), addr, size, dir.into(), attrs) }
+    }
+}
+
+/// What tearing a mapping down takes.
+enum Undo {
+    /// Nothing: bus addresses.
+    Nothing,
+    /// `dma_iova_destroy()` of the first `linked` bytes.
+    Iova { state: IovaState, linked: usize },
+    /// `dma_unmap_phys()` of each range as it was mapped.
+    Direct(KVec<DmaVec>),
+}
+
+/// A buffer's ranges mapped for one importing device: an array of [`DmaVec`].
+///
+/// Dropping it unmaps. A mapping that failed half way is dropped the same way, which is how
+/// every error path unwinds exactly what was done.
+pub struct Mapping<B: DmaBackend = KernelDma> {
+    backend: B,
+    map_type: MapType,
+    dir: DataDirection,
+    attrs: c_ulong,
+    entries: KVec<DmaVec>,
+    size: usize,
+    undo: Undo,
+    complete: bool,
+}
+
+impl<B: DmaBackend> Mapping<B> {
+    /// Maps `ranges` for the device behind `backend`.
+    ///
+    /// `provider` is the P2PDMA provider of MMIO ranges, `None` for system memory.
+    ///
+    /// # Errors
+    ///
+    /// - `EINVAL`: the ranges break the rules of [`check_phys_ranges`], the importer's maximum
+    ///   segment size is below `PAGE_SIZE`, or an inner range boundary is not aligned to an
+    ///   IOVA granule larger than a page;
+    /// - `EOVERFLOW`: a range wraps or the total is too large;
+    /// - `EPERM`: the importer cannot reach this MMIO (`PCI_P2PDMA_MAP_NOT_SUPPORTED`);
+    /// - `ENOMEM`, or the error of the DMA call that failed.
+    pub fn map(
+        backend: B,
+        ranges: &[PhysVec],
+        provider: Option<&Provider>,
+        dir: DataDirection,
+    ) -> Result<Self> {
+        let size = check_phys_ranges(ranges)?;
+        let limits = backend.limits()?;
+        let p2p = provider.map(|p| backend.p2p_type(p));
+        let attrs = if provider.is_some() {
+            bindings::DMA_ATTR_MMIO as c_ulong
+        } else {
+            0
+        };
+        let mut m = Self {
+            backend,
+            map_type: MapType::BusAddr,
+            dir,
+            attrs,
+            entries: KVec::new(),
+            size,
+            undo: Undo::Nothing,
+            complete: false,
+        };
+        match (p2p, provider) {
+            (Some(P2pType::NotSupported), _) => return Err(EPERM),
+            (Some(P2pType::BusAddr), Some(p)) => {
+                let off = p.bus_offset();
+                for r in ranges {
+                    let addr = r.paddr().checked_add(off).ok_or(EOVERFLOW)?;
+                    limits.push(&mut m.entries, addr, r.len())?;
+                }
+            }
+            _ => {
+                let mut state = IovaState { addr: 0, __size: 0 };
+                if m.backend
+                    .iova_try_alloc(&mut state, ranges[0].paddr(), size)
+                {
+                    m.map_type = MapType::Iova;
+                    m.undo = Undo::Iova { state, linked: 0 };
+                    m.map_iova(ranges, &limits)?;
+                } else {
+                    m.map_type = MapType::Direct;
+                    m.undo = Undo::Direct(KVec::with_capacity(ranges.len(), GFP_KERNEL)?);
+                    m.map_direct(ranges, &limits)?;
+                }
+            }
+        }
+        m.complete = true;
+        STATS.maps.add(1, Relaxed);
+        Ok(m)
+    }
+
+    fn map_iova(&mut self, ranges: &[PhysVec], limits: &SegLimits) -> Result {
+        let Undo::Iova { state, linked } = &mut self.undo else {
+            return Err(EINVAL);
+        };
+        // Inner boundaries are page aligned; an IOMMU granule larger than a page asks more.
+        let g = self.backend.iova_granule();
+        if g > PAGE_SIZE as u64 {
+            let n = ranges.len();
+            for (i, r) in ranges.iter().enumerate() {
+                let end = r.paddr() + r.len() as u64;
+                if (i > 0 && r.paddr() % g != 0) || (i + 1 < n && end % g != 0) {
+                    return Err(EINVAL);
+                }
+            }
+        }
+        for r in ranges {
+            self.backend
+                .iova_link(state, r.paddr(), *linked, r.len(), self.dir, self.attrs)?;
+            *linked += r.len();
+        }
+        self.backend.iova_sync(state, 0, self.size)?;
+        STATS.iova_syncs.add(1, Relaxed);
+        limits.push(&mut self.entries, state.addr, self.size)
+    }
+
+    fn map_direct(&mut self, ranges: &[PhysVec], limits: &SegLimits) -> Result {
+        let Undo::Direct(mapped) = &mut self.undo else {
+            return Err(EINVAL);
+        };
+        for r in ranges {
+            let addr = self
+                .backend
+                .map_phys(r.paddr(), r.len(), self.dir, self.attrs)?;
+            // Capacity for every range was reserved up front: this never allocates.
+            mapped
+                .push_within_capacity(DmaVec { addr, len: r.len() })
+                .map_err(|_| ENOMEM)?;
+            limits.push(&mut self.entries, addr, r.len())?;
+        }
+        Ok(())
+    }
+
+    /// The DMA segments, in buffer order.
+    pub fn entries(&self) -> &[DmaVec] {
+        &self.entries
+    }
+
+    /// The path the mapping took.
+    pub fn map_type(&self) -> MapType {
+        self.map_type
+    }
+
+    /// Bytes mapped.
+    pub fn size(&self) -> usize {
+        self.size
+    }
+
+    /// Whether the mapped memory is MMIO.
+    pub fn is_mmio(&self) -> bool {
+        self.attrs != 0
+    }
+
+    /// The DMA backend, i.e. the importing device.
+    pub fn backend(&self) -> &B {
+        &self.backend
+    }
+
+    /// Memory the mapping holds beyond its own struct: the entry array and the unmap record.
+    pub fn heap_bytes(&self) -> usize {
+        let rec = match &self.undo {
+            Undo::Direct(v) => v.capacity(),
+            _ => 0,
+        };
+        (self.entries.capacity() + rec) * size_of::<DmaVec>()
+    }
+}
+
+impl<B: DmaBackend> Drop for Mapping<B> {
+    fn drop(&mut self) {
+        match &mut self.undo {
+            Undo::Nothing => {}
+            Undo::Iova { state, linked } => self
+                .backend
+                .iova_destroy(state, *linked, self.dir, self.attrs),
+            Undo::Direct(mapped) => {
+                for e in mapped.iter().rev() {
+                    self.backend.unmap_phys(e.addr, e.len, self.dir, self.attrs);
+                }
+            }
+        }
+        if self.complete {
+            STATS.unmaps.add(1, Relaxed);
+        }
+    }
+}
+
+#[cfg(CONFIG_DMAVEC_KUNIT_TEST)]
+#[kunit_tests(dmavec_map)]
+mod tests {
+    use super::*;
+    use core::cell::{Cell, RefCell};
+
+    const P: usize = PAGE_SIZE;
+    const IOVA_BASE: u64 = 0xffff_0000_0000;
+    const DIRECT_OFFSET: u64 = 0x1_0000_0000;
+
+    /// What the fake saw.
+    #[derive(Debug, PartialEq, Eq, Clone, Copy)]
+    enum Call {
+        Alloc(u64),
+        Link {
+            phys: u64,
+            off: usize,
+            len: usize,
+            attrs: c_ulong,
+        },
+        Sync {
+            off: usize,
+            len: usize,
+        },
+        Destroy(usize),
+        Map {
+            phys: u64,
+            len: usize,
+        },
+        Unmap {
+            addr: u64,
+            len: usize,
+        },
+    }
+
+    /// A fake IOMMU: forces a path and fails the n-th call of a kind.
+    struct Fake {
+        iommu: bool,
+        p2p: P2pType,
+        limits: SegLimits,
+        granule: u64,
+        fail_link_at: Option<usize>,
+        fail_map_at: Option<usize>,
+        fail_sync: bool,
+        links: Cell<usize>,
+        maps: Cell<usize>,
+        calls: RefCell<KVec<Call>>,
+    }
+
+    impl Fake {
+        fn new(iommu: bool) -> Self {
+            Self {
+                iommu,
+                p2p: P2pType::ThruHostBridge,
+                limits: SegLimits::UNLIMITED,
+                granule: P as u64,
+                fail_link_at: None,
+                fail_map_at: None,
+                fail_sync: false,
+                links: Cell::new(0),
+                maps: Cell::new(0),
+                calls: RefCell::new(KVec::new()),
+            }
+        }
+
+        fn log(&self, c: Call) {
+            // A failed push only loses a record, which the assertions then catch.
+            let _ = self.calls.borrow_mut().push(c, GFP_KERNEL);
+        }
+
+        fn count(&self, f: impl Fn(&Call) -> bool) -> usize {
+            self.calls.borrow().iter().filter(|c| f(c)).count()
+        }
+    }
+
+    impl DmaBackend for &Fake {
+        fn p2p_type(&self, _p: &Provider) -> P2pType {
+            self.p2p
+        }
+        fn limits(&self) -> Result<SegLimits> {
+            Ok(self.limits)
+        }
+        fn iova_granule(&self) -> u64 {
+            self.granule
+        }
+        fn iova_try_alloc(&self, st: &mut IovaState, phys: u64, size: usize) -> bool {
+            self.log(Call::Alloc(size as u64));
+            if self.iommu {
+                st.addr = IOVA_BASE + (phys % P as u64);
+                st.__size = size as u64;
+            }
+            self.iommu
+        }
+        fn iova_link(
+            &self,
+            _st: &mut IovaState,
+            phys: u64,
+            off: usize,
+            len: usize,
+            _d: DataDirection,
+            attrs: c_ulong,
+        ) -> Result {
+            let n = self.links.get();
+            self.links.set(n + 1);
+            if self.fail_link_at == Some(n) {
+                return Err(EIO);
+            }
+            self.log(Call::Link {
+                phys,
+                off,
+                len,
+                attrs,
+            });
+            Ok(())
+        }
+        fn iova_sync(&self, _st: &mut IovaState, off: usize, len: usize) -> Result {
+            if self.fail_sync {
+                return Err(EIO);
+            }
+            self.log(Call::Sync { off, len });
+            Ok(())
+        }
+        fn iova_destroy(&self, _st: &mut IovaState, len: usize, _d: DataDirection, _a: c_ulong) {
+            self.log(Call::Destroy(len));
+        }
+        fn map_phys(&self, phys: u64, len: usize, _d: DataDirection, _a: c_ulong) -> Result<u64> {
+            let n = self.maps.get();
+            self.maps.set(n + 1);
+            if self.fail_map_at == Some(n) {
+                return Err(ENOMEM);
+            }
+            self.log(Call::Map { phys, len });
+            Ok(phys + DIRECT_OFFSET)
+        }
+        fn unmap_phys(&self, addr: u64, len: usize, _d: DataDirection, _a: c_ulong) {
+            self.log(Call::Unmap { addr, len });
+        }
+    }
+
+    /// `n` discontiguous single-page ranges: every other page from 1 MiB, in reverse order.
+    fn scattered(n: usize) -> Result<KVec<PhysVec>> {
+        let mut v = KVec::with_capacity(n, GFP_KERNEL)?;
+        for i in (0..n).rev() {
+            v.push(PhysVec::new(0x10_0000 + (2 * i * P) as u64, P), GFP_KERNEL)?;
+        }
+        Ok(v)
+    }
+
+    fn provider(raw: &mut bindings::p2pdma_provider) -> Provider {
+        // SAFETY: `raw` outlives every use in the test.
+        unsafe { Provider::from_raw(NonNull::from(raw)) }
+    }
+
+    const BIDI: DataDirection = DataDirection::Bidirectional;
+
+    #[test]
+    fn iova_64_ranges_one_entry_one_sync() -> Result {
+        let f = Fake::new(true);
+        let r = scattered(64)?;
+        let mut raw = bindings::p2pdma_provider {
+            owner: core::ptr::null_mut(),
+            bus_offset: 0,
+        };
+        let p = provider(&mut raw);
+        let m = Mapping::map(&f, &r, Some(&p), BIDI)?;
+        assert_eq!(m.map_type(), MapType::Iova);
+        assert_eq!(
+            m.entries(),
+            &[DmaVec {
+                addr: IOVA_BASE,
+                len: 64 * P
+            }]
+        );
+        assert_eq!(
+            f.count(|c| matches!(c, Call::Sync { off: 0, len } if *len == 64 * P)),
+            1
+        );
+        // Each range linked once, at its own offset, as MMIO.
+        let mmio = bindings::DMA_ATTR_MMIO as c_ulong;
+        for (i, range) in r.iter().enumerate() {
+            let want = Call::Link {
+                phys: range.paddr(),
+                off: i * P,
+                len: P,
+                attrs: mmio,
+            };
+            assert_eq!(f.count(|c| *c == want), 1);
+        }
+        drop(m);
+        assert_eq!(f.count(|c| *c == Call::Destroy(64 * P)), 1);
+        Ok(())
+    }
+
+    #[test]
+    fn iova_ram_links_without_mmio_attr() -> Result {
+        let f = Fake::new(true);
+        let m = Mapping::map(&f, &scattered(2)?, None, BIDI)?;
+        assert_eq!(m.map_type(), MapType::Iova);
+        assert!(!m.is_mmio());
+        assert_eq!(f.count(|c| matches!(c, Call::Link { attrs: 0, .. })), 2);
+        Ok(())
+    }
+
+    #[test]
+    fn iova_split_by_max_segment() -> Result {
+        let mut f = Fake::new(true);
+        f.limits = SegLimits::new(16 * P, u64::MAX)?;
+        let m = Mapping::map(&f, &scattered(64)?, None, BIDI)?;
+        assert_eq!(m.entries().len(), 4);
+        for (i, e) in m.entries().iter().enumerate() {
+            assert_eq!(
+                *e,
+                DmaVec {
+                    addr: IOVA_BASE + (i * 16 * P) as u64,
+                    len: 16 * P
+                }
+            );
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn iova_failure_at_k_of_n_unwinds() -> Result {
+        for k in [0usize, 1, 5, 9] {
+            let mut f = Fake::new(true);
+            f.fail_link_at = Some(k);
+            assert_eq!(
+                Mapping::map(&f, &scattered(10)?, None, BIDI).err(),
+                Some(EIO)
+            );
+            // Exactly the k linked ranges are destroyed (0: the IOVA space is freed), no sync.
+            assert_eq!(f.count(|c| *c == Call::Destroy(k * P)), 1);
+            assert_eq!(f.count(|c| matches!(c, Call::Destroy(_))), 1);
+            assert_eq!(f.count(|c| matches!(c, Call::Sync { .. })), 0);
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn iova_sync_failure_unwinds_everything() -> Result {
+        let mut f = Fake::new(true);
+        f.fail_sync = true;
+        assert_eq!(
+            Mapping::map(&f, &scattered(8)?, None, BIDI).err(),
+            Some(EIO)
+        );
+        assert_eq!(f.count(|c| *c == Call::Destroy(8 * P)), 1);
+        Ok(())
+    }
+
+    #[test]
+    fn iova_granule_larger_than_page_rejects_inner_boundary() -> Result {
+        let mut f = Fake::new(true);
+        f.granule = 16 * P as u64;
+        let r = [PhysVec::new(0x10_0000, P), PhysVec::new(0x20_0000, P)];
+        assert_eq!(Mapping::map(&f, &r, None, BIDI).err(), Some(EINVAL));
+        assert_eq!(f.count(|c| matches!(c, Call::Link { .. })), 0);
+        assert_eq!(f.count(|c| *c == Call::Destroy(0)), 1);
+        Ok(())
+    }
+
+    #[test]
+    fn direct_merges_adjacent_results() -> Result {
+        let f = Fake::new(false);
+        let r = [
+            PhysVec::new(0x1000, P),
+            PhysVec::new(0x2000, 2 * P),
+            PhysVec::new(0x8000, P),
+        ];
+        let m = Mapping::map(&f, &r, None, BIDI)?;
+        assert_eq!(m.map_type(), MapType::Direct);
+        assert_eq!(
+            m.entries(),
+            &[
+                DmaVec {
+                    addr: 0x1000 + DIRECT_OFFSET,
+                    len: 3 * P
+                },
+                DmaVec {
+                    addr: 0x8000 + DIRECT_OFFSET,
+                    len: P
+                },
+            ]
+        );
+        drop(m);
+        // Unmapped as mapped: per range, in reverse.
+        let calls = f.calls.borrow();
+        let unmaps: KVec<Call> = {
+            let mut v = KVec::new();
+            for c in calls.iter().filter(|c| matches!(c, Call::Unmap { .. })) {
+                v.push(*c, GFP_KERNEL)?;
+            }
+            v
+        };
+        assert_eq!(
+            &unmaps[..],
+            &[
+                Call::Unmap {
+                    addr: 0x8000 + DIRECT_OFFSET,
+                    len: P
+                },
+                Call::Unmap {
+                    addr: 0x2000 + DIRECT_OFFSET,
+                    len: 2 * P
+                },
+                Call::Unmap {
+                    addr: 0x1000 + DIRECT_OFFSET,
+                    len: P
+                },
+            ]
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn direct_failure_at_k_of_n_unwinds() -> Result {
+        for k in [0usize, 1, 3, 5] {
+            let mut f = Fake::new(false);
+            f.fail_map_at = Some(k);
+            assert_eq!(
+                Mapping::map(&f, &scattered(6)?, None, BIDI).err(),
+                Some(ENOMEM)
+            );
+            assert_eq!(f.count(|c| matches!(c, Call::Map { .. })), k);
+            assert_eq!(f.count(|c| matches!(c, Call::Unmap { .. })), k);
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn bus_addr_adds_offset_and_maps_nothing() -> Result {
+        let mut f = Fake::new(true);
+        f.p2p = P2pType::BusAddr;
+        let mut raw = bindings::p2pdma_provider {
+            owner: core::ptr::null_mut(),
+            bus_offset: 0x4000_0000,
+        };
+        let p = provider(&mut raw);
+        let r = [PhysVec::new(0xfd00_0000, P), PhysVec::new(0xfd00_1000, P)];
+        let m = Mapping::map(&f, &r, Some(&p), BIDI)?;
+        assert_eq!(m.map_type(), MapType::BusAddr);
+        assert_eq!(
+            m.entries(),
+            &[DmaVec {
+                addr: 0x1_3d00_0000,
+                len: 2 * P
+            }]
+        );
+        drop(m);
+        assert_eq!(f.calls.borrow().len(), 0);
+        Ok(())
+    }
+
+    #[test]
+    fn not_supported_is_eperm_without_calls() -> Result {
+        let mut f = Fake::new(true);
+        f.p2p = P2pType::NotSupported;
+        let mut raw = bindings::p2pdma_provider {
+            owner: core::ptr::null_mut(),
+            bus_offset: 0,
+        };
+        let p = provider(&mut raw);
+        assert_eq!(
+            Mapping::map(&f, &scattered(2)?, Some(&p), BIDI).err(),
+            Some(EPERM)
+        );
+        assert_eq!(f.calls.borrow().len(), 0);
+        Ok(())
+    }
+
+    #[test]
+    fn bad_input_fails_before_any_call() -> Result {
+        let f = Fake::new(true);
+        assert_eq!(Mapping::map(&f, &[], None, BIDI).err(), Some(EINVAL));
+        let wrap = [PhysVec::new(u64::MAX - P as u64 + 1, 2 * P)];
+        assert_eq!(Mapping::map(&f, &wrap, None, BIDI).err(), Some(EOVERFLOW));
+        let zero = [PhysVec::new(0x1000, P), PhysVec::new(0x3000, 0)];
+        assert_eq!(Mapping::map(&f, &zero, None, BIDI).err(), Some(EINVAL));
+        assert_eq!(f.calls.borrow().len(), 0);
+        Ok(())
+    }
+}

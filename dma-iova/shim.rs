@@ -1,0 +1,27 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The C wrappers of `dmavec_shim.c`: static inline functions and macros of the kernel's C
+//! headers that have no binding.
+
+use kernel::{bindings, ffi};
+
+// Only pointers cross this boundary. The lint flags the bindgen mirrors of `struct device` and
+// friends because they contain zero-length array members, which it cannot reason about.
+#[allow(improper_ctypes)]
+extern "C" {
+    pub(crate) fn dmavec_shim_dma_get_max_seg_size(dev: *mut bindings::device) -> ffi::c_uint;
+    pub(crate) fn dmavec_shim_dma_get_seg_boundary(dev: *mut bindings::device) -> ffi::c_ulong;
+    pub(crate) fn dmavec_shim_dma_mapping_error(
+        dev: *mut bindings::device,
+        addr: bindings::dma_addr_t,
+    ) -> ffi::c_int;
+    pub(crate) fn dmavec_shim_page_to_phys(page: *mut bindings::page) -> bindings::phys_addr_t;
+    pub(crate) fn dmavec_shim_dma_resv_assert_held(resv: *mut bindings::dma_resv);
+    pub(crate) fn dmavec_shim_get_dma_buf(dmabuf: *mut bindings::dma_buf);
+    pub(crate) fn dmavec_shim_sgt_fill(
+        sgt: *mut bindings::sg_table,
+        vecs: *const ffi::c_void,
+        nents: ffi::c_uint,
+    ) -> ffi::c_int;
+    pub(crate) fn dmavec_shim_sgt_free(sgt: *mut bindings::sg_table, nents: ffi::c_uint);
+}

@@ -1,0 +1,402 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! dmavec_test: tests of the dmavec crate on real devices, through its Rust API.
+//!
+//! The KUnit suite `dmavec_hw` maps for QEMU's `edu` device (1234:11e8, bound to no driver in
+//! the test VM, used here as a bare DMA master) behind the emulated Intel IOMMU: system memory,
+//! ivshmem MMIO through the host bridge, the exporter/importer round trip with revocation, and
+//! the dma-buf core's sg_table importers.
+//!
+//! `debugfs/dmavec_test/import`: write a dma-buf file descriptor; the buffer is attached for edu
+//! with the importer API, mapped, described, and detached. Reading the file returns
+//! "kind <kind> entries <n> bytes <bytes>" (or "error <errno>"). The kselftests use it on
+//! buffers of other exporters (dma-buf heaps, udmabuf).
+
+use core::{fmt, ptr::NonNull};
+use dmavec::{
+    export, stats::STATS, Attachment, ExportInfo, ExporterOps, Importer, Locked, MapKind, MapType,
+    Mapping, PhysVec, Provider,
+};
+use kernel::{
+    bindings, debugfs,
+    device::Device,
+    dma::DataDirection,
+    error::from_err_ptr,
+    new_mutex,
+    page::{Page, PAGE_SIZE},
+    prelude::*,
+    sync::{
+        atomic::{Atomic, Relaxed},
+        Arc, Mutex,
+    },
+    uaccess::UserSliceReader,
+};
+
+const P: usize = PAGE_SIZE;
+const BIDI: DataDirection = DataDirection::Bidirectional;
+
+/// A PCI device found by ID, with a reference held.
+struct PciRef(NonNull<bindings::pci_dev>);
+
+impl PciRef {
+    fn find(vendor: u32, device: u32) -> Result<Self> {
+        // SAFETY: `pci_get_device` returns a referenced device or NULL.
+        let p = unsafe { bindings::pci_get_device(vendor, device, core::ptr::null_mut()) };
+        NonNull::new(p).map(Self).ok_or(ENODEV)
+    }
+
+    fn edu() -> Result<Self> {
+        Self::find(0x1234, 0x11e8)
+    }
+
+    fn raw(&self) -> *mut bindings::pci_dev {
+        self.0.as_ptr()
+    }
+
+    fn dev(&self) -> &Device {
+        // SAFETY: The reference keeps the device alive as long as `self`.
+        unsafe { Device::from_raw(core::ptr::addr_of_mut!((*self.raw()).dev)) }
+    }
+
+    fn set_max_seg(&self, size: u32) {
+        // SAFETY: A valid device; only test VMs load this module.
+        unsafe { bindings::dma_set_max_seg_size(dmavec::raw::device(self.dev()), size) };
+    }
+}
+
+impl Drop for PciRef {
+    fn drop(&mut self) {
+        // SAFETY: The reference taken in `find`.
+        unsafe { bindings::pci_dev_put(self.raw()) };
+    }
+}
+
+/// The physical address `iova` translates to in `dev`'s IOMMU domain.
+fn iova_to_phys(dev: &Device, iova: u64) -> u64 {
+    // SAFETY: A valid device.
+    let dom = unsafe { bindings::iommu_get_domain_for_dev(dmavec::raw::device(dev)) };
+    if dom.is_null() {
+        return 0;
+    }
+    // SAFETY: `dom` is the device's live domain.
+    unsafe { bindings::iommu_iova_to_phys(dom, iova) }
+}
+
+/// `n` pages of system memory, and every other one of them as a range, in reverse order.
+fn scattered_pages(n: usize) -> Result<(KVec<Page>, KVec<PhysVec>)> {
+    let mut pages = KVec::with_capacity(2 * n, GFP_KERNEL)?;
+    for _ in 0..2 * n {
+        pages.push(Page::alloc_page(GFP_KERNEL)?, GFP_KERNEL)?;
+    }
+    let mut ranges = KVec::with_capacity(n, GFP_KERNEL)?;
+    for i in (0..n).rev() {
+        ranges.push(PhysVec::from_page(&pages[2 * i]), GFP_KERNEL)?;
+    }
+    Ok((pages, ranges))
+}
+
+/// Counts invalidations and drops the mapping, as an importer must.
+struct CountingImporter(Arc<Atomic<u32>>);
+
+impl Importer for CountingImporter {
+    fn invalidate(&self, locked: &mut Locked<'_>) {
+        self.0.add(1, Relaxed);
+        locked.unmap();
+    }
+}
+
+/// Records that the dma-buf was released.
+struct FlagOnRelease(Arc<Atomic<u32>>);
+
+impl ExporterOps for FlagOnRelease {
+    fn release(&self, _buf: &dmavec::Buffer) {
+        self.0.add(1, Relaxed);
+    }
+}
+
+fn export_ram(ranges: &[PhysVec], released: Arc<Atomic<u32>>) -> Result<(Arc<dmavec::Buffer>, dmavec::DmaBuf)> {
+    let mut v = KVec::with_capacity(ranges.len(), GFP_KERNEL)?;
+    v.extend_from_slice(ranges, GFP_KERNEL)?;
+    export(
+        ExportInfo {
+            ranges: v,
+            provider: None,
+            name: c"dmavec_test",
+            owner: kernel::module::this_module::<LocalModule>().into(),
+            flags: bindings::O_RDWR,
+        },
+        KBox::new(FlagOnRelease(released), GFP_KERNEL)?,
+    )
+}
+
+#[kunit_tests(dmavec_hw)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ram_64_ranges_one_iova_entry() -> Result {
+        let edu = PciRef::edu()?;
+        let (_pages, ranges) = scattered_pages(64)?;
+
+        // The default maximum segment of a PCI device is 64 KiB: 4 entries of 16 pages.
+        edu.set_max_seg(64 * 1024);
+        let m = Mapping::map(dmavec::map::KernelDma::new(edu.dev()), &ranges, None, BIDI)?;
+        assert_eq!(m.map_type(), MapType::Iova);
+        assert_eq!(m.entries().len(), 4);
+        drop(m);
+
+        edu.set_max_seg(u32::MAX);
+        let syncs = STATS.iova_syncs.load(Relaxed);
+        let m = Mapping::map(dmavec::map::KernelDma::new(edu.dev()), &ranges, None, BIDI)?;
+        assert_eq!(STATS.iova_syncs.load(Relaxed), syncs + 1);
+        assert_eq!(m.map_type(), MapType::Iova);
+        assert_eq!(m.entries().len(), 1);
+        let e = m.entries()[0];
+        assert_eq!(e.len, 64 * P);
+        // Every page of the single IOVA range translates to its own, discontiguous page.
+        for (i, r) in ranges.iter().enumerate() {
+            assert!(e.addr + (i * P) as u64 != r.paddr());
+            assert_eq!(iova_to_phys(edu.dev(), e.addr + (i * P) as u64), r.paddr());
+        }
+        drop(m);
+        // Unmapped: the IOVA no longer translates.
+        assert_eq!(iova_to_phys(edu.dev(), e.addr), 0);
+        edu.set_max_seg(u32::MAX);
+        Ok(())
+    }
+
+    #[test]
+    fn ivshmem_mmio_through_host_bridge() -> Result {
+        let edu = PciRef::edu()?;
+        let shm = PciRef::find(0x1af4, 0x1110)?;
+        // dmavec_bar (bound to ivshmem) set up the provider with pcim_p2pdma_init().
+        // SAFETY: A valid device; BAR 2 is a standard BAR index.
+        let prov = unsafe { bindings::pcim_p2pdma_provider(shm.raw(), 2) };
+        // SAFETY: Valid while dmavec_bar is bound, i.e. for this test.
+        let prov = unsafe { Provider::from_raw(NonNull::new(prov).ok_or(ENODEV)?) };
+        // SAFETY: A valid device.
+        let start = unsafe { bindings::pci_resource_start(shm.raw(), 2) };
+        let mut ranges = KVec::new();
+        for i in (0..16u64).rev() {
+            ranges.push(PhysVec::new(start + 2 * i * P as u64, P), GFP_KERNEL)?;
+        }
+        edu.set_max_seg(u32::MAX);
+        let m = Mapping::map(dmavec::map::KernelDma::new(edu.dev()), &ranges, Some(&prov), BIDI)?;
+        assert_eq!(m.map_type(), MapType::Iova);
+        assert!(m.is_mmio());
+        assert_eq!(m.entries().len(), 1);
+        let e = m.entries()[0];
+        for (i, r) in ranges.iter().enumerate() {
+            assert_eq!(iova_to_phys(edu.dev(), e.addr + (i * P) as u64), r.paddr());
+        }
+        drop(m);
+        edu.set_max_seg(u32::MAX);
+        Ok(())
+    }
+
+    #[test]
+    fn export_import_revoke_restore() -> Result {
+        let edu = PciRef::edu()?;
+        edu.set_max_seg(u32::MAX);
+        let (_pages, ranges) = scattered_pages(64)?;
+        let released = Arc::new(Atomic::new(0u32), GFP_KERNEL)?;
+        let (buf, dmabuf) = export_ram(&ranges, released.clone())?;
+        assert!(dmavec::is_dmavec(&dmabuf));
+        assert_eq!(dmabuf.size(), 64 * P);
+
+        let inval = Arc::new(Atomic::new(0u32), GFP_KERNEL)?;
+        let att = Attachment::new(dmabuf.clone(), edu.dev(), CountingImporter(inval.clone()))?;
+        {
+            let mut l = att.lock();
+            let v = l.map(BIDI)?;
+            assert_eq!(v.kind, MapKind::Dmavec(MapType::Iova));
+            assert_eq!(v.entries.len(), 1);
+            assert_eq!(v.bytes, 64 * P);
+        }
+        // Revocation invalidates the importer, which unmaps; then maps fail.
+        buf.revoke();
+        assert_eq!(inval.load(Relaxed), 1);
+        {
+            let mut l = att.lock();
+            assert!(l.mapped().is_none());
+            assert_eq!(l.map(BIDI).err(), Some(ENODEV));
+        }
+        buf.restore();
+        assert_eq!(att.lock().map(BIDI)?.entries.len(), 1);
+        drop(att);
+        drop(buf);
+        assert_eq!(released.load(Relaxed), 0);
+        drop(dmabuf);
+        // The last fput() of a kernel thread is deferred: run it.
+        // SAFETY: No locks held.
+        unsafe { bindings::flush_delayed_fput() };
+        assert_eq!(released.load(Relaxed), 1);
+        edu.set_max_seg(u32::MAX);
+        Ok(())
+    }
+
+    #[test]
+    fn legacy_importer_gets_dma_only_sg_table() -> Result {
+        let edu = PciRef::edu()?;
+        edu.set_max_seg(u32::MAX);
+        let (_pages, ranges) = scattered_pages(8)?;
+        let released = Arc::new(Atomic::new(0u32), GFP_KERNEL)?;
+        let (_buf, dmabuf) = export_ram(&ranges, released)?;
+        let dev = dmavec::raw::device(edu.dev());
+        // SAFETY: `dmabuf` holds a reference; `dev` is valid.
+        let att = from_err_ptr(unsafe { bindings::dma_buf_attach(dmabuf.as_raw(), dev) })?;
+        // SAFETY: `att` was just attached.
+        let sgt = from_err_ptr(unsafe {
+            bindings::dma_buf_map_attachment_unlocked(att, BIDI.into())
+        });
+        if let Ok(sgt) = sgt {
+            // SAFETY: A mapped table.
+            let (nents, orig, sg) = unsafe { ((*sgt).nents, (*sgt).orig_nents, (*sgt).sgl) };
+            assert_eq!(nents, 1);
+            assert_eq!(orig, 0);
+            // SAFETY: `sg` is the first entry.
+            let (addr, len, page) = unsafe {
+                (bindings::sg_dma_address(sg), bindings::sg_dma_len(sg), (*sg).page_link)
+            };
+            assert_eq!(len as usize, 8 * P);
+            assert_eq!(page & !3, 0);
+            assert_eq!(iova_to_phys(edu.dev(), addr), ranges[0].paddr());
+            // SAFETY: Mapped above.
+            unsafe { bindings::dma_buf_unmap_attachment_unlocked(att, sgt, BIDI.into()) };
+        }
+        // SAFETY: Attached above, unmapped.
+        unsafe { bindings::dma_buf_detach(dmabuf.as_raw(), att) };
+        assert!(sgt.is_ok());
+        edu.set_max_seg(u32::MAX);
+        Ok(())
+    }
+
+    #[test]
+    fn mmio_refuses_legacy_importer() -> Result {
+        let edu = PciRef::edu()?;
+        let shm = PciRef::find(0x1af4, 0x1110)?;
+        // SAFETY: As in `ivshmem_mmio_through_host_bridge`.
+        let prov = unsafe { bindings::pcim_p2pdma_provider(shm.raw(), 2) };
+        // SAFETY: Valid while dmavec_bar is bound.
+        let prov = unsafe { Provider::from_raw(NonNull::new(prov).ok_or(ENODEV)?) };
+        // SAFETY: A valid device.
+        let start = unsafe { bindings::pci_resource_start(shm.raw(), 2) };
+        let mut v = KVec::new();
+        v.push(PhysVec::new(start, 4 * P), GFP_KERNEL)?;
+        let (_buf, dmabuf) = export(
+            ExportInfo {
+                ranges: v,
+                provider: Some(prov),
+                name: c"dmavec_test",
+                owner: kernel::module::this_module::<LocalModule>().into(),
+                flags: bindings::O_RDWR,
+            },
+            KBox::new(
+                FlagOnRelease(Arc::new(Atomic::new(0u32), GFP_KERNEL)?),
+                GFP_KERNEL,
+            )?,
+        )?;
+        let dev = dmavec::raw::device(edu.dev());
+        // SAFETY: `dmabuf` holds a reference; `dev` is valid.
+        let att = unsafe { bindings::dma_buf_attach(dmabuf.as_raw(), dev) };
+        assert_eq!(from_err_ptr(att).err(), Some(EPERM));
+        Ok(())
+    }
+}
+
+/// `debugfs/dmavec_test/import`: the report of the last import.
+#[pin_data]
+struct ImportFile {
+    #[pin]
+    report: Mutex<KVec<u8>>,
+}
+
+impl ImportFile {
+    fn run(fd: i32) -> Result<KVec<u8>> {
+        let edu = PciRef::edu()?;
+        let dmabuf = dmavec::DmaBuf::from_fd(fd)?;
+        let inval = Arc::new(Atomic::new(0u32), GFP_KERNEL)?;
+        let att = Attachment::new(dmabuf, edu.dev(), CountingImporter(inval))?;
+        let mut l = att.lock();
+        let v = l.map(BIDI)?;
+        let total: usize = v.entries.iter().map(|e| e.len).sum();
+        let mut out = KVec::new();
+        let s = format_args!(
+            "kind {} entries {} bytes {} total {}\n",
+            v.kind.name(),
+            v.entries.len(),
+            v.bytes,
+            total
+        );
+        write_to(&mut out, s)?;
+        Ok(out)
+    }
+}
+
+fn write_to(out: &mut KVec<u8>, args: fmt::Arguments<'_>) -> Result {
+    let s = kernel::str::CString::try_from_fmt(args)?;
+    out.extend_from_slice(s.to_bytes(), GFP_KERNEL)?;
+    Ok(())
+}
+
+impl debugfs::Reader for ImportFile {
+    fn read_from_slice(&self, reader: &mut UserSliceReader) -> Result {
+        let mut buf = [0u8; 16];
+        let n = reader.len().min(buf.len());
+        reader.read_slice(&mut buf[..n])?;
+        let s = core::str::from_utf8(&buf[..n]).map_err(|_| EINVAL)?;
+        let fd: i32 = s.trim().parse().map_err(|_| EINVAL)?;
+        let report = match Self::run(fd) {
+            Ok(r) => r,
+            Err(e) => {
+                let mut v = KVec::new();
+                write_to(&mut v, format_args!("error {}\n", e.to_errno()))?;
+                v
+            }
+        };
+        *self.report.lock() = report;
+        Ok(())
+    }
+}
+
+impl fmt::Debug for ImportFile {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let r = self.report.lock();
+        f.write_str(core::str::from_utf8(&r).unwrap_or("?"))
+    }
+}
+
+#[pin_data]
+struct DmavecTest {
+    #[pin]
+    _import: debugfs::File<ImportFile>,
+    _root: debugfs::Dir,
+}
+
+impl kernel::InPlaceModule for DmavecTest {
+    fn init(_module: &'static ThisModule) -> impl PinInit<Self, Error> {
+        // An importer driver raises its device's maximum segment size; do so for edu.
+        if let Ok(edu) = PciRef::edu() {
+            edu.set_max_seg(u32::MAX);
+        }
+        let root = debugfs::Dir::new(c"dmavec_test");
+        try_pin_init!(Self {
+            _import <- root.read_write_file(
+                c"import",
+                pin_init!(ImportFile {
+                    report <- new_mutex!(KVec::new()),
+                })
+            ),
+            _root: root,
+        })
+    }
+}
+
+module! {
+    type: DmavecTest,
+    name: "dmavec_test",
+    authors: ["dmavec developers"],
+    description: "dmavec tests on real devices (test VMs only)",
+    license: "GPL",
+    imports_ns: ["DMA_BUF"],
+}
