@@ -6,11 +6,11 @@
 //! `dmavec_shim.c`; its kernel-doc lives in the header.
 
 use crate::{
-    shim,
     export::{buffer_of, export, is_dmavec, DmaBuf, ExportInfo, ExporterOps, ModuleOwner},
     import::{Attachment, Importer, Locked, MapKind},
     map::{MapType, Provider},
     range::{check_phys_ranges, PhysVec},
+    shim,
 };
 use core::{ffi::c_void, ptr::NonNull};
 use kernel::{
@@ -163,7 +163,8 @@ pub(crate) unsafe extern "C" fn dmavec_revoke(dmabuf: *mut bindings::dma_buf, re
 #[no_mangle]
 pub(crate) unsafe extern "C" fn dmavec_is_dmavec(dmabuf: *mut bindings::dma_buf) -> bool {
     // SAFETY: Borrowing the caller's reference without dropping it.
-    let d = core::mem::ManuallyDrop::new(unsafe { DmaBuf::from_raw(NonNull::new_unchecked(dmabuf)) });
+    let d =
+        core::mem::ManuallyDrop::new(unsafe { DmaBuf::from_raw(NonNull::new_unchecked(dmabuf)) });
     is_dmavec(&d)
 }
 
@@ -232,7 +233,11 @@ pub(crate) unsafe extern "C" fn dmavec_attach(
         // SAFETY: `dev` is a valid device for the duration of the attachment.
         let dev = unsafe { Device::from_raw(dev) };
         let raw = KBox::into_raw(KBox::new(CAttachment { att: None }, GFP_KERNEL)?);
-        let importer = CImporter { ops, priv_, owner: raw };
+        let importer = CImporter {
+            ops,
+            priv_,
+            owner: raw,
+        };
         match Attachment::new(dmabuf, dev, importer) {
             Ok(a) => {
                 let resv = a.resv();

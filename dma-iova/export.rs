@@ -411,7 +411,9 @@ pub(crate) struct LiveMapping<'a> {
 impl LiveMapping<'_> {
     pub(crate) fn mapping(&self) -> &Mapping {
         // INVARIANT: `mapping` is `Some` until drop.
-        self.mapping.as_ref().expect("LiveMapping holds its mapping until drop")
+        self.mapping
+            .as_ref()
+            .expect("LiveMapping holds its mapping until drop")
     }
 
     /// Forgets the borrow: the owner guarantees the buffer and attachment outlive it.
@@ -498,6 +500,9 @@ impl fmt::Debug for Registry {
 
 // ---- dma_buf_ops ----
 
+/// # Safety
+///
+/// The dma-buf core calls this with a live dmavec dma-buf and its new attachment.
 unsafe extern "C" fn dmavec_attach(
     dmabuf: *mut bindings::dma_buf,
     attach: *mut bindings::dma_buf_attachment,
@@ -541,6 +546,9 @@ unsafe extern "C" fn dmavec_attach(
     }
 }
 
+/// # Safety
+///
+/// The dma-buf core calls this once, for an attachment `dmavec_attach` accepted.
 unsafe extern "C" fn dmavec_detach(
     _dmabuf: *mut bindings::dma_buf,
     attach: *mut bindings::dma_buf_attachment,
@@ -556,6 +564,10 @@ struct SgtMapping {
     live: LiveMapping<'static>,
 }
 
+/// # Safety
+///
+/// The dma-buf core calls this with an attachment of a live dmavec dma-buf and its
+/// reservation lock held.
 unsafe extern "C" fn dmavec_map_dma_buf(
     attach: *mut bindings::dma_buf_attachment,
     dir: bindings::dma_data_direction,
@@ -599,6 +611,10 @@ unsafe extern "C" fn dmavec_map_dma_buf(
     unsafe { core::ptr::addr_of_mut!((*raw).sgt) }
 }
 
+/// # Safety
+///
+/// The dma-buf core calls this with the reservation lock held and a table `dmavec_map_dma_buf`
+/// returned for this attachment.
 unsafe extern "C" fn dmavec_unmap_dma_buf(
     attach: *mut bindings::dma_buf_attachment,
     sgt: *mut bindings::sg_table,
@@ -613,6 +629,9 @@ unsafe extern "C" fn dmavec_unmap_dma_buf(
     drop(s);
 }
 
+/// # Safety
+///
+/// The dma-buf core calls this once, when the last reference to a dmavec dma-buf is gone.
 unsafe extern "C" fn dmavec_release(dmabuf: *mut bindings::dma_buf) {
     // SAFETY: `priv` holds the reference `export` took; release is called once.
     let buf = unsafe { Arc::from_raw((*dmabuf).priv_.cast::<Buffer>()) };

@@ -20,13 +20,7 @@ use crate::{
     shim,
 };
 use core::{cell::UnsafeCell, ptr::NonNull};
-use kernel::{
-    bindings,
-    device::Device,
-    dma::DataDirection,
-    error::from_err_ptr,
-    prelude::*,
-};
+use kernel::{bindings, device::Device, dma::DataDirection, error::from_err_ptr, prelude::*};
 
 /// How an [`Attachment`]'s current mapping was made.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -90,6 +84,10 @@ unsafe impl Send for Attachment {}
 // SAFETY: See `Send`.
 unsafe impl Sync for Attachment {}
 
+/// # Safety
+///
+/// The dma-buf core calls this with the reservation lock held, for an attachment made by
+/// [`Attachment::new`].
 unsafe extern "C" fn importer_invalidate(attach: *mut bindings::dma_buf_attachment) {
     // SAFETY: The dma-buf core calls this with the reservation lock held, on an attachment made
     // by `Attachment::new`, whose `importer_priv` is its pinned `Inner`.

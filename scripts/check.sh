@@ -63,7 +63,16 @@ checkpatch_files() {
 	return $rc
 }
 gate checkpatch-c checkpatch_files "${c_files[@]}"
-gate checkpatch-patches checkpatch patches/*.patch
+# Patches go in on stdin: inside a git work tree checkpatch checks something else.
+checkpatch_patches() {
+	local p rc=0
+	for p in patches/*.patch; do
+		echo "$p:"
+		checkpatch - < "$p" || rc=1
+	done
+	return $rc
+}
+gate checkpatch-patches checkpatch_patches
 kerneldoc() {
 	local out
 	out=$("$src/scripts/kernel-doc" -none -Wall "$@" 2>&1)

@@ -70,14 +70,17 @@ static int c_export(void)
 	n = read(f, buf, sizeof(buf) - 1);
 	close(f);
 	if (n > 0) {
+		char *end;
+
 		buf[n] = '\0';
-		if (sscanf(buf, "%d", &fd) != 1)
+		fd = strtol(buf, &end, 10);
+		if (end == buf)
 			fd = -1;
 	}
 	return fd;
 }
 
-static unsigned long long iova_syncs(void)
+static unsigned long long read_sync_count(void)
 {
 	unsigned long long v = 0;
 	char line[64];
@@ -163,13 +166,13 @@ TEST_F(importers, dmavec_buffer_is_one_iova_entry)
 	int fd = c_export();
 
 	ASSERT_GE(fd, 0);
-	before = iova_syncs();
+	before = read_sync_count();
 	ASSERT_EQ(0, import(self->file, fd, &r));
 	EXPECT_EQ(0, r.error);
 	EXPECT_STREQ("iova", r.kind);
 	EXPECT_EQ(1, r.entries);
 	EXPECT_EQ(16 * 4096, r.bytes);
-	EXPECT_EQ(before + 1, iova_syncs());
+	EXPECT_EQ(before + 1, read_sync_count());
 	close(fd);
 }
 

@@ -65,7 +65,7 @@ static ssize_t export_read(struct file *file, char __user *ubuf, size_t len,
 
 	if (*ppos)
 		return 0;
-	b = kzalloc(sizeof(*b), GFP_KERNEL);
+	b = kzalloc_obj(*b);
 	if (!b)
 		return -ENOMEM;
 	for (i = 0; i < 2 * NR_PAGES; i++) {

@@ -114,7 +114,10 @@ impl ExporterOps for FlagOnRelease {
     }
 }
 
-fn export_ram(ranges: &[PhysVec], released: Arc<Atomic<u32>>) -> Result<(Arc<dmavec::Buffer>, dmavec::DmaBuf)> {
+fn export_ram(
+    ranges: &[PhysVec],
+    released: Arc<Atomic<u32>>,
+) -> Result<(Arc<dmavec::Buffer>, dmavec::DmaBuf)> {
     let mut v = KVec::with_capacity(ranges.len(), GFP_KERNEL)?;
     v.extend_from_slice(ranges, GFP_KERNEL)?;
     export(
@@ -181,7 +184,12 @@ mod tests {
             ranges.push(PhysVec::new(start + 2 * i * P as u64, P), GFP_KERNEL)?;
         }
         edu.set_max_seg(u32::MAX);
-        let m = Mapping::map(dmavec::map::KernelDma::new(edu.dev()), &ranges, Some(&prov), BIDI)?;
+        let m = Mapping::map(
+            dmavec::map::KernelDma::new(edu.dev()),
+            &ranges,
+            Some(&prov),
+            BIDI,
+        )?;
         assert_eq!(m.map_type(), MapType::Iova);
         assert!(m.is_mmio());
         assert_eq!(m.entries().len(), 1);
@@ -246,9 +254,8 @@ mod tests {
         // SAFETY: `dmabuf` holds a reference; `dev` is valid.
         let att = from_err_ptr(unsafe { bindings::dma_buf_attach(dmabuf.as_raw(), dev) })?;
         // SAFETY: `att` was just attached.
-        let sgt = from_err_ptr(unsafe {
-            bindings::dma_buf_map_attachment_unlocked(att, BIDI.into())
-        });
+        let sgt =
+            from_err_ptr(unsafe { bindings::dma_buf_map_attachment_unlocked(att, BIDI.into()) });
         if let Ok(sgt) = sgt {
             // SAFETY: A mapped table.
             let (nents, orig, sg) = unsafe { ((*sgt).nents, (*sgt).orig_nents, (*sgt).sgl) };
@@ -256,7 +263,11 @@ mod tests {
             assert_eq!(orig, 0);
             // SAFETY: `sg` is the first entry.
             let (addr, len, page) = unsafe {
-                (bindings::sg_dma_address(sg), bindings::sg_dma_len(sg), (*sg).page_link)
+                (
+                    bindings::sg_dma_address(sg),
+                    bindings::sg_dma_len(sg),
+                    (*sg).page_link,
+                )
             };
             assert_eq!(len as usize, 8 * P);
             assert_eq!(page & !3, 0);
