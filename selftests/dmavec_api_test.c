@@ -218,4 +218,34 @@ TEST_F(importers, bad_fds_are_refused)
 	close(null);
 }
 
+/* Counts the lines of debugfs dmavec/buffers that contain @needle. */
+static int buffers_matching(const char *needle)
+{
+	char line[512];
+	int n = 0;
+	FILE *f = fopen("/sys/kernel/debug/dmavec/buffers", "r");
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (strstr(line, needle))
+			n++;
+	fclose(f);
+	return n;
+}
+
+TEST(debugfs_lists_live_buffers)
+{
+	const char *want = "exporter dmavec_ctest size 65536 ram ranges 16";
+	int before = buffers_matching(want);
+	int fd = c_export();
+
+	ASSERT_GE(before, 0);
+	ASSERT_GE(fd, 0);
+	EXPECT_EQ(before + 1, buffers_matching(want));
+	/* The last reference goes with the fd: the buffer leaves the list. */
+	close(fd);
+	EXPECT_EQ(before, buffers_matching(want));
+}
+
 TEST_HARNESS_MAIN
