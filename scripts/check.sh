@@ -80,6 +80,8 @@ kerneldoc() {
 	[ -z "$out" ]
 }
 gate kernel-doc kerneldoc "${c_files[@]}"
+mapfile -t rst_files < <(git ls-files --cached --others --exclude-standard '*.rst')
+gate rst python3 scripts/rstcheck.py "$src" "${rst_files[@]}"
 
 echo "== modules (clippy-driver, zero warnings)"
 if "$here/modules.sh" debug CLIPPY=1 > "$logdir/modules.log" 2>&1 &&
