@@ -13,6 +13,7 @@
 #include <linux/dmaengine.h>
 #include <linux/dmavec.h>
 #include <linux/export.h>
+#include <linux/mm.h>
 #include <linux/module.h>
 #include <linux/pci-p2pdma.h>
 #include <linux/scatterlist.h>
@@ -83,6 +84,28 @@ void dmavec_shim_sgt_free(struct sg_table *sgt, unsigned int nents)
 {
 	sgt->orig_nents = nents;
 	sg_free_table(sgt);
+}
+
+/*
+ * CPU mappings of a dmavec buffer: shared only, PFN-mapped (GUP fails on
+ * them), populated on fault by @ops, uncached for MMIO.
+ */
+int dmavec_shim_mmap_prepare(struct vm_area_struct *vma, bool mmio,
+			     const struct vm_operations_struct *ops)
+{
+	if (!(vma->vm_flags & VM_SHARED))
+		return -EINVAL;
+	vm_flags_set(vma, VM_PFNMAP | VM_IO | VM_DONTEXPAND | VM_DONTDUMP);
+	if (mmio)
+		vma->vm_page_prot = pgprot_noncached(vma->vm_page_prot);
+	vma->vm_ops = ops;
+	return 0;
+}
+
+/* Zaps every CPU mapping of @dmabuf: the next access faults. */
+void dmavec_shim_zap(struct dma_buf *dmabuf)
+{
+	unmap_mapping_range(dmabuf->file->f_mapping, 0, 0, true);
 }
 
 EXPORT_SYMBOL_NS_GPL(dmavec_phys_vec_check, "DMAVEC");

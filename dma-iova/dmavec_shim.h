@@ -15,6 +15,8 @@ struct dma_resv;
 struct dma_vec;
 struct page;
 struct sg_table;
+struct vm_area_struct;
+struct vm_operations_struct;
 
 unsigned int dmavec_shim_dma_get_max_seg_size(struct device *dev);
 unsigned long dmavec_shim_dma_get_seg_boundary(struct device *dev);
@@ -25,5 +27,8 @@ void dmavec_shim_get_dma_buf(struct dma_buf *dmabuf);
 int dmavec_shim_sgt_fill(struct sg_table *sgt, const struct dma_vec *vecs,
 			 unsigned int nents);
 void dmavec_shim_sgt_free(struct sg_table *sgt, unsigned int nents);
+int dmavec_shim_mmap_prepare(struct vm_area_struct *vma, bool mmio,
+			     const struct vm_operations_struct *ops);
+void dmavec_shim_zap(struct dma_buf *dmabuf);
 
 #endif /* DMAVEC_SHIM_H */

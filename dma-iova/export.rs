@@ -66,6 +66,8 @@ unsafe impl Send for State {}
 #[pin_data]
 pub struct Buffer {
     ranges: KVec<PhysVec>,
+    /// Buffer offset at which each range starts, for the fault handler's binary search.
+    offsets: KVec<usize>,
     provider: Option<Provider>,
     size: usize,
     name: &'static CStr,
@@ -219,9 +221,16 @@ pub fn is_dmavec(dmabuf: &DmaBuf) -> bool {
 /// `dma_buf_export()` returns.
 pub fn export(info: ExportInfo, ops: KBox<dyn ExporterOps>) -> Result<(Arc<Buffer>, DmaBuf)> {
     let size = check_phys_ranges(&info.ranges)?;
+    let mut offsets = KVec::with_capacity(info.ranges.len(), GFP_KERNEL)?;
+    let mut off = 0usize;
+    for r in info.ranges.iter() {
+        offsets.push(off, GFP_KERNEL)?;
+        off += r.len();
+    }
     let buf = Arc::pin_init(
         try_pin_init!(Buffer {
             ranges: info.ranges,
+            offsets,
             provider: info.provider,
             size,
             name: info.name,
@@ -343,6 +352,9 @@ impl Buffer {
         if revoked && !was {
             // SAFETY: The reservation lock is held, as required.
             unsafe { bindings::dma_buf_invalidate_mappings(d.as_ptr()) };
+            // CPU mappings too: faults take the state lock we hold, and see `revoked`.
+            // SAFETY: The dma-buf and its file are alive.
+            unsafe { shim::dmavec_shim_zap(d.as_ptr()) };
             // SAFETY: As above; wait for the fences of DMA the importers still have queued.
             unsafe {
                 bindings::dma_resv_wait_timeout(
@@ -642,6 +654,91 @@ unsafe extern "C" fn dmavec_release(dmabuf: *mut bindings::dma_buf) {
     buf.ops.release(&buf);
 }
 
+impl Buffer {
+    /// The physical page backing buffer offset `off`, for CPU mappings.
+    fn pfn_at(&self, off: usize) -> Option<u64> {
+        if off >= self.size {
+            return None;
+        }
+        // The last range starting at or before `off`.
+        let i = match self.offsets.binary_search(&off) {
+            Ok(i) => i,
+            Err(i) => i.checked_sub(1)?,
+        };
+        let r = self.ranges.get(i)?;
+        Some((r.paddr() + (off - self.offsets[i]) as u64) >> bindings::PAGE_SHIFT)
+    }
+
+    /// Whether CPU mappings are possible: every range whole pages.
+    fn mappable(&self) -> bool {
+        let p = bindings::PAGE_SIZE as u64;
+        self.ranges
+            .iter()
+            .all(|r| r.paddr() % p == 0 && r.len() as u64 % p == 0)
+    }
+}
+
+/// # Safety
+///
+/// The dma-buf core calls this with a live dmavec dma-buf and a new VMA within its size.
+unsafe extern "C" fn dmavec_mmap(
+    dmabuf: *mut bindings::dma_buf,
+    vma: *mut bindings::vm_area_struct,
+) -> c_int {
+    // SAFETY: As above.
+    let buf = unsafe { buffer_of(dmabuf) };
+    if !buf.mappable() {
+        return EINVAL.to_errno();
+    }
+    if buf.is_revoked() {
+        return ENODEV.to_errno();
+    }
+    // SAFETY: `vma` is being set up by mmap; `DMAVEC_VM_OPS` is static.
+    unsafe { shim::dmavec_shim_mmap_prepare(vma, buf.is_mmio(), &DMAVEC_VM_OPS) }
+}
+
+/// # Safety
+///
+/// The MM calls this for a VMA that `dmavec_mmap` set up: its file is a live dmavec dma-buf.
+unsafe extern "C" fn dmavec_fault(vmf: *mut bindings::vm_fault) -> bindings::vm_fault_t {
+    // SAFETY: `vmf` describes a fault in one of our VMAs; the VMA's file holds a reference to
+    // the dma-buf, whose `private_data` is the dma-buf.
+    let (vma, pgoff, addr, dmabuf) = unsafe {
+        let a = &(*vmf).__bindgen_anon_1;
+        (
+            a.vma,
+            a.pgoff,
+            a.address,
+            (*(*a.vma).vm_file).private_data.cast::<bindings::dma_buf>(),
+        )
+    };
+    // SAFETY: See above.
+    let buf = unsafe { buffer_of(dmabuf) };
+    let sigbus = bindings::vm_fault_reason_VM_FAULT_SIGBUS as bindings::vm_fault_t;
+    let Some(off) = pgoff.checked_mul(bindings::PAGE_SIZE) else {
+        return sigbus;
+    };
+    // Serialised with revocation, which zaps the mappings under this lock.
+    let _state = buf.state.lock();
+    if buf.is_revoked() {
+        return sigbus;
+    }
+    match buf.pfn_at(off) {
+        // SAFETY: `vma` is a PFN-mapped VMA of ours and `addr` lies in it; the page belongs to
+        // the buffer, which is not revoked.
+        Some(pfn) => unsafe { bindings::vmf_insert_pfn(vma, addr, pfn as c_ulong) },
+        None => sigbus,
+    }
+}
+
+/// The VM operations of CPU mappings of dmavec buffers.
+static DMAVEC_VM_OPS: bindings::vm_operations_struct = {
+    // SAFETY: All-zero is a valid `vm_operations_struct`: every member is an optional callback.
+    let mut ops: bindings::vm_operations_struct = unsafe { core::mem::zeroed() };
+    ops.fault = Some(dmavec_fault);
+    ops
+};
+
 pub(crate) fn direction(d: bindings::dma_data_direction) -> Option<DataDirection> {
     Some(match d {
         bindings::dma_data_direction::DMA_BIDIRECTIONAL => DataDirection::Bidirectional,
@@ -667,7 +764,7 @@ static DMAVEC_OPS: bindings::dma_buf_ops = bindings::dma_buf_ops {
     release: Some(dmavec_release),
     begin_cpu_access: None,
     end_cpu_access: None,
-    mmap: None,
+    mmap: Some(dmavec_mmap),
     vmap: None,
     vunmap: None,
 };

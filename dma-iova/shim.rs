@@ -24,4 +24,10 @@ extern "C" {
         nents: ffi::c_uint,
     ) -> ffi::c_int;
     pub(crate) fn dmavec_shim_sgt_free(sgt: *mut bindings::sg_table, nents: ffi::c_uint);
+    pub(crate) fn dmavec_shim_mmap_prepare(
+        vma: *mut bindings::vm_area_struct,
+        mmio: bool,
+        ops: *const bindings::vm_operations_struct,
+    ) -> ffi::c_int;
+    pub(crate) fn dmavec_shim_zap(dmabuf: *mut bindings::dma_buf);
 }

@@ -377,10 +377,82 @@ impl fmt::Debug for ImportFile {
     }
 }
 
+/// The ivshmem BAR pages `export_bar` exports: buffer page `j` is BAR page
+/// `BAR_BASE_PAGE + 2 * (BAR_PAGES - 1 - j)` (discontiguous, reversed).
+const BAR_BASE_PAGE: u64 = 256;
+const BAR_PAGES: u64 = 16;
+
+/// `debugfs/dmavec_test/export_bar` (read: a new MMIO dma-buf fd) and `revoke` (write 1 to
+/// revoke the last one, 0 to restore it).
+#[pin_data]
+struct BarExports {
+    #[pin]
+    last: Mutex<Option<Arc<dmavec::Buffer>>>,
+}
+
+impl BarExports {
+    fn export(&self) -> Result<u32> {
+        let shm = PciRef::find(0x1af4, 0x1110)?;
+        // SAFETY: A valid device; BAR 2 is a standard BAR index.
+        let prov = unsafe { bindings::pcim_p2pdma_provider(shm.raw(), 2) };
+        // SAFETY: Valid while dmavec_bar is bound (test VMs keep it bound while this runs).
+        let prov = unsafe { Provider::from_raw(NonNull::new(prov).ok_or(ENODEV)?) };
+        // SAFETY: A valid device.
+        let start = unsafe { bindings::pci_resource_start(shm.raw(), 2) };
+        let mut ranges = KVec::new();
+        for i in (0..BAR_PAGES).rev() {
+            let page = BAR_BASE_PAGE + 2 * i;
+            ranges.push(PhysVec::new(start + page * P as u64, P), GFP_KERNEL)?;
+        }
+        let (buf, dmabuf) = export(
+            ExportInfo {
+                ranges,
+                provider: Some(prov),
+                name: c"dmavec_test",
+                owner: kernel::module::this_module::<LocalModule>().into(),
+                flags: bindings::O_RDWR,
+            },
+            KBox::new(
+                FlagOnRelease(Arc::new(Atomic::new(0u32), GFP_KERNEL)?),
+                GFP_KERNEL,
+            )?,
+        )?;
+        let fd = dmabuf.into_fd(bindings::O_CLOEXEC)?;
+        *self.last.lock() = Some(buf);
+        Ok(fd)
+    }
+}
+
+impl fmt::Debug for BarExports {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.export() {
+            Ok(fd) => writeln!(f, "{}", fd),
+            Err(e) => writeln!(f, "error {}", e.to_errno()),
+        }
+    }
+}
+
+impl debugfs::Reader for BarExports {
+    fn read_from_slice(&self, reader: &mut UserSliceReader) -> Result {
+        let mut b = [0u8; 1];
+        reader.read_slice(&mut b)?;
+        let last = self.last.lock();
+        let buf = last.as_ref().ok_or(ENOENT)?;
+        match b[0] {
+            b'1' => buf.revoke(),
+            b'0' => buf.restore(),
+            _ => return Err(EINVAL),
+        }
+        Ok(())
+    }
+}
+
 #[pin_data]
 struct DmavecTest {
     #[pin]
     _import: debugfs::File<ImportFile>,
+    #[pin]
+    _bar: debugfs::Scope<BarExports>,
     _root: debugfs::Dir,
 }
 
@@ -397,6 +469,14 @@ impl kernel::InPlaceModule for DmavecTest {
                 pin_init!(ImportFile {
                     report <- new_mutex!(KVec::new()),
                 })
+            ),
+            _bar <- root.scope(
+                pin_init!(BarExports { last <- new_mutex!(None) }),
+                c"bar",
+                |b, dir| {
+                    dir.read_only_file(c"export", b);
+                    dir.write_only_file(c"revoke", b);
+                }
             ),
             _root: root,
         })

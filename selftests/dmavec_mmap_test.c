@@ -1,0 +1,207 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * kselftests of CPU mappings of dmavec buffers, on MMIO: 16 pages of
+ * ivshmem's BAR, discontiguous and in reverse order, exported by the
+ * dmavec_test module (debugfs dmavec_test/bar/). What the guest writes
+ * through the mapping is checked on the host side of the shared memory,
+ * and the other way round. Mappings are shared-only, refuse GUP, SIGBUS
+ * once revoked, and work again once restored.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/uio.h>
+#include <unistd.h>
+#include <linux/dma-buf.h>
+#include <linux/types.h>
+
+#include "kselftest_harness.h"
+#include "host_agent.h"
+
+#define BAR "/sys/kernel/debug/dmavec_test/bar/"
+#define PAGE 4096
+#define NPAGES 16
+#define BASE_PAGE 256
+
+/* Host file offset of buffer page @j (see dmavec_test.rs). */
+static __u64 host_off(int j)
+{
+	return (__u64)(BASE_PAGE + 2 * (NPAGES - 1 - j)) * PAGE;
+}
+
+static int bar_export(void)
+{
+	char buf[32];
+	int f = open(BAR "export", O_RDONLY), n, fd = -1;
+
+	if (f < 0)
+		return -1;
+	n = read(f, buf, sizeof(buf) - 1);
+	close(f);
+	if (n > 0) {
+		char *end;
+
+		buf[n] = '\0';
+		fd = strtol(buf, &end, 10);
+		if (end == buf)
+			fd = -1;
+	}
+	return fd;
+}
+
+static int bar_revoke(int on)
+{
+	int f = open(BAR "revoke", O_WRONLY), ret;
+
+	if (f < 0)
+		return -1;
+	ret = write(f, on ? "1" : "0", 1) == 1 ? 0 : -1;
+	close(f);
+	return ret;
+}
+
+FIXTURE(bar) {
+	int fd;
+	__u8 *map;
+};
+
+FIXTURE_SETUP(bar)
+{
+	self->fd = bar_export();
+	ASSERT_GE(self->fd, 0);
+	self->map = mmap(NULL, NPAGES * PAGE, PROT_READ | PROT_WRITE, MAP_SHARED,
+			 self->fd, 0);
+	ASSERT_NE(MAP_FAILED, self->map);
+}
+
+FIXTURE_TEARDOWN(bar)
+{
+	munmap(self->map, NPAGES * PAGE);
+	close(self->fd);
+}
+
+TEST_F(bar, guest_writes_reach_the_host)
+{
+	__u8 want[PAGE], got[PAGE];
+	int j;
+
+	for (j = 0; j < NPAGES; j++) {
+		agent_pattern(100 + j, want, PAGE);
+		memcpy(self->map + j * PAGE, want, PAGE);
+	}
+	for (j = 0; j < NPAGES; j++) {
+		agent_pattern(100 + j, want, PAGE);
+		ASSERT_EQ(0, agent_read(host_off(j), got, PAGE));
+		EXPECT_EQ(0, memcmp(want, got, PAGE)) TH_LOG("page %d", j);
+	}
+}
+
+TEST_F(bar, host_writes_reach_the_guest)
+{
+	__u8 want[PAGE];
+	int j;
+
+	for (j = 0; j < NPAGES; j += 5) {
+		ASSERT_EQ(0, agent_fill(host_off(j), PAGE, 7000 + j));
+		agent_pattern(7000 + j, want, PAGE);
+		EXPECT_EQ(0, memcmp(want, self->map + j * PAGE, PAGE)) TH_LOG("page %d", j);
+	}
+}
+
+TEST_F(bar, gup_fails_on_the_mapping)
+{
+	struct iovec iov = { .iov_base = self->map, .iov_len = PAGE };
+	int p[2];
+
+	self->map[0] = 1;
+	ASSERT_EQ(0, pipe(p));
+	/* vmsplice pins the user pages: PFN-mapped I/O memory has none. */
+	EXPECT_EQ(-1, vmsplice(p[1], &iov, 1, 0));
+	EXPECT_EQ(EFAULT, errno);
+	close(p[0]);
+	close(p[1]);
+}
+
+TEST_F(bar, sync_and_set_name)
+{
+	struct dma_buf_sync sync = { .flags = DMA_BUF_SYNC_START | DMA_BUF_SYNC_RW };
+	char line[256], want[64];
+	FILE *f;
+	int found = 0;
+
+	EXPECT_EQ(0, ioctl(self->fd, DMA_BUF_IOCTL_SYNC, &sync));
+	sync.flags = DMA_BUF_SYNC_END | DMA_BUF_SYNC_RW;
+	EXPECT_EQ(0, ioctl(self->fd, DMA_BUF_IOCTL_SYNC, &sync));
+	sync.flags = 0xdead;
+	EXPECT_EQ(-1, ioctl(self->fd, DMA_BUF_IOCTL_SYNC, &sync));
+	EXPECT_EQ(EINVAL, errno);
+
+	snprintf(want, sizeof(want), "dmavec-test-%d", getpid());
+	ASSERT_EQ(0, ioctl(self->fd, DMA_BUF_SET_NAME_B, want));
+	f = fopen("/sys/kernel/debug/dma_buf/bufinfo", "r");
+	ASSERT_NE(NULL, f);
+	while (fgets(line, sizeof(line), f))
+		if (strstr(line, want) && strstr(line, "dmavec_test"))
+			found = 1;
+	fclose(f);
+	EXPECT_EQ(1, found);
+}
+
+TEST(private_mapping_is_refused)
+{
+	int fd = bar_export();
+	void *p;
+
+	ASSERT_GE(fd, 0);
+	p = mmap(NULL, PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
+	EXPECT_EQ(MAP_FAILED, p);
+	EXPECT_EQ(EINVAL, errno);
+	p = mmap(NULL, (NPAGES + 1) * PAGE, PROT_READ, MAP_SHARED, fd, 0);
+	EXPECT_EQ(MAP_FAILED, p);
+	close(fd);
+}
+
+/* Revoked: the mapping is zapped and any access raises SIGBUS. */
+TEST_SIGNAL(revoked_mapping_sigbuses, SIGBUS)
+{
+	__u8 *map;
+	int fd = bar_export();
+
+	ASSERT_GE(fd, 0);
+	map = mmap(NULL, NPAGES * PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	ASSERT_NE(MAP_FAILED, map);
+	map[0] = 0x5a;
+	ASSERT_EQ(0, bar_revoke(1));
+	map[0] = 0xa5;
+	/* Not reached: the access above raises SIGBUS. */
+	bar_revoke(0);
+}
+
+TEST(restored_mapping_works_again)
+{
+	__u8 *map;
+	__u8 got;
+	int fd = bar_export();
+
+	ASSERT_GE(fd, 0);
+	map = mmap(NULL, NPAGES * PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	ASSERT_NE(MAP_FAILED, map);
+	map[PAGE] = 0x11;
+	ASSERT_EQ(0, bar_revoke(1));
+	/* A new mmap of a revoked buffer is refused. */
+	EXPECT_EQ(MAP_FAILED, mmap(NULL, PAGE, PROT_READ, MAP_SHARED, fd, 0));
+	EXPECT_EQ(ENODEV, errno);
+	ASSERT_EQ(0, bar_revoke(0));
+	map[PAGE] = 0x22;
+	ASSERT_EQ(0, agent_read(host_off(1), &got, 1));
+	EXPECT_EQ(0x22, got);
+	munmap(map, NPAGES * PAGE);
+	close(fd);
+}
+
+TEST_HARNESS_MAIN
