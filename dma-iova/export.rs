@@ -185,6 +185,27 @@ impl DmaBuf {
     }
 }
 
+impl DmaBuf {
+    /// Installs the dma-buf in a new file descriptor, as [`DmaBuf::into_fd`], but only after
+    /// `before_install` succeeded with the reserved descriptor number (typically: copying it
+    /// to user space). On failure nothing was installed and the reference is dropped.
+    pub fn into_fd_with(
+        self,
+        flags: u32,
+        before_install: impl FnOnce(u32) -> Result,
+    ) -> Result<u32> {
+        let res = kernel::fs::file::FileDescriptorReservation::get_unused_fd_flags(flags)?;
+        let fd = res.reserved_fd();
+        before_install(fd)?;
+        // SAFETY: `self` holds a reference, so the dma-buf's file is valid; the `ARef` takes
+        // a reference of its own for the descriptor table.
+        let file: ARef<kernel::fs::File> =
+            unsafe { kernel::fs::File::from_raw_file((*self.as_raw()).file) }.into();
+        res.fd_install(file);
+        Ok(fd)
+    }
+}
+
 impl Clone for DmaBuf {
     fn clone(&self) -> Self {
         // SAFETY: `self` holds a reference, so the file is alive and may take another.

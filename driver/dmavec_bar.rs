@@ -6,12 +6,38 @@
 //! Binds QEMU's `ivshmem-plain` (1af4:1110, BAR 2) by default; any other PCI
 //! device with a memory BAR can be bound through `driver_override` or
 //! `new_id`, the BAR being chosen with the `bar` module parameter.
+//!
+//! Each bound device gets a misc device, `/dev/dmavec-<pci name>`, whose
+//! ioctls (`uapi/linux/dmavec.h`) allocate device memory and export it.
+//!
+//! Ownership: an allocation is held by its handle and by every dma-buf exported from it; its
+//! pages return to the allocator (zeroed) only when the last of them is gone, so device memory
+//! is never handed out again while an importer or a CPU mapping can reach it. Removing the
+//! device revokes every dma-buf (importers are invalidated, CPU mappings zapped) before the
+//! BAR goes away.
 
-use core::fmt;
-use dmavec::{range::check_phys_ranges, raw, PhysVec};
+use core::{fmt, ptr::NonNull};
+use dmavec::{range::check_phys_ranges, raw, DmaBuf, ExportInfo, ExporterOps, PhysVec, Provider};
 use kernel::{
-    bindings, debugfs, device::Core, driver::Registration, page::PAGE_SIZE, pci, prelude::*,
+    bindings, debugfs,
+    device::Core,
+    driver::Registration,
+    io::Io,
+    miscdevice::{MiscDeviceOptions, MiscDeviceRegistration},
+    new_mutex,
+    page::PAGE_SIZE,
+    pci,
+    prelude::*,
+    str::CString,
+    sync::{Arc, Mutex},
 };
+
+mod alloc;
+mod file;
+mod uapi;
+
+use alloc::BarAlloc;
+use file::BarMisc;
 
 const MODULE_NAME: &CStr = <LocalModule as kernel::ModuleMetadata>::NAME;
 
@@ -32,6 +58,137 @@ impl Drop for DebugfsRootGuard {
     }
 }
 
+/// A bound BAR, shared by the driver, its open files, its allocations and its dma-bufs.
+#[pin_data]
+pub(crate) struct BarDevice {
+    /// The misc device's name, `dmavec-<pci name>`.
+    name: CString,
+    index: u32,
+    start: u64,
+    size: u64,
+    provider: Provider,
+    /// The mapped BAR, for zeroing freed memory; revoked when the device is unbound.
+    bar: pci::DevresBar,
+    #[pin]
+    alloc: BarAlloc,
+    /// Live exports, to revoke on remove; `None` once the device is gone.
+    #[pin]
+    exports: Mutex<Option<KVec<Arc<dmavec::Buffer>>>>,
+}
+
+impl BarDevice {
+    /// Exports `ranges` (of `allocs`) as a dma-buf.
+    fn export(
+        self: &Arc<Self>,
+        ranges: KVec<PhysVec>,
+        allocs: KVec<Arc<Allocation>>,
+        access: u32,
+    ) -> Result<DmaBuf> {
+        // Under the lock that remove takes to revoke: an export either completes before the
+        // device goes, and is revoked, or fails with ENODEV.
+        let mut exports = self.exports.lock();
+        let Some(list) = &mut *exports else {
+            return Err(ENODEV);
+        };
+        list.reserve(1, GFP_KERNEL)?;
+        let (buf, dmabuf) = dmavec::export(
+            ExportInfo {
+                ranges,
+                provider: Some(self.provider),
+                name: MODULE_NAME,
+                owner: kernel::module::this_module::<LocalModule>().into(),
+                flags: access,
+            },
+            KBox::new(
+                BarExport {
+                    dev: self.clone(),
+                    _allocs: allocs,
+                },
+                GFP_KERNEL,
+            )?,
+        )?;
+        list.push(buf, GFP_ATOMIC)?;
+        Ok(dmabuf)
+    }
+
+    /// Revokes every export and refuses new ones: the device is going away.
+    fn revoke_all(&self) {
+        let Some(list) = self.exports.lock().take() else {
+            return;
+        };
+        for b in list.iter() {
+            b.revoke();
+        }
+    }
+
+    /// Zeroes pages `[first, first + pages)` of the BAR, if the device is still bound.
+    fn zero(&self, first: usize, pages: usize) {
+        let start = first * PAGE_SIZE;
+        let end = start + pages * PAGE_SIZE;
+        self.bar.try_access_with(|bar| {
+            for off in (start..end).step_by(8) {
+                // Within the BAR: allocations never exceed it.
+                let _ = bar.try_write64(0, off);
+            }
+        });
+    }
+}
+
+/// An allocation of device memory, freed (zeroed) when its last holder goes.
+pub(crate) struct Allocation {
+    dev: Arc<BarDevice>,
+    first: usize,
+    pages: usize,
+}
+
+impl Allocation {
+    fn new(dev: &Arc<BarDevice>, pages: usize, align: usize) -> Result<Arc<Self>> {
+        let first = dev.alloc.alloc(pages, align)?;
+        Arc::new(
+            Self {
+                dev: dev.clone(),
+                first,
+                pages,
+            },
+            GFP_KERNEL,
+        )
+        .inspect_err(|_| dev.alloc.free(first))
+        .map_err(Error::from)
+    }
+
+    /// Size in bytes.
+    fn bytes(&self) -> u64 {
+        (self.pages * PAGE_SIZE) as u64
+    }
+
+    /// Physical address of the first byte.
+    fn phys(&self) -> u64 {
+        self.dev.start + (self.first * PAGE_SIZE) as u64
+    }
+}
+
+impl Drop for Allocation {
+    fn drop(&mut self) {
+        // No dma-buf and no handle reaches these pages any more: scrub them before reuse.
+        self.dev.zero(self.first, self.pages);
+        self.dev.alloc.free(self.first);
+    }
+}
+
+/// The exporter side of one dma-buf: it holds its allocations until released.
+struct BarExport {
+    dev: Arc<BarDevice>,
+    _allocs: KVec<Arc<Allocation>>,
+}
+
+impl ExporterOps for BarExport {
+    fn release(&self, buf: &dmavec::Buffer) {
+        if let Some(list) = &mut *self.dev.exports.lock() {
+            list.retain(|b| !core::ptr::eq::<dmavec::Buffer>(&**b, buf));
+        }
+    }
+}
+
 /// What `debugfs/dmavec_bar/<pci-name>/bar` reports.
 struct BarInfo {
     index: u32,
@@ -48,12 +205,21 @@ impl fmt::Debug for BarInfo {
 }
 
 /// Per-device state, alive while the driver is bound.
-#[pin_data]
-struct DmavecBar<'bound> {
-    /// The BAR, requested and mapped for the lifetime of the binding.
-    _bar: pci::Bar<'bound>,
+#[pin_data(PinnedDrop)]
+struct DmavecBar {
+    dev: Arc<BarDevice>,
+    #[pin]
+    misc: BarMisc,
     #[pin]
     _debugfs: debugfs::Scope<BarInfo>,
+}
+
+#[pinned_drop]
+impl PinnedDrop for DmavecBar {
+    fn drop(self: Pin<&mut Self>) {
+        // Unbinding (also on a failed probe): no importer may reach the BAR afterwards.
+        self.dev.revoke_all();
+    }
 }
 
 struct DmavecBarDriver;
@@ -94,7 +260,7 @@ fn check_bar(flags: u64, start: u64, size: u64) -> Result<usize> {
 
 impl pci::Driver for DmavecBarDriver {
     type IdInfo = ();
-    type Data<'bound> = DmavecBar<'bound>;
+    type Data<'bound> = DmavecBar;
 
     const ID_TABLE: pci::IdTable<Self::IdInfo> = &PCI_TABLE;
 
@@ -109,7 +275,7 @@ impl pci::Driver for DmavecBarDriver {
             })?;
             let start = pdev.resource_start(index)?;
             let size = pdev.resource_len(index)?;
-            check_bar(flags, start, size).inspect_err(|e| {
+            let len = check_bar(flags, start, size).inspect_err(|e| {
                 dev_err!(
                     pdev,
                     "BAR {} [{:#x} + {:#x}, flags {:#x}] cannot be exported: {:?}\n",
@@ -125,25 +291,55 @@ impl pci::Driver for DmavecBarDriver {
             // The BAR's P2PDMA provider (bus offset, owner), device-managed.
             // SAFETY: `pdev` is a bound PCI device.
             kernel::error::to_result(unsafe { bindings::pcim_p2pdma_init(raw::pci_dev(pdev)) })?;
+            // SAFETY: As above; `index` is a standard BAR index (checked).
+            let prov = unsafe { bindings::pcim_p2pdma_provider(raw::pci_dev(pdev), index as i32) };
+            // SAFETY: The provider is device-managed: valid until unbind, and every buffer that
+            // uses it is revoked for good in `DmavecBar::drop`, before unbind completes.
+            let provider = unsafe { Provider::from_raw(NonNull::new(prov).ok_or(ENODEV)?) };
+            let bar = pdev.iomap_region(index, MODULE_NAME)?.into_devres()?;
+            let name = CString::try_from_fmt(fmt!("dmavec-{}", pdev.as_ref().name()))?;
+
+            let dev = Arc::pin_init(
+                try_pin_init!(BarDevice {
+                    name,
+                    index,
+                    start,
+                    size,
+                    provider,
+                    bar,
+                    alloc <- BarAlloc::new(len / PAGE_SIZE),
+                    exports <- new_mutex!(Some(KVec::new())),
+                }),
+                GFP_KERNEL,
+            )?;
 
             #[allow(static_mut_refs)]
             // SAFETY: See `DEBUGFS_ROOT`.
             let root = unsafe { DEBUGFS_ROOT.as_ref() }.ok_or(ENODEV)?;
             let info = BarInfo { index, start, size };
+            // SAFETY: `dev.name` lives in `dev`, which outlives the registration: the
+            // registration is a field of the driver data, which also holds `dev`.
+            let misc_name: &'static CStr = unsafe { &*core::ptr::from_ref::<CStr>(&dev.name) };
 
             dev_info!(
                 pdev,
-                "exporting BAR {}: {} bytes at {:#x}\n",
+                "exporting BAR {}: {} bytes at {:#x} as /dev/{}\n",
                 index,
                 size,
-                start
+                start,
+                misc_name.to_str().unwrap_or("?")
             );
 
+            let misc_dev = dev.clone();
             Ok(try_pin_init!(DmavecBar {
-                _bar: pdev.iomap_region(index, MODULE_NAME)?,
+                misc <- pin_init!(BarMisc {
+                    reg <- MiscDeviceRegistration::register(MiscDeviceOptions { name: misc_name }),
+                    dev: misc_dev,
+                }? Error),
                 _debugfs <- root.scope(info, pdev.as_ref().name(), |info, dir| {
                     dir.read_only_file(c"bar", info);
                 }),
+                dev,
             }))
         })
     }
@@ -175,6 +371,7 @@ module! {
     authors: ["dmavec developers"],
     description: "Export PCI memory BARs as dma-bufs through dmavec",
     license: "GPL",
+    imports_ns: ["DMA_BUF"],
     params: {
         bar: u32 {
             default: 2,

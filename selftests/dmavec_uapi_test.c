@@ -1,0 +1,415 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * kselftests of the dmavec_bar user API (uapi/linux/dmavec.h) on QEMU's
+ * ivshmem: every ioctl's success path and every errno the documentation
+ * lists, dma-buf fd lifetime in both orders, multi-range exports checked
+ * from the host side of the shared memory, and that no error path writes
+ * to the kernel log.
+ */
+#include <assert.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/klog.h>
+#include <sys/mman.h>
+#include <unistd.h>
+#include <linux/dmavec.h>
+#include <linux/types.h>
+
+#include "kselftest_harness.h"
+#include "host_agent.h"
+
+#define PAGE 4096ULL
+
+/* The layout the driver asserts too (driver/uapi.rs). */
+static_assert(sizeof(struct dmavec_info) == 64, "dmavec_info");
+static_assert(sizeof(struct dmavec_alloc) == 40, "dmavec_alloc");
+static_assert(sizeof(struct dmavec_free) == 16, "dmavec_free");
+static_assert(sizeof(struct dmavec_range) == 24, "dmavec_range");
+static_assert(sizeof(struct dmavec_export) == 40, "dmavec_export");
+
+/* Opens the first /dev/dmavec-* device. */
+static int open_dev(void)
+{
+	struct dirent *de;
+	char path[PATH_MAX];
+	DIR *d = opendir("/dev");
+	int fd = -1;
+
+	if (!d)
+		return -1;
+	while ((de = readdir(d)))
+		if (!strncmp(de->d_name, "dmavec-", 7)) {
+			snprintf(path, sizeof(path), "/dev/%s", de->d_name);
+			fd = open(path, O_RDWR | O_CLOEXEC);
+			break;
+		}
+	closedir(d);
+	return fd;
+}
+
+static int alloc(int dev, __u64 size, __u64 align, __u32 *handle)
+{
+	struct dmavec_alloc a = { .size = size, .align = align };
+	int ret = ioctl(dev, DMAVEC_IOCTL_ALLOC, &a);
+
+	if (!ret)
+		*handle = a.handle;
+	return ret ? -errno : 0;
+}
+
+static int free_handle(int dev, __u32 handle)
+{
+	struct dmavec_free f = { .handle = handle };
+
+	return ioctl(dev, DMAVEC_IOCTL_FREE, &f) ? -errno : 0;
+}
+
+static int export(int dev, struct dmavec_range *r, __u32 count, __u32 fd_flags)
+{
+	struct dmavec_export e = {
+		.ranges = (__u64)(unsigned long)r,
+		.count = count,
+		.fd_flags = fd_flags,
+	};
+
+	return ioctl(dev, DMAVEC_IOCTL_EXPORT, &e) ? -errno : e.fd;
+}
+
+static __u64 bytes_free(int dev)
+{
+	struct dmavec_info i;
+
+	return ioctl(dev, DMAVEC_IOCTL_INFO, &i) ? 0 : i.bytes_free;
+}
+
+/* The kernel log, to check that error paths leave no line in it. */
+static int klog(char *buf, int len)
+{
+	return klogctl(3 /* SYSLOG_ACTION_READ_ALL */, buf, len);
+}
+
+FIXTURE(dev) {
+	int fd;
+	struct dmavec_info info;
+};
+
+FIXTURE_SETUP(dev)
+{
+	self->fd = open_dev();
+	ASSERT_GE(self->fd, 0) TH_LOG("no /dev/dmavec-* device");
+	ASSERT_EQ(0, ioctl(self->fd, DMAVEC_IOCTL_INFO, &self->info));
+}
+
+FIXTURE_TEARDOWN(dev)
+{
+	close(self->fd);
+}
+
+TEST_F(dev, info)
+{
+	const char *want = getenv("DMAVEC_SHM_SIZE");
+	int i;
+
+	EXPECT_EQ(DMAVEC_ABI_VERSION, self->info.abi_version);
+	EXPECT_EQ(PAGE, self->info.page_size);
+	EXPECT_EQ(2, self->info.bar_index);
+	if (want)
+		EXPECT_EQ(strtoull(want, NULL, 0), self->info.bar_size);
+	EXPECT_EQ(self->info.bar_size, self->info.bytes_free);
+	EXPECT_EQ(DMAVEC_FEATURE_MMAP | DMAVEC_FEATURE_P2PDMA, self->info.features);
+	for (i = 0; i < 4; i++)
+		EXPECT_EQ(0, self->info.reserved[i]);
+}
+
+TEST_F(dev, alloc_and_free)
+{
+	__u32 h1 = 0, h2 = 0;
+
+	ASSERT_EQ(0, alloc(self->fd, 16 * PAGE, 0, &h1));
+	EXPECT_NE(0, h1);
+	ASSERT_EQ(0, alloc(self->fd, PAGE, 1 << 20, &h2));
+	EXPECT_NE(h1, h2);
+	EXPECT_EQ(self->info.bar_size - 17 * PAGE, bytes_free(self->fd));
+	EXPECT_EQ(0, free_handle(self->fd, h1));
+	EXPECT_EQ(0, free_handle(self->fd, h2));
+	EXPECT_EQ(self->info.bar_size, bytes_free(self->fd));
+}
+
+TEST_F(dev, alloc_errors)
+{
+	struct dmavec_alloc a = { .size = PAGE };
+	__u32 h = 0, all = 0;
+
+	EXPECT_EQ(-EINVAL, alloc(self->fd, 0, 0, &h));
+	EXPECT_EQ(-EINVAL, alloc(self->fd, PAGE + 1, 0, &h));
+	EXPECT_EQ(-EINVAL, alloc(self->fd, PAGE, 3 * PAGE, &h));
+	EXPECT_EQ(-EINVAL, alloc(self->fd, PAGE, PAGE / 2, &h));
+	a.flags = 1;
+	EXPECT_EQ(-1, ioctl(self->fd, DMAVEC_IOCTL_ALLOC, &a));
+	EXPECT_EQ(EINVAL, errno);
+	a.flags = 0;
+	a.reserved[1] = 1;
+	EXPECT_EQ(-1, ioctl(self->fd, DMAVEC_IOCTL_ALLOC, &a));
+	EXPECT_EQ(EINVAL, errno);
+	EXPECT_EQ(-ENOSPC, alloc(self->fd, self->info.bar_size + PAGE, 0, &h));
+	ASSERT_EQ(0, alloc(self->fd, self->info.bar_size, 0, &all));
+	EXPECT_EQ(-ENOSPC, alloc(self->fd, PAGE, 0, &h));
+	EXPECT_EQ(0, free_handle(self->fd, all));
+	EXPECT_EQ(-EFAULT, ioctl(self->fd, DMAVEC_IOCTL_ALLOC, (void *)8) ? -errno : 0);
+}
+
+TEST_F(dev, free_errors)
+{
+	struct dmavec_free f = { 0 };
+	__u32 h = 0;
+
+	EXPECT_EQ(-ENOENT, free_handle(self->fd, 0));
+	EXPECT_EQ(-ENOENT, free_handle(self->fd, 12345));
+	ASSERT_EQ(0, alloc(self->fd, PAGE, 0, &h));
+	f.handle = h;
+	f.flags = 1;
+	EXPECT_EQ(-1, ioctl(self->fd, DMAVEC_IOCTL_FREE, &f));
+	EXPECT_EQ(EINVAL, errno);
+	f.flags = 0;
+	f.reserved = 1;
+	EXPECT_EQ(-1, ioctl(self->fd, DMAVEC_IOCTL_FREE, &f));
+	EXPECT_EQ(EINVAL, errno);
+	EXPECT_EQ(0, free_handle(self->fd, h));
+	EXPECT_EQ(-ENOENT, free_handle(self->fd, h));
+}
+
+TEST_F(dev, unknown_ioctl)
+{
+	EXPECT_EQ(-1, ioctl(self->fd, _IO(DMAVEC_IOCTL_MAGIC, 0x7f), 0));
+	EXPECT_EQ(ENOTTY, errno);
+	/* Same number, other size: not this ABI. */
+	EXPECT_EQ(-1, ioctl(self->fd, _IOR(DMAVEC_IOCTL_MAGIC, 0x00, __u64), 0));
+	EXPECT_EQ(ENOTTY, errno);
+}
+
+TEST_F(dev, export_errors)
+{
+	struct dmavec_range r = { .length = PAGE };
+	struct dmavec_export e = { .count = 1 };
+	__u32 h = 0;
+
+	ASSERT_EQ(0, alloc(self->fd, 4 * PAGE, 0, &h));
+	r.handle = h;
+	EXPECT_EQ(-EINVAL, export(self->fd, &r, 0, O_RDWR));
+	EXPECT_EQ(-E2BIG, export(self->fd, &r, DMAVEC_MAX_RANGES + 1, O_RDWR));
+	EXPECT_EQ(-EFAULT, export(self->fd, (void *)8, 1, O_RDWR));
+	EXPECT_EQ(-EINVAL, export(self->fd, &r, 1, O_RDWR | O_NONBLOCK));
+	EXPECT_EQ(-EINVAL, export(self->fd, &r, 1, O_ACCMODE));
+	r.handle = 999;
+	EXPECT_EQ(-ENOENT, export(self->fd, &r, 1, O_RDWR));
+	r.handle = h;
+	r.offset = PAGE / 2;
+	EXPECT_EQ(-EINVAL, export(self->fd, &r, 1, O_RDWR));
+	r.offset = 0;
+	r.length = 0;
+	EXPECT_EQ(-EINVAL, export(self->fd, &r, 1, O_RDWR));
+	r.length = PAGE + 1;
+	EXPECT_EQ(-EINVAL, export(self->fd, &r, 1, O_RDWR));
+	r.offset = 3 * PAGE;
+	r.length = 2 * PAGE;
+	EXPECT_EQ(-EINVAL, export(self->fd, &r, 1, O_RDWR));
+	r.offset = ~0ULL & ~(PAGE - 1);
+	r.length = PAGE;
+	EXPECT_EQ(-EOVERFLOW, export(self->fd, &r, 1, O_RDWR));
+	r.offset = 0;
+	r.reserved = 1;
+	EXPECT_EQ(-EINVAL, export(self->fd, &r, 1, O_RDWR));
+	r.reserved = 0;
+	e.ranges = (__u64)(unsigned long)&r;
+	e.flags = 1;
+	EXPECT_EQ(-1, ioctl(self->fd, DMAVEC_IOCTL_EXPORT, &e));
+	EXPECT_EQ(EINVAL, errno);
+	e.flags = 0;
+	e.reserved[0] = 1;
+	EXPECT_EQ(-1, ioctl(self->fd, DMAVEC_IOCTL_EXPORT, &e));
+	EXPECT_EQ(EINVAL, errno);
+	EXPECT_EQ(0, free_handle(self->fd, h));
+}
+
+TEST_F(dev, errors_leave_no_log_line)
+{
+	static char before[1 << 17], after[1 << 17];
+	struct dmavec_range r = { .handle = 999, .length = PAGE };
+	int n1, n2;
+	__u32 h = 0;
+
+	n1 = klog(before, sizeof(before));
+	ASSERT_GT(n1, 0);
+	alloc(self->fd, 0, 0, &h);
+	alloc(self->fd, self->info.bar_size * 2, 0, &h);
+	free_handle(self->fd, 4242);
+	export(self->fd, &r, 1, O_RDWR);
+	export(self->fd, &r, DMAVEC_MAX_RANGES + 1, O_RDWR);
+	ioctl(self->fd, _IO(DMAVEC_IOCTL_MAGIC, 0x7f), 0);
+	n2 = klog(after, sizeof(after));
+	EXPECT_EQ(n1, n2);
+	EXPECT_EQ(0, memcmp(before, after, n1));
+}
+
+/*
+ * Two discontiguous ranges, the second before the first: one allocation of
+ * the whole BAR starts at offset 0, so the host file offsets are known.
+ */
+TEST_F(dev, export_two_ranges_reaches_the_host)
+{
+	struct dmavec_range r[2];
+	__u8 want[PAGE], got[PAGE], *map;
+	__u32 h = 0;
+	int buf;
+
+	ASSERT_EQ(0, alloc(self->fd, self->info.bar_size, 0, &h));
+	r[0] = (struct dmavec_range){ .handle = h, .offset = 8 * PAGE, .length = 2 * PAGE };
+	r[1] = (struct dmavec_range){ .handle = h, .offset = 2 * PAGE, .length = PAGE };
+	buf = export(self->fd, r, 2, O_RDWR | O_CLOEXEC);
+	ASSERT_GE(buf, 0);
+	EXPECT_EQ(3 * PAGE, lseek(buf, 0, SEEK_END));
+	EXPECT_EQ(FD_CLOEXEC, fcntl(buf, F_GETFD) & FD_CLOEXEC);
+	EXPECT_EQ(O_RDWR, fcntl(buf, F_GETFL) & O_ACCMODE);
+	map = mmap(NULL, 3 * PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, buf, 0);
+	ASSERT_NE(MAP_FAILED, map);
+	agent_pattern(31, want, PAGE);
+	memcpy(map + 2 * PAGE, want, PAGE);
+	ASSERT_EQ(0, agent_read(2 * PAGE, got, PAGE));
+	EXPECT_EQ(0, memcmp(want, got, PAGE));
+	agent_pattern(32, want, PAGE);
+	memcpy(map + PAGE, want, PAGE);
+	ASSERT_EQ(0, agent_read(9 * PAGE, got, PAGE));
+	EXPECT_EQ(0, memcmp(want, got, PAGE));
+	munmap(map, 3 * PAGE);
+	close(buf);
+	EXPECT_EQ(0, free_handle(self->fd, h));
+}
+
+TEST_F(dev, read_only_export_refuses_writable_mmap)
+{
+	struct dmavec_range r = { .length = PAGE };
+	int buf;
+
+	ASSERT_EQ(0, alloc(self->fd, PAGE, 0, &r.handle));
+	buf = export(self->fd, &r, 1, O_RDONLY);
+	ASSERT_GE(buf, 0);
+	EXPECT_EQ(0, fcntl(buf, F_GETFD) & FD_CLOEXEC);
+	EXPECT_EQ(MAP_FAILED, mmap(NULL, PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, buf, 0));
+	EXPECT_EQ(EACCES, errno);
+	close(buf);
+	free_handle(self->fd, r.handle);
+}
+
+/* FREE of an exported allocation: the dma-buf keeps the memory. */
+TEST_F(dev, free_keeps_exported_memory_until_release)
+{
+	struct dmavec_range r = { .length = 4 * PAGE };
+	__u8 *map;
+	int buf;
+
+	ASSERT_EQ(0, alloc(self->fd, 4 * PAGE, 0, &r.handle));
+	buf = export(self->fd, &r, 1, O_RDWR);
+	ASSERT_GE(buf, 0);
+	ASSERT_EQ(0, free_handle(self->fd, r.handle));
+	EXPECT_EQ(self->info.bar_size - 4 * PAGE, bytes_free(self->fd));
+	map = mmap(NULL, 4 * PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, buf, 0);
+	ASSERT_NE(MAP_FAILED, map);
+	map[0] = 0x42;
+	EXPECT_EQ(0x42, map[0]);
+	munmap(map, 4 * PAGE);
+	close(buf);
+	EXPECT_EQ(self->info.bar_size, bytes_free(self->fd));
+}
+
+/* The device fd goes first: dma-bufs stay valid until their last reference. */
+TEST(device_fd_closed_first)
+{
+	struct dmavec_range r = { .length = 2 * PAGE };
+	int dev = open_dev(), buf;
+	__u64 size;
+	__u8 *map;
+
+	ASSERT_GE(dev, 0);
+	size = bytes_free(dev);
+	ASSERT_EQ(0, alloc(dev, 2 * PAGE, 0, &r.handle));
+	buf = export(dev, &r, 1, O_RDWR);
+	ASSERT_GE(buf, 0);
+	close(dev);
+	map = mmap(NULL, 2 * PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, buf, 0);
+	ASSERT_NE(MAP_FAILED, map);
+	map[PAGE] = 7;
+	EXPECT_EQ(7, map[PAGE]);
+	dev = open_dev();
+	ASSERT_GE(dev, 0);
+	EXPECT_EQ(size - 2 * PAGE, bytes_free(dev));
+	munmap(map, 2 * PAGE);
+	close(buf);
+	EXPECT_EQ(size, bytes_free(dev));
+	close(dev);
+}
+
+/* The dma-buf goes first, then the device fd frees the allocation. */
+TEST(dmabuf_closed_first)
+{
+	struct dmavec_range r = { .length = PAGE };
+	int dev = open_dev(), dev2, buf;
+	__u64 size;
+
+	ASSERT_GE(dev, 0);
+	size = bytes_free(dev);
+	ASSERT_EQ(0, alloc(dev, PAGE, 0, &r.handle));
+	buf = export(dev, &r, 1, O_RDWR);
+	ASSERT_GE(buf, 0);
+	close(buf);
+	dev2 = open_dev();
+	ASSERT_GE(dev2, 0);
+	EXPECT_EQ(size - PAGE, bytes_free(dev2));
+	close(dev);
+	EXPECT_EQ(size, bytes_free(dev2));
+	close(dev2);
+}
+
+/* Freed memory is scrubbed before it is handed out again. */
+TEST(freed_memory_is_zeroed)
+{
+	struct dmavec_range r;
+	struct dmavec_info info;
+	int dev = open_dev(), buf, i;
+	__u8 *map;
+
+	ASSERT_GE(dev, 0);
+	ASSERT_EQ(0, ioctl(dev, DMAVEC_IOCTL_INFO, &info));
+	ASSERT_EQ(0, alloc(dev, info.bar_size, 0, &r.handle));
+	r.offset = 0;
+	r.length = 4 * PAGE;
+	r.reserved = 0;
+	buf = export(dev, &r, 1, O_RDWR);
+	ASSERT_GE(buf, 0);
+	map = mmap(NULL, 4 * PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, buf, 0);
+	ASSERT_NE(MAP_FAILED, map);
+	memset(map, 0xa5, 4 * PAGE);
+	munmap(map, 4 * PAGE);
+	close(buf);
+	ASSERT_EQ(0, free_handle(dev, r.handle));
+	/* The whole BAR again, so from offset 0 again. */
+	ASSERT_EQ(0, alloc(dev, info.bar_size, 0, &r.handle));
+	buf = export(dev, &r, 1, O_RDWR);
+	ASSERT_GE(buf, 0);
+	map = mmap(NULL, 4 * PAGE, PROT_READ, MAP_SHARED, buf, 0);
+	ASSERT_NE(MAP_FAILED, map);
+	for (i = 0; i < 4 * PAGE; i++)
+		if (map[i])
+			break;
+	EXPECT_EQ(4 * PAGE, i);
+	munmap(map, 4 * PAGE);
+	close(buf);
+	close(dev);
+}
+
+TEST_HARNESS_MAIN
