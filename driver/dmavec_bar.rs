@@ -111,6 +111,11 @@ impl BarDevice {
         Ok(dmabuf)
     }
 
+    /// Whether the device was removed (its exports revoked).
+    pub(crate) fn is_gone(&self) -> bool {
+        self.exports.lock().is_none()
+    }
+
     /// Revokes every export and refuses new ones: the device is going away.
     fn revoke_all(&self) {
         let Some(list) = self.exports.lock().take() else {

@@ -161,6 +161,10 @@ impl MiscDevice for BarFile {
     fn ioctl(me: Pin<&BarFile>, _file: &File, cmd: u32, arg: usize) -> Result<isize> {
         let (mut reader, mut writer) =
             UserSlice::new(UserPtr::from_addr(arg), _IOC_SIZE(cmd)).reader_writer();
+        // Once the device is removed only FREE works (and EXPORT fails under its lock).
+        if cmd != uapi::IOCTL_FREE && cmd != uapi::IOCTL_EXPORT && me.dev.is_gone() {
+            return Err(ENODEV);
+        }
         match cmd {
             uapi::IOCTL_INFO => writer.write(&me.info())?,
             uapi::IOCTL_ALLOC => {

@@ -17,6 +17,7 @@
 #include <sys/ioctl.h>
 #include <sys/klog.h>
 #include <sys/mman.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <linux/dmavec.h>
 #include <linux/types.h>
@@ -409,6 +410,94 @@ TEST(freed_memory_is_zeroed)
 	EXPECT_EQ(4 * PAGE, i);
 	munmap(map, 4 * PAGE);
 	close(buf);
+	close(dev);
+}
+
+/* The PCI name of the device behind the first /dev/dmavec-* node. */
+static int dev_name(char *bdf, size_t len)
+{
+	struct dirent *de;
+	DIR *d = opendir("/dev");
+	int ret = -1;
+
+	if (!d)
+		return -1;
+	while ((de = readdir(d)))
+		if (!strncmp(de->d_name, "dmavec-", 7)) {
+			snprintf(bdf, len, "%s", de->d_name + 7);
+			ret = 0;
+			break;
+		}
+	closedir(d);
+	return ret;
+}
+
+static int write_file(const char *path, const char *s)
+{
+	int fd = open(path, O_WRONLY), ret;
+
+	if (fd < 0)
+		return -1;
+	ret = write(fd, s, strlen(s)) == (ssize_t)strlen(s) ? 0 : -1;
+	close(fd);
+	return ret;
+}
+
+/* Touches @p in a child; returns the signal that killed it, or 0. */
+static int touch_signal(volatile __u8 *p)
+{
+	int status;
+	pid_t pid = fork();
+
+	if (!pid) {
+		p[0] = 1;
+		_exit(0);
+	}
+	waitpid(pid, &status, 0);
+	return WIFSIGNALED(status) ? WTERMSIG(status) : 0;
+}
+
+/*
+ * Remove the device with a dma-buf exported, mmapped and its device fd
+ * open: the mapping SIGBUSes, ioctls fail with ENODEV, every fd closes;
+ * rescan brings the device back with all its memory free.
+ */
+TEST(remove_and_rescan_with_live_fds)
+{
+	struct dmavec_range r = { .length = 2 * PAGE };
+	char bdf[256], path[PATH_MAX];
+	struct dmavec_info info;
+	int dev = open_dev(), buf, i;
+	__u8 *map;
+	__u32 h = 0;
+
+	ASSERT_GE(dev, 0);
+	ASSERT_EQ(0, dev_name(bdf, sizeof(bdf)));
+	ASSERT_EQ(0, alloc(dev, 2 * PAGE, 0, &r.handle));
+	buf = export(dev, &r, 1, O_RDWR);
+	ASSERT_GE(buf, 0);
+	map = mmap(NULL, 2 * PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, buf, 0);
+	ASSERT_NE(MAP_FAILED, map);
+	EXPECT_EQ(0, touch_signal(map));
+
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/remove", bdf);
+	ASSERT_EQ(0, write_file(path, "1"));
+	EXPECT_EQ(SIGBUS, touch_signal(map));
+	EXPECT_EQ(-1, ioctl(dev, DMAVEC_IOCTL_INFO, &info));
+	EXPECT_EQ(ENODEV, errno);
+	EXPECT_EQ(-ENODEV, alloc(dev, PAGE, 0, &h));
+	EXPECT_EQ(-ENODEV, export(dev, &r, 1, O_RDWR));
+	EXPECT_EQ(0, free_handle(dev, r.handle));
+	munmap(map, 2 * PAGE);
+	EXPECT_EQ(0, close(buf));
+	EXPECT_EQ(0, close(dev));
+
+	ASSERT_EQ(0, write_file("/sys/bus/pci/rescan", "1"));
+	for (i = 0; i < 50 && (dev = open_dev()) < 0; i++)
+		usleep(100000);
+	ASSERT_GE(dev, 0);
+	ASSERT_EQ(0, ioctl(dev, DMAVEC_IOCTL_INFO, &info));
+	EXPECT_EQ(info.bar_size, info.bytes_free);
 	close(dev);
 }
 
