@@ -34,7 +34,7 @@ module! {
     imports_ns: ["DMA_BUF"],
 }
 
-#[pin_data]
+#[pin_data(PinnedDrop)]
 struct DmavecModule {
     // Dropped in declaration order: the files go before their directory.
     #[pin]
@@ -42,6 +42,13 @@ struct DmavecModule {
     #[pin]
     _buffers: debugfs::File<export::Registry>,
     _root: debugfs::Dir,
+}
+
+#[pinned_drop]
+impl PinnedDrop for DmavecModule {
+    fn drop(self: Pin<&mut Self>) {
+        export::exit_registry();
+    }
 }
 
 impl kernel::InPlaceModule for DmavecModule {

@@ -94,6 +94,13 @@ pub(crate) fn init_registry() {
     unsafe { BUFFERS.init() };
 }
 
+/// Frees the registry's array at module exit: a static is never dropped.
+pub(crate) fn exit_registry() {
+    // Every buffer holds a reference on its exporter module, which holds one on dmavec:
+    // the list is empty here.
+    drop(core::mem::take(&mut *BUFFERS.lock()));
+}
+
 /// What [`export`] needs to know.
 pub struct ExportInfo {
     /// The buffer's physical ranges, in buffer order (see [`check_phys_ranges`]).
@@ -371,6 +378,7 @@ impl Buffer {
         let was = self.revoked.load(Relaxed);
         self.revoked.store(revoked, Relaxed);
         if revoked && !was {
+            crate::stats::STATS.revocations.add(1, Relaxed);
             // SAFETY: The reservation lock is held, as required.
             unsafe { bindings::dma_buf_invalidate_mappings(d.as_ptr()) };
             // CPU mappings too: faults take the state lock we hold, and see `revoked`.

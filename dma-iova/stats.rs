@@ -13,6 +13,8 @@ pub struct Stats {
     pub unmaps: Atomic<u64>,
     /// `dma_iova_sync()` calls issued: one per IOVA-path mapping.
     pub iova_syncs: Atomic<u64>,
+    /// Buffers revoked (each transition from accessible to revoked).
+    pub revocations: Atomic<u64>,
 }
 
 /// The module's counters.
@@ -20,12 +22,14 @@ pub static STATS: Stats = Stats {
     maps: Atomic::new(0),
     unmaps: Atomic::new(0),
     iova_syncs: Atomic::new(0),
+    revocations: Atomic::new(0),
 };
 
 impl fmt::Debug for Stats {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(f, "maps: {}", self.maps.load(Relaxed))?;
         writeln!(f, "unmaps: {}", self.unmaps.load(Relaxed))?;
-        writeln!(f, "iova_syncs: {}", self.iova_syncs.load(Relaxed))
+        writeln!(f, "iova_syncs: {}", self.iova_syncs.load(Relaxed))?;
+        writeln!(f, "revocations: {}", self.revocations.load(Relaxed))
     }
 }

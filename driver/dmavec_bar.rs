@@ -71,9 +71,16 @@ pub(crate) struct BarDevice {
     bar: pci::DevresBar,
     #[pin]
     alloc: BarAlloc,
-    /// Live exports, to revoke on remove; `None` once the device is gone.
     #[pin]
-    exports: Mutex<Option<KVec<Arc<dmavec::Buffer>>>>,
+    exports: Mutex<Exports>,
+}
+
+/// The live exports of a device, to revoke on reset and remove.
+struct Exports {
+    /// `None` once the device is gone.
+    list: Option<KVec<Arc<dmavec::Buffer>>>,
+    /// Between `reset_prepare` and `reset_done`: exports are revoked, new ones born revoked.
+    resetting: bool,
 }
 
 impl BarDevice {
@@ -87,7 +94,8 @@ impl BarDevice {
         // Under the lock that remove takes to revoke: an export either completes before the
         // device goes, and is revoked, or fails with ENODEV.
         let mut exports = self.exports.lock();
-        let Some(list) = &mut *exports else {
+        let resetting = exports.resetting;
+        let Some(list) = &mut exports.list else {
             return Err(ENODEV);
         };
         list.reserve(1, GFP_KERNEL)?;
@@ -107,22 +115,51 @@ impl BarDevice {
                 GFP_KERNEL,
             )?,
         )?;
+        if resetting {
+            // Born revoked: `reset_done` restores it with the others.
+            buf.revoke();
+        }
         list.push(buf, GFP_ATOMIC)?;
         Ok(dmabuf)
     }
 
     /// Whether the device was removed (its exports revoked).
     pub(crate) fn is_gone(&self) -> bool {
-        self.exports.lock().is_none()
+        self.exports.lock().list.is_none()
     }
 
     /// Revokes every export and refuses new ones: the device is going away.
     fn revoke_all(&self) {
-        let Some(list) = self.exports.lock().take() else {
+        let Some(list) = self.exports.lock().list.take() else {
             return;
         };
         for b in list.iter() {
             b.revoke();
+        }
+    }
+
+    /// Revokes (`true`) or restores (`false`) every export around a reset.
+    #[cfg_attr(not(dmavec_pci_reset), allow(dead_code))]
+    fn reset_exports(&self, resetting: bool) {
+        // Revocation waits for importers and must not hold the lock that release takes:
+        // work on a snapshot. Exports made meanwhile see `resetting` and are born revoked.
+        let snapshot = {
+            let mut ex = self.exports.lock();
+            ex.resetting = resetting;
+            let mut v = KVec::new();
+            for b in ex.list.iter().flatten() {
+                // On allocation failure the buffer is left as it is; revocation of the
+                // others goes on.
+                let _ = v.push(b.clone(), GFP_KERNEL);
+            }
+            v
+        };
+        for b in snapshot.iter() {
+            if resetting {
+                b.revoke();
+            } else {
+                b.restore();
+            }
         }
     }
 
@@ -188,7 +225,7 @@ struct BarExport {
 
 impl ExporterOps for BarExport {
     fn release(&self, buf: &dmavec::Buffer) {
-        if let Some(list) = &mut *self.dev.exports.lock() {
+        if let Some(list) = &mut self.dev.exports.lock().list {
             list.retain(|b| !core::ptr::eq::<dmavec::Buffer>(&**b, buf));
         }
     }
@@ -269,6 +306,21 @@ impl pci::Driver for DmavecBarDriver {
 
     const ID_TABLE: pci::IdTable<Self::IdInfo> = &PCI_TABLE;
 
+    // Reset hooks need the Rust PCI API of patches/0003 (detected by Kbuild): without it a
+    // reset of the device goes unnoticed by its importers.
+    #[cfg(dmavec_pci_reset)]
+    const HAS_RESET: bool = true;
+
+    #[cfg(dmavec_pci_reset)]
+    fn reset_prepare<'bound>(_pdev: &'bound pci::Device<Core<'_>>, this: Pin<&DmavecBar>) {
+        this.dev.reset_exports(true);
+    }
+
+    #[cfg(dmavec_pci_reset)]
+    fn reset_done<'bound>(_pdev: &'bound pci::Device<Core<'_>>, this: Pin<&DmavecBar>) {
+        this.dev.reset_exports(false);
+    }
+
     fn probe<'bound>(
         pdev: &'bound pci::Device<Core<'_>>,
         _info: Option<&'bound Self::IdInfo>,
@@ -313,7 +365,10 @@ impl pci::Driver for DmavecBarDriver {
                     provider,
                     bar,
                     alloc <- BarAlloc::new(len / PAGE_SIZE),
-                    exports <- new_mutex!(Some(KVec::new())),
+                    exports <- new_mutex!(Exports {
+                        list: Some(KVec::new()),
+                        resetting: false,
+                    }),
                 }),
                 GFP_KERNEL,
             )?;

@@ -49,10 +49,12 @@ if [ ! -f "$out/.dmavec-ready" ]; then
 	echo "[kernel] $flavour kernel built in $(( $(date +%s) - start )) s" >&2
 	echo "$toolchain" > "$out/.dmavec-toolchain"
 	touch "$out/.dmavec-ready"
-	# Keep the cache bounded: drop older builds of the same flavour.
+	# Keep the cache bounded: drop older builds of the same flavour, then
+	# the source trees no build uses any more.
 	for old in "$DMAVEC_CACHE/build/$flavour-"*; do
 		[ "$old" = "$out" ] || rm -rf "$old"
 	done
+	"$here/setup.sh" prune
 fi
 ln -sfn "$out" "$DMAVEC_CACHE/build/$flavour"
 echo "$out"

@@ -75,6 +75,22 @@ EOS
 		-o Dir::State::status=/dev/null -o APT::Sandbox::User=root "$@"
 }
 
+# Drops source trees that are neither current nor the source of a cached
+# kernel build (a build of an older patch series stays usable until the
+# build that replaces it is ready; kernel.sh prunes it then).
+prune_sources() {
+	local old cur used
+	cur=$(readlink -f "$DMAVEC_CACHE/src/current")
+	used=$(for b in "$DMAVEC_CACHE"/build/*/source; do readlink -f "$b"; done 2>/dev/null)
+	for old in "$DMAVEC_CACHE/src/linux-"*; do
+		[ -d "$old" ] || continue
+		case $old in *.tmp) continue ;; esac
+		[ "$old" = "$cur" ] && continue
+		printf '%s\n' "$used" | grep -qxF "$old" && continue
+		rm -rf "$old"
+	done
+}
+
 setup_source() {
 	local debs="$DMAVEC_CACHE/apt/debs"
 	local deb
@@ -111,11 +127,7 @@ setup_source() {
 	touch "$dst.tmp/.dmavec-ready"
 	mv "$dst.tmp" "$dst"
 	ln -sfn "$dst" "$DMAVEC_CACHE/src/current"
-	# Drop source trees of older patch series / versions.
-	local old
-	for old in "$DMAVEC_CACHE/src/linux-"*; do
-		[ "$old" = "$dst" ] || rm -rf "$old"
-	done
+	prune_sources
 }
 
 what=${1:-all}
@@ -127,6 +139,7 @@ case $what in
 packages) setup_packages ;;
 bindgen) setup_bindgen ;;
 source) setup_source ;;
+prune) prune_sources ;;
 all) setup_packages; setup_bindgen; setup_source ;;
-*) echo "usage: $0 [packages|bindgen|source|all]" >&2; exit 2 ;;
+*) echo "usage: $0 [packages|bindgen|source|prune|all]" >&2; exit 2 ;;
 esac

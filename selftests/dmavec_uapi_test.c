@@ -17,6 +17,7 @@
 #include <sys/ioctl.h>
 #include <sys/klog.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <linux/dmavec.h>
@@ -183,6 +184,123 @@ TEST_F(dev, free_errors)
 	EXPECT_EQ(EINVAL, errno);
 	EXPECT_EQ(0, free_handle(self->fd, h));
 	EXPECT_EQ(-ENOENT, free_handle(self->fd, h));
+}
+
+TEST_F(dev, bad_pointers_fault)
+{
+	EXPECT_EQ(-1, ioctl(self->fd, DMAVEC_IOCTL_INFO, (void *)8));
+	EXPECT_EQ(EFAULT, errno);
+	EXPECT_EQ(-1, ioctl(self->fd, DMAVEC_IOCTL_FREE, (void *)8));
+	EXPECT_EQ(EFAULT, errno);
+	EXPECT_EQ(-1, ioctl(self->fd, DMAVEC_IOCTL_EXPORT, (void *)8));
+	EXPECT_EQ(EFAULT, errno);
+}
+
+TEST_F(dev, export_without_free_fd_is_emfile)
+{
+	struct dmavec_range r = { .length = PAGE };
+	struct rlimit old, none;
+	int ret;
+
+	int fill[64], n = 0;
+
+	ASSERT_EQ(0, alloc(self->fd, PAGE, 0, &r.handle));
+	ASSERT_EQ(0, getrlimit(RLIMIT_NOFILE, &old));
+	/* No free descriptor: a low limit, and every slot below it taken. */
+	none = old;
+	none.rlim_cur = 64;
+	ASSERT_EQ(0, setrlimit(RLIMIT_NOFILE, &none));
+	while (n < 64 && (fill[n] = dup(0)) >= 0)
+		n++;
+	ret = export(self->fd, &r, 1, O_RDWR);
+	while (n--)
+		close(fill[n]);
+	ASSERT_EQ(0, setrlimit(RLIMIT_NOFILE, &old));
+	EXPECT_EQ(-EMFILE, ret);
+	EXPECT_EQ(self->info.bar_size - PAGE, bytes_free(self->fd));
+	EXPECT_EQ(0, free_handle(self->fd, r.handle));
+}
+
+/*
+ * fail-nth of this thread, kept open: writing N makes the N-th fault
+ * injection point of the next calls fail; reading gives what is left (0:
+ * the failure was injected).
+ */
+static int fail_fd = -1;
+
+static int fail_nth(int n)
+{
+	char buf[16];
+	int len;
+
+	if (fail_fd < 0)
+		fail_fd = open("/proc/thread-self/fail-nth", O_RDWR);
+	if (fail_fd < 0)
+		return -1;
+	len = snprintf(buf, sizeof(buf), "%d", n);
+	return pwrite(fail_fd, buf, len, 0) == len ? 0 : -1;
+}
+
+static int fail_left(void)
+{
+	char buf[16] = "";
+
+	if (fail_fd < 0 || pread(fail_fd, buf, sizeof(buf) - 1, 0) <= 0)
+		return -1;
+	return atoi(buf);
+}
+
+/*
+ * An allocation failure anywhere in ALLOC or EXPORT is ENOMEM and nothing
+ * else, and leaves nothing behind: sweep the n-th allocation until the call
+ * succeeds without a failure.
+ */
+TEST_F(dev, allocation_failures_are_enomem)
+{
+	struct dmavec_range r = { .length = PAGE };
+	int n, ret, enomem = 0, other = 0;
+	__u32 h = 0;
+
+	for (n = 1; n < 200; n++) {
+		int left;
+
+		ASSERT_EQ(0, fail_nth(n)) TH_LOG("no fault injection in this kernel");
+		ret = alloc(self->fd, PAGE, 0, &h);
+		left = fail_left();
+		fail_nth(0);
+		/* A failed call must be the injected failure, not another error. */
+		if (ret)
+			EXPECT_EQ(0, left);
+		if (!ret)
+			break;
+		if (ret == -ENOMEM)
+			enomem++;
+		else
+			other++;
+	}
+	ASSERT_EQ(0, ret);
+	EXPECT_GE(enomem, 1);
+	EXPECT_EQ(0, other);
+	EXPECT_EQ(self->info.bar_size - PAGE, bytes_free(self->fd));
+	r.handle = h;
+	enomem = 0;
+	for (n = 1; n < 200; n++) {
+		ASSERT_EQ(0, fail_nth(n));
+		ret = export(self->fd, &r, 1, O_RDWR);
+		fail_nth(0);
+		if (ret >= 0)
+			break;
+		if (ret == -ENOMEM)
+			enomem++;
+		else
+			other++;
+	}
+	ASSERT_GE(ret, 0);
+	close(ret);
+	EXPECT_GE(enomem, 1);
+	EXPECT_EQ(0, other);
+	EXPECT_EQ(0, free_handle(self->fd, h));
+	EXPECT_EQ(self->info.bar_size, bytes_free(self->fd));
 }
 
 TEST_F(dev, unknown_ioctl)
@@ -444,7 +562,7 @@ static int write_file(const char *path, const char *s)
 }
 
 /* Touches @p in a child; returns the signal that killed it, or 0. */
-static int touch_signal(volatile __u8 *p)
+static int touch_signal(__u8 *p)
 {
 	int status;
 	pid_t pid = fork();
@@ -498,6 +616,61 @@ TEST(remove_and_rescan_with_live_fds)
 	ASSERT_GE(dev, 0);
 	ASSERT_EQ(0, ioctl(dev, DMAVEC_IOCTL_INFO, &info));
 	EXPECT_EQ(info.bar_size, info.bytes_free);
+	close(dev);
+}
+
+static unsigned long long read_revocation_count(void)
+{
+	unsigned long long v = 0;
+	char line[64];
+	FILE *f = fopen("/sys/kernel/debug/dmavec/stats", "r");
+
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "revocations: %llu", &v) == 1)
+			break;
+	fclose(f);
+	return v;
+}
+
+/*
+ * A reset through sysfs with a dma-buf exported and mmapped: its exports
+ * are revoked around the reset (the counter moves) and restored after it,
+ * so the mapping works again and reaches the host file.
+ */
+TEST(reset_revokes_then_restores)
+{
+	char bdf[256], path[PATH_MAX];
+	struct dmavec_range r = { .length = PAGE };
+	struct dmavec_info info;
+	unsigned long long before;
+	int dev = open_dev(), buf;
+	__u8 *map, got;
+
+	ASSERT_GE(dev, 0);
+	ASSERT_EQ(0, dev_name(bdf, sizeof(bdf)));
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/reset", bdf);
+	ASSERT_EQ(0, access(path, W_OK)) TH_LOG("%s has no reset method", bdf);
+	ASSERT_EQ(0, ioctl(dev, DMAVEC_IOCTL_INFO, &info));
+	/* The whole BAR, so the buffer starts at offset 0 of the host file. */
+	ASSERT_EQ(0, alloc(dev, info.bar_size, 0, &r.handle));
+	buf = export(dev, &r, 1, O_RDWR);
+	ASSERT_GE(buf, 0);
+	map = mmap(NULL, PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, buf, 0);
+	ASSERT_NE(MAP_FAILED, map);
+	map[0] = 0x33;
+
+	before = read_revocation_count();
+	ASSERT_EQ(0, write_file(path, "1"));
+	EXPECT_EQ(before + 1, read_revocation_count());
+
+	map[0] = 0x44;
+	ASSERT_EQ(0, agent_read(0, &got, 1));
+	EXPECT_EQ(0x44, got);
+	munmap(map, PAGE);
+	close(buf);
+	free_handle(dev, r.handle);
 	close(dev);
 }
 

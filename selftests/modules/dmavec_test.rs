@@ -283,7 +283,7 @@ mod tests {
     }
 
     #[test]
-    fn mmio_refuses_legacy_importer() -> Result {
+    fn mmio_refuses_legacy_and_pinning_importers() -> Result {
         let edu = PciRef::edu()?;
         let shm = PciRef::find(0x1af4, 0x1110)?;
         // SAFETY: As in `ivshmem_mmio_through_host_bridge`.
@@ -311,6 +311,17 @@ mod tests {
         // SAFETY: `dmabuf` holds a reference; `dev` is valid.
         let att = unsafe { bindings::dma_buf_attach(dmabuf.as_raw(), dev) };
         assert_eq!(from_err_ptr(att).err(), Some(EPERM));
+
+        // Peer-to-peer capable but not revocable (no invalidate callback): no pinning of MMIO.
+        static PINNING: bindings::dma_buf_attach_ops = bindings::dma_buf_attach_ops {
+            allow_peer2peer: true,
+            invalidate_mappings: None,
+        };
+        // SAFETY: As above; `PINNING` is static.
+        let att = unsafe {
+            bindings::dma_buf_dynamic_attach(dmabuf.as_raw(), dev, &PINNING, core::ptr::null_mut())
+        };
+        assert_eq!(from_err_ptr(att).err(), Some(EOPNOTSUPP));
         Ok(())
     }
 }

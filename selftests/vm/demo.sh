@@ -29,3 +29,8 @@ for d in /sys/bus/pci/devices/*; do
 	fi
 done
 demo "modules: $(cut -d' ' -f1 /proc/modules | tr '\n' ' ')"
+if /tests/dmavec_demo; then
+	echo "$M STEP demo-data-path ok"
+else
+	echo "$M STEP demo-data-path fail"
+fi

@@ -132,7 +132,10 @@ def qemu_cmd(a, shm, agent_path):
                 "-device", "ivshmem-plain,memdev=shm0,bus=dn1",
                 "-device", edu + ",bus=dn2"]
     else:
-        devs = ["-device", "ivshmem-plain,memdev=shm0", "-device", edu]
+        # ivshmem behind a root port: a secondary bus reset gives it a reset method
+        # (sysfs 'reset'); on the root bus it has none.
+        devs = ["-device", "pcie-root-port,id=rp0,bus=pcie.0,chassis=1,slot=1",
+                "-device", "ivshmem-plain,memdev=shm0,bus=rp0", "-device", edu]
     append = (f"console=ttyS0 panic=-1 dmavec.mode={a.mode} "
               f"dmavec.shm_size={a.shm_size} ")
     append += "intel_iommu=on iommu.strict=1 " if a.iommu else "intel_iommu=off "
