@@ -15,6 +15,7 @@
 #include <linux/export.h>
 #include <linux/mm.h>
 #include <linux/module.h>
+#include <linux/pci.h>
 #include <linux/pci-p2pdma.h>
 #include <linux/scatterlist.h>
 #include <linux/stddef.h>
@@ -39,6 +40,16 @@ unsigned long dmavec_shim_dma_get_seg_boundary(struct device *dev)
 int dmavec_shim_dma_mapping_error(struct device *dev, dma_addr_t addr)
 {
 	return dma_mapping_error(dev, addr);
+}
+
+struct pci_dev *dmavec_shim_pci_dev(struct device *dev)
+{
+	return dev_is_pci(dev) ? to_pci_dev(dev) : NULL;
+}
+
+struct pci_dev *dmavec_shim_pci_upstream_bridge(struct pci_dev *pdev)
+{
+	return pci_upstream_bridge(pdev);
 }
 
 phys_addr_t dmavec_shim_page_to_phys(struct page *page)

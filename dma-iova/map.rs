@@ -51,7 +51,8 @@ pub enum P2pType {
 }
 
 impl P2pType {
-    fn from_raw(t: bindings::pci_p2pdma_map_type) -> Self {
+    /// The Rust value of an `enum pci_p2pdma_map_type`.
+    pub fn from_raw(t: bindings::pci_p2pdma_map_type) -> Self {
         match t {
             bindings::pci_p2pdma_map_type_PCI_P2PDMA_MAP_THRU_HOST_BRIDGE => Self::ThruHostBridge,
             bindings::pci_p2pdma_map_type_PCI_P2PDMA_MAP_BUS_ADDR => Self::BusAddr,
@@ -200,10 +201,75 @@ impl KernelDma {
     }
 }
 
+/// Whether two PCI devices sit below a common bridge (a switch port or a root port).
+///
+/// # Safety
+///
+/// `a` and `b` are valid PCI devices.
+unsafe fn share_a_bridge(a: *mut bindings::pci_dev, b: *mut bindings::pci_dev) -> bool {
+    // SAFETY: Valid devices (caller); upstream bridges of valid devices are valid or null.
+    unsafe {
+        let mut x = shim::dmavec_shim_pci_upstream_bridge(a);
+        while !x.is_null() {
+            let mut y = shim::dmavec_shim_pci_upstream_bridge(b);
+            while !y.is_null() {
+                if x == y {
+                    return true;
+                }
+                y = shim::dmavec_shim_pci_upstream_bridge(y);
+            }
+            x = shim::dmavec_shim_pci_upstream_bridge(x);
+        }
+    }
+    false
+}
+
+/// How `dev` reaches `provider`'s MMIO, decided without `pci_p2pdma_map_type()`.
+///
+/// For kernels that do not export that function (7.3 without `patches/0001`). It is
+/// conservative: P2PDMA must accept the pair (`pci_p2pdma_distance_many()`, which also applies
+/// the host bridge whitelist), and devices below a common bridge are refused, because whether
+/// their traffic goes straight through the switch (bus addresses) or up to the host bridge
+/// depends on ACS redirection, which only the unexported function weighs. So it answers
+/// `ThruHostBridge` or `NotSupported`, never `BusAddr`, and never something the kernel would
+/// not.
+pub fn p2p_type_fallback(provider: &Provider, dev: &Device) -> P2pType {
+    // SAFETY: `provider` is live (type invariant), so its owner is a valid device; `dev` is
+    // valid.
+    let (owner, client) = unsafe {
+        (
+            shim::dmavec_shim_pci_dev((*provider.as_raw()).owner),
+            shim::dmavec_shim_pci_dev(raw::device(dev)),
+        )
+    };
+    if owner.is_null() || client.is_null() {
+        return P2pType::NotSupported;
+    }
+    let mut clients = [raw::device(dev)];
+    // SAFETY: `owner` is a valid PCI device, `clients` one valid device; not verbose: this may
+    // be reached from user-triggered paths, which must not log.
+    let dist = unsafe { bindings::pci_p2pdma_distance_many(owner, clients.as_mut_ptr(), 1, false) };
+    // SAFETY: Both are valid PCI devices.
+    if dist < 0 || unsafe { share_a_bridge(owner, client) } {
+        return P2pType::NotSupported;
+    }
+    P2pType::ThruHostBridge
+}
+
 impl DmaBackend for KernelDma {
     fn p2p_type(&self, provider: &Provider) -> P2pType {
-        // SAFETY: `provider` is live (type invariant) and `self.raw()` is a valid device.
-        P2pType::from_raw(unsafe { bindings::pci_p2pdma_map_type(provider.as_raw(), self.raw()) })
+        // Kbuild sets this where the kernel exports `pci_p2pdma_map_type()` (patches/0001).
+        #[cfg(dmavec_p2pdma_map_type)]
+        {
+            // SAFETY: `provider` is live (type invariant) and `self.raw()` is a valid device.
+            P2pType::from_raw(unsafe {
+                bindings::pci_p2pdma_map_type(provider.as_raw(), self.raw())
+            })
+        }
+        #[cfg(not(dmavec_p2pdma_map_type))]
+        {
+            p2p_type_fallback(provider, &self.dev)
+        }
     }
 
     fn limits(&self) -> Result<SegLimits> {

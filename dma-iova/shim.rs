@@ -15,6 +15,10 @@ extern "C" {
         dev: *mut bindings::device,
         addr: bindings::dma_addr_t,
     ) -> ffi::c_int;
+    pub(crate) fn dmavec_shim_pci_dev(dev: *mut bindings::device) -> *mut bindings::pci_dev;
+    pub(crate) fn dmavec_shim_pci_upstream_bridge(
+        pdev: *mut bindings::pci_dev,
+    ) -> *mut bindings::pci_dev;
     pub(crate) fn dmavec_shim_page_to_phys(page: *mut bindings::page) -> bindings::phys_addr_t;
     pub(crate) fn dmavec_shim_dma_resv_assert_held(resv: *mut bindings::dma_resv);
     pub(crate) fn dmavec_shim_get_dma_buf(dmabuf: *mut bindings::dma_buf);

@@ -93,6 +93,10 @@ else
 	finish
 fi
 
+# The configuration of an unpatched 7.3 (no pci_p2pdma_map_type() export, no
+# Rust PCI reset hooks) must build too: the fallbacks are code, not comments.
+gate stock-7.3-build env MO="$DMAVEC_ROOT/out/stock" "$here/modules.sh" debug DMAVEC_STOCK_7_3=1
+
 echo "== VM suite (debug kernel, intel-iommu translated)"
 if ! "$here/initramfs.sh" out/debug out/debug/initrd.gz > "$logdir/initramfs.log" 2>&1; then
 	fail "initramfs and kselftests build (see out/logs/initramfs.log)"

@@ -14,8 +14,8 @@
 
 use core::{fmt, ptr::NonNull};
 use dmavec::{
-    export, stats::STATS, Attachment, ExportInfo, ExporterOps, Importer, Locked, MapKind, MapType,
-    Mapping, PhysVec, Provider,
+    export, map::P2pType, stats::STATS, Attachment, ExportInfo, ExporterOps, Importer, Locked,
+    MapKind, MapType, Mapping, PhysVec, Provider,
 };
 use kernel::{
     bindings, debugfs,
@@ -199,6 +199,33 @@ mod tests {
         }
         drop(m);
         edu.set_max_seg(u32::MAX);
+        Ok(())
+    }
+
+    #[test]
+    fn p2p_fallback_is_never_bolder_than_the_kernel() -> Result {
+        let edu = PciRef::edu()?;
+        let shm = PciRef::find(0x1af4, 0x1110)?;
+        // SAFETY: As in `ivshmem_mmio_through_host_bridge`.
+        let prov = unsafe { bindings::pcim_p2pdma_provider(shm.raw(), 2) };
+        // SAFETY: Valid while dmavec_bar is bound.
+        let prov = unsafe { Provider::from_raw(NonNull::new(prov).ok_or(ENODEV)?) };
+        let fallback = dmavec::map::p2p_type_fallback(&prov, edu.dev());
+        // The kernel's own answer, where it is exported (patches/0001).
+        #[cfg(dmavec_p2pdma_map_type)]
+        {
+            // SAFETY: Valid provider and device.
+            let kernel = P2pType::from_raw(unsafe {
+                bindings::pci_p2pdma_map_type(prov.as_raw(), dmavec::raw::device(edu.dev()))
+            });
+            assert!(fallback == kernel || fallback == P2pType::NotSupported);
+            assert_eq!(kernel, P2pType::ThruHostBridge);
+        }
+        // ivshmem behind its root port, edu on the root bus: no common bridge.
+        assert_eq!(fallback, P2pType::ThruHostBridge);
+        // A device and itself share every bridge above it: refused when it has one.
+        let own = dmavec::map::p2p_type_fallback(&prov, shm.dev());
+        assert_eq!(own, P2pType::NotSupported);
         Ok(())
     }
 
