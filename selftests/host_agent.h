@@ -102,4 +102,19 @@ static inline int agent_fill(__u64 off, size_t len, __u32 seed)
 	return agent_call(req, ans, sizeof(ans));
 }
 
+/*
+ * Has the host compare @len bytes at @off of its file with
+ * agent_pattern(@seed); returns how many match, or -1.
+ */
+static inline long agent_check(__u64 off, size_t len, __u32 seed)
+{
+	char req[96], ans[64];
+	long n;
+
+	snprintf(req, sizeof(req), "HOSTCHECK %llu %zu %u", (unsigned long long)off, len, seed);
+	if (agent_call(req, ans, sizeof(ans)) || sscanf(ans, "OK %ld", &n) != 1)
+		return -1;
+	return n;
+}
+
 #endif /* DMAVEC_HOST_AGENT_H */

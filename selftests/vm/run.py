@@ -53,6 +53,7 @@ class Agent:
       HOSTREAD <off> <len>          -> OK <hex bytes>
       HOSTWRITE <off> <hex>         -> OK
       HOSTFILL <off> <len> <seed>   -> OK   (the pattern of host_agent.h)
+      HOSTCHECK <off> <len> <seed>  -> OK <bytes of the file that match the pattern>
     """
 
     def __init__(self, path, shm):
@@ -103,6 +104,12 @@ class Agent:
                     f.seek(off)
                     f.write(pattern(seed, ln))
                     return "OK"
+                if cmd == "HOSTCHECK":
+                    off, ln, seed = (int(a, 0) for a in args[:3])
+                    f.seek(off)
+                    got = f.read(ln)
+                    want = pattern(seed, ln)
+                    return "OK %d" % sum(1 for a, b in zip(got, want) if a == b)
             return "ERR unknown command"
         except (ValueError, IndexError, OSError) as e:
             return "ERR " + str(e).replace("\n", " ")
