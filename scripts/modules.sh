@@ -25,6 +25,6 @@ fi
 mo=${MO:-$DMAVEC_ROOT/out/$flavour}
 mkdir -p "$mo"
 make -s -C "$KDIR" M="$DMAVEC_ROOT" MO="$mo" "${KMAKE_VARS[@]}" \
-	CONFIG_DMAVEC=m CONFIG_DMAVEC_BAR=m CONFIG_DMAVEC_KUNIT_TEST=y \
+	CONFIG_DMAVEC=m CONFIG_DMAVEC_BAR=m CONFIG_DMAVEC_EDU=m CONFIG_DMAVEC_KUNIT_TEST=y \
 	"$@" modules >&2
 echo "$mo"

@@ -32,7 +32,8 @@ static int open_dev(char *name, size_t len)
 	if (!d)
 		return -1;
 	while ((de = readdir(d)))
-		if (!strncmp(de->d_name, "dmavec-", 7)) {
+		if (!strncmp(de->d_name, "dmavec-", 7) &&
+		    strncmp(de->d_name, "dmavec-edu-", 11)) {
 			snprintf(name, len, "%s", de->d_name);
 			snprintf(path, sizeof(path), "/dev/%s", de->d_name);
 			fd = open(path, O_RDWR | O_CLOEXEC);

@@ -46,7 +46,8 @@ static int open_dev(void)
 	if (!d)
 		return -1;
 	while ((de = readdir(d)))
-		if (!strncmp(de->d_name, "dmavec-", 7)) {
+		if (!strncmp(de->d_name, "dmavec-", 7) &&
+		    strncmp(de->d_name, "dmavec-edu-", 11)) {
 			snprintf(path, sizeof(path), "/dev/%s", de->d_name);
 			fd = open(path, O_RDWR | O_CLOEXEC);
 			break;
@@ -541,7 +542,8 @@ static int dev_name(char *bdf, size_t len)
 	if (!d)
 		return -1;
 	while ((de = readdir(d)))
-		if (!strncmp(de->d_name, "dmavec-", 7)) {
+		if (!strncmp(de->d_name, "dmavec-", 7) &&
+		    strncmp(de->d_name, "dmavec-edu-", 11)) {
 			snprintf(bdf, len, "%s", de->d_name + 7);
 			ret = 0;
 			break;

@@ -1,0 +1,265 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * End to end: QEMU's edu device DMAs into and out of device memory that
+ * dmavec_bar exports (ivshmem's BAR), through the struct dma_vec array
+ * dmavec maps it to, behind the emulated Intel IOMMU. Data is checked from
+ * the host side of ivshmem's shared-memory file and through the dma-buf's
+ * mmap. Also: revocation reaches the importer, a stale IOVA faults in the
+ * IOMMU, and the dma-buf core's sg_table importers are refused MMIO.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/klog.h>
+#include <sys/mman.h>
+#include <unistd.h>
+#include <linux/dmavec.h>
+#include <linux/dmavec_edu.h>
+#include <linux/types.h>
+
+#include "kselftest_harness.h"
+#include "host_agent.h"
+
+#define PAGE 4096ULL
+
+/* Opens the first /dev/<prefix>* node; stores its PCI name in @name. */
+static int open_node(const char *prefix, char *name, size_t len)
+{
+	struct dirent *de;
+	char path[PATH_MAX];
+	DIR *d = opendir("/dev");
+	size_t n = strlen(prefix);
+	int fd = -1;
+
+	if (!d)
+		return -1;
+	while ((de = readdir(d)))
+		if (!strncmp(de->d_name, prefix, n) &&
+		    (strcmp(prefix, "dmavec-") || strncmp(de->d_name, "dmavec-edu-", 11))) {
+			if (name)
+				snprintf(name, len, "%s", de->d_name + n);
+			snprintf(path, sizeof(path), "/dev/%s", de->d_name);
+			fd = open(path, O_RDWR | O_CLOEXEC);
+			break;
+		}
+	closedir(d);
+	return fd;
+}
+
+static int edu_xfer(int edu, unsigned long cmd, __u64 off, __u64 len, __u32 seed, void *data)
+{
+	struct dmavec_edu_xfer x = {
+		.offset = off, .length = len, .seed = seed, .data = (__u64)(unsigned long)data,
+	};
+
+	return ioctl(edu, cmd, &x) ? -errno : 0;
+}
+
+static __u64 bar_phys(const char *bdf)
+{
+	char path[PATH_MAX], line[128];
+	unsigned long long s = 0, e, f;
+	FILE *fp;
+	int i;
+
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/resource", bdf);
+	fp = fopen(path, "r");
+	if (!fp)
+		return 0;
+	for (i = 0; i <= 2 && fgets(line, sizeof(line), fp); i++)
+		;
+	fclose(fp);
+	return sscanf(line, "%llx %llx %llx", &s, &e, &f) == 3 ? s : 0;
+}
+
+static int write_file(const char *path, const char *s)
+{
+	int fd = open(path, O_WRONLY), ret;
+
+	if (fd < 0)
+		return -1;
+	ret = write(fd, s, strlen(s)) == (ssize_t)strlen(s) ? 0 : -1;
+	close(fd);
+	return ret;
+}
+
+FIXTURE(e2e) {
+	int bar, edu, buf;
+	char bdf[256];
+	struct dmavec_alloc a;
+	__u8 *map;
+};
+
+/*
+ * A 2-page dma-buf of discontiguous, reversed BAR pages: buffer page 0 is
+ * device memory page 16, buffer page 1 is page 4. The whole BAR is one
+ * allocation, so device memory offsets are host file offsets.
+ */
+FIXTURE_SETUP(e2e)
+{
+	struct dmavec_info info;
+	struct dmavec_range r[2];
+	struct dmavec_export e = { .count = 2, .fd_flags = O_RDWR | O_CLOEXEC };
+	struct dmavec_edu_import im = { 0 };
+
+	self->bar = open_node("dmavec-", self->bdf, sizeof(self->bdf));
+	ASSERT_GE(self->bar, 0);
+	self->edu = open_node("dmavec-edu-", NULL, 0);
+	ASSERT_GE(self->edu, 0) TH_LOG("no edu importer");
+	ASSERT_EQ(0, ioctl(self->bar, DMAVEC_IOCTL_INFO, &info));
+	memset(&self->a, 0, sizeof(self->a));
+	self->a.size = info.bar_size;
+	ASSERT_EQ(0, ioctl(self->bar, DMAVEC_IOCTL_ALLOC, &self->a));
+	memset(r, 0, sizeof(r));
+	r[0].handle = self->a.handle;
+	r[0].offset = 16 * PAGE;
+	r[0].length = PAGE;
+	r[1].handle = self->a.handle;
+	r[1].offset = 4 * PAGE;
+	r[1].length = PAGE;
+	e.ranges = (__u64)(unsigned long)r;
+	ASSERT_EQ(0, ioctl(self->bar, DMAVEC_IOCTL_EXPORT, &e));
+	self->buf = e.fd;
+	self->map = mmap(NULL, 2 * PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, self->buf, 0);
+	ASSERT_NE(MAP_FAILED, self->map);
+	im.fd = self->buf;
+	ASSERT_EQ(0, ioctl(self->edu, DMAVEC_EDU_IOCTL_IMPORT, &im));
+}
+
+FIXTURE_TEARDOWN(e2e)
+{
+	ioctl(self->edu, DMAVEC_EDU_IOCTL_DETACH);
+	munmap(self->map, 2 * PAGE);
+	close(self->buf);
+	close(self->edu);
+	close(self->bar);
+}
+
+/* (a) Translated IOMMU: one IOVA entry for both ranges, not the physical address. */
+TEST_F(e2e, one_iova_entry)
+{
+	struct dmavec_edu_info i;
+	__u64 phys = bar_phys(self->bdf);
+
+	ASSERT_EQ(0, ioctl(self->edu, DMAVEC_EDU_IOCTL_INFO, &i));
+	EXPECT_EQ(DMAVEC_EDU_MAP_IOVA, i.map_type);
+	EXPECT_EQ(1, i.entries);
+	EXPECT_EQ(2 * PAGE, i.size);
+	ASSERT_NE(0, phys);
+	EXPECT_NE(phys + 16 * PAGE, i.first_addr);
+	EXPECT_NE(phys + 4 * PAGE, i.first_addr);
+	TH_LOG("IOVA %#llx, BAR pages at %#llx and %#llx", (unsigned long long)i.first_addr,
+	       (unsigned long long)(phys + 16 * PAGE), (unsigned long long)(phys + 4 * PAGE));
+}
+
+/* (a) edu writes a pattern into the device memory: checked in the host file and the mmap. */
+TEST_F(e2e, device_write_reaches_the_host)
+{
+	__u8 want[PAGE];
+
+	ASSERT_EQ(0, edu_xfer(self->edu, DMAVEC_EDU_IOCTL_WRITE, 0, PAGE, 77, NULL));
+	ASSERT_EQ(0, edu_xfer(self->edu, DMAVEC_EDU_IOCTL_WRITE, PAGE, PAGE, 78, NULL));
+	EXPECT_EQ(PAGE, agent_check(16 * PAGE, PAGE, 77));
+	EXPECT_EQ(PAGE, agent_check(4 * PAGE, PAGE, 78));
+	agent_pattern(77, want, PAGE);
+	EXPECT_EQ(0, memcmp(want, self->map, PAGE));
+	agent_pattern(78, want, PAGE);
+	EXPECT_EQ(0, memcmp(want, self->map + PAGE, PAGE));
+}
+
+/* (a) The host writes, edu reads the device memory back to the guest. */
+TEST_F(e2e, device_reads_what_the_host_wrote)
+{
+	__u8 want[2 * PAGE], got[2 * PAGE];
+
+	ASSERT_EQ(0, agent_fill(16 * PAGE, PAGE, 501));
+	ASSERT_EQ(0, agent_fill(4 * PAGE, PAGE, 502));
+	ASSERT_EQ(0, edu_xfer(self->edu, DMAVEC_EDU_IOCTL_READ, 0, 2 * PAGE, 0, got));
+	agent_pattern(501, want, PAGE);
+	agent_pattern(502, want + PAGE, PAGE);
+	EXPECT_EQ(0, memcmp(want, got, 2 * PAGE));
+}
+
+/* Transfers outside the buffer are refused before the device is touched. */
+TEST_F(e2e, bad_ranges_are_refused)
+{
+	EXPECT_EQ(-EINVAL, edu_xfer(self->edu, DMAVEC_EDU_IOCTL_WRITE, PAGE, 2 * PAGE, 1, NULL));
+	EXPECT_EQ(-EINVAL, edu_xfer(self->edu, DMAVEC_EDU_IOCTL_WRITE, 0, 0, 1, NULL));
+	EXPECT_EQ(-EOVERFLOW, edu_xfer(self->edu, DMAVEC_EDU_IOCTL_WRITE, ~0ULL, 2, 1, NULL));
+}
+
+/*
+ * (d) The IOMMU is real: after the mapping is gone, edu's DMA to its old
+ * IOVA faults in the IOMMU and the host bytes stay as they were.
+ */
+TEST_F(e2e, stale_iova_faults)
+{
+	static char log[1 << 17];
+	struct dmavec_edu_info i;
+	int n;
+
+	ASSERT_EQ(0, ioctl(self->edu, DMAVEC_EDU_IOCTL_INFO, &i));
+	ASSERT_EQ(0, agent_fill(16 * PAGE, 2048, 900));
+	ASSERT_EQ(0, ioctl(self->edu, DMAVEC_EDU_IOCTL_DETACH));
+	printf("==DMAVEC== EXPECT dmar-fault\n");
+	fflush(stdout);
+	ASSERT_EQ(0, edu_xfer(self->edu, DMAVEC_EDU_IOCTL_RAW_WRITE, i.first_addr, 2048, 901,
+			      NULL));
+	usleep(200000);
+	printf("==DMAVEC== EXPECT-END dmar-fault\n");
+	fflush(stdout);
+	EXPECT_EQ(2048, agent_check(16 * PAGE, 2048, 900));
+	n = klogctl(3, log, sizeof(log) - 1);
+	ASSERT_GT(n, 0);
+	log[n] = '\0';
+	EXPECT_NE(NULL, strstr(log, "DMAR: [DMA Write"));
+}
+
+/* (c) Revocation: the exporter goes away during the import; no DMA is issued after. */
+TEST_F(e2e, exporter_removal_stops_the_importer)
+{
+	struct dmavec_edu_info i;
+	char path[PATH_MAX];
+
+	ASSERT_EQ(0, edu_xfer(self->edu, DMAVEC_EDU_IOCTL_WRITE, 0, 2048, 300, NULL));
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/remove", self->bdf);
+	ASSERT_EQ(0, write_file(path, "1"));
+	EXPECT_EQ(-ENODEV, edu_xfer(self->edu, DMAVEC_EDU_IOCTL_WRITE, 0, 2048, 301, NULL));
+	EXPECT_EQ(-1, ioctl(self->edu, DMAVEC_EDU_IOCTL_INFO, &i));
+	EXPECT_EQ(ENODEV, errno);
+	/* The last bytes the device wrote are still the first pattern. */
+	EXPECT_EQ(2048, agent_check(16 * PAGE, 2048, 300));
+	ASSERT_EQ(0, write_file("/sys/bus/pci/rescan", "1"));
+}
+
+/* (e) A dma-buf core importer without peer2peer (vgem's PRIME import) is refused. */
+struct drm_prime_handle {
+	__u32 handle;
+	__u32 flags;
+	__s32 fd;
+};
+
+#define DRM_IOCTL_PRIME_FD_TO_HANDLE _IOWR('d', 0x2e, struct drm_prime_handle)
+
+TEST_F(e2e, legacy_importer_is_refused)
+{
+	struct drm_prime_handle h = { .fd = self->buf };
+	char path[64];
+	int i, card = -1;
+
+	for (i = 0; i < 8 && card < 0; i++) {
+		snprintf(path, sizeof(path), "/dev/dri/card%d", i);
+		card = open(path, O_RDWR);
+	}
+	ASSERT_GE(card, 0) TH_LOG("no DRM device (vgem)");
+	EXPECT_EQ(-1, ioctl(card, DRM_IOCTL_PRIME_FD_TO_HANDLE, &h));
+	EXPECT_EQ(EPERM, errno);
+	close(card);
+}
+
+TEST_HARNESS_MAIN
