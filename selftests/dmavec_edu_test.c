@@ -262,4 +262,51 @@ TEST_F(e2e, legacy_importer_is_refused)
 	close(card);
 }
 
+/*
+ * A second exporter on the helper: system memory pages (dmavec_ctest, the C
+ * API), 16 discontiguous pages. edu writes and reads them through one IOVA
+ * entry; the data is checked through the dma-buf's mmap.
+ */
+TEST(ram_exporter_round_trip)
+{
+	struct dmavec_edu_import im = { 0 };
+	struct dmavec_edu_info i;
+	__u8 want[2 * PAGE], got[2 * PAGE], *map;
+	char buf[16];
+	int edu, f, n, fd;
+
+	edu = open_node("dmavec-edu-", NULL, 0);
+	ASSERT_GE(edu, 0);
+	f = open("/sys/kernel/debug/dmavec_ctest/export", O_RDONLY);
+	ASSERT_GE(f, 0);
+	n = read(f, buf, sizeof(buf) - 1);
+	close(f);
+	ASSERT_GT(n, 0);
+	buf[n] = '\0';
+	fd = strtol(buf, NULL, 10);
+	ASSERT_GT(fd, 2);
+	im.fd = fd;
+	ASSERT_EQ(0, ioctl(edu, DMAVEC_EDU_IOCTL_IMPORT, &im));
+	ASSERT_EQ(0, ioctl(edu, DMAVEC_EDU_IOCTL_INFO, &i));
+	EXPECT_EQ(DMAVEC_EDU_MAP_IOVA, i.map_type);
+	EXPECT_EQ(1, i.entries);
+	EXPECT_EQ(16 * PAGE, i.size);
+
+	/* edu writes across the boundary between buffer pages 3 and 4. */
+	ASSERT_EQ(0, edu_xfer(edu, DMAVEC_EDU_IOCTL_WRITE, 3 * PAGE + 1024, 2 * PAGE, 42, NULL));
+	map = mmap(NULL, 16 * PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	ASSERT_NE(MAP_FAILED, map);
+	agent_pattern(42, want, 2 * PAGE);
+	EXPECT_EQ(0, memcmp(want, map + 3 * PAGE + 1024, 2 * PAGE));
+	/* The CPU writes, edu reads. */
+	agent_pattern(43, want, 2 * PAGE);
+	memcpy(map + 9 * PAGE, want, 2 * PAGE);
+	ASSERT_EQ(0, edu_xfer(edu, DMAVEC_EDU_IOCTL_READ, 9 * PAGE, 2 * PAGE, 0, got));
+	EXPECT_EQ(0, memcmp(want, got, 2 * PAGE));
+	munmap(map, 16 * PAGE);
+	ioctl(edu, DMAVEC_EDU_IOCTL_DETACH);
+	close(fd);
+	close(edu);
+}
+
 TEST_HARNESS_MAIN
