@@ -104,14 +104,22 @@ if ! "$here/initramfs.sh" out/debug out/debug/initrd.gz > "$logdir/initramfs.log
 	finish
 fi
 pass "initramfs and kselftests build"
-counts=$(mktemp)
-python3 selftests/vm/run.py --kernel "$kdir/arch/x86/boot/bzImage" \
-	--initrd out/debug/initrd.gz --mode check --quiet \
-	--log "$logdir/vm-check.log" --counts "$counts" --timeout "${DMAVEC_VM_TIMEOUT:-900}" \
-	| grep -v '^  ok ' | grep -vE '^[0-9]+ passed, [0-9]+ failed'
-read -r p f s < "$counts" || { p=0; f=1; }
-rm -f "$counts"
-passed=$((passed + p))
-failed=$((failed + f))
-echo "   VM: $p passed, $f failed${s:+, $s skipped} (guest log: out/logs/vm-check.log)"
+# vm NAME ARGS...: one VM run, its counts added to the total.
+vm() {
+	local name=$1 counts p f sk
+	shift
+	counts=$(mktemp)
+	python3 selftests/vm/run.py --kernel "$kdir/arch/x86/boot/bzImage" \
+		--initrd out/debug/initrd.gz --quiet --log "$logdir/vm-$name.log" \
+		--counts "$counts" --timeout "${DMAVEC_VM_TIMEOUT:-900}" "$@" \
+		| grep -v '^  ok ' | grep -vE '^[0-9]+ passed, [0-9]+ failed'
+	read -r p f sk < "$counts" || { p=0; f=1; sk=0; }
+	rm -f "$counts"
+	passed=$((passed + p))
+	failed=$((failed + f))
+	echo "   VM $name: $p passed, $f failed${sk:+, $sk skipped} (guest log: out/logs/vm-$name.log)"
+}
+vm check --mode check
+echo "== VM suite: exporter and importer behind one PCIe switch (bus addresses)"
+vm switch --mode switch --topology switch --append iommu=pt
 finish

@@ -112,7 +112,7 @@ static int edu_demo(int buf, struct dmavec_range *r)
 	       name, i.map_type < 4 ? kinds[i.map_type] : "?", i.entries,
 	       i.entries == 1 ? "y" : "ies", (unsigned long long)i.size / 1024,
 	       (unsigned long long)i.first_addr);
-	printf(M "  (the device memory sits at physical %#llx and %#llx: the device sees an IOVA)\n",
+	printf(M "  (the memory is at physical %#llx and %#llx: the device sees an IOVA)\n",
 	       (unsigned long long)(bar_start() + r[0].offset),
 	       (unsigned long long)(bar_start() + r[1].offset));
 	/* edu's DMA engine writes 2 KiB at the end of range 0 and 2 KiB at the start of range 1. */

@@ -241,23 +241,28 @@ mod tests {
 
         let inval = Arc::new(Atomic::new(0u32), GFP_KERNEL)?;
         let att = Attachment::new(dmabuf.clone(), edu.dev(), CountingImporter(inval.clone()))?;
-        {
+        // Values are taken out under the lock and asserted after it: a failed KUnit assertion
+        // ends the test thread on the spot, and must not do so with the lock held.
+        let (kind, n, bytes) = {
             let mut l = att.lock();
             let v = l.map(BIDI)?;
-            assert_eq!(v.kind, MapKind::Dmavec(MapType::Iova));
-            assert_eq!(v.entries.len(), 1);
-            assert_eq!(v.bytes, 64 * P);
-        }
+            (v.kind, v.entries.len(), v.bytes)
+        };
+        assert_eq!(kind, MapKind::Dmavec(MapType::Iova));
+        assert_eq!(n, 1);
+        assert_eq!(bytes, 64 * P);
         // Revocation invalidates the importer, which unmaps; then maps fail.
         buf.revoke();
         assert_eq!(inval.load(Relaxed), 1);
-        {
+        let (was_mapped, again) = {
             let mut l = att.lock();
-            assert!(l.mapped().is_none());
-            assert_eq!(l.map(BIDI).err(), Some(ENODEV));
-        }
+            (l.mapped().is_some(), l.map(BIDI).err())
+        };
+        assert!(!was_mapped);
+        assert_eq!(again, Some(ENODEV));
         buf.restore();
-        assert_eq!(att.lock().map(BIDI)?.entries.len(), 1);
+        let n = att.lock().map(BIDI)?.entries.len();
+        assert_eq!(n, 1);
         drop(att);
         drop(buf);
         assert_eq!(released.load(Relaxed), 0);
