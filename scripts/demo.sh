@@ -24,5 +24,7 @@ echo "-----------"
 sed -n 's/.*==DMAVEC== DEMO //p' out/logs/vm-demo.log
 grep -E '^(iommu:|.*DMAR: IOMMU enabled)' out/logs/vm-demo.log | sed 's/^\[[^]]*\] //; s/^/  /' | head -n 8
 echo
+echo "end-to-end suite (edu DMA through the array) on the plain kernel:"
+grep -E "kselftest dmavec_edu_test" out/logs/vm-demo.result | sed 's/^ */  /'
 tail -n 1 out/logs/vm-demo.result
 [ $status -eq 0 ] || { grep FAIL out/logs/vm-demo.result; exit $status; }
