@@ -21,6 +21,7 @@
 #include <linux/udmabuf.h>
 
 #include "kselftest_harness.h"
+#include "dmavec_util.h"
 
 #define CTEST "/sys/kernel/debug/dmavec_ctest/"
 #define RTEST "/sys/kernel/debug/dmavec_test/"
@@ -58,41 +59,6 @@ static int import(const char *file, int fd, struct report *r)
 	n = sscanf(buf, "kind %31s entries %lu bytes %lu", r->kind, &r->entries,
 		   &r->bytes);
 	return n == 3 ? 0 : -1;
-}
-
-static int c_export(void)
-{
-	char buf[16];
-	int f = open(CTEST "export", O_RDONLY), n, fd = -1;
-
-	if (f < 0)
-		return -1;
-	n = read(f, buf, sizeof(buf) - 1);
-	close(f);
-	if (n > 0) {
-		char *end;
-
-		buf[n] = '\0';
-		fd = strtol(buf, &end, 10);
-		if (end == buf)
-			fd = -1;
-	}
-	return fd;
-}
-
-static unsigned long long read_sync_count(void)
-{
-	unsigned long long v = 0;
-	char line[64];
-	FILE *f = fopen(STATS, "r");
-
-	if (!f)
-		return 0;
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "iova_syncs: %llu", &v) == 1)
-			break;
-	fclose(f);
-	return v;
 }
 
 static int heap_alloc(size_t len)
@@ -163,16 +129,16 @@ TEST_F(importers, dmavec_buffer_is_one_iova_entry)
 {
 	unsigned long long before;
 	struct report r;
-	int fd = c_export();
+	int fd = read_fd_from(CTEST "export");
 
 	ASSERT_GE(fd, 0);
-	before = read_sync_count();
+	before = read_key(STATS, "iova_syncs");
 	ASSERT_EQ(0, import(self->file, fd, &r));
 	EXPECT_EQ(0, r.error);
 	EXPECT_STREQ("iova", r.kind);
 	EXPECT_EQ(1, r.entries);
 	EXPECT_EQ(16 * 4096, r.bytes);
-	EXPECT_EQ(before + 1, read_sync_count());
+	EXPECT_EQ(before + 1, read_key(STATS, "iova_syncs"));
 	close(fd);
 }
 
@@ -238,7 +204,7 @@ TEST(debugfs_lists_live_buffers)
 {
 	const char *want = "exporter dmavec_ctest size 65536 ram ranges 16";
 	int before = buffers_matching(want);
-	int fd = c_export();
+	int fd = read_fd_from(CTEST "export");
 
 	ASSERT_GE(before, 0);
 	ASSERT_GE(fd, 0);

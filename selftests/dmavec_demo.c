@@ -19,65 +19,13 @@
 #include <linux/types.h>
 
 #include "host_agent.h"
+#include "dmavec_util.h"
 
 #define M "==DMAVEC== DEMO "
 #define KIB 1024ULL
 
-/* Physical start of the exported BAR, from sysfs. */
-static unsigned long long bar_start(void)
-{
-	static unsigned long long start;
-	char name[256], path[PATH_MAX], line[128];
-	unsigned long long e, f;
-	FILE *fp;
-	int i;
-	struct dirent *de;
-	DIR *d;
-
-	if (start)
-		return start;
-	d = opendir("/dev");
-	name[0] = '\0';
-	while (d && (de = readdir(d)))
-		if (!strncmp(de->d_name, "dmavec-", 7) && strncmp(de->d_name, "dmavec-edu-", 11))
-			snprintf(name, sizeof(name), "%s", de->d_name + 7);
-	if (d)
-		closedir(d);
-	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/resource", name);
-	fp = fopen(path, "r");
-	if (!fp)
-		return 0;
-	for (i = 0; i <= 2 && fgets(line, sizeof(line), fp); i++)
-		;
-	fclose(fp);
-	if (sscanf(line, "%llx %llx %llx", &start, &e, &f) != 3)
-		start = 0;
-	return start;
-}
-
-static int open_dev(char *name, size_t len)
-{
-	struct dirent *de;
-	char path[PATH_MAX];
-	DIR *d = opendir("/dev");
-	int fd = -1;
-
-	if (!d)
-		return -1;
-	while ((de = readdir(d)))
-		if (!strncmp(de->d_name, "dmavec-", 7) &&
-		    strncmp(de->d_name, "dmavec-edu-", 11)) {
-			snprintf(name, len, "%s", de->d_name);
-			snprintf(path, sizeof(path), "/dev/%s", de->d_name);
-			fd = open(path, O_RDWR | O_CLOEXEC);
-			break;
-		}
-	closedir(d);
-	return fd;
-}
-
 /* edu imports the dma-buf and DMAs a pattern into it; the host checks its file. */
-static int edu_demo(int buf, struct dmavec_range *r)
+static int edu_demo(int buf, struct dmavec_range *r, unsigned long long bar)
 {
 	static const char *const kinds[] = { "iova", "direct", "bus-addr", "sg-table" };
 	struct dmavec_edu_import im = { .fd = buf };
@@ -87,34 +35,19 @@ static int edu_demo(int buf, struct dmavec_range *r)
 	long n0, n1;
 	int edu;
 
-	edu = -1;
-	{
-		struct dirent *de;
-		char path[PATH_MAX];
-		DIR *d = opendir("/dev");
-
-		while (d && (de = readdir(d)))
-			if (!strncmp(de->d_name, "dmavec-edu-", 11)) {
-				snprintf(name, sizeof(name), "%s", de->d_name);
-				snprintf(path, sizeof(path), "/dev/%s", de->d_name);
-				edu = open(path, O_RDWR | O_CLOEXEC);
-				break;
-			}
-		if (d)
-			closedir(d);
-	}
+	edu = open_node("dmavec-edu-", name, sizeof(name));
 	if (edu < 0 || ioctl(edu, DMAVEC_EDU_IOCTL_IMPORT, &im) ||
 	    ioctl(edu, DMAVEC_EDU_IOCTL_INFO, &i)) {
 		printf(M "FAIL: the edu importer could not import the dma-buf\n");
 		return -1;
 	}
-	printf(M "/dev/%s imported it: map type %s, %u entr%s, %llu KiB, first DMA address %#llx\n",
+	printf(M "/dev/dmavec-edu-%s imported it: map type %s, %u entr%s, %llu KiB, %s %#llx\n",
 	       name, i.map_type < 4 ? kinds[i.map_type] : "?", i.entries,
 	       i.entries == 1 ? "y" : "ies", (unsigned long long)i.size / 1024,
-	       (unsigned long long)i.first_addr);
+	       "first DMA address", (unsigned long long)i.first_addr);
 	printf(M "  (the memory is at physical %#llx and %#llx: the device sees an IOVA)\n",
-	       (unsigned long long)(bar_start() + r[0].offset),
-	       (unsigned long long)(bar_start() + r[1].offset));
+	       (unsigned long long)(bar + r[0].offset),
+	       (unsigned long long)(bar + r[1].offset));
 	/* edu's DMA engine writes 2 KiB at the end of range 0 and 2 KiB at the start of range 1. */
 	x.offset = r[0].length - 2048;
 	x.length = 2048;
@@ -146,12 +79,12 @@ int main(void)
 	__u8 *map;
 	int dev;
 
-	dev = open_dev(name, sizeof(name));
+	dev = open_node("dmavec-", name, sizeof(name));
 	if (dev < 0 || ioctl(dev, DMAVEC_IOCTL_INFO, &info)) {
 		printf(M "FAIL: no dmavec device\n");
 		return 1;
 	}
-	printf(M "/dev/%s: BAR %u, %llu MiB of device memory, %llu MiB free\n", name,
+	printf(M "/dev/dmavec-%s: BAR %u, %llu MiB of device memory, %llu MiB free\n", name,
 	       info.bar_index, (unsigned long long)info.bar_size >> 20,
 	       (unsigned long long)info.bytes_free >> 20);
 
@@ -201,5 +134,5 @@ int main(void)
 	munmap(map, len);
 	if (ok != len)
 		return 1;
-	return edu_demo(e.fd, r) ? 1 : 0;
+	return edu_demo(e.fd, r, bar_phys(name, 2)) ? 1 : 0;
 }

@@ -24,6 +24,7 @@
 
 #include "kselftest_harness.h"
 #include "host_agent.h"
+#include "dmavec_util.h"
 
 #define PAGE 4096ULL
 
@@ -35,30 +36,6 @@ static int bus_addr_topology(void)
 	return e && !strcmp(e, "bus-addr");
 }
 
-/* Opens the first /dev/<prefix>* node; stores its PCI name in @name. */
-static int open_node(const char *prefix, char *name, size_t len)
-{
-	struct dirent *de;
-	char path[PATH_MAX];
-	DIR *d = opendir("/dev");
-	size_t n = strlen(prefix);
-	int fd = -1;
-
-	if (!d)
-		return -1;
-	while ((de = readdir(d)))
-		if (!strncmp(de->d_name, prefix, n) &&
-		    (strcmp(prefix, "dmavec-") || strncmp(de->d_name, "dmavec-edu-", 11))) {
-			if (name)
-				snprintf(name, len, "%s", de->d_name + n);
-			snprintf(path, sizeof(path), "/dev/%s", de->d_name);
-			fd = open(path, O_RDWR | O_CLOEXEC);
-			break;
-		}
-	closedir(d);
-	return fd;
-}
-
 static int edu_xfer(int edu, unsigned long cmd, __u64 off, __u64 len, __u32 seed, void *data)
 {
 	struct dmavec_edu_xfer x = {
@@ -66,34 +43,6 @@ static int edu_xfer(int edu, unsigned long cmd, __u64 off, __u64 len, __u32 seed
 	};
 
 	return ioctl(edu, cmd, &x) ? -errno : 0;
-}
-
-static __u64 bar_phys(const char *bdf)
-{
-	char path[PATH_MAX], line[128];
-	unsigned long long s = 0, e, f;
-	FILE *fp;
-	int i;
-
-	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/resource", bdf);
-	fp = fopen(path, "r");
-	if (!fp)
-		return 0;
-	for (i = 0; i <= 2 && fgets(line, sizeof(line), fp); i++)
-		;
-	fclose(fp);
-	return sscanf(line, "%llx %llx %llx", &s, &e, &f) == 3 ? s : 0;
-}
-
-static int write_file(const char *path, const char *s)
-{
-	int fd = open(path, O_WRONLY), ret;
-
-	if (fd < 0)
-		return -1;
-	ret = write(fd, s, strlen(s)) == (ssize_t)strlen(s) ? 0 : -1;
-	close(fd);
-	return ret;
 }
 
 FIXTURE(e2e) {
@@ -156,7 +105,7 @@ FIXTURE_TEARDOWN(e2e)
 TEST_F(e2e, map_type_and_addresses)
 {
 	struct dmavec_edu_info i;
-	__u64 phys = bar_phys(self->bdf);
+	__u64 phys = bar_phys(self->bdf, 2);
 
 	ASSERT_EQ(0, ioctl(self->edu, DMAVEC_EDU_IOCTL_INFO, &i));
 	ASSERT_NE(0, phys);
@@ -294,18 +243,11 @@ TEST(ram_exporter_round_trip)
 	struct dmavec_edu_import im = { 0 };
 	struct dmavec_edu_info i;
 	__u8 want[2 * PAGE], got[2 * PAGE], *map;
-	char buf[16];
-	int edu, f, n, fd;
+	int edu, fd;
 
 	edu = open_node("dmavec-edu-", NULL, 0);
 	ASSERT_GE(edu, 0);
-	f = open("/sys/kernel/debug/dmavec_ctest/export", O_RDONLY);
-	ASSERT_GE(f, 0);
-	n = read(f, buf, sizeof(buf) - 1);
-	close(f);
-	ASSERT_GT(n, 0);
-	buf[n] = '\0';
-	fd = strtol(buf, NULL, 10);
+	fd = read_fd_from("/sys/kernel/debug/dmavec_ctest/export");
 	ASSERT_GT(fd, 2);
 	im.fd = fd;
 	ASSERT_EQ(0, ioctl(edu, DMAVEC_EDU_IOCTL_IMPORT, &im));

@@ -22,6 +22,7 @@
 
 #include "kselftest_harness.h"
 #include "host_agent.h"
+#include "dmavec_util.h"
 
 #define BAR "/sys/kernel/debug/dmavec_test/bar/"
 #define PAGE 4096
@@ -34,37 +35,6 @@ static __u64 host_off(int j)
 	return (__u64)(BASE_PAGE + 2 * (NPAGES - 1 - j)) * PAGE;
 }
 
-static int bar_export(void)
-{
-	char buf[32];
-	int f = open(BAR "export", O_RDONLY), n, fd = -1;
-
-	if (f < 0)
-		return -1;
-	n = read(f, buf, sizeof(buf) - 1);
-	close(f);
-	if (n > 0) {
-		char *end;
-
-		buf[n] = '\0';
-		fd = strtol(buf, &end, 10);
-		if (end == buf)
-			fd = -1;
-	}
-	return fd;
-}
-
-static int bar_revoke(int on)
-{
-	int f = open(BAR "revoke", O_WRONLY), ret;
-
-	if (f < 0)
-		return -1;
-	ret = write(f, on ? "1" : "0", 1) == 1 ? 0 : -1;
-	close(f);
-	return ret;
-}
-
 FIXTURE(bar) {
 	int fd;
 	__u8 *map;
@@ -72,7 +42,7 @@ FIXTURE(bar) {
 
 FIXTURE_SETUP(bar)
 {
-	self->fd = bar_export();
+	self->fd = read_fd_from(BAR "export");
 	ASSERT_GE(self->fd, 0);
 	self->map = mmap(NULL, NPAGES * PAGE, PROT_READ | PROT_WRITE, MAP_SHARED,
 			 self->fd, 0);
@@ -154,7 +124,7 @@ TEST_F(bar, sync_and_set_name)
 
 TEST(private_mapping_is_refused)
 {
-	int fd = bar_export();
+	int fd = read_fd_from(BAR "export");
 	void *p;
 
 	ASSERT_GE(fd, 0);
@@ -170,33 +140,33 @@ TEST(private_mapping_is_refused)
 TEST_SIGNAL(revoked_mapping_sigbuses, SIGBUS)
 {
 	__u8 *map;
-	int fd = bar_export();
+	int fd = read_fd_from(BAR "export");
 
 	ASSERT_GE(fd, 0);
 	map = mmap(NULL, NPAGES * PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	ASSERT_NE(MAP_FAILED, map);
 	map[0] = 0x5a;
-	ASSERT_EQ(0, bar_revoke(1));
+	ASSERT_EQ(0, write_file(BAR "revoke", "1"));
 	map[0] = 0xa5;
 	/* Not reached: the access above raises SIGBUS. */
-	bar_revoke(0);
+	write_file(BAR "revoke", "0");
 }
 
 TEST(restored_mapping_works_again)
 {
 	__u8 *map;
 	__u8 got;
-	int fd = bar_export();
+	int fd = read_fd_from(BAR "export");
 
 	ASSERT_GE(fd, 0);
 	map = mmap(NULL, NPAGES * PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	ASSERT_NE(MAP_FAILED, map);
 	map[PAGE] = 0x11;
-	ASSERT_EQ(0, bar_revoke(1));
+	ASSERT_EQ(0, write_file(BAR "revoke", "1"));
 	/* A new mmap of a revoked buffer is refused. */
 	EXPECT_EQ(MAP_FAILED, mmap(NULL, PAGE, PROT_READ, MAP_SHARED, fd, 0));
 	EXPECT_EQ(ENODEV, errno);
-	ASSERT_EQ(0, bar_revoke(0));
+	ASSERT_EQ(0, write_file(BAR "revoke", "0"));
 	map[PAGE] = 0x22;
 	ASSERT_EQ(0, agent_read(host_off(1), &got, 1));
 	EXPECT_EQ(0x22, got);

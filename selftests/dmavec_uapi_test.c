@@ -25,6 +25,7 @@
 
 #include "kselftest_harness.h"
 #include "host_agent.h"
+#include "dmavec_util.h"
 
 #define PAGE 4096ULL
 
@@ -34,27 +35,6 @@ static_assert(sizeof(struct dmavec_alloc) == 40, "dmavec_alloc");
 static_assert(sizeof(struct dmavec_free) == 16, "dmavec_free");
 static_assert(sizeof(struct dmavec_range) == 24, "dmavec_range");
 static_assert(sizeof(struct dmavec_export) == 40, "dmavec_export");
-
-/* Opens the first /dev/dmavec-* device. */
-static int open_dev(void)
-{
-	struct dirent *de;
-	char path[PATH_MAX];
-	DIR *d = opendir("/dev");
-	int fd = -1;
-
-	if (!d)
-		return -1;
-	while ((de = readdir(d)))
-		if (!strncmp(de->d_name, "dmavec-", 7) &&
-		    strncmp(de->d_name, "dmavec-edu-", 11)) {
-			snprintf(path, sizeof(path), "/dev/%s", de->d_name);
-			fd = open(path, O_RDWR | O_CLOEXEC);
-			break;
-		}
-	closedir(d);
-	return fd;
-}
 
 static int alloc(int dev, __u64 size, __u64 align, __u32 *handle)
 {
@@ -104,7 +84,7 @@ FIXTURE(dev) {
 
 FIXTURE_SETUP(dev)
 {
-	self->fd = open_dev();
+	self->fd = open_node("dmavec-", NULL, 0);
 	ASSERT_GE(self->fd, 0) TH_LOG("no /dev/dmavec-* device");
 	ASSERT_EQ(0, ioctl(self->fd, DMAVEC_IOCTL_INFO, &self->info));
 }
@@ -451,7 +431,7 @@ TEST_F(dev, free_keeps_exported_memory_until_release)
 TEST(device_fd_closed_first)
 {
 	struct dmavec_range r = { .length = 2 * PAGE };
-	int dev = open_dev(), buf;
+	int dev = open_node("dmavec-", NULL, 0), buf;
 	__u64 size;
 	__u8 *map;
 
@@ -465,7 +445,7 @@ TEST(device_fd_closed_first)
 	ASSERT_NE(MAP_FAILED, map);
 	map[PAGE] = 7;
 	EXPECT_EQ(7, map[PAGE]);
-	dev = open_dev();
+	dev = open_node("dmavec-", NULL, 0);
 	ASSERT_GE(dev, 0);
 	EXPECT_EQ(size - 2 * PAGE, bytes_free(dev));
 	munmap(map, 2 * PAGE);
@@ -478,7 +458,7 @@ TEST(device_fd_closed_first)
 TEST(dmabuf_closed_first)
 {
 	struct dmavec_range r = { .length = PAGE };
-	int dev = open_dev(), dev2, buf;
+	int dev = open_node("dmavec-", NULL, 0), dev2, buf;
 	__u64 size;
 
 	ASSERT_GE(dev, 0);
@@ -487,7 +467,7 @@ TEST(dmabuf_closed_first)
 	buf = export(dev, &r, 1, O_RDWR);
 	ASSERT_GE(buf, 0);
 	close(buf);
-	dev2 = open_dev();
+	dev2 = open_node("dmavec-", NULL, 0);
 	ASSERT_GE(dev2, 0);
 	EXPECT_EQ(size - PAGE, bytes_free(dev2));
 	close(dev);
@@ -500,7 +480,7 @@ TEST(freed_memory_is_zeroed)
 {
 	struct dmavec_range r;
 	struct dmavec_info info;
-	int dev = open_dev(), buf, i;
+	int dev = open_node("dmavec-", NULL, 0), buf, i;
 	__u8 *map;
 
 	ASSERT_GE(dev, 0);
@@ -535,32 +515,12 @@ TEST(freed_memory_is_zeroed)
 /* The PCI name of the device behind the first /dev/dmavec-* node. */
 static int dev_name(char *bdf, size_t len)
 {
-	struct dirent *de;
-	DIR *d = opendir("/dev");
-	int ret = -1;
-
-	if (!d)
-		return -1;
-	while ((de = readdir(d)))
-		if (!strncmp(de->d_name, "dmavec-", 7) &&
-		    strncmp(de->d_name, "dmavec-edu-", 11)) {
-			snprintf(bdf, len, "%s", de->d_name + 7);
-			ret = 0;
-			break;
-		}
-	closedir(d);
-	return ret;
-}
-
-static int write_file(const char *path, const char *s)
-{
-	int fd = open(path, O_WRONLY), ret;
+	int fd = open_node("dmavec-", bdf, len);
 
 	if (fd < 0)
 		return -1;
-	ret = write(fd, s, strlen(s)) == (ssize_t)strlen(s) ? 0 : -1;
 	close(fd);
-	return ret;
+	return 0;
 }
 
 /* Touches @p in a child; returns the signal that killed it, or 0. */
@@ -587,7 +547,7 @@ TEST(remove_and_rescan_with_live_fds)
 	struct dmavec_range r = { .length = 2 * PAGE };
 	char bdf[256], path[PATH_MAX];
 	struct dmavec_info info;
-	int dev = open_dev(), buf, i;
+	int dev = open_node("dmavec-", NULL, 0), buf, i;
 	__u8 *map;
 	__u32 h = 0;
 
@@ -613,27 +573,12 @@ TEST(remove_and_rescan_with_live_fds)
 	EXPECT_EQ(0, close(dev));
 
 	ASSERT_EQ(0, write_file("/sys/bus/pci/rescan", "1"));
-	for (i = 0; i < 50 && (dev = open_dev()) < 0; i++)
+	for (i = 0; i < 50 && (dev = open_node("dmavec-", NULL, 0)) < 0; i++)
 		usleep(100000);
 	ASSERT_GE(dev, 0);
 	ASSERT_EQ(0, ioctl(dev, DMAVEC_IOCTL_INFO, &info));
 	EXPECT_EQ(info.bar_size, info.bytes_free);
 	close(dev);
-}
-
-static unsigned long long read_revocation_count(void)
-{
-	unsigned long long v = 0;
-	char line[64];
-	FILE *f = fopen("/sys/kernel/debug/dmavec/stats", "r");
-
-	if (!f)
-		return 0;
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "revocations: %llu", &v) == 1)
-			break;
-	fclose(f);
-	return v;
 }
 
 /*
@@ -647,7 +592,7 @@ TEST(reset_revokes_then_restores)
 	struct dmavec_range r = { .length = PAGE };
 	struct dmavec_info info;
 	unsigned long long before;
-	int dev = open_dev(), buf;
+	int dev = open_node("dmavec-", NULL, 0), buf;
 	__u8 *map, got;
 
 	ASSERT_GE(dev, 0);
@@ -663,9 +608,9 @@ TEST(reset_revokes_then_restores)
 	ASSERT_NE(MAP_FAILED, map);
 	map[0] = 0x33;
 
-	before = read_revocation_count();
+	before = read_key("/sys/kernel/debug/dmavec/stats", "revocations");
 	ASSERT_EQ(0, write_file(path, "1"));
-	EXPECT_EQ(before + 1, read_revocation_count());
+	EXPECT_EQ(before + 1, read_key("/sys/kernel/debug/dmavec/stats", "revocations"));
 
 	map[0] = 0x44;
 	ASSERT_EQ(0, agent_read(0, &got, 1));

@@ -71,6 +71,19 @@ impl Drop for PciRef {
     }
 }
 
+/// ivshmem, bound to dmavec_bar (which set up its P2PDMA provider): the device, the provider of
+/// its BAR 2, and the BAR's physical start.
+fn ivshmem_bar() -> Result<(PciRef, Provider, u64)> {
+    let shm = PciRef::find(0x1af4, 0x1110)?;
+    // SAFETY: A valid device; BAR 2 is a standard BAR index.
+    let prov = unsafe { bindings::pcim_p2pdma_provider(shm.raw(), 2) };
+    // SAFETY: Valid while dmavec_bar is bound, which the test VM keeps it while this runs.
+    let prov = unsafe { Provider::from_raw(NonNull::new(prov).ok_or(ENODEV)?) };
+    // SAFETY: A valid device.
+    let start = unsafe { bindings::pci_resource_start(shm.raw(), 2) };
+    Ok((shm, prov, start))
+}
+
 /// The physical address `iova` translates to in `dev`'s IOMMU domain.
 fn iova_to_phys(dev: &Device, iova: u64) -> u64 {
     // SAFETY: A valid device.
@@ -171,14 +184,7 @@ mod tests {
     #[test]
     fn ivshmem_mmio_through_host_bridge() -> Result {
         let edu = PciRef::edu()?;
-        let shm = PciRef::find(0x1af4, 0x1110)?;
-        // dmavec_bar (bound to ivshmem) set up the provider with pcim_p2pdma_init().
-        // SAFETY: A valid device; BAR 2 is a standard BAR index.
-        let prov = unsafe { bindings::pcim_p2pdma_provider(shm.raw(), 2) };
-        // SAFETY: Valid while dmavec_bar is bound, i.e. for this test.
-        let prov = unsafe { Provider::from_raw(NonNull::new(prov).ok_or(ENODEV)?) };
-        // SAFETY: A valid device.
-        let start = unsafe { bindings::pci_resource_start(shm.raw(), 2) };
+        let (_shm, prov, start) = ivshmem_bar()?;
         let mut ranges = KVec::new();
         for i in (0..16u64).rev() {
             ranges.push(PhysVec::new(start + 2 * i * P as u64, P), GFP_KERNEL)?;
@@ -205,11 +211,7 @@ mod tests {
     #[test]
     fn p2p_fallback_is_never_bolder_than_the_kernel() -> Result {
         let edu = PciRef::edu()?;
-        let shm = PciRef::find(0x1af4, 0x1110)?;
-        // SAFETY: As in `ivshmem_mmio_through_host_bridge`.
-        let prov = unsafe { bindings::pcim_p2pdma_provider(shm.raw(), 2) };
-        // SAFETY: Valid while dmavec_bar is bound.
-        let prov = unsafe { Provider::from_raw(NonNull::new(prov).ok_or(ENODEV)?) };
+        let (shm, prov, _) = ivshmem_bar()?;
         let fallback = dmavec::map::p2p_type_fallback(&prov, edu.dev());
         // The kernel's own answer, where it is exported (patches/0001).
         #[cfg(dmavec_p2pdma_map_type)]
@@ -317,13 +319,7 @@ mod tests {
     #[test]
     fn mmio_refuses_legacy_and_pinning_importers() -> Result {
         let edu = PciRef::edu()?;
-        let shm = PciRef::find(0x1af4, 0x1110)?;
-        // SAFETY: As in `ivshmem_mmio_through_host_bridge`.
-        let prov = unsafe { bindings::pcim_p2pdma_provider(shm.raw(), 2) };
-        // SAFETY: Valid while dmavec_bar is bound.
-        let prov = unsafe { Provider::from_raw(NonNull::new(prov).ok_or(ENODEV)?) };
-        // SAFETY: A valid device.
-        let start = unsafe { bindings::pci_resource_start(shm.raw(), 2) };
+        let (_shm, prov, start) = ivshmem_bar()?;
         let mut v = KVec::new();
         v.push(PhysVec::new(start, 4 * P), GFP_KERNEL)?;
         let (_buf, dmabuf) = export(
@@ -435,13 +431,7 @@ struct BarExports {
 
 impl BarExports {
     fn export(&self) -> Result<u32> {
-        let shm = PciRef::find(0x1af4, 0x1110)?;
-        // SAFETY: A valid device; BAR 2 is a standard BAR index.
-        let prov = unsafe { bindings::pcim_p2pdma_provider(shm.raw(), 2) };
-        // SAFETY: Valid while dmavec_bar is bound (test VMs keep it bound while this runs).
-        let prov = unsafe { Provider::from_raw(NonNull::new(prov).ok_or(ENODEV)?) };
-        // SAFETY: A valid device.
-        let start = unsafe { bindings::pci_resource_start(shm.raw(), 2) };
+        let (_shm, prov, start) = ivshmem_bar()?;
         let mut ranges = KVec::new();
         for i in (0..BAR_PAGES).rev() {
             let page = BAR_BASE_PAGE + 2 * i;

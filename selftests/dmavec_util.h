@@ -1,0 +1,112 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Helpers shared by the dmavec kselftests: finding the device nodes,
+ * reading and writing sysfs/debugfs files.
+ */
+#ifndef DMAVEC_UTIL_H
+#define DMAVEC_UTIL_H
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/*
+ * Opens the first /dev/<prefix>* node (O_RDWR | O_CLOEXEC); stores the rest
+ * of its name (the PCI name) in @name if not NULL. "dmavec-" does not
+ * match the edu importer's "dmavec-edu-" nodes.
+ */
+static inline int open_node(const char *prefix, char *name, size_t len)
+{
+	struct dirent *de;
+	char path[PATH_MAX];
+	DIR *d = opendir("/dev");
+	size_t n = strlen(prefix);
+	int fd = -1;
+
+	if (!d)
+		return -1;
+	while ((de = readdir(d))) {
+		if (strncmp(de->d_name, prefix, n))
+			continue;
+		if (!strcmp(prefix, "dmavec-") && !strncmp(de->d_name, "dmavec-edu-", 11))
+			continue;
+		if (name)
+			snprintf(name, len, "%s", de->d_name + n);
+		snprintf(path, sizeof(path), "/dev/%s", de->d_name);
+		fd = open(path, O_RDWR | O_CLOEXEC);
+		break;
+	}
+	closedir(d);
+	return fd;
+}
+
+static inline int write_file(const char *path, const char *s)
+{
+	int fd = open(path, O_WRONLY), ret;
+
+	if (fd < 0)
+		return -1;
+	ret = write(fd, s, strlen(s)) == (ssize_t)strlen(s) ? 0 : -1;
+	close(fd);
+	return ret;
+}
+
+/* The value of "<key>: <n>" in @file, or 0. */
+static inline unsigned long long read_key(const char *file, const char *key)
+{
+	unsigned long long v = 0;
+	char line[128], fmt[64];
+	FILE *f = fopen(file, "r");
+
+	if (!f)
+		return 0;
+	snprintf(fmt, sizeof(fmt), "%s: %%llu", key);
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, fmt, &v) == 1)
+			break;
+	fclose(f);
+	return v;
+}
+
+/* Reads a file descriptor number a test module's debugfs file hands out. */
+static inline int read_fd_from(const char *path)
+{
+	char buf[32], *end;
+	int f = open(path, O_RDONLY), n, fd = -1;
+
+	if (f < 0)
+		return -1;
+	n = read(f, buf, sizeof(buf) - 1);
+	close(f);
+	if (n > 0) {
+		buf[n] = '\0';
+		fd = strtol(buf, &end, 10);
+		if (end == buf)
+			fd = -1;
+	}
+	return fd;
+}
+
+/* Physical start of BAR @bar of PCI device @bdf, from sysfs, or 0. */
+static inline unsigned long long bar_phys(const char *bdf, int bar)
+{
+	unsigned long long s = 0, e, f;
+	char path[PATH_MAX], line[128];
+	FILE *fp;
+	int i;
+
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/resource", bdf);
+	fp = fopen(path, "r");
+	if (!fp)
+		return 0;
+	for (i = 0; i <= bar && fgets(line, sizeof(line), fp); i++)
+		;
+	fclose(fp);
+	return sscanf(line, "%llx %llx %llx", &s, &e, &f) == 3 ? s : 0;
+}
+
+#endif /* DMAVEC_UTIL_H */
