@@ -8,13 +8,17 @@
 #                   build against another kernel
 #   make check      everything: set-up, kernel, style gates, modules, VM suite
 #   make demo       boot the VM (plain kernel) and show the exported device memory
+#   make intree     build the kernel with this tree in drivers/dmavec, =m and
+#                   =y, and boot the =y kernel with its KUnit suites
+#   make rust-analyzer   rust-project.json for editors (crates of this tree
+#                   and of the kernel they build against)
 #   make kernel     build the test kernel of FLAVOUR (debug|plain)
 #   make setup      install the host tools and fetch the kernel source
 #   make clean      remove build output (the cache in /var/cache/dmavec stays)
 
 FLAVOUR ?= debug
 
-.PHONY: all modules check demo kernel setup clean
+.PHONY: all modules check demo intree rust-analyzer kernel setup clean
 
 all modules:
 	@scripts/modules.sh $(FLAVOUR) >/dev/null
@@ -24,6 +28,12 @@ check:
 
 demo:
 	@scripts/demo.sh
+
+intree:
+	@scripts/intree.sh
+
+rust-analyzer:
+	@scripts/rust-analyzer.sh
 
 kernel:
 	@scripts/kernel.sh $(FLAVOUR)

@@ -80,6 +80,17 @@ kerneldoc() {
 	[ -z "$out" ]
 }
 gate kernel-doc kerneldoc "${c_files[@]}"
+# Every file carries an SPDX identifier in its first lines; the kernel patches
+# are diffs of kernel files, whose licences are theirs.
+spdx() {
+	local f rc=0
+	while IFS= read -r f; do
+		case $f in patches/*.patch) continue ;; esac
+		head -n 3 "$f" | grep -q 'SPDX-License-Identifier:' || { echo "no SPDX: $f"; rc=1; }
+	done < <(git ls-files --cached --others --exclude-standard)
+	return $rc
+}
+gate spdx spdx
 mapfile -t rst_files < <(git ls-files --cached --others --exclude-standard '*.rst')
 gate rst python3 scripts/rstcheck.py "$src" "${rst_files[@]}"
 
@@ -92,6 +103,8 @@ else
 	tail -n 40 "$logdir/modules.log" | sed 's/^/      /'
 	finish
 fi
+
+gate rust-analyzer "$here/rust-analyzer.sh" "$DMAVEC_ROOT/out/rust-project.json"
 
 # The configuration of an unpatched 7.3 (no pci_p2pdma_map_type() export, no
 # Rust PCI reset hooks) must build too: the fallbacks are code, not comments.
@@ -122,4 +135,20 @@ vm() {
 vm check --mode check
 echo "== VM suite: exporter and importer behind one PCIe switch (bus addresses)"
 vm switch --mode switch --topology switch --append iommu=pt
+
+echo "== in-tree build: drivers/dmavec as =m and =y, the =y kernel's KUnit suites"
+if "$here/intree.sh" m y > "$logdir/intree.log" 2>&1; then
+	pass "in-tree build, =m and =y"
+	counts=$(mktemp)
+	DMAVEC_INTREE_COUNTS=$counts "$here/intree.sh" boot 2>&1 |
+		grep -v '^  ok ' | grep -vE '^[0-9]+ passed, [0-9]+ failed'
+	read -r p f sk < "$counts" || { p=0; f=1; sk=0; }
+	rm -f "$counts"
+	passed=$((passed + p))
+	failed=$((failed + f))
+	echo "   VM intree: $p passed, $f failed (guest log: out/logs/vm-intree.log)"
+else
+	fail "in-tree build (see out/logs/intree.log)"
+	tail -n 30 "$logdir/intree.log" | sed 's/^/      /'
+fi
 finish

@@ -1,0 +1,109 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# make intree: drop this tree into the kernel source as drivers/dmavec, hook
+# it into drivers/Kconfig and drivers/Makefile, and build the kernel with
+# dmavec =m and =y. The =y kernel boots in the VM and its built-in KUnit
+# suites must pass. Builds are cached and incremental: only what changed in
+# this tree is rebuilt.
+#
+# Usage: scripts/intree.sh [m|y|boot]...   (default: m y boot)
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/env.sh"
+
+"$here/setup.sh" all
+src=$(readlink -f "$DMAVEC_CACHE/src/current")
+base="$DMAVEC_CACHE/intree/$(basename "$src")"
+tree="$base/src"
+
+# The source: a hard-link copy of the patched tree (files we change are
+# rewritten, which breaks their links), with drivers/dmavec hooked in.
+if [ ! -f "$tree/.dmavec-ready" ]; then
+	rm -rf "$DMAVEC_CACHE/intree"
+	mkdir -p "$base"
+	cp -al "$src" "$tree.tmp"
+	sed -i 's|^endmenu$|source "drivers/dmavec/Kconfig"\n\nendmenu|' "$tree.tmp/drivers/Kconfig"
+	grep -q 'drivers/dmavec/Kconfig' "$tree.tmp/drivers/Kconfig"
+	printf 'obj-$(CONFIG_DMAVEC)\t\t+= dmavec/\n' > "$tree.tmp/drivers/Makefile.dmavec"
+	cat "$tree.tmp/drivers/Makefile" "$tree.tmp/drivers/Makefile.dmavec" > "$tree.tmp/drivers/Makefile.new"
+	mv "$tree.tmp/drivers/Makefile.new" "$tree.tmp/drivers/Makefile"
+	rm "$tree.tmp/drivers/Makefile.dmavec"
+	touch "$tree.tmp/.dmavec-ready"
+	mv "$tree.tmp" "$tree"
+fi
+
+# This tree, as it is now (committed or not), with its mtimes.
+sync_tree() {
+	local dst="$tree/drivers/dmavec" new="$tree/drivers/dmavec.new"
+	rm -rf "$new"
+	mkdir -p "$new"
+	(cd "$DMAVEC_ROOT" && git ls-files --cached --others --exclude-standard -z |
+		while IFS= read -r -d '' f; do [ -e "$f" ] && printf '%s\0' "$f"; done |
+		tar --null -T - -c) | tar -x -C "$new"
+	rm -rf "$dst"
+	mv "$new" "$dst"
+}
+sync_tree
+
+toolchain=$( { /usr/bin/rustc --version; clang$LLVM_SUFFIX --version | head -n1; } )
+
+# build V: the kernel with dmavec =V, in its own cached build directory.
+build() {
+	local v=$1 key out
+	key=$( { cat "$DMAVEC_ROOT/kernel/base.config" "$DMAVEC_ROOT/kernel/plain.config" \
+		"$DMAVEC_ROOT/kernel/intree-$v.config"; echo "$toolchain"; } | sha256sum | cut -c1-12)
+	out="$base/build-$v-$key"
+	if [ ! -f "$out/.config-ready" ]; then
+		rm -rf "$base/build-$v-"*
+		mkdir -p "$out"
+		make -s -C "$tree" O="$out" "${KMAKE_VARS[@]}" allnoconfig
+		"$tree/scripts/kconfig/merge_config.sh" -m -O "$out" "$out/.config" \
+			"$DMAVEC_ROOT/kernel/base.config" "$DMAVEC_ROOT/kernel/plain.config" \
+			"$DMAVEC_ROOT/kernel/intree-$v.config" >/dev/null
+		make -s -C "$tree" O="$out" "${KMAKE_VARS[@]}" olddefconfig
+		local line bad=0
+		while IFS= read -r line; do
+			case $line in
+			CONFIG_*=*) grep -qxF "$line" "$out/.config" ||
+				{ echo "[intree] not set: $line" >&2; bad=1; } ;;
+			esac
+		done < "$DMAVEC_ROOT/kernel/intree-$v.config"
+		[ $bad -eq 0 ] || return 1
+		touch "$out/.config-ready"
+	fi
+	echo "[intree] building the kernel with dmavec =$v in $out" >&2
+	make -s -C "$tree" O="$out" "${KMAKE_VARS[@]}" -j"${DMAVEC_JOBS:-3}" bzImage modules >&2
+	ln -sfn "$out" "$base/build-$v"
+	if [ "$v" = m ]; then
+		local k
+		for k in dmavec dmavec_bar dmavec_edu; do
+			[ -f "$out/drivers/dmavec/$k.ko" ] ||
+				{ echo "[intree] $k.ko missing" >&2; return 1; }
+		done
+	else
+		grep -q ' dmavec_phys_vec_check$' "$out/System.map" ||
+			{ echo "[intree] dmavec is not in vmlinux" >&2; return 1; }
+	fi
+}
+
+# boot: the =y kernel in the VM, its built-in KUnit suites reported.
+boot() {
+	local out="$base/build-y" ird="$DMAVEC_ROOT/out/intree"
+	mkdir -p "$ird"
+	DMAVEC_NO_MODULES=1 "$here/initramfs.sh" "$ird" "$ird/initrd.gz"
+	python3 "$DMAVEC_ROOT/selftests/vm/run.py" --kernel "$out/arch/x86/boot/bzImage" \
+		--initrd "$ird/initrd.gz" --mode intree --quiet \
+		--log "$DMAVEC_ROOT/out/logs/vm-intree.log" ${DMAVEC_INTREE_COUNTS:+--counts "$DMAVEC_INTREE_COUNTS"}
+}
+
+for what in "${@:-m y boot}"; do
+	for w in $what; do
+		case $w in
+		m|y) build "$w" ;;
+		boot) boot ;;
+		*) echo "usage: $0 [m|y|boot]..." >&2; exit 2 ;;
+		esac
+	done
+done
