@@ -25,6 +25,8 @@
 
 #include "dmavec_util.h"
 
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
 static __u64 rng;
 
 static __u64 next(void)
@@ -75,13 +77,13 @@ int main(int argc, char **argv)
 
 	for (n = 0; n < calls; n++) {
 		__u64 r = next(), p[8];
-		unsigned long cmd = cmds[r % (sizeof(cmds) / sizeof(cmds[0]))];
+		unsigned long cmd = cmds[r % ARRAY_SIZE(cmds)];
 		int target, ret, slot;
 		void *arg;
 
 		/* The argument: mostly a buffer of random words, sometimes a bad pointer. */
 		for (i = 0; i < 8; i++)
-			p[i] = next() & 1 ? pick(sizes, sizeof(sizes) / sizeof(sizes[0])) : next();
+			p[i] = next() & 1 ? pick(sizes, ARRAY_SIZE(sizes)) : next();
 		memcpy(mem, p, sizeof(p));
 		/* Plausible handles, counts and fds now and then. */
 		if (next() % 3 == 0) {
@@ -96,13 +98,13 @@ int main(int argc, char **argv)
 				rg[i].handle = next() % 8;
 				rg[i].reserved = next() % 16 ? 0 : 1;
 				rg[i].offset = (next() % 64) * 4096;
-				rg[i].length = pick(sizes, sizeof(sizes) / sizeof(sizes[0]));
+				rg[i].length = pick(sizes, ARRAY_SIZE(sizes));
 			}
 			e->ranges = next() % 8 ? (__u64)(unsigned long)rg : next();
 			e->count = next() % 8 ? next() % 17 : (__u32)next();
 			e->fd_flags = next() % 4 ? O_RDWR | O_CLOEXEC : (__u32)next();
 			e->flags = next() % 8 ? 0 : (__u32)next();
-			e->reserved[0] = e->reserved[1] = 0;
+			memset(e->reserved, 0, sizeof(e->reserved));
 		}
 		if (cmd == DMAVEC_EDU_IOCTL_IMPORT && nfd)
 			((__s32 *)mem)[0] = next() % 4 ? fds[next() % nfd] : (__s32)next();
@@ -118,7 +120,9 @@ int main(int argc, char **argv)
 
 			x->offset = next() % 16384;
 			x->length = 1 + next() % 8192;
-			x->data = cmd == DMAVEC_EDU_IOCTL_READ ? (__u64)(unsigned long)(mem + 8192) : 0;
+			x->data = 0;
+			if (cmd == DMAVEC_EDU_IOCTL_READ)
+				x->data = (__u64)(unsigned long)(mem + 8192);
 			x->flags = 0;
 		}
 		switch (next() % 16) {
@@ -126,13 +130,16 @@ int main(int argc, char **argv)
 			arg = NULL;
 			break;
 		case 1:
-			arg = (void *)(unsigned long)0xffffffff81000000ULL;	/* kernel */
+			/* A kernel address. */
+			arg = (void *)0xffffffff81000000UL;
 			break;
 		case 2:
-			arg = (void *)(unsigned long)0x1000;			/* unmapped */
+			/* Unmapped. */
+			arg = (void *)0x1000UL;
 			break;
 		case 3:
-			arg = mem + sizeof(mem) - 4;				/* straddles the end */
+			/* Straddles the end of the mapping. */
+			arg = mem + sizeof(mem) - 4;
 			break;
 		default:
 			arg = mem;
