@@ -127,8 +127,11 @@ impl ExporterOps for FlagOnRelease {
     }
 }
 
-fn export_ram(
+/// Exports `ranges` (MMIO of `provider`, or system memory for `None`); `released` counts the
+/// release of the dma-buf.
+fn export_ranges(
     ranges: &[PhysVec],
+    provider: Option<Provider>,
     released: Arc<Atomic<u32>>,
 ) -> Result<(Arc<dmavec::Buffer>, dmavec::DmaBuf)> {
     let mut v = KVec::with_capacity(ranges.len(), GFP_KERNEL)?;
@@ -136,7 +139,7 @@ fn export_ram(
     export(
         ExportInfo {
             ranges: v,
-            provider: None,
+            provider,
             name: c"dmavec_test",
             owner: kernel::module::this_module::<LocalModule>().into(),
             flags: bindings::O_RDWR,
@@ -237,7 +240,7 @@ mod tests {
         edu.set_max_seg(u32::MAX);
         let (_pages, ranges) = scattered_pages(64)?;
         let released = Arc::new(Atomic::new(0u32), GFP_KERNEL)?;
-        let (buf, dmabuf) = export_ram(&ranges, released.clone())?;
+        let (buf, dmabuf) = export_ranges(&ranges, None, released.clone())?;
         assert!(dmavec::is_dmavec(&dmabuf));
         assert_eq!(dmabuf.size(), 64 * P);
 
@@ -283,7 +286,7 @@ mod tests {
         edu.set_max_seg(u32::MAX);
         let (_pages, ranges) = scattered_pages(8)?;
         let released = Arc::new(Atomic::new(0u32), GFP_KERNEL)?;
-        let (_buf, dmabuf) = export_ram(&ranges, released)?;
+        let (_buf, dmabuf) = export_ranges(&ranges, None, released)?;
         let dev = dmavec::raw::device(edu.dev());
         // SAFETY: `dmabuf` holds a reference; `dev` is valid.
         let att = from_err_ptr(unsafe { bindings::dma_buf_attach(dmabuf.as_raw(), dev) })?;
@@ -322,19 +325,8 @@ mod tests {
         let (_shm, prov, start) = ivshmem_bar()?;
         let mut v = KVec::new();
         v.push(PhysVec::new(start, 4 * P), GFP_KERNEL)?;
-        let (_buf, dmabuf) = export(
-            ExportInfo {
-                ranges: v,
-                provider: Some(prov),
-                name: c"dmavec_test",
-                owner: kernel::module::this_module::<LocalModule>().into(),
-                flags: bindings::O_RDWR,
-            },
-            KBox::new(
-                FlagOnRelease(Arc::new(Atomic::new(0u32), GFP_KERNEL)?),
-                GFP_KERNEL,
-            )?,
-        )?;
+        let released = Arc::new(Atomic::new(0u32), GFP_KERNEL)?;
+        let (_buf, dmabuf) = export_ranges(&v, Some(prov), released)?;
         let dev = dmavec::raw::device(edu.dev());
         // SAFETY: `dmabuf` holds a reference; `dev` is valid.
         let att = unsafe { bindings::dma_buf_attach(dmabuf.as_raw(), dev) };
@@ -437,18 +429,10 @@ impl BarExports {
             let page = BAR_BASE_PAGE + 2 * i;
             ranges.push(PhysVec::new(start + page * P as u64, P), GFP_KERNEL)?;
         }
-        let (buf, dmabuf) = export(
-            ExportInfo {
-                ranges,
-                provider: Some(prov),
-                name: c"dmavec_test",
-                owner: kernel::module::this_module::<LocalModule>().into(),
-                flags: bindings::O_RDWR,
-            },
-            KBox::new(
-                FlagOnRelease(Arc::new(Atomic::new(0u32), GFP_KERNEL)?),
-                GFP_KERNEL,
-            )?,
+        let (buf, dmabuf) = export_ranges(
+            &ranges,
+            Some(prov),
+            Arc::new(Atomic::new(0u32), GFP_KERNEL)?,
         )?;
         let fd = dmabuf.into_fd(bindings::O_CLOEXEC)?;
         *self.last.lock() = Some(buf);
