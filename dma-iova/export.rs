@@ -435,26 +435,33 @@ impl Buffer {
         st.entries.store(m.entries().len() as u64, Relaxed);
         st.bytes.store(m.size() as u64, Relaxed);
         Ok(LiveMapping {
-            mapping: Some(m),
-            buf: self,
-            attach: st,
+            mapping: m,
+            _count: LiveCount {
+                buf: self,
+                attach: st,
+            },
         })
     }
 }
 
 /// A mapping of a dmavec buffer, counted until dropped so that revocation can wait for it.
+///
+/// Fields drop in declaration order: the mapping is torn down before the count drops, since
+/// a revoker may hand the memory out again once the count reaches zero.
 pub(crate) struct LiveMapping<'a> {
-    mapping: Option<Mapping>,
+    mapping: Mapping,
+    _count: LiveCount<'a>,
+}
+
+/// One live mapping of `buf` through `attach`.
+struct LiveCount<'a> {
     buf: &'a Buffer,
     attach: &'a AttachState,
 }
 
 impl LiveMapping<'_> {
     pub(crate) fn mapping(&self) -> &Mapping {
-        // INVARIANT: `mapping` is `Some` until drop.
-        self.mapping
-            .as_ref()
-            .expect("LiveMapping holds its mapping until drop")
+        &self.mapping
     }
 
     /// Forgets the borrow: the owner guarantees the buffer and attachment outlive it.
@@ -465,10 +472,8 @@ impl LiveMapping<'_> {
     }
 }
 
-impl Drop for LiveMapping<'_> {
+impl Drop for LiveCount<'_> {
     fn drop(&mut self) {
-        // Unmap first: once `live` drops to zero a revoker may hand the memory out again.
-        drop(self.mapping.take());
         self.attach.live.fetch_sub(1, Relaxed);
         let mut live = self.buf.live.lock();
         *live -= 1;
