@@ -79,9 +79,12 @@ EOS
 # kernel build (a build of an older patch series stays usable until the
 # build that replaces it is ready; kernel.sh prunes it then).
 prune_sources() {
-	local old cur used
+	local old cur b used=""
 	cur=$(readlink -f "$DMAVEC_CACHE/src/current")
-	used=$(for b in "$DMAVEC_CACHE"/build/*/source; do readlink -f "$b"; done 2>/dev/null)
+	# No build yet on a fresh machine: the glob then matches nothing.
+	for b in "$DMAVEC_CACHE"/build/*/source; do
+		[ -e "$b" ] && used="$used$(readlink -f "$b")"$'\n'
+	done
 	for old in "$DMAVEC_CACHE/src/linux-"*; do
 		[ -d "$old" ] || continue
 		case $old in *.tmp) continue ;; esac
