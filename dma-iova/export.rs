@@ -270,9 +270,6 @@ pub fn export(info: ExportInfo, ops: KBox<dyn ExporterOps>) -> Result<(Arc<Buffe
         }),
         GFP_KERNEL,
     )?;
-    // Room in the registry first: nothing to undo after the export succeeds.
-    BUFFERS.lock().reserve(1, GFP_KERNEL)?;
-
     let priv_ = Arc::into_raw(buf.clone());
     let exp = bindings::dma_buf_export_info {
         exp_name: info.name.as_char_ptr(),
@@ -292,11 +289,12 @@ pub fn export(info: ExportInfo, ops: KBox<dyn ExporterOps>) -> Result<(Arc<Buffe
             return Err(e);
         }
     };
-    let dmabuf = NonNull::new(raw).ok_or(ENOMEM)?;
-    buf.state.lock().dmabuf = Some(dmabuf);
-    // Reserved above: cannot fail.
-    BUFFERS.lock().push(buf.clone(), GFP_ATOMIC)?;
-    Ok((buf, DmaBuf(dmabuf)))
+    // From here the reference is owned: an error below drops it, and the dma-buf is released
+    // through its ops like any other.
+    let dmabuf = DmaBuf(NonNull::new(raw).ok_or(ENOMEM)?);
+    buf.state.lock().dmabuf = Some(dmabuf.0);
+    BUFFERS.lock().push(buf.clone(), GFP_KERNEL)?;
+    Ok((buf, dmabuf))
 }
 
 /// Converts a `dma_buf_attachment` exporter-private pointer to its [`AttachState`].

@@ -98,7 +98,6 @@ impl BarDevice {
         let Some(list) = &mut exports.list else {
             return Err(ENODEV);
         };
-        list.reserve(1, GFP_KERNEL)?;
         let (buf, dmabuf) = dmavec::export(
             ExportInfo {
                 ranges,
@@ -119,7 +118,8 @@ impl BarDevice {
             // Born revoked: `reset_done` restores it with the others.
             buf.revoke();
         }
-        list.push(buf, GFP_ATOMIC)?;
+        // On failure `dmabuf` is dropped: released like any other, nothing to undo.
+        list.push(buf, GFP_KERNEL)?;
         Ok(dmabuf)
     }
 
