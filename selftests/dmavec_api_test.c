@@ -171,6 +171,49 @@ TEST_F(importers, udmabuf_entries_add_up)
 	close(fd);
 }
 
+/*
+ * Attach and map through the importer API under fault injection: every
+ * injected failure is ENOMEM, and the import works again without it.
+ */
+TEST_F(importers, allocation_failures_are_enomem)
+{
+	struct report r;
+	int n, fd = read_fd_from(CTEST "export"), enomem = 0, other = 0, done = 0;
+
+	ASSERT_GE(fd, 0);
+	for (n = 1; n < 300 && !done; n++) {
+		char buf[160];
+		int f = open(self->file, O_RDWR), len, got;
+
+		ASSERT_GE(f, 0);
+		len = snprintf(buf, sizeof(buf), "%d\n", fd);
+		/* Armed around the write alone, which attaches and maps. */
+		ASSERT_EQ(0, fail_nth(n));
+		got = write(f, buf, len);
+		fail_nth(0);
+		ASSERT_EQ(len, got);
+		lseek(f, 0, SEEK_SET);
+		got = read(f, buf, sizeof(buf) - 1);
+		close(f);
+		ASSERT_GT(got, 0);
+		buf[got] = '\0';
+		memset(&r, 0, sizeof(r));
+		if (sscanf(buf, "error %d", &r.error) != 1)
+			ASSERT_EQ(1, sscanf(buf, "kind %31s", r.kind));
+		if (!r.error)
+			done = 1;
+		else if (r.error == -ENOMEM)
+			enomem++;
+		else
+			other++;
+	}
+	EXPECT_EQ(1, done);
+	EXPECT_GE(enomem, 1);
+	EXPECT_EQ(0, other);
+	EXPECT_STREQ("iova", r.kind);
+	close(fd);
+}
+
 TEST_F(importers, bad_fds_are_refused)
 {
 	struct report r;

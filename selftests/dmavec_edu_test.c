@@ -191,6 +191,38 @@ TEST_F(e2e, stale_iova_faults)
 	EXPECT_NE(NULL, strstr(log, "DMAR: [DMA Write"));
 }
 
+/*
+ * An allocation failure anywhere in IMPORT (the importer API's dynamic
+ * attach) is ENOMEM, leaves nothing behind, and the next IMPORT works.
+ */
+TEST_F(e2e, import_allocation_failures_are_enomem)
+{
+	struct dmavec_edu_import im = { .fd = self->buf };
+	struct dmavec_edu_info i;
+	int n, ret = -1, left, enomem = 0, other = 0;
+
+	ASSERT_EQ(0, ioctl(self->edu, DMAVEC_EDU_IOCTL_DETACH));
+	for (n = 1; n < 300; n++) {
+		ASSERT_EQ(0, fail_nth(n));
+		ret = ioctl(self->edu, DMAVEC_EDU_IOCTL_IMPORT, &im) ? -errno : 0;
+		left = fail_left();
+		fail_nth(0);
+		if (!ret)
+			break;
+		EXPECT_EQ(0, left);
+		if (ret == -ENOMEM)
+			enomem++;
+		else
+			other++;
+	}
+	ASSERT_EQ(0, ret);
+	EXPECT_GE(enomem, 1);
+	EXPECT_EQ(0, other);
+	/* The import that succeeded works. */
+	ASSERT_EQ(0, ioctl(self->edu, DMAVEC_EDU_IOCTL_INFO, &i));
+	EXPECT_EQ(2 * PAGE, i.size);
+}
+
 /* (c) Revocation: the exporter goes away during the import; no DMA is issued after. */
 TEST_F(e2e, exporter_removal_stops_the_importer)
 {

@@ -203,35 +203,6 @@ TEST_F(dev, export_without_free_fd_is_emfile)
 }
 
 /*
- * fail-nth of this thread, kept open: writing N makes the N-th fault
- * injection point of the next calls fail; reading gives what is left (0:
- * the failure was injected).
- */
-static int fail_fd = -1;
-
-static int fail_nth(int n)
-{
-	char buf[16];
-	int len;
-
-	if (fail_fd < 0)
-		fail_fd = open("/proc/thread-self/fail-nth", O_RDWR);
-	if (fail_fd < 0)
-		return -1;
-	len = snprintf(buf, sizeof(buf), "%d", n);
-	return pwrite(fail_fd, buf, len, 0) == len ? 0 : -1;
-}
-
-static int fail_left(void)
-{
-	char buf[16] = "";
-
-	if (fail_fd < 0 || pread(fail_fd, buf, sizeof(buf) - 1, 0) <= 0)
-		return -1;
-	return atoi(buf);
-}
-
-/*
  * An allocation failure anywhere in ALLOC or EXPORT is ENOMEM and nothing
  * else, and leaves nothing behind: sweep the n-th allocation until the call
  * succeeds without a failure.
