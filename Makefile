@@ -8,6 +8,7 @@
 #                   build against another kernel
 #   make check      everything: set-up, kernel, style gates, modules, VM suite
 #   make demo       boot the VM (plain kernel) and show the exported device memory
+#   make soak       long reliability runs (fuzzer, churn, fault injection) with figures
 #   make intree     build the kernel with this tree in drivers/dmavec, =m and
 #                   =y, and boot the =y kernel with its KUnit suites
 #   make rust-analyzer   rust-project.json for editors (crates of this tree
@@ -18,7 +19,7 @@
 
 FLAVOUR ?= debug
 
-.PHONY: all modules check demo intree rust-analyzer kernel setup clean
+.PHONY: all modules check demo soak intree rust-analyzer kernel setup clean
 
 all modules:
 	@scripts/modules.sh $(FLAVOUR) >/dev/null
@@ -28,6 +29,9 @@ check:
 
 demo:
 	@scripts/demo.sh
+
+soak:
+	@scripts/soak.sh
 
 intree:
 	@scripts/intree.sh

@@ -19,7 +19,7 @@ stage="$mods/initramfs"
 
 mkdir -p "$tests"
 for t in "$DMAVEC_ROOT"/selftests/*_test.c "$DMAVEC_ROOT"/selftests/dmavec_demo.c \
-	 "$DMAVEC_ROOT"/selftests/dmavec_fuzz.c; do
+	 "$DMAVEC_ROOT"/selftests/dmavec_fuzz.c "$DMAVEC_ROOT"/selftests/dmavec_churn.c; do
 	b=$(basename "$t" .c)
 	if [ ! -x "$tests/$b" ] || [ "$t" -nt "$tests/$b" ] ||
 	   [ -n "$(find "$DMAVEC_ROOT/selftests" "$DMAVEC_ROOT/uapi" -name '*.h' -newer "$tests/$b" 2>/dev/null)" ]; then
