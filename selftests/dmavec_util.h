@@ -129,6 +129,12 @@ static inline int fail_nth(int n)
 	return pwrite(fail_fd, buf, len, 0) == len ? 0 : -1;
 }
 
+/* Whether this kernel injects faults (fail-nth: the debug flavour). */
+static inline int fail_nth_available(void)
+{
+	return access("/proc/thread-self/fail-nth", W_OK) == 0;
+}
+
 static inline int fail_left(void)
 {
 	char buf[16] = "";
