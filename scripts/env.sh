@@ -28,3 +28,24 @@ kernel_src_key() {
 	    done | sha256sum | cut -c1-12)
 	echo "linux-$ver-p$h"
 }
+
+# kconfig OUT SRC FRAGMENT...: .config in OUT from allnoconfig plus the
+# fragments, and check that every line of them stuck (a symbol set, or
+# "is not set" not set); prints what did not and fails.
+kconfig() {
+	local out=$1 src=$2 line sym bad=0
+	shift 2
+	make -s -C "$src" O="$out" "${KMAKE_VARS[@]}" allnoconfig || return 1
+	"$src/scripts/kconfig/merge_config.sh" -m -O "$out" "$out/.config" "$@" >/dev/null || return 1
+	make -s -C "$src" O="$out" "${KMAKE_VARS[@]}" olddefconfig || return 1
+	while IFS= read -r line; do
+		case $line in
+		CONFIG_*=*) grep -qxF "$line" "$out/.config" ||
+			{ echo "[kconfig] not set: $line" >&2; bad=1; } ;;
+		"# CONFIG_"*" is not set")
+			sym=${line#\# }; sym=${sym%% *}
+			grep -q "^$sym=" "$out/.config" && { echo "[kconfig] still set: $sym" >&2; bad=1; } ;;
+		esac
+	done < <(cat "$@")
+	[ $bad -eq 0 ]
+}

@@ -58,19 +58,9 @@ build() {
 	if [ ! -f "$out/.config-ready" ]; then
 		rm -rf "$base/build-$v-"*
 		mkdir -p "$out"
-		make -s -C "$tree" O="$out" "${KMAKE_VARS[@]}" allnoconfig
-		"$tree/scripts/kconfig/merge_config.sh" -m -O "$out" "$out/.config" \
-			"$DMAVEC_ROOT/kernel/base.config" "$DMAVEC_ROOT/kernel/plain.config" \
-			"$DMAVEC_ROOT/kernel/intree-$v.config" >/dev/null
-		make -s -C "$tree" O="$out" "${KMAKE_VARS[@]}" olddefconfig
-		local line bad=0
-		while IFS= read -r line; do
-			case $line in
-			CONFIG_*=*) grep -qxF "$line" "$out/.config" ||
-				{ echo "[intree] not set: $line" >&2; bad=1; } ;;
-			esac
-		done < "$DMAVEC_ROOT/kernel/intree-$v.config"
-		[ $bad -eq 0 ] || return 1
+		kconfig "$out" "$tree" "$DMAVEC_ROOT/kernel/base.config" \
+			"$DMAVEC_ROOT/kernel/plain.config" "$DMAVEC_ROOT/kernel/intree-$v.config" ||
+			return 1
 		touch "$out/.config-ready"
 	fi
 	echo "[intree] building the kernel with dmavec =$v in $out" >&2

@@ -28,21 +28,8 @@ if [ ! -f "$out/.dmavec-ready" ]; then
 	rm -rf "$out"
 	mkdir -p "$out"
 	kmake() { make -s -C "$src" O="$out" "${KMAKE_VARS[@]}" "$@"; }
-	kmake allnoconfig
-	"$src/scripts/kconfig/merge_config.sh" -m -O "$out" "$out/.config" \
-		"$DMAVEC_ROOT/kernel/base.config" "$DMAVEC_ROOT/kernel/$flavour.config" >/dev/null
-	kmake olddefconfig
-	# Every symbol the fragments ask for must have stuck.
-	bad=0
-	while IFS= read -r line; do
-		case $line in
-		CONFIG_*=*) grep -qxF "$line" "$out/.config" || { echo "[kernel] not set: $line" >&2; bad=1; } ;;
-		"# CONFIG_"*" is not set")
-			sym=${line#\# }; sym=${sym%% *}
-			grep -q "^$sym=" "$out/.config" && { echo "[kernel] still set: $sym" >&2; bad=1; } ;;
-		esac
-	done < <(cat "$DMAVEC_ROOT/kernel/base.config" "$DMAVEC_ROOT/kernel/$flavour.config")
-	[ $bad -eq 0 ] || exit 1
+	kconfig "$out" "$src" "$DMAVEC_ROOT/kernel/base.config" \
+		"$DMAVEC_ROOT/kernel/$flavour.config" || exit 1
 	[ -n "${DMAVEC_CONFIG_ONLY:-}" ] && { echo "$out"; exit 0; }
 	start=$(date +%s)
 	kmake -j"${DMAVEC_JOBS:-3}" bzImage modules
