@@ -8,6 +8,8 @@
 #                   build against another kernel
 #   make check      everything: set-up, kernel, style gates, modules, VM suite
 #   make demo       boot the VM (plain kernel) and show the exported device memory
+#   make bench      map/unmap cost: dmavec's array against the dma-buf core's
+#                   sg_table helper and the bare DMA calls, one table
 #   make soak       long reliability runs (fuzzer, churn, fault injection) with figures
 #   make intree     build the kernel with this tree in drivers/dmavec, =m and
 #                   =y, and boot the =y kernel with its KUnit suites
@@ -19,7 +21,7 @@
 
 FLAVOUR ?= debug
 
-.PHONY: all modules check demo soak intree rust-analyzer kernel setup clean
+.PHONY: all modules check demo bench soak intree rust-analyzer kernel setup clean
 
 all modules:
 	@scripts/modules.sh $(FLAVOUR) >/dev/null
@@ -29,6 +31,9 @@ check:
 
 demo:
 	@scripts/demo.sh
+
+bench:
+	@scripts/bench.sh
 
 soak:
 	@scripts/soak.sh

@@ -27,21 +27,6 @@ static_assert(sizeof(struct dma_vec) == 16);
 static_assert(offsetof(struct dma_vec, addr) == 0);
 static_assert(offsetof(struct dma_vec, len) == 8);
 
-unsigned int dmavec_shim_dma_get_max_seg_size(struct device *dev)
-{
-	return dma_get_max_seg_size(dev);
-}
-
-unsigned long dmavec_shim_dma_get_seg_boundary(struct device *dev)
-{
-	return dma_get_seg_boundary(dev);
-}
-
-int dmavec_shim_dma_mapping_error(struct device *dev, dma_addr_t addr)
-{
-	return dma_mapping_error(dev, addr);
-}
-
 struct pci_dev *dmavec_shim_pci_dev(struct device *dev)
 {
 	return dev_is_pci(dev) ? to_pci_dev(dev) : NULL;

@@ -19,9 +19,6 @@ struct sg_table;
 struct vm_area_struct;
 struct vm_operations_struct;
 
-unsigned int dmavec_shim_dma_get_max_seg_size(struct device *dev);
-unsigned long dmavec_shim_dma_get_seg_boundary(struct device *dev);
-int dmavec_shim_dma_mapping_error(struct device *dev, dma_addr_t addr);
 struct pci_dev *dmavec_shim_pci_dev(struct device *dev);
 struct pci_dev *dmavec_shim_pci_upstream_bridge(struct pci_dev *pdev);
 phys_addr_t dmavec_shim_page_to_phys(struct page *page);

@@ -229,6 +229,11 @@ impl<'a> Locked<'a> {
         unsafe { &mut *self.inner.mapped.get() }
     }
 
+    /// The raw attachment, for dma-buf core functions that expect the reservation lock held.
+    pub fn as_raw(&self) -> *mut bindings::dma_buf_attachment {
+        self.attach.as_ptr()
+    }
+
     /// The current mapping, if any.
     pub fn mapped(&mut self) -> Option<MappedView<'_>> {
         self.slot().as_ref().map(view)

@@ -14,21 +14,29 @@
 //! | MMIO | `BUS_ADDR` | - | [`MapType::BusAddr`]: PCI bus addresses, nothing to unmap |
 //! | MMIO | `NOT_SUPPORTED`, other | - | `EPERM` |
 //!
-//! The entries are built with [`SegLimits::push`]: DMA-contiguous results merge into one entry,
-//! split only where the importer's segment limits require. On the IOVA path the whole buffer is
-//! one contiguous IOVA range, so an importer without limits gets exactly one entry.
+//! Physically adjacent ranges are merged into runs first ([`runs`]), and each run is linked or
+//! mapped with one call: fewer DMA API calls than ranges, and on the IOVA path the IOMMU driver
+//! can use large pages for a run whose physical address and IOVA are aligned. The entries are
+//! built with [`SegLimits::push`]: DMA-contiguous results merge into one entry, split only where
+//! the importer's segment limits require. On the IOVA path the whole buffer is one contiguous
+//! IOVA range, so an importer without limits gets exactly one entry.
+//!
+//! The array is the only per-mapping allocation: the IOVA state lives in the [`Mapping`], and on
+//! the direct path the entries double as the unmap record as long as they match the mapped runs
+//! one to one; a separate record is only kept when they do not (merged or split entries).
 //!
 //! Every failure unwinds exactly what was done, and dropping a [`Mapping`] unmaps it. The DMA
 //! calls go through a [`DmaBackend`], so that the KUnit suite can force each path and inject a
 //! failure at any step.
 
 use crate::{
-    range::{check_phys_ranges, DmaAddr, DmaVec, PhysAddr, PhysVec, SegLimits},
+    range::{check_phys_ranges, runs, DmaAddr, DmaVec, PhysAddr, PhysVec, SegLimits},
     raw, shim,
     stats::STATS,
 };
 use core::ptr::NonNull;
 use kernel::{
+    alloc::AllocError,
     bindings,
     device::Device,
     dma::DataDirection,
@@ -196,6 +204,7 @@ impl KernelDma {
         &self.dev
     }
 
+    #[inline]
     fn raw(&self) -> *mut bindings::device {
         raw::device(&self.dev)
     }
@@ -256,7 +265,9 @@ pub fn p2p_type_fallback(provider: &Provider, dev: &Device) -> P2pType {
     P2pType::ThruHostBridge
 }
 
+// Inlined into users' instances of `Mapping::map`: a call less per DMA API call.
 impl DmaBackend for KernelDma {
+    #[inline]
     fn p2p_type(&self, provider: &Provider) -> P2pType {
         // Kbuild sets this where the kernel exports `pci_p2pdma_map_type()` (patches/0001).
         #[cfg(dmavec_p2pdma_map_type)]
@@ -272,14 +283,26 @@ impl DmaBackend for KernelDma {
         }
     }
 
+    #[inline]
     fn limits(&self) -> Result<SegLimits> {
-        // SAFETY: `self.raw()` is a valid device for the lifetime of `self`.
-        let max = unsafe { shim::dmavec_shim_dma_get_max_seg_size(self.raw()) };
+        // `dma_get_max_seg_size()` and `dma_get_seg_boundary()`, static inlines: the device's
+        // DMA parameters where set, else 64 KiB and no boundary.
+        // SAFETY: `self.raw()` is a valid device; its `dma_parms` is NULL or valid as long as
+        // the device.
+        let parms = unsafe { (*self.raw()).dma_parms };
         // SAFETY: As above.
-        let boundary = unsafe { shim::dmavec_shim_dma_get_seg_boundary(self.raw()) };
-        SegLimits::new(max as usize, boundary as u64)
+        let (max, boundary) = unsafe { parms.as_ref() }
+            .map_or((0, 0), |p| (p.max_segment_size, p.segment_boundary_mask));
+        let max = if max == 0 { 64 * 1024 } else { max as usize };
+        let boundary = if boundary == 0 {
+            u64::MAX
+        } else {
+            boundary as u64
+        };
+        SegLimits::new(max, boundary)
     }
 
+    #[inline]
     fn iova_granule(&self) -> u64 {
         // SAFETY: `self.raw()` is a valid device.
         let b = unsafe { bindings::dma_get_merge_boundary(self.raw()) } as u64;
@@ -290,11 +313,13 @@ impl DmaBackend for KernelDma {
         }
     }
 
+    #[inline]
     fn iova_try_alloc(&self, state: &mut IovaState, phys: PhysAddr, size: usize) -> bool {
         // SAFETY: `self.raw()` is a valid device; `state` is a valid, exclusively borrowed state.
         unsafe { bindings::dma_iova_try_alloc(self.raw(), state, phys, size) }
     }
 
+    #[inline]
     fn iova_link(
         &self,
         state: &mut IovaState,
@@ -306,16 +331,23 @@ impl DmaBackend for KernelDma {
     ) -> Result {
         // SAFETY: `state` was allocated by `iova_try_alloc` for this device; the caller keeps
         // `offset + size` within it.
-        to_result(unsafe {
+        let ret = unsafe {
             bindings::dma_iova_link(self.raw(), state, phys, offset, size, dir.into(), attrs)
-        })
+        };
+        if ret == 0 {
+            Ok(())
+        } else {
+            to_result(ret)
+        }
     }
 
+    #[inline]
     fn iova_sync(&self, state: &mut IovaState, offset: usize, size: usize) -> Result {
         // SAFETY: As for `iova_link`.
         to_result(unsafe { bindings::dma_iova_sync(self.raw(), state, offset, size) })
     }
 
+    #[inline]
     fn iova_destroy(
         &self,
         state: &mut IovaState,
@@ -328,6 +360,7 @@ impl DmaBackend for KernelDma {
         unsafe { bindings::dma_iova_destroy(self.raw(), state, mapped_len, dir.into(), attrs) }
     }
 
+    #[inline]
     fn map_phys(
         &self,
         phys: PhysAddr,
@@ -337,11 +370,20 @@ impl DmaBackend for KernelDma {
     ) -> Result<DmaAddr> {
         // SAFETY: `self.raw()` is a valid device; the exporter owns `[phys, phys + size)`.
         let addr = unsafe { bindings::dma_map_phys(self.raw(), phys, size, dir.into(), attrs) };
-        // SAFETY: `self.raw()` is a valid device.
-        to_result(unsafe { shim::dmavec_shim_dma_mapping_error(self.raw(), addr) })?;
+        // `dma_mapping_error()`, a static inline: DMA-API debugging records that the result
+        // was checked, and the error value is all ones.
+        #[cfg(CONFIG_DMA_API_DEBUG)]
+        // SAFETY: `addr` was just returned for this device.
+        unsafe {
+            bindings::debug_dma_mapping_error(self.raw(), addr)
+        };
+        if addr == DmaAddr::MAX {
+            return Err(ENOMEM);
+        }
         Ok(addr)
     }
 
+    #[inline]
     fn unmap_phys(&self, addr: DmaAddr, size: usize, dir: DataDirection, attrs: c_ulong) {
         // SAFETY: `addr`/`size` were returned by `map_phys` for this device.
         unsafe { bindings::dma_unmap_phys(self.raw(), addr, size, dir.into(), attrs) }
@@ -354,8 +396,9 @@ enum Undo {
     Nothing,
     /// `dma_iova_destroy()` of the first `linked` bytes.
     Iova { state: IovaState, linked: usize },
-    /// `dma_unmap_phys()` of each range as it was mapped.
-    Direct(KVec<DmaVec>),
+    /// `dma_unmap_phys()` of each run mapped so far, as it was mapped: the entries while
+    /// `record` is `None` (each entry is one run), else `record`.
+    Direct { record: Option<KVec<DmaVec>> },
 }
 
 /// A buffer's ranges mapped for one importing device: an array of [`DmaVec`].
@@ -414,7 +457,7 @@ impl<B: DmaBackend> Mapping<B> {
             (Some(P2pType::NotSupported), _) => return Err(EPERM),
             (Some(P2pType::BusAddr), Some(p)) => {
                 let off = p.bus_offset();
-                for r in ranges {
+                for r in runs(ranges) {
                     let addr = r.paddr().checked_add(off).ok_or(EOVERFLOW)?;
                     limits.push(&mut m.entries, addr, r.len())?;
                 }
@@ -429,7 +472,7 @@ impl<B: DmaBackend> Mapping<B> {
                     m.map_iova(ranges, &limits)?;
                 } else {
                     m.map_type = MapType::Direct;
-                    m.undo = Undo::Direct(KVec::with_capacity(ranges.len(), GFP_KERNEL)?);
+                    m.undo = Undo::Direct { record: None };
                     m.map_direct(ranges, &limits)?;
                 }
             }
@@ -443,40 +486,96 @@ impl<B: DmaBackend> Mapping<B> {
         let Undo::Iova { state, linked } = &mut self.undo else {
             return Err(EINVAL);
         };
-        // Inner boundaries are page aligned; an IOMMU granule larger than a page asks more.
-        let g = self.backend.iova_granule();
+        // Inner run boundaries are page aligned; an IOMMU granule larger than a page asks more.
+        let g = if ranges.len() > 1 {
+            self.backend.iova_granule()
+        } else {
+            0
+        };
         if g > PAGE_SIZE as u64 {
-            let n = ranges.len();
-            for (i, r) in ranges.iter().enumerate() {
+            let mut it = runs(ranges).peekable();
+            let mut first = true;
+            while let Some(r) = it.next() {
                 let end = r.paddr() + r.len() as u64;
-                if (i > 0 && r.paddr() % g != 0) || (i + 1 < n && end % g != 0) {
+                if (!first && r.paddr() % g != 0) || (it.peek().is_some() && end % g != 0) {
                     return Err(EINVAL);
                 }
+                first = false;
             }
         }
-        for r in ranges {
-            self.backend
-                .iova_link(state, r.paddr(), *linked, r.len(), self.dir, self.attrs)?;
-            *linked += r.len();
+        let mut off = 0;
+        for r in runs(ranges) {
+            let linked_now =
+                self.backend
+                    .iova_link(state, r.paddr(), off, r.len(), self.dir, self.attrs);
+            if let Err(e) = linked_now {
+                *linked = off;
+                return Err(e);
+            }
+            off += r.len();
         }
+        *linked = off;
         self.backend.iova_sync(state, 0, self.size)?;
         STATS.iova_syncs.add(1, Relaxed);
+        // One entry unless the importer's limits split the IOVA range.
+        self.entries = KVec::with_capacity(1, GFP_KERNEL)?;
         limits.push(&mut self.entries, state.addr, self.size)
     }
 
     fn map_direct(&mut self, ranges: &[PhysVec], limits: &SegLimits) -> Result {
-        let Undo::Direct(mapped) = &mut self.undo else {
-            return Err(EINVAL);
-        };
-        for r in ranges {
+        let total = runs(ranges).count();
+        // Typically one entry per run: reserve them, so that mapping allocates once.
+        self.entries = KVec::with_capacity(total, GFP_KERNEL)?;
+        let mut it = runs(ranges);
+        // While every run appends as a whole new entry, the entries are the unmap record.
+        let first = loop {
+            let Some(r) = it.next() else {
+                return Ok(());
+            };
             let addr = self
                 .backend
                 .map_phys(r.paddr(), r.len(), self.dir, self.attrs)?;
-            // Capacity for every range was reserved up front: this never allocates.
-            mapped
-                .push_within_capacity(DmaVec { addr, len: r.len() })
-                .map_err(|_| ENOMEM)?;
-            limits.push(&mut self.entries, addr, r.len())?;
+            let seg = DmaVec { addr, len: r.len() };
+            if !limits.appends_whole(&self.entries, seg) {
+                break seg;
+            }
+            // Room for one entry per run was reserved: this never allocates.
+            if self.entries.push_within_capacity(seg).is_err() {
+                self.backend.unmap_phys(addr, seg.len, self.dir, self.attrs);
+                return Err(ENOMEM);
+            }
+        };
+        // This run merges into the entry before it or is split: from here on the runs are
+        // recorded apart, starting with those mapped so far.
+        let Undo::Direct { record } = &mut self.undo else {
+            return Err(EINVAL);
+        };
+        let started = KVec::with_capacity(total, GFP_KERNEL).and_then(|mut rec| {
+            // Within the capacity: neither call allocates.
+            rec.extend_from_slice(&self.entries, GFP_KERNEL)?;
+            rec.push_within_capacity(first).map_err(|_| AllocError)?;
+            Ok(rec)
+        });
+        let rec = match started {
+            Ok(rec) => record.insert(rec),
+            Err(_) => {
+                self.backend
+                    .unmap_phys(first.addr, first.len, self.dir, self.attrs);
+                return Err(ENOMEM);
+            }
+        };
+        limits.push(&mut self.entries, first.addr, first.len)?;
+        for r in it {
+            let addr = self
+                .backend
+                .map_phys(r.paddr(), r.len(), self.dir, self.attrs)?;
+            let seg = DmaVec { addr, len: r.len() };
+            if rec.push_within_capacity(seg).is_err() {
+                self.backend.unmap_phys(addr, seg.len, self.dir, self.attrs);
+                return Err(ENOMEM);
+            }
+            // Recorded: on failure, dropping the mapping unmaps the run.
+            limits.push(&mut self.entries, addr, seg.len)?;
         }
         Ok(())
     }
@@ -506,10 +605,11 @@ impl<B: DmaBackend> Mapping<B> {
         &self.backend
     }
 
-    /// Memory the mapping holds beyond its own struct: the entry array and the unmap record.
+    /// Memory the mapping allocated beyond its own struct: the entry array, and the unmap
+    /// record where the entries cannot serve as one.
     pub fn heap_bytes(&self) -> usize {
         let rec = match &self.undo {
-            Undo::Direct(v) => v.capacity(),
+            Undo::Direct { record: Some(v) } => v.capacity(),
             _ => 0,
         };
         (self.entries.capacity() + rec) * size_of::<DmaVec>()
@@ -523,7 +623,8 @@ impl<B: DmaBackend> Drop for Mapping<B> {
             Undo::Iova { state, linked } => self
                 .backend
                 .iova_destroy(state, *linked, self.dir, self.attrs),
-            Undo::Direct(mapped) => {
+            Undo::Direct { record } => {
+                let mapped = record.as_deref().unwrap_or(&self.entries);
                 for e in mapped.iter().rev() {
                     self.backend.unmap_phys(e.addr, e.len, self.dir, self.attrs);
                 }
@@ -796,8 +897,19 @@ mod tests {
         Ok(())
     }
 
+    /// The `Unmap` calls the fake saw, in order.
+    fn unmaps(f: &Fake) -> Result<KVec<Call>> {
+        let mut v = KVec::new();
+        for c in f.calls.borrow().iter() {
+            if matches!(c, Call::Unmap { .. }) {
+                v.push(*c, GFP_KERNEL)?;
+            }
+        }
+        Ok(v)
+    }
+
     #[test]
-    fn direct_merges_adjacent_results() -> Result {
+    fn direct_maps_each_run_once_and_merges() -> Result {
         let f = Fake::new(false);
         let r = [
             PhysVec::new(0x1000, P),
@@ -806,6 +918,8 @@ mod tests {
         ];
         let m = Mapping::map(&f, &r, None, BIDI)?;
         assert_eq!(m.map_type(), MapType::Direct);
+        // The two adjacent ranges are one run: one dma_map_phys() call.
+        assert_eq!(f.count(|c| matches!(c, Call::Map { .. })), 2);
         assert_eq!(
             m.entries(),
             &[
@@ -819,26 +933,50 @@ mod tests {
                 },
             ]
         );
+        // The entries match the runs: they are the unmap record, nothing else is allocated.
+        assert_eq!(m.heap_bytes(), 2 * size_of::<DmaVec>());
         drop(m);
-        // Unmapped as mapped: per range, in reverse.
-        let calls = f.calls.borrow();
-        let unmaps: KVec<Call> = {
-            let mut v = KVec::new();
-            for c in calls.iter().filter(|c| matches!(c, Call::Unmap { .. })) {
-                v.push(*c, GFP_KERNEL)?;
-            }
-            v
-        };
+        // Unmapped as mapped: per run, in reverse.
         assert_eq!(
-            &unmaps[..],
+            &unmaps(&f)?[..],
             &[
                 Call::Unmap {
                     addr: 0x8000 + DIRECT_OFFSET,
                     len: P
                 },
                 Call::Unmap {
-                    addr: 0x2000 + DIRECT_OFFSET,
-                    len: 2 * P
+                    addr: 0x1000 + DIRECT_OFFSET,
+                    len: 3 * P
+                },
+            ]
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn direct_split_run_keeps_a_record() -> Result {
+        let mut f = Fake::new(false);
+        f.limits = SegLimits::new(2 * P, u64::MAX)?;
+        // Run 0 fits one entry; run 1 (two adjacent ranges) is split by the limit.
+        let r = [
+            PhysVec::new(0x1000, P),
+            PhysVec::new(0x3000, 2 * P),
+            PhysVec::new(0x5000, P),
+        ];
+        let m = Mapping::map(&f, &r, None, BIDI)?;
+        assert_eq!(m.entries().len(), 3);
+        // The entries (grown for the split) and a record of the 2 runs.
+        assert_eq!(
+            m.heap_bytes(),
+            (m.entries.capacity() + 2) * size_of::<DmaVec>()
+        );
+        drop(m);
+        assert_eq!(
+            &unmaps(&f)?[..],
+            &[
+                Call::Unmap {
+                    addr: 0x3000 + DIRECT_OFFSET,
+                    len: 3 * P
                 },
                 Call::Unmap {
                     addr: 0x1000 + DIRECT_OFFSET,
@@ -846,6 +984,36 @@ mod tests {
                 },
             ]
         );
+        Ok(())
+    }
+
+    #[test]
+    fn iova_links_each_run_once() -> Result {
+        let f = Fake::new(true);
+        // 64 pages of one region, split in 64 ranges, plus one range elsewhere.
+        let mut r = KVec::with_capacity(65, GFP_KERNEL)?;
+        for i in 0..64u64 {
+            r.push(PhysVec::new(0x20_0000 + i * P as u64, P), GFP_KERNEL)?;
+        }
+        r.push(PhysVec::new(0x1000, P), GFP_KERNEL)?;
+        let m = Mapping::map(&f, &r, None, BIDI)?;
+        assert_eq!(m.entries().len(), 1);
+        assert_eq!(f.count(|c| matches!(c, Call::Link { .. })), 2);
+        let big = Call::Link {
+            phys: 0x20_0000,
+            off: 0,
+            len: 64 * P,
+            attrs: 0,
+        };
+        assert_eq!(f.count(|c| *c == big), 1);
+        let small = Call::Link {
+            phys: 0x1000,
+            off: 64 * P,
+            len: P,
+            attrs: 0,
+        };
+        assert_eq!(f.count(|c| *c == small), 1);
+        assert_eq!(m.heap_bytes(), size_of::<DmaVec>());
         Ok(())
     }
 
@@ -859,6 +1027,20 @@ mod tests {
                 Some(ENOMEM)
             );
             assert_eq!(f.count(|c| matches!(c, Call::Map { .. })), k);
+            assert_eq!(f.count(|c| matches!(c, Call::Unmap { .. })), k);
+        }
+        // The same with a separate record: run 1 is split by the segment limit.
+        let r = [
+            PhysVec::new(0x1000, P),
+            PhysVec::new(0x3000, 2 * P),
+            PhysVec::new(0x9000, P),
+            PhysVec::new(0xb000, P),
+        ];
+        for k in 0..4usize {
+            let mut f = Fake::new(false);
+            f.limits = SegLimits::new(P, u64::MAX)?;
+            f.fail_map_at = Some(k);
+            assert_eq!(Mapping::map(&f, &r, None, BIDI).err(), Some(ENOMEM));
             assert_eq!(f.count(|c| matches!(c, Call::Unmap { .. })), k);
         }
         Ok(())

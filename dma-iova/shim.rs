@@ -9,12 +9,6 @@ use kernel::{bindings, ffi};
 // friends because they contain zero-length array members, which it cannot reason about.
 #[allow(improper_ctypes)]
 extern "C" {
-    pub(crate) fn dmavec_shim_dma_get_max_seg_size(dev: *mut bindings::device) -> ffi::c_uint;
-    pub(crate) fn dmavec_shim_dma_get_seg_boundary(dev: *mut bindings::device) -> ffi::c_ulong;
-    pub(crate) fn dmavec_shim_dma_mapping_error(
-        dev: *mut bindings::device,
-        addr: bindings::dma_addr_t,
-    ) -> ffi::c_int;
     pub(crate) fn dmavec_shim_pci_dev(dev: *mut bindings::device) -> *mut bindings::pci_dev;
     pub(crate) fn dmavec_shim_pci_upstream_bridge(
         pdev: *mut bindings::pci_dev,

@@ -39,5 +39,5 @@ if [ -z "${DMAVEC_NO_MODULES:-}" ]; then
 	[ -f "$mods/dmavec.ko" ] || { echo "no modules in $mods" >&2; exit 1; }
 fi
 cp "$tests"/* "$stage/tests/"
-cp "$DMAVEC_ROOT/selftests/vm/demo.sh" "$stage/tests/demo.sh"
+cp "$DMAVEC_ROOT/selftests/vm/demo.sh" "$DMAVEC_ROOT/selftests/vm/bench.sh" "$stage/tests/"
 (cd "$stage" && find . | cpio -o -H newc --quiet | gzip -1) > "$out"

@@ -68,7 +68,7 @@ build() {
 	ln -sfn "$out" "$base/build-$v"
 	if [ "$v" = m ]; then
 		local k
-		for k in dmavec dmavec_bar dmavec_edu; do
+		for k in dmavec dmavec_bar dmavec_edu dmavec_bench; do
 			[ -f "$out/drivers/dmavec/$k.ko" ] ||
 				{ echo "[intree] $k.ko missing" >&2; return 1; }
 		done

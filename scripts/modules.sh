@@ -26,5 +26,6 @@ mo=${MO:-$DMAVEC_ROOT/out/$flavour}
 mkdir -p "$mo"
 make -s -C "$KDIR" M="$DMAVEC_ROOT" MO="$mo" "${KMAKE_VARS[@]}" \
 	CONFIG_DMAVEC=m CONFIG_DMAVEC_BAR=m CONFIG_DMAVEC_EDU=m CONFIG_DMAVEC_KUNIT_TEST=y \
+	CONFIG_DMAVEC_BENCH=m \
 	"$@" modules >&2
 echo "$mo"

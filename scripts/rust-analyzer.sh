@@ -18,12 +18,13 @@ mo="$DMAVEC_ROOT/out/rust-analyzer"
 mkdir -p "$mo"
 make -s -C "$KDIR" M="$DMAVEC_ROOT" MO="$mo" "${KMAKE_VARS[@]}" \
 	CONFIG_DMAVEC=m CONFIG_DMAVEC_BAR=m CONFIG_DMAVEC_EDU=m CONFIG_DMAVEC_KUNIT_TEST=y \
+	CONFIG_DMAVEC_BENCH=m \
 	rust-analyzer
 python3 - "$mo/rust-project.json" "$out" <<'PY'
 import json, sys
 d = json.load(open(sys.argv[1]))
 idx = {c.get("display_name"): i for i, c in enumerate(d["crates"])}
-for user in ("dmavec_bar", "dmavec_edu", "dmavec_test"):
+for user in ("dmavec_bar", "dmavec_edu", "dmavec_test", "dmavec_bench"):
     if user not in idx or "dmavec" not in idx:
         sys.exit(f"rust-analyzer: crate {user} or dmavec missing")
     deps = d["crates"][idx[user]].setdefault("deps", [])

@@ -230,6 +230,64 @@ TEST_F(e2e, import_allocation_failures_are_enomem)
 	EXPECT_EQ(2 * PAGE, i.size);
 }
 
+/*
+ * An allocation failure anywhere in WRITE, READ or INFO, each from a fresh
+ * import so that the call also maps the buffer (the importer API's map, the
+ * mapping core's array), is ENOMEM and leaves nothing half done: the next
+ * call works, and the data path is intact afterwards.
+ */
+TEST_F(e2e, xfer_allocation_failures_are_enomem)
+{
+	static const struct {
+		unsigned long cmd;
+		const char *name;
+	} cmds[] = {
+		{ DMAVEC_EDU_IOCTL_WRITE, "WRITE" },
+		{ DMAVEC_EDU_IOCTL_READ, "READ" },
+		{ DMAVEC_EDU_IOCTL_INFO, "INFO" },
+	};
+	struct dmavec_edu_import im = { .fd = self->buf };
+	struct dmavec_edu_info info;
+	static __u8 data[2048], want[2048];
+	int c, n, ret = -1, left, total = 0;
+
+	if (!fail_nth_available())
+		SKIP(return, "no fault injection in this kernel (plain flavour)");
+	for (c = 0; c < 3; c++) {
+		/* Until the call succeeds without a failure injected (see dmavec_uapi_test). */
+		for (n = 1; n < 500; n++) {
+			struct dmavec_edu_xfer x = { .length = sizeof(data), .seed = 400 };
+			void *arg = &x;
+
+			if (cmds[c].cmd == DMAVEC_EDU_IOCTL_READ)
+				x.data = (__u64)(unsigned long)data;
+			else if (cmds[c].cmd == DMAVEC_EDU_IOCTL_INFO)
+				arg = &info;
+			ASSERT_EQ(0, ioctl(self->edu, DMAVEC_EDU_IOCTL_DETACH));
+			ASSERT_EQ(0, ioctl(self->edu, DMAVEC_EDU_IOCTL_IMPORT, &im));
+			ASSERT_EQ(0, fail_nth(n));
+			ret = ioctl(self->edu, cmds[c].cmd, arg) ? -errno : 0;
+			left = fail_left();
+			fail_nth(0);
+			if (!ret && left)
+				break;
+			/* Failed with ENOMEM, or absorbed the failure (an internal retry). */
+			EXPECT_EQ(ret ? -ENOMEM : 0, ret) TH_LOG("%s, failure %d", cmds[c].name, n);
+			EXPECT_EQ(0, left);
+		}
+		ASSERT_EQ(0, ret);
+		TH_LOG("fail-nth: %d failures injected (%s)", n - 1, cmds[c].name);
+		total += n - 1;
+	}
+	EXPECT_GE(total, 3);
+	/* Nothing half done: the device's write reaches the host, and reads back. */
+	ASSERT_EQ(0, edu_xfer(self->edu, DMAVEC_EDU_IOCTL_WRITE, 0, 2048, 451, NULL));
+	EXPECT_EQ(2048, agent_check(16 * PAGE, 2048, 451));
+	ASSERT_EQ(0, edu_xfer(self->edu, DMAVEC_EDU_IOCTL_READ, 0, 2048, 0, data));
+	agent_pattern(451, want, sizeof(want));
+	EXPECT_EQ(0, memcmp(want, data, sizeof(want)));
+}
+
 /* (c) Revocation: the exporter goes away during the import; no DMA is issued after. */
 TEST_F(e2e, exporter_removal_stops_the_importer)
 {

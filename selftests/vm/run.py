@@ -15,6 +15,7 @@ on the console (ttyS0). This runner:
 It prints one line per failure, a summary, and exits non-zero on any failure.
 """
 import argparse
+import json
 import os
 import re
 import select
@@ -57,13 +58,42 @@ class Agent:
       HOSTWRITE <off> <hex>         -> OK
       HOSTFILL <off> <len> <seed>   -> OK   (the pattern of host_agent.h)
       HOSTCHECK <off> <len> <seed>  -> OK <bytes of the file that match the pattern>
+      HOSTPLUGGABLE                 -> OK when the two below work (QEMU monitor)
+      HOSTUNPLUG                    -> OK: device_del of ivshmem (the guest sees a
+                                       PCIe hot-unplug request)
+      HOSTPLUG                      -> OK: device_add of ivshmem again, on the same
+                                       port and memory; ERR while QEMU still deletes it
     """
 
-    def __init__(self, path, shm):
+    def __init__(self, path, shm, qmp_path=None, shm_bus=None):
         self.shm = shm
         self.sock = None
         self.path = path
         self.buf = b""
+        self.qmp_path = qmp_path
+        self.qmp = None
+        self.shm_bus = shm_bus
+
+    def monitor(self, cmd, **args):
+        """Runs one QMP command; returns None or the error's description."""
+        if self.qmp is None:
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            s.connect(self.qmp_path)
+            self.qmp = s.makefile("rwb")
+            self.qmp.readline()  # the greeting
+            self.monitor("qmp_capabilities")
+        msg = {"execute": cmd}
+        if args:
+            msg["arguments"] = args
+        self.qmp.write(json.dumps(msg).encode() + b"\n")
+        self.qmp.flush()
+        while True:
+            ans = json.loads(self.qmp.readline())
+            if "return" in ans:
+                return None
+            if "error" in ans:
+                return ans["error"].get("desc", "error")
+            # An asynchronous event (DEVICE_DELETED, ...): not the answer.
 
     def connect(self, deadline):
         while time.time() < deadline:
@@ -93,6 +123,16 @@ class Agent:
             if not words:
                 return "ERR empty"
             cmd, args = words[0], words[1:]
+            if cmd in ("HOSTPLUGGABLE", "HOSTUNPLUG", "HOSTPLUG"):
+                if not self.qmp_path:
+                    return "ERR no QEMU monitor"
+                err = None
+                if cmd == "HOSTUNPLUG":
+                    err = self.monitor("device_del", id="shm")
+                elif cmd == "HOSTPLUG":
+                    err = self.monitor("device_add", driver="ivshmem-plain", memdev="shm0",
+                                       bus=self.shm_bus, id="shm")
+                return "ERR " + err if err else "OK"
             with open(self.shm, "r+b") as f:
                 if cmd == "HOSTREAD":
                     off, ln = int(args[0], 0), int(args[1], 0)
@@ -114,7 +154,7 @@ class Agent:
                     want = pattern(seed, ln)
                     return "OK %d" % sum(1 for a, b in zip(got, want) if a == b)
             return "ERR unknown command"
-        except (ValueError, IndexError, OSError) as e:
+        except (ValueError, IndexError, OSError, json.JSONDecodeError) as e:
             return "ERR " + str(e).replace("\n", " ")
 
 
@@ -130,7 +170,7 @@ def pattern(seed, n):
     return bytes(out)
 
 
-def qemu_cmd(a, shm, agent_path):
+def qemu_cmd(a, shm, agent_path, qmp_path):
     dev = ["-device", "intel-iommu,intremap=on,caching-mode=on"] if a.iommu else []
     mem = ["-object", f"memory-backend-file,id=shm0,mem-path={shm},size={a.shm_size},share=on"]
     edu = f"edu,dma_mask={a.edu_dma_mask}"
@@ -139,14 +179,16 @@ def qemu_cmd(a, shm, agent_path):
                 "-device", "x3130-upstream,id=up1,bus=rp1",
                 "-device", "xio3130-downstream,id=dn1,bus=up1,chassis=2,slot=0",
                 "-device", "xio3130-downstream,id=dn2,bus=up1,chassis=3,slot=0",
-                "-device", "ivshmem-plain,memdev=shm0,bus=dn1",
+                "-device", "ivshmem-plain,memdev=shm0,bus=dn1,id=shm",
                 "-device", edu + ",bus=dn2"]
     else:
         # ivshmem behind a root port: a secondary bus reset gives it a reset method
-        # (sysfs 'reset'); on the root bus it has none.
+        # (sysfs 'reset'), and the port's native hotplug lets the monitor unplug it.
+        # Two edu devices: two importers at once.
         devs = ["-device", "pcie-root-port,id=rp0,bus=pcie.0,chassis=1,slot=1",
-                "-device", "ivshmem-plain,memdev=shm0,bus=rp0", "-device", edu]
-    append = (f"console=ttyS0 panic=-1 dmavec.mode={a.mode} "
+                "-device", "ivshmem-plain,memdev=shm0,bus=rp0,id=shm",
+                "-device", edu, "-device", edu]
+    append = (f"console=ttyS0 panic=-1 printk.devkmsg=on dmavec.mode={a.mode} "
               f"dmavec.shm_size={a.shm_size} ")
     append += "intel_iommu=on iommu.strict=1 " if a.iommu else "intel_iommu=off "
     append += a.append
@@ -155,7 +197,8 @@ def qemu_cmd(a, shm, agent_path):
              "-no-reboot", "-nodefaults", "-net", "none",
              "-chardev", "stdio,id=con,signal=off", "-serial", "chardev:con",
              "-chardev", f"socket,id=agent,path={agent_path},server=on,wait=on",
-             "-serial", "chardev:agent"]
+             "-serial", "chardev:agent",
+             "-qmp", f"unix:{qmp_path},server=on,wait=off"]
             + dev + mem + devs
             + ["-kernel", a.kernel, "-initrd", a.initrd, "-append", append.strip()])
 
@@ -195,7 +238,8 @@ def judge(lines, res, timed_out, exempt):
             elif words[0] == "DONE":
                 done = True
             elif words[0] == "STEP" and len(words) >= 3:
-                if words[2] == "ok":
+                # A kernel message may follow on the same console line.
+                if re.match(r"ok(\[|$)", words[2]):
                     res.ok(f"step {words[1]}")
                 else:
                     res.fail(f"step {words[1]}", " ".join(words[3:]))
@@ -298,12 +342,13 @@ def main():
     with open(shm, "wb") as f:
         f.truncate(a.shm_size)
     agent_path = os.path.join(tmp, "agent.sock")
-    cmd = qemu_cmd(a, shm, agent_path)
+    qmp_path = os.path.join(tmp, "qmp.sock")
+    cmd = qemu_cmd(a, shm, agent_path, qmp_path)
     log = open(a.log, "w") if a.log else None
     start = time.time()
     q = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                          stderr=subprocess.STDOUT)
-    agent = Agent(agent_path, shm)
+    agent = Agent(agent_path, shm, qmp_path, "dn1" if a.topology == "switch" else "rp0")
     lines, partial, timed_out = [], b"", False
     try:
         agent.connect(time.time() + 30)

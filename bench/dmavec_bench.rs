@@ -1,0 +1,523 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! dmavec_bench: the cost of one map + unmap of the same MMIO ranges, for the same importing
+//! device, three ways (`make bench`, test VMs only):
+//!
+//! - **A**: dmavec's mapping core, [`Mapping::map`] and drop: an array of `struct dma_vec`;
+//! - **B**: the dma-buf core's helper for MMIO exporters, `dma_buf_phys_vec_to_sgt()` and
+//!   `dma_buf_free_sgt()` (through `dmavec_bench_sgt.c`): a DMA-only sg_table;
+//! - **F**: the floor, the bare DMA API calls of the path A took and nothing else:
+//!   `dma_iova_try_alloc()`, `dma_iova_link()` per range, one `dma_iova_sync()` and
+//!   `dma_iova_destroy()` on the IOVA path; `dma_map_phys()` and `dma_unmap_phys()` per range
+//!   on the direct path.
+//!
+//! The ranges are BAR 2 of ivshmem (bound to dmavec_bar, which set up its P2PDMA provider); the
+//! importer is QEMU's edu device, bound to no driver, used as a bare DMA master: it is given a
+//! 64-bit DMA mask and no segment limits, as a GPU's driver would set, so that neither A nor B
+//! splits the mapping for limits the other ignores. Nothing DMAs.
+//!
+//! `debugfs/dmavec_bench/run`: write `<n> <size> <adjacent> [<reps>]`, then read one line
+//! `<n> <size> <path> <A> <B> <F> <bytesA> <bytesB> <syncsA>`, or `error <errno>`:
+//!
+//! - the ranges are `n` pieces of `size` bytes: with `adjacent` 1 one contiguous region of the
+//!   BAR split into `n` (it must fit), else BAR chunks in reverse order (never adjacent),
+//!   wrapping around the BAR when `n * size` exceeds it (the same pages at a second IOVA);
+//! - A, B and F are medians over `reps` (default 11, at least 3) interleaved repetitions, in
+//!   nanoseconds per map + unmap; each repetition times a batch of iterations long enough for
+//!   the clock (at least 2 ms, at most 1000 iterations);
+//! - bytesA and bytesB are the bytes each allocates per mapping (requested sizes: A's entry
+//!   array and unmap record; B's `struct dma_buf_dma`, IOVA state and scatterlist chunks);
+//! - syncsA is the number of `dma_iova_sync()` calls per A mapping, from dmavec's counters.
+
+use core::{fmt, ptr::NonNull};
+use dmavec::{
+    export, map::KernelDma, stats::STATS, Attachment, ExportInfo, ExporterOps, Importer, Locked,
+    MapType, Mapping, PhysVec, Provider,
+};
+use kernel::{
+    bindings, debugfs,
+    device::Device,
+    dma::DataDirection,
+    error::{from_err_ptr, to_result},
+    ffi, new_mutex,
+    page::PAGE_SIZE,
+    prelude::*,
+    sync::{atomic::Relaxed, Mutex},
+    time::{Instant, Monotonic},
+    uaccess::UserSliceReader,
+};
+
+const BIDI: DataDirection = DataDirection::Bidirectional;
+const MMIO: ffi::c_ulong = bindings::DMA_ATTR_MMIO as ffi::c_ulong;
+
+/// Iterations of one timed batch: at least this long ...
+const BATCH_NS: u64 = 2_000_000;
+/// ... and at most this many.
+const BATCH_MAX: u64 = 1000;
+
+// Only pointers and integers cross this boundary. The lint flags the bindgen mirrors of
+// `struct device` and friends, which contain zero-length array members.
+#[allow(improper_ctypes)]
+extern "C" {
+    fn dmavec_bench_sgt_map(
+        attach: *mut bindings::dma_buf_attachment,
+        provider: *mut bindings::p2pdma_provider,
+        ranges: *mut bindings::phys_vec,
+        nr_ranges: usize,
+        size: usize,
+    ) -> *mut bindings::sg_table;
+    fn dmavec_bench_sgt_unmap(
+        attach: *mut bindings::dma_buf_attachment,
+        sgt: *mut bindings::sg_table,
+    );
+    fn dmavec_bench_sgt_bytes(sgt: *mut bindings::sg_table) -> usize;
+    fn dmavec_bench_sgt_dma_len(sgt: *mut bindings::sg_table) -> u64;
+    fn dmavec_bench_set_seg_boundary(dev: *mut bindings::device, mask: ffi::c_ulong);
+}
+
+/// A PCI device found by ID, with a reference held.
+struct PciRef(NonNull<bindings::pci_dev>);
+
+impl PciRef {
+    fn find(vendor: u32, device: u32) -> Result<Self> {
+        // SAFETY: `pci_get_device` returns a referenced device or NULL.
+        let p = unsafe { bindings::pci_get_device(vendor, device, core::ptr::null_mut()) };
+        NonNull::new(p).map(Self).ok_or(ENODEV)
+    }
+
+    fn raw(&self) -> *mut bindings::pci_dev {
+        self.0.as_ptr()
+    }
+
+    fn dev(&self) -> &Device {
+        // SAFETY: The reference keeps the device alive as long as `self`.
+        unsafe { Device::from_raw(core::ptr::addr_of_mut!((*self.raw()).dev)) }
+    }
+}
+
+impl Drop for PciRef {
+    fn drop(&mut self) {
+        // SAFETY: The reference taken in `find`.
+        unsafe { bindings::pci_dev_put(self.raw()) };
+    }
+}
+
+/// The importer: edu with the DMA limits of a capable device; `EBUSY` while a driver owns it.
+fn importer() -> Result<PciRef> {
+    let edu = PciRef::find(0x1234, 0x11e8)?;
+    let dev = dmavec::raw::device(edu.dev());
+    // SAFETY: A valid device. A driver bound to it owns its DMA settings: leave them alone.
+    if !unsafe { (*dev).driver }.is_null() {
+        return Err(EBUSY);
+    }
+    // SAFETY: A valid device with no driver; only test VMs load this module, and edu never
+    // DMAs here (QEMU's edu is created with a 64-bit dma_mask by the VM runner).
+    unsafe {
+        to_result(bindings::dma_set_mask_and_coherent(dev, u64::MAX))?;
+        bindings::dma_set_max_seg_size(dev, u32::MAX);
+        dmavec_bench_set_seg_boundary(dev, ffi::c_ulong::MAX);
+    }
+    Ok(edu)
+}
+
+/// ivshmem's BAR 2: the device, its P2PDMA provider, the BAR's start and length.
+fn exporter() -> Result<(PciRef, Provider, u64, u64)> {
+    let shm = PciRef::find(0x1af4, 0x1110)?;
+    // SAFETY: A valid device; BAR 2 is a standard BAR index.
+    let prov = unsafe { bindings::pcim_p2pdma_provider(shm.raw(), 2) };
+    // SAFETY: Valid while dmavec_bar stays bound, which the bench VM keeps it.
+    let prov = unsafe { Provider::from_raw(NonNull::new(prov).ok_or(ENODEV)?) };
+    // SAFETY: A valid device.
+    let (start, len) = unsafe {
+        (
+            bindings::pci_resource_start(shm.raw(), 2),
+            bindings::pci_resource_len(shm.raw(), 2),
+        )
+    };
+    Ok((shm, prov, start, len))
+}
+
+/// One cell of the matrix.
+#[derive(Clone, Copy)]
+struct Cell {
+    n: usize,
+    size: usize,
+    adjacent: bool,
+    reps: usize,
+}
+
+impl Cell {
+    fn parse(s: &str) -> Result<Self> {
+        let mut w = s.split_ascii_whitespace();
+        let mut num = |default: Option<usize>| -> Result<usize> {
+            match w.next() {
+                Some(t) => t.parse().map_err(|_| EINVAL),
+                None => default.ok_or(EINVAL),
+            }
+        };
+        let c = Self {
+            n: num(None)?,
+            size: num(None)?,
+            adjacent: num(None)? != 0,
+            reps: num(Some(11))?,
+        };
+        if c.n == 0 || c.n > 65536 || c.size == 0 || c.size % PAGE_SIZE != 0 || c.reps < 3 {
+            return Err(EINVAL);
+        }
+        c.n.checked_mul(c.size).ok_or(EOVERFLOW)?;
+        Ok(c)
+    }
+
+    /// The ranges of this cell within a BAR at `start` of `len` bytes.
+    fn ranges(&self, start: u64, len: u64) -> Result<KVec<PhysVec>> {
+        let chunks = len / self.size as u64;
+        if chunks == 0 || (self.adjacent && (self.n as u64) > chunks) {
+            return Err(E2BIG);
+        }
+        let mut v = KVec::with_capacity(self.n, GFP_KERNEL)?;
+        for i in 0..self.n as u64 {
+            let chunk = if self.adjacent {
+                i
+            } else {
+                (self.n as u64 - 1 - i) % chunks
+            };
+            v.push(
+                PhysVec::new(start + chunk * self.size as u64, self.size),
+                GFP_KERNEL,
+            )?;
+        }
+        Ok(v)
+    }
+}
+
+/// The bench holds the attachment only to call B with it; nothing is ever mapped through it.
+struct Idle;
+
+impl Importer for Idle {
+    fn invalidate(&self, locked: &mut Locked<'_>) {
+        locked.unmap();
+    }
+}
+
+/// The ranges are device memory nobody allocated: nothing to give back on release.
+struct NoRelease;
+
+impl ExporterOps for NoRelease {}
+
+/// What one method is timed on.
+struct Setup<'a> {
+    dev: &'a Device,
+    prov: Provider,
+    ranges: KVec<PhysVec>,
+    size: usize,
+    /// The path A took, which F repeats.
+    path: MapType,
+    /// F's per-range DMA addresses on the direct path (allocated outside the timing).
+    addrs: KVec<bindings::dma_addr_t>,
+}
+
+impl Setup<'_> {
+    fn a(&self) -> Result<usize> {
+        let m = Mapping::map(
+            KernelDma::new(self.dev),
+            &self.ranges,
+            Some(&self.prov),
+            BIDI,
+        )?;
+        Ok(m.heap_bytes())
+    }
+
+    fn b(&mut self, locked: &Locked<'_>) -> Result<usize> {
+        // SAFETY: The reservation lock is held (`locked`), `PhysVec` is `struct phys_vec`
+        // (`repr(transparent)`), and the provider is live.
+        let sgt = from_err_ptr(unsafe {
+            dmavec_bench_sgt_map(
+                locked.as_raw(),
+                self.prov.as_raw(),
+                self.ranges.as_mut_ptr().cast(),
+                self.ranges.len(),
+                self.size,
+            )
+        })?;
+        // SAFETY: `sgt` was returned by `dma_buf_phys_vec_to_sgt()` and is unmapped once, below.
+        let bytes = unsafe { dmavec_bench_sgt_bytes(sgt) };
+        // SAFETY: As above.
+        let len = unsafe { dmavec_bench_sgt_dma_len(sgt) };
+        // SAFETY: As above, with the reservation lock still held.
+        unsafe { dmavec_bench_sgt_unmap(locked.as_raw(), sgt) };
+        if len != self.size as u64 {
+            return Err(EIO);
+        }
+        Ok(bytes)
+    }
+
+    fn f(&mut self) -> Result {
+        let dev = dmavec::raw::device(self.dev);
+        match self.path {
+            MapType::Iova => {
+                let mut st = bindings::dma_iova_state { addr: 0, __size: 0 };
+                // SAFETY: A valid device and a fresh state; the ranges are the provider's MMIO.
+                if !unsafe {
+                    bindings::dma_iova_try_alloc(dev, &mut st, self.ranges[0].paddr(), self.size)
+                } {
+                    return Err(ENOMEM);
+                }
+                let mut off = 0;
+                let mut ret = Ok(());
+                for r in self.ranges.iter() {
+                    // SAFETY: `off + len` stays within the allocated IOVA space.
+                    let e = unsafe {
+                        bindings::dma_iova_link(
+                            dev,
+                            &mut st,
+                            r.paddr(),
+                            off,
+                            r.len(),
+                            BIDI.into(),
+                            MMIO,
+                        )
+                    };
+                    if e != 0 {
+                        ret = to_result(e);
+                        break;
+                    }
+                    off += r.len();
+                }
+                if ret.is_ok() {
+                    // SAFETY: `off` bytes from the start are linked.
+                    ret = to_result(unsafe { bindings::dma_iova_sync(dev, &mut st, 0, off) });
+                }
+                // SAFETY: `off` bytes from the start are linked.
+                unsafe { bindings::dma_iova_destroy(dev, &mut st, off, BIDI.into(), MMIO) };
+                ret
+            }
+            MapType::Direct => {
+                let mut mapped = 0;
+                let mut ret = Ok(());
+                for (r, a) in self.ranges.iter().zip(self.addrs.iter_mut()) {
+                    // SAFETY: A valid device; the range is the provider's MMIO.
+                    *a = unsafe {
+                        bindings::dma_map_phys(dev, r.paddr(), r.len(), BIDI.into(), MMIO)
+                    };
+                    // `dma_mapping_error()`, inline as in C.
+                    #[cfg(CONFIG_DMA_API_DEBUG)]
+                    // SAFETY: `*a` was just returned for `dev`.
+                    unsafe {
+                        bindings::debug_dma_mapping_error(dev, *a)
+                    };
+                    if *a == bindings::dma_addr_t::MAX {
+                        ret = Err(ENOMEM);
+                        break;
+                    }
+                    mapped += 1;
+                }
+                for (r, a) in self.ranges[..mapped].iter().zip(self.addrs.iter()) {
+                    // SAFETY: Mapped above with the same size and direction.
+                    unsafe { bindings::dma_unmap_phys(dev, *a, r.len(), BIDI.into(), MMIO) };
+                }
+                ret
+            }
+            // Bus addresses: no DMA API call at all.
+            MapType::BusAddr => Ok(()),
+        }
+    }
+}
+
+/// Nanoseconds per iteration of `k` iterations of `f`.
+fn batch(k: u64, mut f: impl FnMut() -> Result) -> Result<u64> {
+    let t = Instant::<Monotonic>::now();
+    for _ in 0..k {
+        f()?;
+    }
+    Ok(t.elapsed().as_nanos().max(0) as u64 / k)
+}
+
+fn median(v: &mut [u64]) -> u64 {
+    // An insertion sort of the few samples: core's sort_unstable() ends in a panic path that
+    // objtool does not know to be noreturn.
+    for i in 1..v.len() {
+        let mut j = i;
+        while j > 0 && v[j - 1] > v[j] {
+            v.swap(j - 1, j);
+            j -= 1;
+        }
+    }
+    v.get(v.len() / 2).copied().unwrap_or(0)
+}
+
+/// One row of the table.
+struct Row {
+    cell: Cell,
+    path: MapType,
+    ns: [u64; 3],
+    bytes_a: usize,
+    bytes_b: usize,
+    syncs_a: u64,
+}
+
+fn run(cell: Cell) -> Result<Row> {
+    let edu = importer()?;
+    let (_shm, prov, start, len) = exporter()?;
+    let ranges = cell.ranges(start, len)?;
+    let size = cell.n * cell.size;
+
+    // B needs an attachment of edu to a dma-buf of these ranges, with its reservation lock.
+    let mut v = KVec::with_capacity(ranges.len(), GFP_KERNEL)?;
+    v.extend_from_slice(&ranges, GFP_KERNEL)?;
+    let (_buf, dmabuf) = export(
+        ExportInfo {
+            ranges: v,
+            provider: Some(prov),
+            name: c"dmavec_bench",
+            owner: kernel::module::this_module::<LocalModule>().into(),
+            flags: bindings::O_RDWR,
+        },
+        KBox::new(NoRelease, GFP_KERNEL)?,
+    )?;
+    let att = Attachment::new(dmabuf, edu.dev(), Idle)?;
+    let locked = att.lock();
+
+    // One untimed round of each: the path, the bytes, a check, warm caches.
+    let syncs = STATS.iova_syncs.load(Relaxed);
+    let m = Mapping::map(KernelDma::new(edu.dev()), &ranges, Some(&prov), BIDI)?;
+    let path = m.map_type();
+    let total: usize = m.entries().iter().map(|e| e.len).sum();
+    let bytes_a = m.heap_bytes();
+    drop(m);
+    let syncs_a = STATS.iova_syncs.load(Relaxed) - syncs;
+    if total != size {
+        return Err(EIO);
+    }
+    let mut s = Setup {
+        dev: edu.dev(),
+        prov,
+        ranges,
+        size,
+        path,
+        addrs: KVec::from_elem(0, cell.n, GFP_KERNEL)?,
+    };
+    let bytes_b = s.b(&locked)?;
+    s.f()?;
+
+    // Calibrate the batch on A.
+    let once = batch(1, || s.a().map(|_| ()))?.max(1);
+    let k = (BATCH_NS / once).clamp(1, BATCH_MAX);
+
+    let mut t: [KVec<u64>; 3] = [KVec::new(), KVec::new(), KVec::new()];
+    for i in 0..cell.reps {
+        // Interleaved, in a rotating order: no method always runs first or after another.
+        for j in 0..3 {
+            let which = (i + j) % 3;
+            let ns = match which {
+                0 => batch(k, || s.a().map(|_| ()))?,
+                1 => batch(k, || s.b(&locked).map(|_| ()))?,
+                _ => batch(k, || s.f())?,
+            };
+            t[which].push(ns, GFP_KERNEL)?;
+        }
+    }
+    drop(locked);
+    Ok(Row {
+        cell,
+        path,
+        ns: [median(&mut t[0]), median(&mut t[1]), median(&mut t[2])],
+        bytes_a,
+        bytes_b,
+        syncs_a,
+    })
+}
+
+impl fmt::Display for Row {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "{} {} {}{} {} {} {} {} {} {}",
+            self.cell.n,
+            self.cell.size,
+            self.path.name(),
+            if self.cell.adjacent { "-adj" } else { "" },
+            self.ns[0],
+            self.ns[1],
+            self.ns[2],
+            self.bytes_a,
+            self.bytes_b,
+            self.syncs_a
+        )
+    }
+}
+
+/// `debugfs/dmavec_bench/run`.
+#[pin_data]
+struct RunFile {
+    #[pin]
+    report: Mutex<KVec<u8>>,
+}
+
+/// A `fmt::Write` into a byte vector.
+struct Text<'a>(&'a mut KVec<u8>);
+
+impl fmt::Write for Text<'_> {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        self.0
+            .extend_from_slice(s.as_bytes(), GFP_KERNEL)
+            .map_err(|_| fmt::Error)
+    }
+}
+
+impl debugfs::Reader for RunFile {
+    fn read_from_slice(&self, reader: &mut UserSliceReader) -> Result {
+        let mut buf = [0u8; 64];
+        let n = reader.len().min(buf.len());
+        reader.read_slice(&mut buf[..n])?;
+        let cell = Cell::parse(core::str::from_utf8(&buf[..n]).map_err(|_| EINVAL)?)?;
+        let mut out = KVec::new();
+        let r = match run(cell) {
+            Ok(row) => fmt::write(&mut Text(&mut out), format_args!("{row}")),
+            Err(e) => fmt::write(
+                &mut Text(&mut out),
+                format_args!("error {}\n", e.to_errno()),
+            ),
+        };
+        r.map_err(|_| ENOMEM)?;
+        *self.report.lock() = out;
+        Ok(())
+    }
+}
+
+impl fmt::Debug for RunFile {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let r = self.report.lock();
+        f.write_str(core::str::from_utf8(&r).unwrap_or("?"))
+    }
+}
+
+#[pin_data]
+struct DmavecBench {
+    #[pin]
+    _run: debugfs::File<RunFile>,
+    _root: debugfs::Dir,
+}
+
+impl kernel::InPlaceModule for DmavecBench {
+    fn init(_module: &'static ThisModule) -> impl PinInit<Self, Error> {
+        let root = debugfs::Dir::new(c"dmavec_bench");
+        try_pin_init!(Self {
+            _run <- root.read_write_file(
+                c"run",
+                pin_init!(RunFile {
+                    report <- new_mutex!(KVec::new()),
+                })
+            ),
+            _root: root,
+        })
+    }
+}
+
+module! {
+    type: DmavecBench,
+    name: "dmavec_bench",
+    authors: ["dmavec developers"],
+    description: "dmavec map/unmap benchmark against the dma-buf core's sg_table helper",
+    license: "GPL",
+    imports_ns: ["DMA_BUF"],
+}

@@ -1,0 +1,54 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
+#
+# Guest side of "make bench": runs the matrix through
+# debugfs/dmavec_bench/run (see bench/dmavec_bench.rs) and prints one
+# "==DMAVEC== BENCH <row>" line per cell for the host (scripts/bench.py),
+# through the kernel log so that no kernel message splits it.
+#
+# Usage: bench.sh [smoke]   smoke: two small cells, 3 repetitions (make check)
+
+run=/sys/kernel/debug/dmavec_bench/run
+M='==DMAVEC=='
+reps=${DMAVEC_BENCH_REPS:-11}
+bar=${DMAVEC_SHM_SIZE:-0}
+status=0
+
+# cell N SIZE ADJACENT
+cell() {
+	if ! echo "$1 $2 $3 $reps" > $run; then
+		echo "$M STEP bench-$1x$2-$3 fail (bad cell)" > /dev/kmsg
+		status=1
+		return
+	fi
+	r=$(cat $run)
+	case $r in
+	error*)
+		echo "$M STEP bench-$1x$2-$3 fail ($r)" > /dev/kmsg
+		status=1
+		;;
+	*)
+		echo "$M BENCH $r" > /dev/kmsg
+		;;
+	esac
+}
+
+if [ "${1:-}" = smoke ]; then
+	reps=3
+	cell 64 4096 0
+	cell 64 4096 1
+	exit $status
+fi
+
+for n in 1 64 4096; do
+	for size in 4096 65536 2097152; do
+		cell $n $size 0
+	done
+done
+# The same bytes as one contiguous region in n pieces, where it fits the BAR.
+for n in 64 4096; do
+	for size in 4096 65536 2097152; do
+		[ $((n * size)) -le "$bar" ] && cell $n $size 1
+	done
+done
+exit $status
