@@ -363,17 +363,33 @@ static void run(struct __test_metadata *_metadata, enum event ev, const char *na
 	       stats[0], name, stats[1], stats[2], stats[3]);
 }
 
-TEST(remove_under_dma_load)
+/* No per-test state: the fixture only gives the tests a longer timeout. */
+FIXTURE(unplug) {
+	int unused;
+};
+
+FIXTURE_SETUP(unplug)
+{
+}
+
+FIXTURE_TEARDOWN(unplug)
+{
+}
+
+/* Each cycle takes up to a few seconds; a monitor unplug takes pciehp's 5 s more. */
+#define UNPLUG_TIMEOUT 900
+
+TEST_F_TIMEOUT(unplug, remove_under_dma_load, UNPLUG_TIMEOUT)
 {
 	run(_metadata, REMOVE, "remove");
 }
 
-TEST(reset_under_dma_load)
+TEST_F_TIMEOUT(unplug, reset_under_dma_load, UNPLUG_TIMEOUT)
 {
 	run(_metadata, RESET, "reset");
 }
 
-TEST(device_del_under_dma_load)
+TEST_F_TIMEOUT(unplug, device_del_under_dma_load, UNPLUG_TIMEOUT)
 {
 	char ans[64];
 

@@ -73,6 +73,29 @@ class Agent:
         self.qmp_path = qmp_path
         self.qmp = None
         self.shm_bus = shm_bus
+        self.plugs = 0
+        self.backend = None  # a backend added for a plug that has not succeeded yet
+
+    def plug(self):
+        """device_add of ivshmem on a new memory backend of the same host file.
+
+        QEMU 7.2 aborts when a device is added again on the backend of a deleted
+        one (qemu_ram_set_idstr), so every plug gets its own backend object.
+        """
+        if self.backend is None:
+            self.plugs += 1
+            bid = f"shm{self.plugs}"
+            err = self.monitor("object-add", **{
+                "qom-type": "memory-backend-file", "id": bid, "mem-path": self.shm,
+                "size": os.path.getsize(self.shm), "share": True})
+            if err:
+                return err
+            self.backend = bid
+        err = self.monitor("device_add", driver="ivshmem-plain", memdev=self.backend,
+                           bus=self.shm_bus, id="shm")
+        if not err:
+            self.backend = None
+        return err
 
     def monitor(self, cmd, **args):
         """Runs one QMP command; returns None or the error's description."""
@@ -130,8 +153,7 @@ class Agent:
                 if cmd == "HOSTUNPLUG":
                     err = self.monitor("device_del", id="shm")
                 elif cmd == "HOSTPLUG":
-                    err = self.monitor("device_add", driver="ivshmem-plain", memdev="shm0",
-                                       bus=self.shm_bus, id="shm")
+                    err = self.plug()
                 return "ERR " + err if err else "OK"
             with open(self.shm, "r+b") as f:
                 if cmd == "HOSTREAD":
@@ -194,6 +216,9 @@ def qemu_cmd(a, shm, agent_path, qmp_path):
     append += a.append
     return (["qemu-system-x86_64", "-accel", "tcg", "-m", a.memory, "-smp", "2",
              "-machine", "q35,kernel-irqchip=split", "-nographic",
+             # Native PCIe hotplug (pciehp) for the root port, not ACPI hotplug:
+             # device_del then reaches the guest as an attention-button press.
+             "-global", "ICH9-LPC.acpi-pci-hotplug-with-bridge-support=off",
              "-no-reboot", "-nodefaults", "-net", "none",
              "-chardev", "stdio,id=con,signal=off", "-serial", "chardev:con",
              "-chardev", f"socket,id=agent,path={agent_path},server=on,wait=on",
