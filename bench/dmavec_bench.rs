@@ -3,7 +3,8 @@
 //! dmavec_bench: the cost of one map + unmap of the same MMIO ranges, for the same importing
 //! device, three ways (`make bench`, test VMs only):
 //!
-//! - **A**: dmavec's mapping core, [`Mapping::map`] and drop: an array of `struct dma_vec`;
+//! - **A**: dmavec's mapping core as its exporter calls it for an attachment,
+//!   [`Mapping::map_routed`] and drop: an array of `struct dma_vec`;
 //! - **B**: the dma-buf core's helper for MMIO exporters, `dma_buf_phys_vec_to_sgt()` and
 //!   `dma_buf_free_sgt()` (through `dmavec_bench_sgt.c`): a DMA-only sg_table;
 //! - **F**: the floor, the bare DMA API calls of the path A took and nothing else:
@@ -17,7 +18,8 @@
 //! splits the mapping for limits the other ignores. Nothing DMAs.
 //!
 //! `debugfs/dmavec_bench/run`: write `<n> <size> <adjacent> [<reps>]`, then read one line
-//! `<n> <size> <path> <A> <B> <F> <bytesA> <bytesB> <syncsA>`, or `error <errno>`:
+//! `<n> <size> <path> <A> <B> <F> <A/B> <A/F> <bytesA> <bytesB> <syncsA>`, or
+//! `error <errno>`:
 //!
 //! - the ranges are `n` pieces of `size` bytes: with `adjacent` 1 one contiguous region of the
 //!   BAR split into `n` (it must fit), else BAR chunks in reverse order (never adjacent),
@@ -25,14 +27,19 @@
 //! - A, B and F are medians over `reps` (default 11, at least 3) interleaved repetitions, in
 //!   nanoseconds per map + unmap; each repetition times a batch of iterations long enough for
 //!   the clock (at least 2 ms, at most 1000 iterations);
+//! - A/B and A/F are the medians of the ratios within each repetition, in thousandths: the
+//!   three batches of a repetition run back to back, so their ratio is immune to what drifts
+//!   between repetitions;
 //! - bytesA and bytesB are the bytes each allocates per mapping (requested sizes: A's entry
 //!   array and unmap record; B's `struct dma_buf_dma`, IOVA state and scatterlist chunks);
 //! - syncsA is the number of `dma_iova_sync()` calls per A mapping, from dmavec's counters.
 
 use core::{fmt, ptr::NonNull};
 use dmavec::{
-    export, map::KernelDma, stats::STATS, Attachment, ExportInfo, ExporterOps, Importer, Locked,
-    MapType, Mapping, PhysVec, Provider,
+    export,
+    map::{DmaBackend, KernelDma, P2pType},
+    stats::STATS,
+    Attachment, ExportInfo, ExporterOps, Importer, Locked, MapType, Mapping, PhysVec, Provider,
 };
 use kernel::{
     bindings, debugfs,
@@ -212,18 +219,19 @@ struct Setup<'a> {
     size: usize,
     /// The path A took, which F repeats.
     path: MapType,
+    /// `pci_p2pdma_map_type()` of the provider and the importer, decided once as at attach.
+    route: P2pType,
     /// F's per-range DMA addresses on the direct path (allocated outside the timing).
     addrs: KVec<bindings::dma_addr_t>,
 }
 
 impl Setup<'_> {
     fn a(&self) -> Result<usize> {
-        let m = Mapping::map(
-            KernelDma::new(self.dev),
-            &self.ranges,
-            Some(&self.prov),
-            BIDI,
-        )?;
+        // As dmavec's exporter maps for an attachment: the device reference and the P2PDMA
+        // route are the attachment's, taken and decided when it was made.
+        // SAFETY: `self.dev` outlives the mapping, dropped below.
+        let dma = unsafe { KernelDma::new_unreferenced(self.dev) };
+        let m = Mapping::map_routed(dma, &self.ranges, Some((&self.prov, self.route)), BIDI)?;
         Ok(m.heap_bytes())
     }
 
@@ -350,6 +358,8 @@ struct Row {
     cell: Cell,
     path: MapType,
     ns: [u64; 3],
+    /// Medians of the per-repetition ratios A/B and A/F, in thousandths.
+    ratios: [u64; 2],
     bytes_a: usize,
     bytes_b: usize,
     syncs_a: u64,
@@ -394,6 +404,7 @@ fn run(cell: Cell) -> Result<Row> {
         ranges,
         size,
         path,
+        route: KernelDma::new(edu.dev()).p2p_type(&prov),
         addrs: KVec::from_elem(0, cell.n, GFP_KERNEL)?,
     };
     let bytes_b = s.b(&locked)?;
@@ -417,9 +428,18 @@ fn run(cell: Cell) -> Result<Row> {
         }
     }
     drop(locked);
+    // The three methods of one repetition ran back to back: their ratios cancel what drifts
+    // between repetitions (the host, the emulator).
+    let mut ab = KVec::with_capacity(cell.reps, GFP_KERNEL)?;
+    let mut af = KVec::with_capacity(cell.reps, GFP_KERNEL)?;
+    for ((a, b), f) in t[0].iter().zip(t[1].iter()).zip(t[2].iter()) {
+        ab.push(a * 1000 / (*b).max(1), GFP_KERNEL)?;
+        af.push(a * 1000 / (*f).max(1), GFP_KERNEL)?;
+    }
     Ok(Row {
         cell,
         path,
+        ratios: [median(&mut ab), median(&mut af)],
         ns: [median(&mut t[0]), median(&mut t[1]), median(&mut t[2])],
         bytes_a,
         bytes_b,
@@ -431,7 +451,7 @@ impl fmt::Display for Row {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(
             f,
-            "{} {} {}{} {} {} {} {} {} {}",
+            "{} {} {}{} {} {} {} {} {} {} {} {}",
             self.cell.n,
             self.cell.size,
             self.path.name(),
@@ -439,6 +459,8 @@ impl fmt::Display for Row {
             self.ns[0],
             self.ns[1],
             self.ns[2],
+            self.ratios[0],
+            self.ratios[1],
             self.bytes_a,
             self.bytes_b,
             self.syncs_a

@@ -321,6 +321,8 @@ pub(crate) unsafe fn buffer_of<'a>(dmabuf: *mut bindings::dma_buf) -> &'a Buffer
 pub(crate) struct AttachState {
     /// The importing device.
     pub(crate) dev: ARef<Device>,
+    /// How it reaches the buffer's MMIO, decided at attach (`None` for system memory).
+    pub(crate) p2p: Option<P2pType>,
     /// Mappings of this attachment alive.
     pub(crate) live: Atomic<u32>,
     /// Of the latest mapping: its path (`MapType` as u32, `u32::MAX` for none), entries, bytes.
@@ -421,14 +423,17 @@ impl Buffer {
         }
         // SAFETY: As above.
         let st = unsafe { attach_state(attach) };
-        let m = Mapping::map(
-            KernelDma::new(&st.dev),
-            &self.ranges,
-            self.provider.as_ref(),
-            dir,
-        )?;
+        // SAFETY: The attachment state holds a reference to the device until detach, and its
+        // mappings are gone by then (`LiveCount` borrows the state too).
+        let dma = unsafe { KernelDma::new_unreferenced(&st.dev) };
+        let route = match (self.provider.as_ref(), st.p2p) {
+            (Some(p), Some(t)) => Some((p, t)),
+            _ => None,
+        };
+        let m = Mapping::map_routed(dma, &self.ranges, route, dir)?;
         *self.live.lock() += 1;
         st.live.add(1, Relaxed);
+        crate::stats::STATS.maps.add(1, Relaxed);
         st.map_type.store(m.map_type() as u32, Relaxed);
         st.entries.store(m.entries().len() as u64, Relaxed);
         st.bytes.store(m.size() as u64, Relaxed);
@@ -472,6 +477,7 @@ impl LiveMapping<'_> {
 
 impl Drop for LiveCount<'_> {
     fn drop(&mut self) {
+        crate::stats::STATS.unmaps.add(1, Relaxed);
         self.attach.live.fetch_sub(1, Relaxed);
         let mut live = self.buf.live.lock();
         *live -= 1;
@@ -560,6 +566,7 @@ unsafe extern "C" fn dmavec_attach(
     if buf.is_revoked() {
         return ENODEV.to_errno();
     }
+    let mut p2p = None;
     if let Some(p) = buf.provider.as_ref() {
         // SAFETY: `attach` is valid.
         if !unsafe { (*attach).peer2peer } {
@@ -569,12 +576,15 @@ unsafe extern "C" fn dmavec_attach(
         if !unsafe { bindings::dma_buf_attach_revocable(attach) } {
             return EOPNOTSUPP.to_errno();
         }
-        if KernelDma::new(dev).p2p_type(p) == P2pType::NotSupported {
+        let t = KernelDma::new(dev).p2p_type(p);
+        if t == P2pType::NotSupported {
             return EPERM.to_errno();
         }
+        p2p = Some(t);
     }
     let st = AttachState {
         dev: dev.into(),
+        p2p,
         live: Atomic::new(0),
         map_type: Atomic::new(u32::MAX),
         entries: Atomic::new(0),

@@ -189,26 +189,60 @@ pub trait DmaBackend {
 }
 
 /// The real DMA API, for one importing device.
+///
+/// # Invariants
+///
+/// `dev` is a valid device for the lifetime of `self`: `_hold` keeps a reference to it, or the
+/// creator of `self` guaranteed it (see [`KernelDma::new_unreferenced`]).
 pub struct KernelDma {
-    dev: ARef<Device>,
+    dev: NonNull<bindings::device>,
+    _hold: Option<ARef<Device>>,
 }
 
 impl KernelDma {
-    /// The DMA API of `dev`.
+    /// The DMA API of `dev`, holding a reference to it.
     pub fn new(dev: &Device) -> Self {
-        Self { dev: dev.into() }
+        let hold: ARef<Device> = dev.into();
+        // INVARIANT: `hold` keeps the device alive.
+        Self {
+            // `Device` is `repr(transparent)` over `struct device` (see `raw::device()`).
+            dev: NonNull::from(dev).cast(),
+            _hold: Some(hold),
+        }
+    }
+
+    /// The DMA API of `dev`, without taking a reference: what an exporter uses for every map
+    /// of an attachment, whose device reference it already holds.
+    ///
+    /// # Safety
+    ///
+    /// `dev` stays valid as long as the returned value and every [`Mapping`] made with it.
+    #[inline]
+    pub unsafe fn new_unreferenced(dev: &Device) -> Self {
+        // INVARIANT: Guaranteed by the caller.
+        Self {
+            dev: NonNull::from(dev).cast(),
+            _hold: None,
+        }
     }
 
     /// The importing device.
     pub fn device(&self) -> &Device {
-        &self.dev
+        // SAFETY: Valid for the lifetime of `self` (type invariant).
+        unsafe { Device::from_raw(self.dev.as_ptr()) }
     }
 
     #[inline]
     fn raw(&self) -> *mut bindings::device {
-        raw::device(&self.dev)
+        self.dev.as_ptr()
     }
 }
+
+// SAFETY: A device may be used from any thread; the raw pointer is only a borrow of a device
+// kept valid as the type invariant says.
+unsafe impl Send for KernelDma {}
+// SAFETY: See `Send`; the DMA API calls made through `&self` are thread-safe.
+unsafe impl Sync for KernelDma {}
 
 /// Whether two PCI devices sit below a common bridge (a switch port or a root port).
 ///
@@ -279,7 +313,7 @@ impl DmaBackend for KernelDma {
         }
         #[cfg(not(dmavec_p2pdma_map_type))]
         {
-            p2p_type_fallback(provider, &self.dev)
+            p2p_type_fallback(provider, self.device())
         }
     }
 
@@ -410,10 +444,12 @@ pub struct Mapping<B: DmaBackend = KernelDma> {
     map_type: MapType,
     dir: DataDirection,
     attrs: c_ulong,
+    /// The entries; empty when the mapping has exactly one entry, kept in `one`.
     entries: KVec<DmaVec>,
+    /// The only entry, without an allocation: the common case of the IOVA path.
+    one: DmaVec,
     size: usize,
     undo: Undo,
-    complete: bool,
 }
 
 impl<B: DmaBackend> Mapping<B> {
@@ -435,9 +471,31 @@ impl<B: DmaBackend> Mapping<B> {
         provider: Option<&Provider>,
         dir: DataDirection,
     ) -> Result<Self> {
+        let route = provider.map(|p| (p, backend.p2p_type(p)));
+        Self::map_routed(backend, ranges, route, dir)
+    }
+
+    /// [`Mapping::map`], with the route to MMIO already known: `provider` and what
+    /// `pci_p2pdma_map_type()` answers for it and the importer ([`DmaBackend::p2p_type`]).
+    ///
+    /// The answer does not change while both devices exist (the PCI core caches it too), so an
+    /// exporter asks once per attachment, when it decides whether to accept the importer.
+    ///
+    /// # Errors
+    ///
+    /// As [`Mapping::map`].
+    pub fn map_routed(
+        backend: B,
+        ranges: &[PhysVec],
+        route: Option<(&Provider, P2pType)>,
+        dir: DataDirection,
+    ) -> Result<Self> {
         let size = check_phys_ranges(ranges)?;
         let limits = backend.limits()?;
-        let p2p = provider.map(|p| backend.p2p_type(p));
+        let (provider, p2p) = match route {
+            Some((p, t)) => (Some(p), Some(t)),
+            None => (None, None),
+        };
         let attrs = if provider.is_some() {
             bindings::DMA_ATTR_MMIO as c_ulong
         } else {
@@ -449,9 +507,9 @@ impl<B: DmaBackend> Mapping<B> {
             dir,
             attrs,
             entries: KVec::new(),
+            one: DmaVec { addr: 0, len: 0 },
             size,
             undo: Undo::Nothing,
-            complete: false,
         };
         match (p2p, provider) {
             (Some(P2pType::NotSupported), _) => return Err(EPERM),
@@ -477,8 +535,6 @@ impl<B: DmaBackend> Mapping<B> {
                 }
             }
         }
-        m.complete = true;
-        STATS.maps.add(1, Relaxed);
         Ok(m)
     }
 
@@ -517,15 +573,25 @@ impl<B: DmaBackend> Mapping<B> {
         *linked = off;
         self.backend.iova_sync(state, 0, self.size)?;
         STATS.iova_syncs.add(1, Relaxed);
-        // One entry unless the importer's limits split the IOVA range.
-        self.entries = KVec::with_capacity(1, GFP_KERNEL)?;
+        // One entry, kept inline, unless the importer's limits split the IOVA range.
+        let seg = DmaVec {
+            addr: state.addr,
+            len: self.size,
+        };
+        if limits.appends_whole(&[], seg) {
+            self.one = seg;
+            return Ok(());
+        }
         limits.push(&mut self.entries, state.addr, self.size)
     }
 
     fn map_direct(&mut self, ranges: &[PhysVec], limits: &SegLimits) -> Result {
         let total = runs(ranges).count();
-        // Typically one entry per run: reserve them, so that mapping allocates once.
-        self.entries = KVec::with_capacity(total, GFP_KERNEL)?;
+        // Typically one entry per run: reserve them, so that mapping allocates once; a single
+        // entry is kept inline.
+        if total > 1 {
+            self.entries = KVec::with_capacity(total, GFP_KERNEL)?;
+        }
         let mut it = runs(ranges);
         // While every run appends as a whole new entry, the entries are the unmap record.
         let first = loop {
@@ -538,6 +604,10 @@ impl<B: DmaBackend> Mapping<B> {
             let seg = DmaVec { addr, len: r.len() };
             if !limits.appends_whole(&self.entries, seg) {
                 break seg;
+            }
+            if total == 1 {
+                self.one = seg;
+                return Ok(());
             }
             // Room for one entry per run was reserved: this never allocates.
             if self.entries.push_within_capacity(seg).is_err() {
@@ -582,7 +652,11 @@ impl<B: DmaBackend> Mapping<B> {
 
     /// The DMA segments, in buffer order.
     pub fn entries(&self) -> &[DmaVec] {
-        &self.entries
+        if self.one.len != 0 {
+            core::slice::from_ref(&self.one)
+        } else {
+            &self.entries
+        }
     }
 
     /// The path the mapping took.
@@ -624,14 +698,15 @@ impl<B: DmaBackend> Drop for Mapping<B> {
                 .backend
                 .iova_destroy(state, *linked, self.dir, self.attrs),
             Undo::Direct { record } => {
-                let mapped = record.as_deref().unwrap_or(&self.entries);
+                let mapped = match record {
+                    Some(rec) => &rec[..],
+                    None if self.one.len != 0 => core::slice::from_ref(&self.one),
+                    None => &self.entries[..],
+                };
                 for e in mapped.iter().rev() {
                     self.backend.unmap_phys(e.addr, e.len, self.dir, self.attrs);
                 }
             }
-        }
-        if self.complete {
-            STATS.unmaps.add(1, Relaxed);
         }
     }
 }
@@ -1013,7 +1088,8 @@ mod tests {
             attrs: 0,
         };
         assert_eq!(f.count(|c| *c == small), 1);
-        assert_eq!(m.heap_bytes(), size_of::<DmaVec>());
+        // The single entry is kept inline: nothing allocated.
+        assert_eq!(m.heap_bytes(), 0);
         Ok(())
     }
 

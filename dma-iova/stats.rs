@@ -7,9 +7,9 @@ use kernel::sync::atomic::{Atomic, Relaxed};
 
 /// Global dmavec counters.
 pub struct Stats {
-    /// Mappings created (all paths).
+    /// Mappings of dmavec buffers made for importers (all paths).
     pub maps: Atomic<u64>,
-    /// Mappings torn down.
+    /// Those torn down.
     pub unmaps: Atomic<u64>,
     /// `dma_iova_sync()` calls issued: one per IOVA-path mapping.
     pub iova_syncs: Atomic<u64>,

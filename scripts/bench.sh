@@ -5,7 +5,7 @@
 # translating IOMMU and with the IOMMU in passthrough (iommu=pt), run the
 # dmavec_bench matrix in each, and print one table (scripts/bench.py).
 #
-# DMAVEC_BENCH_REPS=<n> changes the repetitions per cell (default 11).
+# DMAVEC_BENCH_REPS=<n> changes the repetitions per cell (default 21).
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -21,7 +21,7 @@ shm=$((1 << 30))
 status=0
 logs=()
 for path in translated direct; do
-	append="dmavec.bench_reps=${DMAVEC_BENCH_REPS:-11}"
+	append="dmavec.bench_reps=${DMAVEC_BENCH_REPS:-21}"
 	[ $path = direct ] && append+=" iommu=pt"
 	echo "booting the VM ($path) and running the matrix ..." >&2
 	python3 selftests/vm/run.py --kernel "$kdir/arch/x86/boot/bzImage" \

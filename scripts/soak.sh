@@ -7,7 +7,8 @@
 # splats (both measured: kmemleak scan and the runner's splat check).
 #
 # DMAVEC_SOAK_FUZZ (100000 calls), DMAVEC_SOAK_SEED, DMAVEC_SOAK_CHURN
-# (processes x seconds, 4x60) tune it.
+# (processes x seconds, 4x60) and DMAVEC_SOAK_UNPLUG (cycles of each of sysfs
+# remove, sysfs reset and QEMU-monitor device_del under DMA load, 10) tune it.
 set -uo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -17,6 +18,7 @@ cd "$DMAVEC_ROOT"
 calls=${DMAVEC_SOAK_FUZZ:-100000}
 seed=${DMAVEC_SOAK_SEED:-$(date +%s)}
 churn=${DMAVEC_SOAK_CHURN:-4x60}
+unplug=${DMAVEC_SOAK_UNPLUG:-10}
 kdir=$("$here/kernel.sh" debug) || exit 1
 "$here/modules.sh" debug >/dev/null || exit 1
 "$here/initramfs.sh" out/debug out/debug/initrd.gz >/dev/null || exit 1
@@ -24,12 +26,18 @@ mkdir -p out/logs
 log=out/logs/vm-soak.log
 python3 selftests/vm/run.py --kernel "$kdir/arch/x86/boot/bzImage" --initrd out/debug/initrd.gz \
 	--mode check --quiet --log "$log" --timeout 5400 \
-	--append "dmavec.fuzz_calls=$calls dmavec.fuzz_seed=$seed dmavec.churn=$churn" > out/logs/vm-soak.result
+	--append "dmavec.fuzz_calls=$calls dmavec.fuzz_seed=$seed dmavec.churn=$churn dmavec.unplug_cycles=$unplug" \
+	> out/logs/vm-soak.result
 status=$?
 
 injected=$(grep -o 'fail-nth: [0-9]* failures injected' "$log" | awk '{s += $2} END {print s + 0}')
 fuzz=$(grep -o 'dmavec_fuzz: [0-9]* calls done ([0-9]* succeeded' "$log" | tail -n1)
-cycles=$(grep -cE '^ok [0-9]+ (global\.remove_and_rescan_with_live_fds|e2e\.exporter_removal_stops_the_importer|global\.reset_revokes_then_restores)' "$log")
+# Cycles under DMA load (dmavec_unplug_test), plus the single remove/reset tests with live fds.
+loaded=$(grep -o 'unplug: [0-9]* [a-z_]* cycles under load, [0-9]* DMA rounds' "$log")
+under_load=$(printf '%s\n' "$loaded" | awk '{s += $2} END {print s + 0}')
+rounds=$(printf '%s\n' "$loaded" | awk '{s += $7} END {print s + 0}')
+kinds=$(printf '%s\n' "$loaded" | awk 'NF {printf "%s%s %s", sep, $2, $3; sep = ", "}')
+single=$(grep -cE '^ok [0-9]+ (global\.remove_and_rescan_with_live_fds|e2e\.exporter_removal_stops_the_importer|global\.reset_revokes_then_restores)' "$log")
 churn_line=$(grep -o 'dmavec_churn: .*' "$log" | tail -n1)
 leak=$(grep -c 'STEP kmemleak ok' "$log")
 splat=$(grep -c 'ok    guest log free of splats' out/logs/vm-soak.result)
@@ -37,7 +45,8 @@ splat=$(grep -c 'ok    guest log free of splats' out/logs/vm-soak.result)
 echo "dmavec soak (debug kernel), seed $seed"
 echo "  fail-nth: $injected allocation failures injected (every one ENOMEM, nothing left behind)"
 echo "  fuzz: ${fuzz:-no run}"
-echo "  unplug/reset cycles with live fds and an importer: $cycles"
+echo "  unplug/reset cycles under DMA load: $under_load ($kinds), $rounds DMA rounds checked"
+echo "  single unplug/reset tests with live fds and an importer: $single"
 echo "  churn: ${churn_line:-no run}"
 if [ "$leak" -ge 1 ] && [ "$splat" -ge 1 ]; then
 	echo "  0 leaks (kmemleak scan), 0 splats (guest log)"

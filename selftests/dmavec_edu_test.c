@@ -170,25 +170,29 @@ TEST_F(e2e, stale_iova_faults)
 {
 	static char log[1 << 17];
 	struct dmavec_edu_info i;
-	int n;
+	int n, tries;
 
 	if (bus_addr_topology())
 		SKIP(return, "identity domains: no IOMMU translation to fault");
 	ASSERT_EQ(0, ioctl(self->edu, DMAVEC_EDU_IOCTL_INFO, &i));
 	ASSERT_EQ(0, agent_fill(16 * PAGE, 2048, 900));
 	ASSERT_EQ(0, ioctl(self->edu, DMAVEC_EDU_IOCTL_DETACH));
-	printf("==DMAVEC== EXPECT dmar-fault\n");
-	fflush(stdout);
+	/* The runner's window for the fault, in the kernel log's own order. */
+	ASSERT_EQ(0, write_file("/dev/kmsg", "==DMAVEC== EXPECT dmar-fault\n"));
 	ASSERT_EQ(0, edu_xfer(self->edu, DMAVEC_EDU_IOCTL_RAW_WRITE, i.first_addr, 2048, 901,
 			      NULL));
-	usleep(200000);
-	printf("==DMAVEC== EXPECT-END dmar-fault\n");
-	fflush(stdout);
-	EXPECT_EQ(2048, agent_check(16 * PAGE, 2048, 900));
-	n = klogctl(3, log, sizeof(log) - 1);
-	ASSERT_GT(n, 0);
-	log[n] = '\0';
+	/* The fault is reported from the IOMMU's interrupt: wait for it (2 s at most). */
+	for (n = 0, tries = 0; tries < 40; tries++) {
+		n = klogctl(3, log, sizeof(log) - 1);
+		ASSERT_GT(n, 0);
+		log[n] = '\0';
+		if (strstr(log, "DMAR: [DMA Write"))
+			break;
+		usleep(50000);
+	}
+	ASSERT_EQ(0, write_file("/dev/kmsg", "==DMAVEC== EXPECT-END dmar-fault\n"));
 	EXPECT_NE(NULL, strstr(log, "DMAR: [DMA Write"));
+	EXPECT_EQ(2048, agent_check(16 * PAGE, 2048, 900));
 }
 
 /*
@@ -279,7 +283,8 @@ TEST_F(e2e, xfer_allocation_failures_are_enomem)
 		TH_LOG("fail-nth: %d failures injected (%s)", n - 1, cmds[c].name);
 		total += n - 1;
 	}
-	EXPECT_GE(total, 3);
+	/* READ allocates its buffer; a one-entry IOVA mapping allocates nothing. */
+	EXPECT_GE(total, 1);
 	/* Nothing half done: the device's write reaches the host, and reads back. */
 	ASSERT_EQ(0, edu_xfer(self->edu, DMAVEC_EDU_IOCTL_WRITE, 0, 2048, 451, NULL));
 	EXPECT_EQ(2048, agent_check(16 * PAGE, 2048, 451));
