@@ -11,7 +11,8 @@ pub struct Stats {
     pub maps: Atomic<u64>,
     /// Those torn down.
     pub unmaps: Atomic<u64>,
-    /// `dma_iova_sync()` calls issued: one per IOVA-path mapping.
+    /// `dma_iova_sync()` calls the mapping core issued: one per IOVA-path mapping, for any
+    /// user of the core (buffer mappings or not).
     pub iova_syncs: Atomic<u64>,
     /// Buffers revoked (each transition from accessible to revoked).
     pub revocations: Atomic<u64>,
