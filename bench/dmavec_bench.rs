@@ -82,36 +82,13 @@ extern "C" {
     fn dmavec_bench_set_seg_boundary(dev: *mut bindings::device, mask: ffi::c_ulong);
 }
 
-/// A PCI device found by ID, with a reference held.
-struct PciRef(NonNull<bindings::pci_dev>);
-
-impl PciRef {
-    fn find(vendor: u32, device: u32) -> Result<Self> {
-        // SAFETY: `pci_get_device` returns a referenced device or NULL.
-        let p = unsafe { bindings::pci_get_device(vendor, device, core::ptr::null_mut()) };
-        NonNull::new(p).map(Self).ok_or(ENODEV)
-    }
-
-    fn raw(&self) -> *mut bindings::pci_dev {
-        self.0.as_ptr()
-    }
-
-    fn dev(&self) -> &Device {
-        // SAFETY: The reference keeps the device alive as long as `self`.
-        unsafe { Device::from_raw(core::ptr::addr_of_mut!((*self.raw()).dev)) }
-    }
-}
-
-impl Drop for PciRef {
-    fn drop(&mut self) {
-        // SAFETY: The reference taken in `find`.
-        unsafe { bindings::pci_dev_put(self.raw()) };
-    }
-}
+#[path = "../selftests/modules/pci_ref.rs"]
+mod pci_ref;
+use pci_ref::PciRef;
 
 /// The importer: edu with the DMA limits of a capable device; `EBUSY` while a driver owns it.
 fn importer() -> Result<PciRef> {
-    let edu = PciRef::find(0x1234, 0x11e8)?;
+    let edu = PciRef::edu()?;
     let dev = dmavec::raw::device(edu.dev());
     // SAFETY: A valid device. A driver bound to it owns its DMA settings: leave them alone.
     if !unsafe { (*dev).driver }.is_null() {

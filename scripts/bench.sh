@@ -12,10 +12,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/env.sh"
 cd "$DMAVEC_ROOT"
 
-kdir=$("$here/kernel.sh" plain)
-"$here/modules.sh" plain >/dev/null
-"$here/initramfs.sh" out/plain out/plain/initrd.gz
-mkdir -p out/logs
+kdir=$(vm_ready plain)
 # A 1 GiB BAR (a sparse host file): 4096 ranges of 64 KiB fit it contiguously.
 shm=$((1 << 30))
 status=0

@@ -9,10 +9,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/env.sh"
 cd "$DMAVEC_ROOT"
 
-kdir=$("$here/kernel.sh" plain)
-"$here/modules.sh" plain >/dev/null
-"$here/initramfs.sh" out/plain out/plain/initrd.gz
-mkdir -p out/logs
+kdir=$(vm_ready plain)
 echo "booting the VM (QEMU q35, TCG, intel-iommu) ..."
 status=0
 python3 selftests/vm/run.py --kernel "$kdir/arch/x86/boot/bzImage" \

@@ -49,3 +49,15 @@ kconfig() {
 	done < <(cat "$@")
 	[ $bad -eq 0 ]
 }
+
+# vm_ready FLAVOUR: the kernel, the modules and the initramfs of FLAVOUR, for a
+# VM run (cached where they are up to date); prints the kernel build directory.
+vm_ready() {
+	local kdir
+	kdir=$("$DMAVEC_ROOT/scripts/kernel.sh" "$1") || return 1
+	"$DMAVEC_ROOT/scripts/modules.sh" "$1" >/dev/null || return 1
+	"$DMAVEC_ROOT/scripts/initramfs.sh" "$DMAVEC_ROOT/out/$1" "$DMAVEC_ROOT/out/$1/initrd.gz" ||
+		return 1
+	mkdir -p "$DMAVEC_ROOT/out/logs"
+	echo "$kdir"
+}

@@ -35,39 +35,14 @@ use kernel::{
 const P: usize = PAGE_SIZE;
 const BIDI: DataDirection = DataDirection::Bidirectional;
 
-/// A PCI device found by ID, with a reference held.
-struct PciRef(NonNull<bindings::pci_dev>);
+#[path = "pci_ref.rs"]
+mod pci_ref;
+use pci_ref::PciRef;
 
 impl PciRef {
-    fn find(vendor: u32, device: u32) -> Result<Self> {
-        // SAFETY: `pci_get_device` returns a referenced device or NULL.
-        let p = unsafe { bindings::pci_get_device(vendor, device, core::ptr::null_mut()) };
-        NonNull::new(p).map(Self).ok_or(ENODEV)
-    }
-
-    fn edu() -> Result<Self> {
-        Self::find(0x1234, 0x11e8)
-    }
-
-    fn raw(&self) -> *mut bindings::pci_dev {
-        self.0.as_ptr()
-    }
-
-    fn dev(&self) -> &Device {
-        // SAFETY: The reference keeps the device alive as long as `self`.
-        unsafe { Device::from_raw(core::ptr::addr_of_mut!((*self.raw()).dev)) }
-    }
-
     fn set_max_seg(&self, size: u32) {
         // SAFETY: A valid device; only test VMs load this module.
         unsafe { bindings::dma_set_max_seg_size(dmavec::raw::device(self.dev()), size) };
-    }
-}
-
-impl Drop for PciRef {
-    fn drop(&mut self) {
-        // SAFETY: The reference taken in `find`.
-        unsafe { bindings::pci_dev_put(self.raw()) };
     }
 }
 
