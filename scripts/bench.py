@@ -31,9 +31,7 @@ def rows_of(path):
     with open(path, errors="replace") as f:
         for ln in f:
             # The guest's dump of the kernel log at the end repeats the rows.
-            if "==DMAVEC== DMESG-BEGIN" in ln:
-                break
-            if MARK not in ln:
+            if ln.startswith("DMESG| ") or MARK not in ln:
                 continue
             # A kernel message may follow on the same console line.
             m = ROW.match(ln.split(MARK, 1)[1])

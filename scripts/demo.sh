@@ -19,7 +19,7 @@ echo
 echo "dmavec demo"
 echo "-----------"
 sed -n 's/.*==DMAVEC== DEMO //p' out/logs/vm-demo.log
-grep -E '^(iommu:|.*DMAR: IOMMU enabled)' out/logs/vm-demo.log | sed 's/^\[[^]]*\] //; s/^/  /' | head -n 8
+grep -E '^(iommu:|.*DMAR: IOMMU enabled)' out/logs/vm-demo.log | sed 's/^DMESG| //; s/^\[[^]]*\] //; s/^/  /' | head -n 8
 echo
 echo "end-to-end suite (edu DMA through the array) on the plain kernel:"
 grep -E "kselftest dmavec_edu_test" out/logs/vm-demo.result | sed 's/^ */  /'

@@ -253,6 +253,7 @@ class Result:
         print(f"  skip  {name}{': ' + why if why else ''}")
 
 
+DUMP = "DMESG| "
 KNOWN = {"BOOTED": 1, "DONE": 1, "STEP": 3, "BEGIN": 3, "END": 3, "EXPECT": 2,
          "EXPECT-END": 2, "BENCH": 10, "DEMO": 1, "DMESG-BEGIN": 1, "DMESG-END": 1}
 
@@ -261,22 +262,16 @@ def judge(lines, res, timed_out, exempt):
     """Walk the guest log: result blocks, steps, completion, splats."""
     booted = done = False
     block = None  # (kind, name, cases, plan)
-    in_dmesg = False  # the guest's dump of the kernel log: only scanned for splats
     for ln in lines:
+        # The guest's dump of the kernel log ("DMESG| " lines) is only scanned for splats.
+        if ln.startswith(DUMP):
+            continue
         if MARK in ln:
             words = ln.split(MARK, 1)[1].split()
             # A marker line that a kernel message cut in two would drop a result:
             # such a line fails the run instead.
             if not words or len(words) < KNOWN.get(words[0], 99):
                 res.fail("guest console", "garbled marker line: " + ln.strip()[:120])
-                continue
-            if words[0] == "DMESG-BEGIN":
-                in_dmesg = True
-                continue
-            if words[0] == "DMESG-END":
-                in_dmesg = False
-                continue
-            if in_dmesg:
                 continue
             if words[0] == "BOOTED":
                 booted = True
