@@ -235,10 +235,10 @@ TEST_F(e2e, import_allocation_failures_are_enomem)
 }
 
 /*
- * An allocation failure anywhere in WRITE, READ or INFO, each from a fresh
- * import so that the call also maps the buffer (the importer API's map, the
- * mapping core's array), is ENOMEM and leaves nothing half done: the next
- * call works, and the data path is intact afterwards.
+ * An allocation failure anywhere in WRITE, READ, INFO or DETACH, each from a
+ * fresh import so that the call also maps the buffer (the importer API's
+ * map, the mapping core's array) or unmaps it, is ENOMEM and leaves nothing
+ * half done: the next call works, and the data path is intact afterwards.
  */
 TEST_F(e2e, xfer_allocation_failures_are_enomem)
 {
@@ -249,6 +249,7 @@ TEST_F(e2e, xfer_allocation_failures_are_enomem)
 		{ DMAVEC_EDU_IOCTL_WRITE, "WRITE" },
 		{ DMAVEC_EDU_IOCTL_READ, "READ" },
 		{ DMAVEC_EDU_IOCTL_INFO, "INFO" },
+		{ DMAVEC_EDU_IOCTL_DETACH, "DETACH" },
 	};
 	struct dmavec_edu_import im = { .fd = self->buf };
 	struct dmavec_edu_info info;
@@ -257,7 +258,7 @@ TEST_F(e2e, xfer_allocation_failures_are_enomem)
 
 	if (!fail_nth_available())
 		SKIP(return, "no fault injection in this kernel (plain flavour)");
-	for (c = 0; c < 3; c++) {
+	for (c = 0; c < 4; c++) {
 		/* Until the call succeeds without a failure injected (see dmavec_uapi_test). */
 		for (n = 1; n < 500; n++) {
 			struct dmavec_edu_xfer x = { .length = sizeof(data), .seed = 400 };
@@ -269,6 +270,9 @@ TEST_F(e2e, xfer_allocation_failures_are_enomem)
 				arg = &info;
 			ASSERT_EQ(0, ioctl(self->edu, DMAVEC_EDU_IOCTL_DETACH));
 			ASSERT_EQ(0, ioctl(self->edu, DMAVEC_EDU_IOCTL_IMPORT, &im));
+			/* DETACH of a mapped import: map it first. */
+			if (cmds[c].cmd == DMAVEC_EDU_IOCTL_DETACH)
+				ASSERT_EQ(0, ioctl(self->edu, DMAVEC_EDU_IOCTL_INFO, &info));
 			ASSERT_EQ(0, fail_nth(n));
 			ret = ioctl(self->edu, cmds[c].cmd, arg) ? -errno : 0;
 			left = fail_left();
@@ -286,6 +290,7 @@ TEST_F(e2e, xfer_allocation_failures_are_enomem)
 	/* READ allocates its buffer; a one-entry IOVA mapping allocates nothing. */
 	EXPECT_GE(total, 1);
 	/* Nothing half done: the device's write reaches the host, and reads back. */
+	ASSERT_EQ(0, ioctl(self->edu, DMAVEC_EDU_IOCTL_IMPORT, &im));
 	ASSERT_EQ(0, edu_xfer(self->edu, DMAVEC_EDU_IOCTL_WRITE, 0, 2048, 451, NULL));
 	EXPECT_EQ(2048, agent_check(16 * PAGE, 2048, 451));
 	ASSERT_EQ(0, edu_xfer(self->edu, DMAVEC_EDU_IOCTL_READ, 0, 2048, 0, data));

@@ -273,6 +273,52 @@ TEST_F(dev, allocation_failures_are_enomem)
 	EXPECT_EQ(self->info.bar_size, bytes_free(self->fd));
 }
 
+/*
+ * The same sweep over INFO and FREE (FREE from a fresh ALLOC each time): a
+ * failure is ENOMEM and leaves the allocation as it was; the sweep ends with
+ * a call that succeeds without a failure injected.
+ */
+TEST_F(dev, info_and_free_allocation_failures_are_enomem)
+{
+	struct dmavec_info info;
+	int n, ret = -1, left = 0;
+	__u32 h = 0;
+
+	if (!fail_nth_available())
+		SKIP(return, "no fault injection in this kernel (plain flavour)");
+	for (n = 1; n < 500; n++) {
+		ASSERT_EQ(0, fail_nth(n));
+		ret = ioctl(self->fd, DMAVEC_IOCTL_INFO, &info) ? -errno : 0;
+		left = fail_left();
+		fail_nth(0);
+		if (!ret && left)
+			break;
+		EXPECT_EQ(ret ? -ENOMEM : 0, ret) TH_LOG("INFO, failure %d", n);
+		EXPECT_EQ(0, left);
+	}
+	ASSERT_EQ(0, ret);
+	TH_LOG("fail-nth: %d failures injected (INFO)", n - 1);
+	for (n = 1; n < 500; n++) {
+		ASSERT_EQ(0, alloc(self->fd, PAGE, 0, &h));
+		ASSERT_EQ(0, fail_nth(n));
+		ret = free_handle(self->fd, h);
+		left = fail_left();
+		fail_nth(0);
+		if (!ret && left)
+			break;
+		EXPECT_EQ(ret ? -ENOMEM : 0, ret) TH_LOG("FREE, failure %d", n);
+		EXPECT_EQ(0, left);
+		/* A failed FREE left the allocation: it frees normally now. */
+		if (ret) {
+			EXPECT_EQ(self->info.bar_size - PAGE, bytes_free(self->fd));
+			EXPECT_EQ(0, free_handle(self->fd, h));
+		}
+	}
+	ASSERT_EQ(0, ret);
+	TH_LOG("fail-nth: %d failures injected (FREE)", n - 1);
+	EXPECT_EQ(self->info.bar_size, bytes_free(self->fd));
+}
+
 TEST_F(dev, unknown_ioctl)
 {
 	EXPECT_EQ(-1, ioctl(self->fd, _IO(DMAVEC_IOCTL_MAGIC, 0x7f), 0));
