@@ -4,7 +4,7 @@
 //! device, three ways (`make bench`, test VMs only):
 //!
 //! - **A**: dmavec's mapping core as its exporter calls it for an attachment,
-//!   [`Mapping::map_routed`] and drop: an array of `struct dma_vec`;
+//!   [`Mapping::map_checked`] and drop: an array of `struct dma_vec`;
 //! - **B**: the dma-buf core's helper for MMIO exporters, `dma_buf_phys_vec_to_sgt()` and
 //!   `dma_buf_free_sgt()` (through `dmavec_bench_sgt.c`): a DMA-only sg_table;
 //! - **F**: the floor, the bare DMA API calls of the path A took and nothing else:
@@ -38,6 +38,7 @@ use core::{fmt, ptr::NonNull};
 use dmavec::{
     export,
     map::{DmaBackend, KernelDma, P2pType},
+    range::Ranges,
     stats::STATS,
     Attachment, ExportInfo, ExporterOps, Importer, Locked, MapType, Mapping, PhysVec, Provider,
 };
@@ -198,6 +199,8 @@ struct Setup<'a> {
     path: MapType,
     /// `pci_p2pdma_map_type()` of the provider and the importer, decided once as at attach.
     route: P2pType,
+    /// The ranges as the exporter keeps them, checked once at export.
+    checked: Ranges,
     /// F's per-range DMA addresses on the direct path (allocated outside the timing).
     addrs: KVec<bindings::dma_addr_t>,
 }
@@ -208,7 +211,7 @@ impl Setup<'_> {
         // route are the attachment's, taken and decided when it was made.
         // SAFETY: `self.dev` outlives the mapping, dropped below.
         let dma = unsafe { KernelDma::new_unreferenced(self.dev) };
-        let m = Mapping::map_routed(dma, &self.ranges, Some((&self.prov, self.route)), BIDI)?;
+        let m = Mapping::map_checked(dma, &self.checked, Some((&self.prov, self.route)), BIDI)?;
         Ok(m.heap_bytes())
     }
 
@@ -351,6 +354,8 @@ fn run(cell: Cell) -> Result<Row> {
     // B needs an attachment of edu to a dma-buf of these ranges, with its reservation lock.
     let mut v = KVec::with_capacity(ranges.len(), GFP_KERNEL)?;
     v.extend_from_slice(&ranges, GFP_KERNEL)?;
+    let mut checked = KVec::with_capacity(ranges.len(), GFP_KERNEL)?;
+    checked.extend_from_slice(&ranges, GFP_KERNEL)?;
     let (_buf, dmabuf) = export(
         ExportInfo {
             ranges: v,
@@ -382,6 +387,7 @@ fn run(cell: Cell) -> Result<Row> {
         size,
         path,
         route: KernelDma::new(edu.dev()).p2p_type(&prov),
+        checked: Ranges::new(checked)?,
         addrs: KVec::from_elem(0, cell.n, GFP_KERNEL)?,
     };
     let bytes_b = s.b(&locked)?;

@@ -23,7 +23,7 @@ pub mod stats;
 pub use export::{export, is_dmavec, Buffer, DmaBuf, ExportInfo, ExporterOps};
 pub use import::{Attachment, Importer, Locked, MapKind, MappedView};
 pub use map::{MapType, Mapping, Provider};
-pub use range::{DmaVec, PhysVec, SegLimits};
+pub use range::{DmaVec, PhysVec, Ranges, SegLimits};
 
 module! {
     type: DmavecModule,

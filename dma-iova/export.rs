@@ -26,7 +26,7 @@
 
 use crate::{
     map::{DmaBackend, KernelDma, MapType, Mapping, P2pType, Provider},
-    range::{check_phys_ranges, PhysVec},
+    range::{PhysVec, Ranges},
     shim,
 };
 use core::{fmt, ptr::NonNull};
@@ -65,7 +65,7 @@ unsafe impl Send for State {}
 /// An exported buffer, shared by its dma-buf and its exporter.
 #[pin_data]
 pub struct Buffer {
-    ranges: KVec<PhysVec>,
+    ranges: Ranges,
     /// Buffer offset at which each range starts, for the fault handler's binary search.
     offsets: KVec<usize>,
     provider: Option<Provider>,
@@ -103,7 +103,8 @@ pub(crate) fn exit_registry() {
 
 /// What [`export`] needs to know.
 pub struct ExportInfo {
-    /// The buffer's physical ranges, in buffer order (see [`check_phys_ranges`]).
+    /// The buffer's physical ranges, in buffer order (see
+    /// [`check_phys_ranges`](crate::range::check_phys_ranges)).
     pub ranges: KVec<PhysVec>,
     /// The P2PDMA provider of MMIO ranges; `None` for system memory.
     pub provider: Option<Provider>,
@@ -245,19 +246,21 @@ pub fn is_dmavec(dmabuf: &DmaBuf) -> bool {
 ///
 /// # Errors
 ///
-/// `EINVAL`/`EOVERFLOW` for ranges [`check_phys_ranges`] refuses, `ENOMEM`, or what
+/// `EINVAL`/`EOVERFLOW` for ranges [`check_phys_ranges`](crate::range::check_phys_ranges)
+/// refuses, `ENOMEM`, or what
 /// `dma_buf_export()` returns.
 pub fn export(info: ExportInfo, ops: KBox<dyn ExporterOps>) -> Result<(Arc<Buffer>, DmaBuf)> {
-    let size = check_phys_ranges(&info.ranges)?;
-    let mut offsets = KVec::with_capacity(info.ranges.len(), GFP_KERNEL)?;
+    let ranges = Ranges::new(info.ranges)?;
+    let size = ranges.size();
+    let mut offsets = KVec::with_capacity(ranges.len(), GFP_KERNEL)?;
     let mut off = 0usize;
-    for r in info.ranges.iter() {
+    for r in ranges.iter() {
         offsets.push(off, GFP_KERNEL)?;
         off += r.len();
     }
     let buf = Arc::pin_init(
         try_pin_init!(Buffer {
-            ranges: info.ranges,
+            ranges,
             offsets,
             provider: info.provider,
             size,
@@ -430,7 +433,7 @@ impl Buffer {
             (Some(p), Some(t)) => Some((p, t)),
             _ => None,
         };
-        let m = Mapping::map_routed(dma, &self.ranges, route, dir)?;
+        let m = Mapping::map_checked(dma, &self.ranges, route, dir)?;
         *self.live.lock() += 1;
         st.live.add(1, Relaxed);
         crate::stats::STATS.maps.add(1, Relaxed);

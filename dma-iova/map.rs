@@ -30,7 +30,7 @@
 //! failure at any step.
 
 use crate::{
-    range::{check_phys_ranges, runs, DmaAddr, DmaVec, PhysAddr, PhysVec, SegLimits},
+    range::{check_phys_ranges, runs, DmaAddr, DmaVec, PhysAddr, PhysVec, Ranges, SegLimits},
     raw, shim,
     stats::STATS,
 };
@@ -491,6 +491,41 @@ impl<B: DmaBackend> Mapping<B> {
         dir: DataDirection,
     ) -> Result<Self> {
         let size = check_phys_ranges(ranges)?;
+        Self::map_inner(backend, ranges, size, None, route, dir)
+    }
+
+    /// [`Mapping::map_routed`] of ranges checked once, when the buffer was exported: a map
+    /// then costs the DMA API calls and the entry array only.
+    ///
+    /// # Errors
+    ///
+    /// As [`Mapping::map`], but for the checks [`Ranges::new`] made.
+    pub fn map_checked(
+        backend: B,
+        ranges: &Ranges,
+        route: Option<(&Provider, P2pType)>,
+        dir: DataDirection,
+    ) -> Result<Self> {
+        Self::map_inner(
+            backend,
+            ranges,
+            ranges.size(),
+            Some(ranges.runs()),
+            route,
+            dir,
+        )
+    }
+
+    /// The common part: `ranges` passed [`check_phys_ranges`] with the total `size`, and have
+    /// `nruns` runs where known.
+    fn map_inner(
+        backend: B,
+        ranges: &[PhysVec],
+        size: usize,
+        nruns: Option<usize>,
+        route: Option<(&Provider, P2pType)>,
+        dir: DataDirection,
+    ) -> Result<Self> {
         let limits = backend.limits()?;
         let (provider, p2p) = match route {
             Some((p, t)) => (Some(p), Some(t)),
@@ -531,7 +566,7 @@ impl<B: DmaBackend> Mapping<B> {
                 } else {
                     m.map_type = MapType::Direct;
                     m.undo = Undo::Direct { record: None };
-                    m.map_direct(ranges, &limits)?;
+                    m.map_direct(ranges, &limits, nruns)?;
                 }
             }
         }
@@ -585,8 +620,13 @@ impl<B: DmaBackend> Mapping<B> {
         limits.push(&mut self.entries, state.addr, self.size)
     }
 
-    fn map_direct(&mut self, ranges: &[PhysVec], limits: &SegLimits) -> Result {
-        let total = runs(ranges).count();
+    fn map_direct(
+        &mut self,
+        ranges: &[PhysVec],
+        limits: &SegLimits,
+        nruns: Option<usize>,
+    ) -> Result {
+        let total = nruns.unwrap_or_else(|| runs(ranges).count());
         // Typically one entry per run: reserve them, so that mapping allocates once; a single
         // entry is kept inline.
         if total > 1 {

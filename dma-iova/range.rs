@@ -118,6 +118,50 @@ pub fn check_phys_ranges(ranges: &[PhysVec]) -> Result<usize> {
     Ok(total)
 }
 
+/// An exporter's ranges, checked once: what [`crate::Mapping::map_checked`] maps for every
+/// importer without checking them again.
+///
+/// # Invariants
+///
+/// `v` passes [`check_phys_ranges`] with the total `size`, and has `runs` [`runs`].
+pub struct Ranges {
+    v: KVec<PhysVec>,
+    size: usize,
+    runs: usize,
+}
+
+impl Ranges {
+    /// Checks `v` ([`check_phys_ranges`]) and counts its runs.
+    ///
+    /// # Errors
+    ///
+    /// As [`check_phys_ranges`].
+    pub fn new(v: KVec<PhysVec>) -> Result<Self> {
+        let size = check_phys_ranges(&v)?;
+        let runs = runs(&v).count();
+        // INVARIANT: Checked and counted just now; `v` cannot change afterwards.
+        Ok(Self { v, size, runs })
+    }
+
+    /// The total length.
+    pub fn size(&self) -> usize {
+        self.size
+    }
+
+    /// The number of runs of physically adjacent ranges.
+    pub fn runs(&self) -> usize {
+        self.runs
+    }
+}
+
+impl core::ops::Deref for Ranges {
+    type Target = [PhysVec];
+
+    fn deref(&self) -> &[PhysVec] {
+        &self.v
+    }
+}
+
 /// The runs of `ranges`: maximal sequences of ranges that are physically adjacent (each starts
 /// where the one before it ends), each merged into one range.
 ///
