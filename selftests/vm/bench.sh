@@ -3,8 +3,7 @@
 #
 # Guest side of "make bench": runs the matrix through
 # debugfs/dmavec_bench/run (see bench/dmavec_bench.rs) and prints one
-# "==DMAVEC== BENCH <row>" line per cell for the host (scripts/bench.py),
-# through the kernel log so that no kernel message splits it.
+# "==DMAVEC== BENCH <row>" line per cell for the host (scripts/bench.py).
 #
 # Usage: bench.sh [smoke]   smoke: two small cells, 3 repetitions (make check)
 
@@ -17,18 +16,18 @@ status=0
 # cell N SIZE ADJACENT
 cell() {
 	if ! echo "$1 $2 $3 $reps" > $run; then
-		echo "$M STEP bench-$1x$2-$3 fail (bad cell)" > /dev/kmsg
+		echo "$M STEP bench-$1x$2-$3 fail (bad cell)"
 		status=1
 		return
 	fi
 	r=$(cat $run)
 	case $r in
 	error*)
-		echo "$M STEP bench-$1x$2-$3 fail ($r)" > /dev/kmsg
+		echo "$M STEP bench-$1x$2-$3 fail ($r)"
 		status=1
 		;;
 	*)
-		echo "$M BENCH $r" > /dev/kmsg
+		echo "$M BENCH $r"
 		;;
 	esac
 }

@@ -30,7 +30,7 @@ for d in /sys/bus/pci/devices/*; do
 done
 demo "modules: $(cut -d' ' -f1 /proc/modules | tr '\n' ' ')"
 if /tests/dmavec_demo; then
-	echo "$M STEP demo-data-path ok" > /dev/kmsg
+	echo "$M STEP demo-data-path ok"
 else
-	echo "$M STEP demo-data-path fail" > /dev/kmsg
+	echo "$M STEP demo-data-path fail"
 fi
