@@ -43,7 +43,7 @@ leak=$(grep -c 'STEP kmemleak ok' "$log")
 splat=$(grep -c 'ok    guest log free of splats' out/logs/vm-soak.result)
 
 echo "dmavec soak (debug kernel), seed $seed"
-echo "  fail-nth: $injected allocation failures injected (every one ENOMEM, nothing left behind)"
+echo "  fail-nth: $injected allocation failures injected (each one ENOMEM or absorbed by a retry, nothing left behind)"
 echo "  fuzz: ${fuzz:-no run}"
 echo "  unplug/reset cycles under DMA load: $under_load ($kinds), $rounds DMA rounds checked"
 echo "  single unplug/reset tests with live fds and an importer: $single"
