@@ -378,7 +378,12 @@ impl DmaBackend for KernelDma {
     #[inline]
     fn iova_sync(&self, state: &mut IovaState, offset: usize, size: usize) -> Result {
         // SAFETY: As for `iova_link`.
-        to_result(unsafe { bindings::dma_iova_sync(self.raw(), state, offset, size) })
+        let ret = unsafe { bindings::dma_iova_sync(self.raw(), state, offset, size) };
+        if ret == 0 {
+            Ok(())
+        } else {
+            to_result(ret)
+        }
     }
 
     #[inline]

@@ -230,6 +230,7 @@ impl SegLimits {
     ///
     /// `EINVAL` if the maximum segment size is smaller than a page, or the
     /// boundary mask is not of the form `2^n - 1` with `2^n >= PAGE_SIZE`.
+    #[inline]
     pub fn new(max_seg_size: usize, boundary_mask: u64) -> Result<Self> {
         let max_seg = max_seg_size & !(PAGE_SIZE - 1);
         let boundary_ok = boundary_mask == u64::MAX
