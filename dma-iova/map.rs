@@ -476,31 +476,17 @@ impl<B: DmaBackend> Mapping<B> {
         provider: Option<&Provider>,
         dir: DataDirection,
     ) -> Result<Self> {
-        let route = provider.map(|p| (p, backend.p2p_type(p)));
-        Self::map_routed(backend, ranges, route, dir)
-    }
-
-    /// [`Mapping::map`], with the route to MMIO already known: `provider` and what
-    /// `pci_p2pdma_map_type()` answers for it and the importer ([`DmaBackend::p2p_type`]).
-    ///
-    /// The answer does not change while both devices exist (the PCI core caches it too), so an
-    /// exporter asks once per attachment, when it decides whether to accept the importer.
-    ///
-    /// # Errors
-    ///
-    /// As [`Mapping::map`].
-    pub fn map_routed(
-        backend: B,
-        ranges: &[PhysVec],
-        route: Option<(&Provider, P2pType)>,
-        dir: DataDirection,
-    ) -> Result<Self> {
         let size = check_phys_ranges(ranges)?;
+        let route = provider.map(|p| (p, backend.p2p_type(p)));
         Self::map_inner(backend, ranges, size, None, route, dir)
     }
 
-    /// [`Mapping::map_routed`] of ranges checked once, when the buffer was exported: a map
-    /// then costs the DMA API calls and the entry array only.
+    /// [`Mapping::map`] of ranges checked once, when the buffer was exported, with the route
+    /// to MMIO already known: `provider` and what `pci_p2pdma_map_type()` answers for it and
+    /// the importer ([`DmaBackend::p2p_type`]). That answer does not change while both devices
+    /// exist (the PCI core caches it too), so an exporter asks once per attachment, when it
+    /// decides whether to accept the importer. A map then costs the DMA API calls and the
+    /// entry array only.
     ///
     /// # Errors
     ///
