@@ -199,43 +199,82 @@ TEST_F(e2e, stale_iova_faults)
 	EXPECT_EQ(2048, agent_check(16 * PAGE, 2048, 900));
 }
 
+/* What the fail-nth sweeps below work on: the importer, its dma-buf, one command. */
+struct sweep_ctx {
+	int edu;
+	struct dmavec_edu_import im;
+	unsigned long cmd;
+	struct dmavec_edu_info info;
+	__u8 data[2048];
+	int bad_state;	/* an undo failed */
+};
+
+static int sweep_import(void *p)
+{
+	struct sweep_ctx *c = p;
+
+	return ioctl(c->edu, DMAVEC_EDU_IOCTL_IMPORT, &c->im) ? -errno : 0;
+}
+
+/* Absorbed (an internal retry): undo the import. */
+static void sweep_import_after(void *p, int ret)
+{
+	struct sweep_ctx *c = p;
+
+	if (ret >= 0)
+		c->bad_state += ioctl(c->edu, DMAVEC_EDU_IOCTL_DETACH) != 0;
+}
+
+/* A fresh import, mapped first when the command is DETACH. */
+static int sweep_reimport(void *p)
+{
+	struct sweep_ctx *c = p;
+
+	if (ioctl(c->edu, DMAVEC_EDU_IOCTL_DETACH) || sweep_import(c))
+		return -1;
+	if (c->cmd == DMAVEC_EDU_IOCTL_DETACH)
+		return ioctl(c->edu, DMAVEC_EDU_IOCTL_INFO, &c->info);
+	return 0;
+}
+
+static int sweep_cmd(void *p)
+{
+	struct sweep_ctx *c = p;
+	struct dmavec_edu_xfer x = { .length = sizeof(c->data), .seed = 400 };
+	void *arg = &x;
+
+	if (c->cmd == DMAVEC_EDU_IOCTL_READ)
+		x.data = (__u64)(unsigned long)c->data;
+	else if (c->cmd == DMAVEC_EDU_IOCTL_INFO)
+		arg = &c->info;
+	return ioctl(c->edu, c->cmd, arg) ? -errno : 0;
+}
+
 /*
  * An allocation failure anywhere in IMPORT (the importer API's dynamic
- * attach) is ENOMEM, leaves nothing behind, and the next IMPORT works.
+ * attach) is ENOMEM, leaves nothing behind, and the next IMPORT works
+ * (fail_sweep() in dmavec_util.h).
  */
 TEST_F(e2e, import_allocation_failures_are_enomem)
 {
-	struct dmavec_edu_import im = { .fd = self->buf };
-	struct dmavec_edu_info i;
-	int n, ret = -1, left, enomem = 0, other = 0, detached;
+	static const struct fail_sweep_ops ops = {
+		.call = sweep_import, .after = sweep_import_after,
+	};
+	struct sweep_ctx c = { .edu = self->edu, .im = { .fd = self->buf } };
+	struct fail_sweep_counts n;
 
 	if (!fail_nth_available())
 		SKIP(return, "no fault injection in this kernel (plain flavour)");
 	ASSERT_EQ(0, ioctl(self->edu, DMAVEC_EDU_IOCTL_DETACH));
-	/* Until IMPORT succeeds without a failure injected (see dmavec_uapi_test). */
-	for (n = 1; n < 500; n++) {
-		ASSERT_EQ(0, fail_nth(n));
-		ret = ioctl(self->edu, DMAVEC_EDU_IOCTL_IMPORT, &im) ? -errno : 0;
-		left = fail_left();
-		fail_nth(0);
-		if (!ret && left)
-			break;
-		/* Absorbed (an internal retry): undo the import and go on. */
-		detached = ret ? 0 : ioctl(self->edu, DMAVEC_EDU_IOCTL_DETACH);
-		ASSERT_EQ(0, detached);
-		if (ret == -ENOMEM)
-			enomem++;
-		else if (ret)
-			other++;
-		EXPECT_EQ(0, left);
-	}
-	ASSERT_EQ(0, ret);
-	TH_LOG("fail-nth: %d failures injected (IMPORT)", n - 1);
-	EXPECT_GE(enomem, 1);
-	EXPECT_EQ(0, other);
+	ASSERT_EQ(0, fail_sweep(&ops, &c, &n));
+	TH_LOG("fail-nth: %d failures injected (IMPORT, %d absorbed)", n.injected, n.absorbed);
+	EXPECT_GE(n.enomem, 1);
+	EXPECT_EQ(0, n.other);
+	EXPECT_EQ(0, n.unconsumed);
+	EXPECT_EQ(0, c.bad_state);
 	/* The import that succeeded works. */
-	ASSERT_EQ(0, ioctl(self->edu, DMAVEC_EDU_IOCTL_INFO, &i));
-	EXPECT_EQ(2 * PAGE, i.size);
+	ASSERT_EQ(0, ioctl(self->edu, DMAVEC_EDU_IOCTL_INFO, &c.info));
+	EXPECT_EQ(2 * PAGE, c.info.size);
 }
 
 /*
@@ -246,6 +285,9 @@ TEST_F(e2e, import_allocation_failures_are_enomem)
  */
 TEST_F(e2e, xfer_allocation_failures_are_enomem)
 {
+	static const struct fail_sweep_ops ops = {
+		.prepare = sweep_reimport, .call = sweep_cmd,
+	};
 	static const struct {
 		unsigned long cmd;
 		const char *name;
@@ -255,51 +297,34 @@ TEST_F(e2e, xfer_allocation_failures_are_enomem)
 		{ DMAVEC_EDU_IOCTL_INFO, "INFO" },
 		{ DMAVEC_EDU_IOCTL_DETACH, "DETACH" },
 	};
-	struct dmavec_edu_import im = { .fd = self->buf };
-	struct dmavec_edu_info info;
-	static __u8 data[2048], want[2048];
-	int c, n, ret = -1, left, total = 0;
+	static struct sweep_ctx c;
+	struct fail_sweep_counts n;
+	static __u8 want[2048];
+	int i, total = 0;
 
 	if (!fail_nth_available())
 		SKIP(return, "no fault injection in this kernel (plain flavour)");
-	for (c = 0; c < 4; c++) {
-		/* Until the call succeeds without a failure injected (see dmavec_uapi_test). */
-		for (n = 1; n < 500; n++) {
-			struct dmavec_edu_xfer x = { .length = sizeof(data), .seed = 400 };
-			void *arg = &x;
-
-			if (cmds[c].cmd == DMAVEC_EDU_IOCTL_READ)
-				x.data = (__u64)(unsigned long)data;
-			else if (cmds[c].cmd == DMAVEC_EDU_IOCTL_INFO)
-				arg = &info;
-			ASSERT_EQ(0, ioctl(self->edu, DMAVEC_EDU_IOCTL_DETACH));
-			ASSERT_EQ(0, ioctl(self->edu, DMAVEC_EDU_IOCTL_IMPORT, &im));
-			/* DETACH of a mapped import: map it first. */
-			if (cmds[c].cmd == DMAVEC_EDU_IOCTL_DETACH)
-				ASSERT_EQ(0, ioctl(self->edu, DMAVEC_EDU_IOCTL_INFO, &info));
-			ASSERT_EQ(0, fail_nth(n));
-			ret = ioctl(self->edu, cmds[c].cmd, arg) ? -errno : 0;
-			left = fail_left();
-			fail_nth(0);
-			if (!ret && left)
-				break;
-			/* Failed with ENOMEM, or absorbed the failure (an internal retry). */
-			EXPECT_EQ(ret ? -ENOMEM : 0, ret) TH_LOG("%s, failure %d", cmds[c].name, n);
-			EXPECT_EQ(0, left);
-		}
-		ASSERT_EQ(0, ret);
-		TH_LOG("fail-nth: %d failures injected (%s)", n - 1, cmds[c].name);
-		total += n - 1;
+	c.edu = self->edu;
+	c.im.fd = self->buf;
+	for (i = 0; i < 4; i++) {
+		c.cmd = cmds[i].cmd;
+		ASSERT_EQ(0, fail_sweep(&ops, &c, &n)) TH_LOG("%s", cmds[i].name);
+		TH_LOG("fail-nth: %d failures injected (%s, %d absorbed)", n.injected,
+		       cmds[i].name, n.absorbed);
+		/* Failed with ENOMEM, or absorbed the failure (an internal retry). */
+		EXPECT_EQ(0, n.other) TH_LOG("%s", cmds[i].name);
+		EXPECT_EQ(0, n.unconsumed) TH_LOG("%s", cmds[i].name);
+		total += n.injected;
 	}
 	/* READ allocates its buffer; a one-entry IOVA mapping allocates nothing. */
 	EXPECT_GE(total, 1);
 	/* Nothing half done: the device's write reaches the host, and reads back. */
-	ASSERT_EQ(0, ioctl(self->edu, DMAVEC_EDU_IOCTL_IMPORT, &im));
+	ASSERT_EQ(0, ioctl(self->edu, DMAVEC_EDU_IOCTL_IMPORT, &c.im));
 	ASSERT_EQ(0, edu_xfer(self->edu, DMAVEC_EDU_IOCTL_WRITE, 0, 2048, 451, NULL));
 	EXPECT_EQ(2048, agent_check(16 * PAGE, 2048, 451));
-	ASSERT_EQ(0, edu_xfer(self->edu, DMAVEC_EDU_IOCTL_READ, 0, 2048, 0, data));
+	ASSERT_EQ(0, edu_xfer(self->edu, DMAVEC_EDU_IOCTL_READ, 0, 2048, 0, c.data));
 	agent_pattern(451, want, sizeof(want));
-	EXPECT_EQ(0, memcmp(want, data, sizeof(want)));
+	EXPECT_EQ(0, memcmp(want, c.data, sizeof(want)));
 }
 
 /* (c) Revocation: the exporter goes away during the import; no DMA is issued after. */

@@ -202,120 +202,132 @@ TEST_F(dev, export_without_free_fd_is_emfile)
 	EXPECT_EQ(0, free_handle(self->fd, r.handle));
 }
 
+/* What the fail-nth sweeps below work on: the device, an allocation, a range of it. */
+struct sweep_ctx {
+	int dev;
+	__u32 handle;
+	struct dmavec_range range;
+	__u64 bar_size;
+	int bad_state;	/* a failed call left something behind */
+};
+
+static int sweep_alloc(void *p)
+{
+	struct sweep_ctx *c = p;
+
+	return alloc(c->dev, PAGE, 0, &c->handle);
+}
+
+static void sweep_alloc_after(void *p, int ret)
+{
+	struct sweep_ctx *c = p;
+
+	if (ret >= 0)
+		free_handle(c->dev, c->handle);
+	c->bad_state += bytes_free(c->dev) != c->bar_size;
+}
+
+static int sweep_export(void *p)
+{
+	struct sweep_ctx *c = p;
+
+	return export(c->dev, &c->range, 1, O_RDWR);
+}
+
+static void sweep_close(void *p, int ret)
+{
+	if (ret >= 0)
+		close(ret);
+}
+
+static int sweep_info(void *p)
+{
+	struct sweep_ctx *c = p;
+	struct dmavec_info info;
+
+	return ioctl(c->dev, DMAVEC_IOCTL_INFO, &info) ? -errno : 0;
+}
+
+static int sweep_free(void *p)
+{
+	struct sweep_ctx *c = p;
+
+	return free_handle(c->dev, c->handle);
+}
+
+/* A failed FREE left the allocation as it was: it frees normally now. */
+static void sweep_free_after(void *p, int ret)
+{
+	struct sweep_ctx *c = p;
+
+	if (ret < 0) {
+		c->bad_state += bytes_free(c->dev) != c->bar_size - PAGE;
+		c->bad_state += free_handle(c->dev, c->handle) != 0;
+	}
+}
+
 /*
  * An allocation failure anywhere in ALLOC or EXPORT is ENOMEM and nothing
- * else, and leaves nothing behind: sweep the n-th allocation until the call
- * succeeds without a failure.
+ * else, and leaves nothing behind (fail_sweep() in dmavec_util.h).
  */
 TEST_F(dev, allocation_failures_are_enomem)
 {
-	struct dmavec_range r = { .length = PAGE };
-	int n, ret = -1, left = 0, enomem = 0, other = 0, absorbed = 0;
-	__u32 h = 0;
+	static const struct fail_sweep_ops alloc_ops = {
+		.call = sweep_alloc, .after = sweep_alloc_after,
+	};
+	static const struct fail_sweep_ops export_ops = {
+		.call = sweep_export, .after = sweep_close,
+	};
+	struct sweep_ctx c = { .dev = self->fd, .bar_size = self->info.bar_size };
+	struct fail_sweep_counts n;
+	int ret;
 
 	if (!fail_nth_available())
 		SKIP(return, "no fault injection in this kernel (plain flavour)");
-	/*
-	 * Until the call succeeds without a failure injected: a success with
-	 * the failure absorbed (an internal retry, e.g. the maple tree's
-	 * preallocation) is undone and the sweep goes on.
-	 */
-	for (n = 1; n < 500; n++) {
-		ASSERT_EQ(0, fail_nth(n)) TH_LOG("no fault injection in this kernel");
-		ret = alloc(self->fd, PAGE, 0, &h);
-		left = fail_left();
-		fail_nth(0);
-		if (!ret && left)
-			break;
-		if (!ret) {
-			absorbed++;
-			ASSERT_EQ(0, free_handle(self->fd, h));
-		} else if (ret == -ENOMEM) {
-			enomem++;
-		} else {
-			other++;
-		}
-		EXPECT_EQ(0, left);
-	}
-	ASSERT_EQ(0, ret);
-	TH_LOG("fail-nth: %d failures injected (ALLOC, %d absorbed)", enomem + other + absorbed,
-	       absorbed);
-	EXPECT_GE(enomem, 1);
-	EXPECT_EQ(0, other);
+	ASSERT_EQ(0, fail_sweep(&alloc_ops, &c, &n));
+	TH_LOG("fail-nth: %d failures injected (ALLOC, %d absorbed)", n.injected, n.absorbed);
+	EXPECT_GE(n.enomem, 1);
+	EXPECT_EQ(0, n.other);
+	EXPECT_EQ(0, n.unconsumed);
+	EXPECT_EQ(0, c.bad_state);
 	EXPECT_EQ(self->info.bar_size - PAGE, bytes_free(self->fd));
-	r.handle = h;
-	enomem = 0;
-	absorbed = 0;
-	for (n = 1; n < 500; n++) {
-		ASSERT_EQ(0, fail_nth(n));
-		ret = export(self->fd, &r, 1, O_RDWR);
-		left = fail_left();
-		fail_nth(0);
-		if (ret >= 0 && left)
-			break;
-		if (ret >= 0) {
-			absorbed++;
-			close(ret);
-		} else if (ret == -ENOMEM) {
-			enomem++;
-		} else {
-			other++;
-		}
-		EXPECT_EQ(0, left);
-	}
+	c.range.handle = c.handle;
+	c.range.length = PAGE;
+	ret = fail_sweep(&export_ops, &c, &n);
 	ASSERT_GE(ret, 0);
 	close(ret);
-	TH_LOG("fail-nth: %d failures injected (EXPORT, %d absorbed)", enomem + other + absorbed,
-	       absorbed);
-	EXPECT_GE(enomem, 1);
-	EXPECT_EQ(0, other);
-	EXPECT_EQ(0, free_handle(self->fd, h));
+	TH_LOG("fail-nth: %d failures injected (EXPORT, %d absorbed)", n.injected, n.absorbed);
+	EXPECT_GE(n.enomem, 1);
+	EXPECT_EQ(0, n.other);
+	EXPECT_EQ(0, n.unconsumed);
+	EXPECT_EQ(0, free_handle(self->fd, c.handle));
 	EXPECT_EQ(self->info.bar_size, bytes_free(self->fd));
 }
 
 /*
  * The same sweep over INFO and FREE (FREE from a fresh ALLOC each time): a
- * failure is ENOMEM and leaves the allocation as it was; the sweep ends with
- * a call that succeeds without a failure injected.
+ * failure is ENOMEM and leaves the allocation as it was.
  */
 TEST_F(dev, info_and_free_allocation_failures_are_enomem)
 {
-	struct dmavec_info info;
-	int n, ret = -1, left = 0;
-	__u32 h = 0;
+	static const struct fail_sweep_ops info_ops = { .call = sweep_info };
+	static const struct fail_sweep_ops free_ops = {
+		.prepare = sweep_alloc, .call = sweep_free, .after = sweep_free_after,
+	};
+	struct sweep_ctx c = { .dev = self->fd, .bar_size = self->info.bar_size };
+	struct fail_sweep_counts n;
 
 	if (!fail_nth_available())
 		SKIP(return, "no fault injection in this kernel (plain flavour)");
-	for (n = 1; n < 500; n++) {
-		ASSERT_EQ(0, fail_nth(n));
-		ret = ioctl(self->fd, DMAVEC_IOCTL_INFO, &info) ? -errno : 0;
-		left = fail_left();
-		fail_nth(0);
-		if (!ret && left)
-			break;
-		EXPECT_EQ(ret ? -ENOMEM : 0, ret) TH_LOG("INFO, failure %d", n);
-		EXPECT_EQ(0, left);
-	}
-	ASSERT_EQ(0, ret);
-	TH_LOG("fail-nth: %d failures injected (INFO)", n - 1);
-	for (n = 1; n < 500; n++) {
-		ASSERT_EQ(0, alloc(self->fd, PAGE, 0, &h));
-		ASSERT_EQ(0, fail_nth(n));
-		ret = free_handle(self->fd, h);
-		left = fail_left();
-		fail_nth(0);
-		if (!ret && left)
-			break;
-		EXPECT_EQ(ret ? -ENOMEM : 0, ret) TH_LOG("FREE, failure %d", n);
-		EXPECT_EQ(0, left);
-		/* A failed FREE left the allocation: it frees normally now. */
-		if (ret) {
-			EXPECT_EQ(self->info.bar_size - PAGE, bytes_free(self->fd));
-			EXPECT_EQ(0, free_handle(self->fd, h));
-		}
-	}
-	ASSERT_EQ(0, ret);
-	TH_LOG("fail-nth: %d failures injected (FREE)", n - 1);
+	ASSERT_EQ(0, fail_sweep(&info_ops, &c, &n));
+	TH_LOG("fail-nth: %d failures injected (INFO)", n.injected);
+	EXPECT_EQ(0, n.other);
+	EXPECT_EQ(0, n.unconsumed);
+	ASSERT_EQ(0, fail_sweep(&free_ops, &c, &n));
+	TH_LOG("fail-nth: %d failures injected (FREE, %d absorbed)", n.injected, n.absorbed);
+	EXPECT_EQ(0, n.other);
+	EXPECT_EQ(0, n.unconsumed);
+	EXPECT_EQ(0, c.bad_state);
 	EXPECT_EQ(self->info.bar_size, bytes_free(self->fd));
 }
 

@@ -7,6 +7,7 @@
 #define DMAVEC_UTIL_H
 
 #include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
@@ -142,6 +143,68 @@ static inline int fail_left(void)
 	if (fail_fd < 0 || pread(fail_fd, buf, sizeof(buf) - 1, 0) <= 0)
 		return -1;
 	return atoi(buf);
+}
+
+/*
+ * A fail-nth sweep over one call: for n = 1, 2, ... the n-th fault injection
+ * point of the call fails, until the call succeeds without a failure
+ * injected. A success may absorb the injected failure (an internal retry
+ * with other flags), so a success with the failure consumed does not end the
+ * sweep: @after undoes it and the sweep goes on.
+ *
+ * @prepare (or NULL) runs before each call, without injection; @call returns
+ * >= 0 or -errno; @after (or NULL) runs after each call that had a failure
+ * injected, with its result, to undo a success or to clean up a failure.
+ */
+struct fail_sweep_ops {
+	int (*prepare)(void *ctx);
+	int (*call)(void *ctx);
+	void (*after)(void *ctx, int ret);
+};
+
+struct fail_sweep_counts {
+	int injected;	/* calls that had a failure injected */
+	int enomem;	/* ... and failed with ENOMEM */
+	int absorbed;	/* ... and succeeded anyway (undone by @after) */
+	int other;	/* ... and failed otherwise */
+	int unconsumed;	/* calls that failed with the failure still armed */
+};
+
+/*
+ * Returns the result of the last call: that of the call that succeeded
+ * without a failure injected, or an error (-EOPNOTSUPP: no fault injection;
+ * -EIO: @prepare failed; the last call's error after 500 failures).
+ */
+static inline int fail_sweep(const struct fail_sweep_ops *ops, void *ctx,
+			     struct fail_sweep_counts *c)
+{
+	int n, ret = -EOPNOTSUPP, left;
+
+	memset(c, 0, sizeof(*c));
+	for (n = 1; n <= 500; n++) {
+		if (ops->prepare && ops->prepare(ctx))
+			return -EIO;
+		if (fail_nth(n))
+			return -EOPNOTSUPP;
+		ret = ops->call(ctx);
+		left = fail_left();
+		fail_nth(0);
+		if (ret >= 0 && left)
+			return ret;
+		if (left)
+			c->unconsumed++;
+		else
+			c->injected++;
+		if (ret >= 0)
+			c->absorbed++;
+		else if (ret == -ENOMEM)
+			c->enomem++;
+		else
+			c->other++;
+		if (ops->after)
+			ops->after(ctx, ret);
+	}
+	return ret;
 }
 
 #endif /* DMAVEC_UTIL_H */
