@@ -193,14 +193,12 @@ impl ExporterOps for NoRelease {}
 struct Setup<'a> {
     dev: &'a Device,
     prov: Provider,
-    ranges: KVec<PhysVec>,
-    size: usize,
+    /// The ranges, checked once as the exporter does at export.
+    ranges: Ranges,
     /// The path A took, which F repeats.
     path: MapType,
     /// `pci_p2pdma_map_type()` of the provider and the importer, decided once as at attach.
     route: P2pType,
-    /// The ranges as the exporter keeps them, checked once at export.
-    checked: Ranges,
     /// F's per-range DMA addresses on the direct path (allocated outside the timing).
     addrs: KVec<bindings::dma_addr_t>,
 }
@@ -211,20 +209,20 @@ impl Setup<'_> {
         // route are the attachment's, taken and decided when it was made.
         // SAFETY: `self.dev` outlives the mapping, dropped below.
         let dma = unsafe { KernelDma::new_unreferenced(self.dev) };
-        let m = Mapping::map_checked(dma, &self.checked, Some((&self.prov, self.route)), BIDI)?;
+        let m = Mapping::map_checked(dma, &self.ranges, Some((&self.prov, self.route)), BIDI)?;
         Ok(m.heap_bytes())
     }
 
-    fn b(&mut self, locked: &Locked<'_>) -> Result<usize> {
+    fn b(&self, locked: &Locked<'_>) -> Result<usize> {
         // SAFETY: The reservation lock is held (`locked`), `PhysVec` is `struct phys_vec`
-        // (`repr(transparent)`), and the provider is live.
+        // (`repr(transparent)`), the helper only reads the ranges, and the provider is live.
         let sgt = from_err_ptr(unsafe {
             dmavec_bench_sgt_map(
                 locked.as_raw(),
                 self.prov.as_raw(),
-                self.ranges.as_mut_ptr().cast(),
+                self.ranges.as_ptr().cast_mut().cast(),
                 self.ranges.len(),
-                self.size,
+                self.ranges.size(),
             )
         })?;
         // SAFETY: `sgt` was returned by `dma_buf_phys_vec_to_sgt()` and is unmapped once, below.
@@ -233,7 +231,7 @@ impl Setup<'_> {
         let len = unsafe { dmavec_bench_sgt_dma_len(sgt) };
         // SAFETY: As above, with the reservation lock still held.
         unsafe { dmavec_bench_sgt_unmap(locked.as_raw(), sgt) };
-        if len != self.size as u64 {
+        if len != self.ranges.size() as u64 {
             return Err(EIO);
         }
         Ok(bytes)
@@ -246,7 +244,12 @@ impl Setup<'_> {
                 let mut st = bindings::dma_iova_state { addr: 0, __size: 0 };
                 // SAFETY: A valid device and a fresh state; the ranges are the provider's MMIO.
                 if !unsafe {
-                    bindings::dma_iova_try_alloc(dev, &mut st, self.ranges[0].paddr(), self.size)
+                    bindings::dma_iova_try_alloc(
+                        dev,
+                        &mut st,
+                        self.ranges[0].paddr(),
+                        self.ranges.size(),
+                    )
                 } {
                     return Err(ENOMEM);
                 }
@@ -348,14 +351,11 @@ struct Row {
 fn run(cell: Cell) -> Result<Row> {
     let edu = importer()?;
     let (_shm, prov, start, len) = exporter()?;
-    let ranges = cell.ranges(start, len)?;
-    let size = cell.n * cell.size;
+    let ranges = Ranges::new(cell.ranges(start, len)?)?;
 
     // B needs an attachment of edu to a dma-buf of these ranges, with its reservation lock.
     let mut v = KVec::with_capacity(ranges.len(), GFP_KERNEL)?;
     v.extend_from_slice(&ranges, GFP_KERNEL)?;
-    let mut checked = KVec::with_capacity(ranges.len(), GFP_KERNEL)?;
-    checked.extend_from_slice(&ranges, GFP_KERNEL)?;
     let (_buf, dmabuf) = export(
         ExportInfo {
             ranges: v,
@@ -377,17 +377,15 @@ fn run(cell: Cell) -> Result<Row> {
     let bytes_a = m.heap_bytes();
     drop(m);
     let syncs_a = STATS.iova_syncs.load(Relaxed) - syncs;
-    if total != size {
+    if total != ranges.size() {
         return Err(EIO);
     }
     let mut s = Setup {
         dev: edu.dev(),
         prov,
         ranges,
-        size,
         path,
         route: KernelDma::new(edu.dev()).p2p_type(&prov),
-        checked: Ranges::new(checked)?,
         addrs: KVec::from_elem(0, cell.n, GFP_KERNEL)?,
     };
     let bytes_b = s.b(&locked)?;
