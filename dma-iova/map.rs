@@ -303,12 +303,14 @@ pub fn p2p_type_fallback(provider: &Provider, dev: &Device) -> P2pType {
 impl DmaBackend for KernelDma {
     #[inline]
     fn p2p_type(&self, provider: &Provider) -> P2pType {
-        // Kbuild sets this where the kernel exports `pci_p2pdma_map_type()` (patches/0001).
+        // Kbuild sets this where the kernel exports `pci_p2pdma_map_type_nowarn()`
+        // (patches/0001). Not the verbose `pci_p2pdma_map_type()`: attach is reached from user
+        // space, which must not be able to make the kernel log.
         #[cfg(dmavec_p2pdma_map_type)]
         {
             // SAFETY: `provider` is live (type invariant) and `self.raw()` is a valid device.
             P2pType::from_raw(unsafe {
-                bindings::pci_p2pdma_map_type(provider.as_raw(), self.raw())
+                bindings::pci_p2pdma_map_type_nowarn(provider.as_raw(), self.raw())
             })
         }
         #[cfg(not(dmavec_p2pdma_map_type))]

@@ -50,6 +50,23 @@ kconfig() {
 	[ $bad -eq 0 ]
 }
 
+# patch_warnings LOG: fail, printing them, on compiler warnings that the
+# kernel build log LOG shows in a file the patch series touches (a patch that
+# adds a warning is rejected upstream). C reports "file:line:col: warning:",
+# rustc "--> file:line:col" under its warning; a build that succeeded has no
+# errors left to match.
+patch_warnings() {
+	local log=$1 files re
+	files=$(grep -h '^+++ b/' "$DMAVEC_ROOT"/patches/*.patch | sed 's#^+++ b/##' |
+		grep -E '\.(c|h|rs)$' | sort -u | sed 's/[.]/[.]/g' | paste -sd'|')
+	[ -n "$files" ] || return 0
+	re="((^|[ /])($files):[0-9]+:[0-9]+: warning:)|(^ *--> (.*/)?($files):[0-9]+:[0-9]+)"
+	if grep -E "$re" "$log" >&2; then
+		echo "[kernel] compiler warnings in files the patch series touches (above)" >&2
+		return 1
+	fi
+}
+
 # vm_ready FLAVOUR: the kernel, the modules and the initramfs of FLAVOUR, for a
 # VM run (cached where they are up to date); prints the kernel build directory.
 vm_ready() {

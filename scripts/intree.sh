@@ -53,7 +53,7 @@ toolchain=$( { /usr/bin/rustc --version; clang$LLVM_SUFFIX --version | head -n1;
 build() {
 	local v=$1 key out
 	key=$( { cat "$DMAVEC_ROOT/kernel/base.config" "$DMAVEC_ROOT/kernel/plain.config" \
-		"$DMAVEC_ROOT/kernel/intree-$v.config"; echo "$toolchain"; } | sha256sum | cut -c1-12)
+		"$DMAVEC_ROOT/kernel/intree-$v.config"; echo "$toolchain"; echo build-log-v1; } | sha256sum | cut -c1-12)
 	out="$base/build-$v-$key"
 	if [ ! -f "$out/.config-ready" ]; then
 		rm -rf "$base/build-$v-"*
@@ -64,7 +64,11 @@ build() {
 		touch "$out/.config-ready"
 	fi
 	echo "[intree] building the kernel with dmavec =$v in $out" >&2
-	make -s -C "$tree" O="$out" "${KMAKE_VARS[@]}" -j"${DMAVEC_JOBS:-3}" bzImage modules >&2
+	# Builds are incremental: the log of every build is kept, so that a warning
+	# of the first one is still seen.
+	make -s -C "$tree" O="$out" "${KMAKE_VARS[@]}" -j"${DMAVEC_JOBS:-3}" bzImage modules 2>&1 |
+		tee -a "$out/.dmavec-build.log" >&2
+	patch_warnings "$out/.dmavec-build.log" || return 1
 	ln -sfn "$out" "$base/build-$v"
 	if [ "$v" = m ]; then
 		local k

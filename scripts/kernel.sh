@@ -20,7 +20,7 @@ src=$(readlink -f "$DMAVEC_CACHE/src/current")
 
 toolchain=$( { /usr/bin/rustc --version; clang$LLVM_SUFFIX --version | head -n1; "$BINDGEN" --version; } )
 key=$( { basename "$src"; cat "$DMAVEC_ROOT/kernel/base.config" "$DMAVEC_ROOT/kernel/$flavour.config";
-	 echo "$toolchain"; } | sha256sum | cut -c1-12)
+	 echo "$toolchain"; echo build-log-v1; } | sha256sum | cut -c1-12)
 out="$DMAVEC_CACHE/build/$flavour-$key"
 
 if [ ! -f "$out/.dmavec-ready" ]; then
@@ -32,7 +32,8 @@ if [ ! -f "$out/.dmavec-ready" ]; then
 		"$DMAVEC_ROOT/kernel/$flavour.config" || exit 1
 	[ -n "${DMAVEC_CONFIG_ONLY:-}" ] && { echo "$out"; exit 0; }
 	start=$(date +%s)
-	kmake -j"${DMAVEC_JOBS:-3}" bzImage modules
+	# The log is kept: patch_warnings reads it on every use of the build.
+	kmake -j"${DMAVEC_JOBS:-3}" bzImage modules 2>&1 | tee "$out/.dmavec-build.log" >&2
 	echo "[kernel] $flavour kernel built in $(( $(date +%s) - start )) s" >&2
 	echo "$toolchain" > "$out/.dmavec-toolchain"
 	touch "$out/.dmavec-ready"
@@ -43,5 +44,6 @@ if [ ! -f "$out/.dmavec-ready" ]; then
 	done
 	"$here/setup.sh" prune
 fi
+patch_warnings "$out/.dmavec-build.log" || exit 1
 ln -sfn "$out" "$DMAVEC_CACHE/build/$flavour"
 echo "$out"

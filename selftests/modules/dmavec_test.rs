@@ -196,7 +196,7 @@ mod tests {
         {
             // SAFETY: Valid provider and device.
             let kernel = P2pType::from_raw(unsafe {
-                bindings::pci_p2pdma_map_type(prov.as_raw(), dmavec::raw::device(edu.dev()))
+                bindings::pci_p2pdma_map_type_nowarn(prov.as_raw(), dmavec::raw::device(edu.dev()))
             });
             assert!(fallback == kernel || fallback == P2pType::NotSupported);
             assert_eq!(kernel, P2pType::ThruHostBridge);
