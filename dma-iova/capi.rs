@@ -145,14 +145,23 @@ pub(crate) unsafe extern "C" fn dmavec_export(
 ///
 /// `dmabuf` is a dmavec dma-buf the caller holds a reference to.
 #[no_mangle]
-pub(crate) unsafe extern "C" fn dmavec_revoke(dmabuf: *mut bindings::dma_buf, revoked: bool) {
-    // SAFETY: The caller holds a reference, so the buffer is not released.
+pub(crate) unsafe extern "C" fn dmavec_revoke(
+    dmabuf: *mut bindings::dma_buf,
+    revoked: bool,
+) -> c_int {
+    // SAFETY: The caller holds a reference to a non-null `dmabuf`.
+    if dmabuf.is_null() || !unsafe { is_dmavec_raw(dmabuf) } {
+        return EINVAL.to_errno();
+    }
+    // SAFETY: A dmavec dma-buf (checked above) the caller holds a reference to, so it is not
+    // released.
     let buf = unsafe { buffer_of(dmabuf) };
     if revoked {
         buf.revoke();
     } else {
         buf.restore();
     }
+    0
 }
 
 /// See `dmavec_is_dmavec()` in `<linux/dmavec.h>`.
@@ -162,7 +171,17 @@ pub(crate) unsafe extern "C" fn dmavec_revoke(dmabuf: *mut bindings::dma_buf, re
 /// `dmabuf` is a dma-buf the caller holds a reference to.
 #[no_mangle]
 pub(crate) unsafe extern "C" fn dmavec_is_dmavec(dmabuf: *mut bindings::dma_buf) -> bool {
-    // SAFETY: Borrowing the caller's reference without dropping it.
+    // SAFETY: The caller holds a reference to a non-null `dmabuf`.
+    !dmabuf.is_null() && unsafe { is_dmavec_raw(dmabuf) }
+}
+
+/// Whether `dmabuf` is dmavec's.
+///
+/// # Safety
+///
+/// `dmabuf` is not null and the caller holds a reference to it.
+unsafe fn is_dmavec_raw(dmabuf: *mut bindings::dma_buf) -> bool {
+    // SAFETY: Borrowing the caller's reference without dropping it; `dmabuf` is not null.
     let d =
         core::mem::ManuallyDrop::new(unsafe { DmaBuf::from_raw(NonNull::new_unchecked(dmabuf)) });
     is_dmavec(&d)
@@ -273,7 +292,14 @@ pub(crate) unsafe extern "C" fn dmavec_attach(
 /// held.
 #[no_mangle]
 pub(crate) unsafe extern "C" fn dmavec_detach(att: *mut CAttachment) {
-    // SAFETY: `att` was leaked by `dmavec_attach`.
+    // First stop the callbacks, through a shared reference: an invalidate may be running (it
+    // reads `att` too) until `retire` has the reservation lock, and none reaches the importer
+    // after it. Only then is `att` owned uniquely and dropped.
+    // SAFETY: `att` came from `dmavec_attach` and is valid until dropped below.
+    if let Some(a) = unsafe { (*att).att.as_ref() } {
+        a.retire();
+    }
+    // SAFETY: `att` was leaked by `dmavec_attach`; no callback uses it any more.
     drop(unsafe { KBox::from_raw(att) });
 }
 

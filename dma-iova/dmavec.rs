@@ -19,6 +19,8 @@ pub mod range;
 pub mod raw;
 mod shim;
 pub mod stats;
+#[cfg(CONFIG_DMAVEC_KUNIT_TEST)]
+pub mod test_hooks;
 
 pub use export::{export, is_dmavec, Buffer, DmaBuf, ExportInfo, ExporterOps};
 pub use import::{Attachment, Importer, Locked, MapKind, MappedView};

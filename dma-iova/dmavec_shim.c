@@ -8,6 +8,7 @@
  */
 #include <linux/build_bug.h>
 #include <linux/dma-buf.h>
+#include <linux/dma-map-ops.h>
 #include <linux/dma-mapping.h>
 #include <linux/dma-resv.h>
 #include <linux/dmaengine.h>
@@ -102,6 +103,26 @@ int dmavec_shim_mmap_prepare(struct vm_area_struct *vma, bool mmio,
 void dmavec_shim_zap(struct dma_buf *dmabuf)
 {
 	unmap_mapping_range(dmabuf->file->f_mapping, 0, 0, true);
+}
+
+bool dmavec_shim_dev_is_dma_coherent(struct device *dev)
+{
+	return dev_is_dma_coherent(dev);
+}
+
+void dmavec_shim_dma_sync_single(struct device *dev, dma_addr_t addr,
+				 size_t size, enum dma_data_direction dir,
+				 bool for_cpu)
+{
+	if (for_cpu)
+		dma_sync_single_for_cpu(dev, addr, size, dir);
+	else
+		dma_sync_single_for_device(dev, addr, size, dir);
+}
+
+int dmavec_shim_dma_resv_lock_interruptible(struct dma_resv *resv)
+{
+	return dma_resv_lock_interruptible(resv, NULL);
 }
 
 EXPORT_SYMBOL_NS_GPL(dmavec_phys_vec_check, "DMAVEC");

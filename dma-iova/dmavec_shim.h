@@ -7,6 +7,7 @@
 #ifndef DMAVEC_SHIM_H
 #define DMAVEC_SHIM_H
 
+#include <linux/dma-direction.h>
 #include <linux/types.h>
 
 struct device;
@@ -30,5 +31,10 @@ void dmavec_shim_sgt_free(struct sg_table *sgt, unsigned int nents);
 int dmavec_shim_mmap_prepare(struct vm_area_struct *vma, bool mmio,
 			     const struct vm_operations_struct *ops);
 void dmavec_shim_zap(struct dma_buf *dmabuf);
+bool dmavec_shim_dev_is_dma_coherent(struct device *dev);
+void dmavec_shim_dma_sync_single(struct device *dev, dma_addr_t addr,
+				 size_t size, enum dma_data_direction dir,
+				 bool for_cpu);
+int dmavec_shim_dma_resv_lock_interruptible(struct dma_resv *resv);
 
 #endif /* DMAVEC_SHIM_H */

@@ -13,29 +13,41 @@
 //!
 //! # Policy
 //!
-//! - MMIO is only attached by importers that can take it: `peer2peer` (else `EPERM`), revocable,
-//!   i.e. dynamic with an `invalidate_mappings` callback (else `EOPNOTSUPP`; there is no pinning,
-//!   as in vfio-pci), and reachable by P2PDMA (else `EPERM`).
+//! - MMIO is only attached by importers that accept it: `peer2peer` (else `EPERM`).
+//! - Every importer must be revocable, i.e. dynamic with an `invalidate_mappings` callback
+//!   (`dma_buf_attach_revocable()`, else `EOPNOTSUPP`; there is no pinning, as in vfio-pci):
+//!   every buffer can be revoked, and revocation waits for the importers to unmap, which only
+//!   a revocable importer promises to do in bounded time.
+//! - MMIO is only attached by importers that P2PDMA lets reach it (else `EPERM`).
 //! - A revoked buffer refuses new attachments and maps with `ENODEV`.
 //!
 //! # Locking
 //!
 //! Map and unmap run with the dma-buf's reservation lock held (asserted); `revoked` is written
-//! under it. [`Buffer::revoke`] takes the buffer's state lock, then the reservation lock: the
-//! order is state lock → reservation lock, and nothing takes them the other way round.
+//! under it and under the buffer's state lock. [`Buffer::revoke`] takes the state lock, then
+//! the reservation lock: the order is state lock → reservation lock, and nothing takes them the
+//! other way round. Attach runs without the reservation lock (the dma-buf core calls it so), so
+//! it decides under the state lock: the P2PDMA provider is only touched by an attach that saw
+//! the buffer not revoked under that lock, and once [`Buffer::revoke`] returns, no attach is
+//! still using it.
 
 use crate::{
     map::{DmaBackend, KernelDma, MapType, Mapping, P2pType, Provider},
-    range::{PhysVec, Ranges},
+    range::{DmaVec, PhysVec, Ranges},
     shim,
 };
-use core::{fmt, ptr::NonNull};
+use core::{
+    cell::{Cell, UnsafeCell},
+    fmt,
+    ptr::NonNull,
+};
 use kernel::{
     bindings,
     device::Device,
     dma::DataDirection,
-    error::from_err_ptr,
+    error::{from_err_ptr, from_result, to_result},
     ffi::{c_int, c_uint, c_ulong},
+    list::{AtomicTracker, List, ListArc, ListLinks, TryNewListArc},
     new_condvar, new_mutex,
     prelude::*,
     sync::{
@@ -81,11 +93,30 @@ pub struct Buffer {
     live: Mutex<usize>,
     #[pin]
     unmapped: CondVar,
+    /// Links of the registry ([`BUFFERS`]); no other list uses them.
+    #[pin]
+    links: ListLinks,
+    #[pin]
+    links_track: AtomicTracker,
+}
+
+kernel::list::impl_list_arc_safe! {
+    impl ListArcSafe<0> for Buffer {
+        tracked_by links_track: AtomicTracker;
+    }
+}
+kernel::list::impl_list_item! {
+    impl ListItem<0> for Buffer {
+        using ListLinks { self.links };
+    }
 }
 
 global_lock! {
     // SAFETY: Initialized in module init, before any buffer is exported.
-    unsafe(uninit) static BUFFERS: Mutex<KVec<Arc<Buffer>>> = KVec::new();
+    //
+    // Every exported buffer until its release, for debugfs. An intrusive list: registering a
+    // buffer allocates nothing, so nothing can fail once its dma-buf exists.
+    unsafe(uninit) static BUFFERS: Mutex<List<Buffer>> = List::new();
 }
 
 /// Initializes the buffer registry. Called once, from module init.
@@ -98,7 +129,8 @@ pub(crate) fn init_registry() {
 pub(crate) fn exit_registry() {
     // Every buffer holds a reference on its exporter module, which holds one on dmavec:
     // the list is empty here.
-    drop(core::mem::take(&mut *BUFFERS.lock()));
+    let mut list = BUFFERS.lock();
+    while list.pop_front().is_some() {}
 }
 
 /// What [`export`] needs to know.
@@ -270,9 +302,14 @@ pub fn export(info: ExportInfo, ops: KBox<dyn ExporterOps>) -> Result<(Arc<Buffe
             state <- new_mutex!(State { dmabuf: None }),
             live <- new_mutex!(0),
             unmapped <- new_condvar!(),
+            links <- ListLinks::new(),
+            links_track <- AtomicTracker::new(),
         }),
         GFP_KERNEL,
     )?;
+    // The registry's reference; a new buffer is in no list, so this cannot fail. It is the
+    // last fallible step: once the dma-buf exists, nothing below can fail.
+    let registered = ListArc::try_from_arc(buf.clone()).map_err(|_| EINVAL)?;
     let priv_ = Arc::into_raw(buf.clone());
     let exp = bindings::dma_buf_export_info {
         exp_name: info.name.as_char_ptr(),
@@ -284,19 +321,17 @@ pub fn export(info: ExportInfo, ops: KBox<dyn ExporterOps>) -> Result<(Arc<Buffe
         priv_: priv_.cast_mut().cast(),
     };
     // SAFETY: `exp` is fully initialized; `DMAVEC_OPS` is static.
-    let raw = match from_err_ptr(unsafe { bindings::dma_buf_export(&exp) }) {
-        Ok(p) => p,
-        Err(e) => {
-            // SAFETY: The export failed, so the dma-buf did not take the reference.
-            drop(unsafe { Arc::from_raw(priv_) });
-            return Err(e);
-        }
+    let raw = from_err_ptr(unsafe { bindings::dma_buf_export(&exp) });
+    let Some(raw) = raw.ok().and_then(NonNull::new) else {
+        // SAFETY: The export failed, so the dma-buf did not take the reference.
+        drop(unsafe { Arc::from_raw(priv_) });
+        return Err(raw.err().unwrap_or(ENOMEM));
     };
-    // From here the reference is owned: an error below drops it, and the dma-buf is released
-    // through its ops like any other.
-    let dmabuf = DmaBuf(NonNull::new(raw).ok_or(ENOMEM)?);
+    // The dma-buf owns `priv_` now and its release callback drops it: nothing below may fail,
+    // or an exporter's `release` would run while this function reports an error.
+    let dmabuf = DmaBuf(raw);
     buf.state.lock().dmabuf = Some(dmabuf.0);
-    BUFFERS.lock().push(buf.clone(), GFP_KERNEL)?;
+    BUFFERS.lock().push_back(registered);
     Ok((buf, dmabuf))
 }
 
@@ -320,18 +355,94 @@ pub(crate) unsafe fn buffer_of<'a>(dmabuf: *mut bindings::dma_buf) -> &'a Buffer
     unsafe { &*(*dmabuf).priv_.cast::<Buffer>() }
 }
 
+/// The `dma_map_phys()` runs of one live mapping of system memory, for the CPU access hooks.
+struct CpuSync {
+    id: u64,
+    dir: DataDirection,
+    runs: KVec<DmaVec>,
+}
+
 /// Per-attachment state of the exporter, reported in debugfs.
 pub(crate) struct AttachState {
     /// The importing device.
     pub(crate) dev: ARef<Device>,
     /// How it reaches the buffer's MMIO, decided at attach (`None` for system memory).
     pub(crate) p2p: Option<P2pType>,
+    /// The live mappings of system memory that need CPU syncs (those made with
+    /// `dma_map_phys()`), by mapping id. Only touched with the reservation lock held.
+    cpu_sync: UnsafeCell<KVec<CpuSync>>,
+    /// The id of the next such mapping; under the reservation lock too.
+    next_id: Cell<u64>,
     /// Mappings of this attachment alive.
     pub(crate) live: Atomic<u32>,
     /// Of the latest mapping: its path (`MapType` as u32, `u32::MAX` for none), entries, bytes.
     pub(crate) map_type: Atomic<u32>,
     pub(crate) entries: Atomic<u64>,
     pub(crate) bytes: Atomic<u64>,
+}
+
+// SAFETY: `cpu_sync` and `next_id` are only accessed with the dma-buf's reservation lock held,
+// which serialises every thread; the other fields are `Send + Sync`.
+unsafe impl Send for AttachState {}
+// SAFETY: See `Send`.
+unsafe impl Sync for AttachState {}
+
+impl AttachState {
+    /// Records the runs of a new mapping for CPU syncs; returns its id. `None` when it needs
+    /// none.
+    ///
+    /// # Safety
+    ///
+    /// The reservation lock of the attachment's dma-buf is held.
+    unsafe fn add_cpu_sync(&self, m: &Mapping) -> Result<Option<u64>> {
+        let runs = m.mapped_runs();
+        if runs.is_empty() {
+            return Ok(None);
+        }
+        let mut copy = KVec::with_capacity(runs.len(), GFP_KERNEL)?;
+        copy.extend_from_slice(runs, GFP_KERNEL)?;
+        let id = self.next_id.get();
+        // SAFETY: The caller holds the reservation lock, which serialises all access.
+        let list = unsafe { &mut *self.cpu_sync.get() };
+        list.push(
+            CpuSync {
+                id,
+                dir: m.dir(),
+                runs: copy,
+            },
+            GFP_KERNEL,
+        )?;
+        self.next_id.set(id.wrapping_add(1));
+        Ok(Some(id))
+    }
+
+    /// Forgets the runs of mapping `id`.
+    ///
+    /// # Safety
+    ///
+    /// The reservation lock of the attachment's dma-buf is held.
+    unsafe fn remove_cpu_sync(&self, id: u64) {
+        // SAFETY: The caller holds the reservation lock.
+        let list = unsafe { &mut *self.cpu_sync.get() };
+        list.retain(|s| s.id != id);
+    }
+
+    /// Syncs every recorded mapping for the CPU (`for_cpu`) or back for the device.
+    ///
+    /// # Safety
+    ///
+    /// The reservation lock of the attachment's dma-buf is held.
+    unsafe fn sync(&self, for_cpu: bool) {
+        // SAFETY: The attachment holds a reference to its device.
+        let dma = unsafe { KernelDma::new_unreferenced(&self.dev) };
+        // SAFETY: The caller holds the reservation lock.
+        let list = unsafe { &*self.cpu_sync.get() };
+        for s in list.iter() {
+            for r in s.runs.iter() {
+                dma.sync_phys(r.addr, r.len, s.dir, for_cpu);
+            }
+        }
+    }
 }
 
 impl Buffer {
@@ -356,8 +467,10 @@ impl Buffer {
     }
 
     /// Revokes access: invalidates every importer's mapping, refuses new attachments and
-    /// maps with `ENODEV`, and waits until every mapping is gone. After it returns no importer
-    /// can reach the memory (CPU mappings are the exporter's to zap).
+    /// maps with `ENODEV`, zaps CPU mappings of the dma-buf, waits for the fences of its
+    /// reservation object, and waits until every mapping is gone. After it returns no importer
+    /// can reach the memory, and no attach is still using the provider: the exporter may free it
+    /// if it never restores. The wait is bounded because every importer is revocable.
     pub fn revoke(&self) {
         self.set_revoked(true);
     }
@@ -434,6 +547,8 @@ impl Buffer {
             _ => None,
         };
         let m = Mapping::map_checked(dma, &self.ranges, route, dir)?;
+        // SAFETY: The caller holds the reservation lock. On error `m` unmaps as it drops.
+        let sync_id = unsafe { st.add_cpu_sync(&m) }?;
         *self.live.lock() += 1;
         st.live.add(1, Relaxed);
         crate::stats::STATS.maps.add(1, Relaxed);
@@ -445,6 +560,7 @@ impl Buffer {
             _count: LiveCount {
                 buf: self,
                 attach: st,
+                sync_id,
             },
         })
     }
@@ -459,10 +575,13 @@ pub(crate) struct LiveMapping<'a> {
     _count: LiveCount<'a>,
 }
 
-/// One live mapping of `buf` through `attach`.
+/// One live mapping of `buf` through `attach`; dropped with the reservation lock held, as every
+/// unmap is.
 struct LiveCount<'a> {
     buf: &'a Buffer,
     attach: &'a AttachState,
+    /// Its record for the CPU access hooks, if it has one.
+    sync_id: Option<u64>,
 }
 
 impl LiveMapping<'_> {
@@ -480,6 +599,10 @@ impl LiveMapping<'_> {
 
 impl Drop for LiveCount<'_> {
     fn drop(&mut self) {
+        if let Some(id) = self.sync_id {
+            // SAFETY: Mappings are dropped with the reservation lock held (see above).
+            unsafe { self.attach.remove_cpu_sync(id) };
+        }
         crate::stats::STATS.unmaps.add(1, Relaxed);
         self.attach.live.fetch_sub(1, Relaxed);
         let mut live = self.buf.live.lock();
@@ -544,7 +667,19 @@ pub(crate) struct Registry;
 
 impl fmt::Debug for Registry {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for b in BUFFERS.lock().iter() {
+        // A snapshot under the global lock; each buffer is then printed, taking its own locks
+        // (the reservation lock among them), with the global lock released, so that an importer
+        // holding a reservation lock never stalls every export and release.
+        let mut snapshot: KVec<Arc<Buffer>> = KVec::new();
+        {
+            let list = BUFFERS.lock();
+            for b in list.iter() {
+                snapshot
+                    .push(b.into(), GFP_KERNEL)
+                    .map_err(|_| fmt::Error)?;
+            }
+        }
+        for b in snapshot.iter() {
             write!(f, "{:?}", **b)?;
         }
         Ok(())
@@ -566,28 +701,37 @@ unsafe extern "C" fn dmavec_attach(
     let dev_ptr = unsafe { (*attach).dev };
     // SAFETY: The importing device is valid for the duration of the attachment.
     let dev = unsafe { Device::from_raw(dev_ptr) };
+    // SAFETY: `attach` is valid.
+    if buf.provider.is_some() && !unsafe { (*attach).peer2peer } {
+        return EPERM.to_errno();
+    }
+    // SAFETY: As above.
+    if !unsafe { bindings::dma_buf_attach_revocable(attach) } {
+        return EOPNOTSUPP.to_errno();
+    }
+    // The dma-buf core does not hold the reservation lock here: decide under the state lock,
+    // which revocation takes too, so that the provider, whose memory the exporter may free once
+    // it revoked the buffer for good, is only touched while the buffer is not revoked.
+    let state = buf.state.lock();
     if buf.is_revoked() {
         return ENODEV.to_errno();
     }
+    #[cfg(CONFIG_DMAVEC_KUNIT_TEST)]
+    crate::test_hooks::attach_delay();
     let mut p2p = None;
     if let Some(p) = buf.provider.as_ref() {
-        // SAFETY: `attach` is valid.
-        if !unsafe { (*attach).peer2peer } {
-            return EPERM.to_errno();
-        }
-        // SAFETY: As above.
-        if !unsafe { bindings::dma_buf_attach_revocable(attach) } {
-            return EOPNOTSUPP.to_errno();
-        }
         let t = KernelDma::new(dev).p2p_type(p);
         if t == P2pType::NotSupported {
             return EPERM.to_errno();
         }
         p2p = Some(t);
     }
+    drop(state);
     let st = AttachState {
         dev: dev.into(),
         p2p,
+        cpu_sync: UnsafeCell::new(KVec::new()),
+        next_id: Cell::new(0),
         live: Atomic::new(0),
         map_type: Atomic::new(u32::MAX),
         entries: Atomic::new(0),
@@ -692,14 +836,40 @@ unsafe extern "C" fn dmavec_unmap_dma_buf(
 unsafe extern "C" fn dmavec_release(dmabuf: *mut bindings::dma_buf) {
     // SAFETY: `priv` holds the reference `export` took; release is called once.
     let buf = unsafe { Arc::from_raw((*dmabuf).priv_.cast::<Buffer>()) };
-    {
-        BUFFERS.lock().retain(|b| !Arc::ptr_eq(b, &buf));
-    }
+    // SAFETY: `BUFFERS` is the only list a `Buffer` is ever inserted in.
+    drop(unsafe { BUFFERS.lock().remove(&buf) });
     buf.state.lock().dmabuf = None;
     buf.ops.release(&buf);
 }
 
 impl Buffer {
+    /// Syncs every live mapping of the buffer that needs it for the CPU (`for_cpu`) or back
+    /// for the devices: the ownership hand-over of `DMA_BUF_IOCTL_SYNC` and of
+    /// `dma_buf_{begin,end}_cpu_access()`.
+    ///
+    /// # Safety
+    ///
+    /// `dmabuf` is this buffer's live dma-buf.
+    unsafe fn sync_cpu(&self, dmabuf: *mut bindings::dma_buf, for_cpu: bool) -> Result {
+        // SAFETY: The caller guarantees a live dma-buf.
+        let resv = unsafe { (*dmabuf).resv };
+        // SAFETY: `resv` is the dma-buf's reservation object; no acquire context.
+        to_result(unsafe { shim::dmavec_shim_dma_resv_lock_interruptible(resv) })?;
+        // SAFETY: The attachment list is walked under the reservation lock, which the
+        // dma-buf core holds to change it; every attachment is ours.
+        unsafe {
+            let head = core::ptr::addr_of_mut!((*dmabuf).attachments);
+            let mut node = (*head).next;
+            while node != head {
+                let a = kernel::container_of!(node, bindings::dma_buf_attachment, node);
+                attach_state(a).sync(for_cpu);
+                node = (*node).next;
+            }
+            bindings::dma_resv_unlock(resv);
+        }
+        Ok(())
+    }
+
     /// The physical page backing buffer offset `off`, for CPU mappings.
     fn pfn_at(&self, off: usize) -> Option<u64> {
         if off >= self.size {
@@ -721,6 +891,39 @@ impl Buffer {
             .iter()
             .all(|r| r.paddr() % p == 0 && r.len() as u64 % p == 0)
     }
+}
+
+/// # Safety
+///
+/// The dma-buf core calls this with a live dmavec dma-buf, after waiting for its fences.
+unsafe extern "C" fn dmavec_begin_cpu_access(
+    dmabuf: *mut bindings::dma_buf,
+    _dir: bindings::dma_data_direction,
+) -> c_int {
+    // SAFETY: As above.
+    let buf = unsafe { buffer_of(dmabuf) };
+    if buf.is_mmio() {
+        // Uncached, and never bounced: nothing to hand over.
+        return 0;
+    }
+    // SAFETY: As above.
+    from_result(|| unsafe { buf.sync_cpu(dmabuf, true) }.map(|()| 0))
+}
+
+/// # Safety
+///
+/// The dma-buf core calls this with a live dmavec dma-buf.
+unsafe extern "C" fn dmavec_end_cpu_access(
+    dmabuf: *mut bindings::dma_buf,
+    _dir: bindings::dma_data_direction,
+) -> c_int {
+    // SAFETY: As above.
+    let buf = unsafe { buffer_of(dmabuf) };
+    if buf.is_mmio() {
+        return 0;
+    }
+    // SAFETY: As above.
+    from_result(|| unsafe { buf.sync_cpu(dmabuf, false) }.map(|()| 0))
 }
 
 /// # Safety
@@ -807,8 +1010,8 @@ static DMAVEC_OPS: bindings::dma_buf_ops = bindings::dma_buf_ops {
     map_dma_buf: Some(dmavec_map_dma_buf),
     unmap_dma_buf: Some(dmavec_unmap_dma_buf),
     release: Some(dmavec_release),
-    begin_cpu_access: None,
-    end_cpu_access: None,
+    begin_cpu_access: Some(dmavec_begin_cpu_access),
+    end_cpu_access: Some(dmavec_end_cpu_access),
     mmap: Some(dmavec_mmap),
     vmap: None,
     vunmap: None,

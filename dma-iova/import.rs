@@ -15,12 +15,19 @@
 
 use crate::{
     export::{buffer_of, is_dmavec, DmaBuf, LiveMapping},
-    map::MapType,
-    range::{DmaVec, SegLimits},
+    map::{DmaBackend, KernelDma, MapType},
+    range::DmaVec,
     shim,
 };
 use core::{cell::UnsafeCell, ptr::NonNull};
-use kernel::{bindings, device::Device, dma::DataDirection, error::from_err_ptr, prelude::*};
+use kernel::{
+    bindings,
+    device::Device,
+    dma::DataDirection,
+    error::from_err_ptr,
+    prelude::*,
+    sync::atomic::{Atomic, Relaxed},
+};
 
 /// How an [`Attachment`]'s current mapping was made.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -49,7 +56,10 @@ pub trait Importer: Send + Sync + 'static {
 }
 
 enum Mapped {
-    Native(LiveMapping<'static>),
+    Native {
+        live: LiveMapping<'static>,
+        dir: DataDirection,
+    },
     Foreign {
         sgt: NonNull<bindings::sg_table>,
         dir: DataDirection,
@@ -58,11 +68,23 @@ enum Mapped {
     },
 }
 
+impl Mapped {
+    fn dir(&self) -> DataDirection {
+        match self {
+            Self::Native { dir, .. } | Self::Foreign { dir, .. } => *dir,
+        }
+    }
+}
+
 /// What the attachment's callback needs: stable in memory while attached.
 struct Inner {
     importer: KBox<dyn Importer>,
     /// Protected by the reservation lock of the dma-buf.
     mapped: UnsafeCell<Option<Mapped>>,
+    /// Set under the reservation lock when the attachment starts to go away
+    /// ([`Attachment::retire`]): from then on the invalidate callback does not reach the
+    /// importer, whose owner may be tearing it down.
+    dead: Atomic<bool>,
 }
 
 // SAFETY: `mapped` is only accessed with the reservation lock held (through `Locked`); the
@@ -92,6 +114,10 @@ unsafe extern "C" fn importer_invalidate(attach: *mut bindings::dma_buf_attachme
     // SAFETY: The dma-buf core calls this with the reservation lock held, on an attachment made
     // by `Attachment::new`, whose `importer_priv` is its pinned `Inner`.
     let inner = unsafe { &*(*attach).importer_priv.cast::<Inner>() };
+    if inner.dead.load(Relaxed) {
+        // Being detached: nothing is mapped, and the owner is dropping the importer.
+        return;
+    }
     // SAFETY: `attach` is valid.
     let attach = unsafe { NonNull::new_unchecked(attach) };
     let mut locked = Locked {
@@ -120,6 +146,7 @@ impl Attachment {
             Inner {
                 importer,
                 mapped: UnsafeCell::new(None),
+                dead: Atomic::new(false),
             },
             GFP_KERNEL,
         )?;
@@ -189,9 +216,25 @@ impl Attachment {
     }
 }
 
+impl Attachment {
+    /// Unmaps and stops the importer's callbacks, under the reservation lock.
+    ///
+    /// After this the dma-buf core may still call the invalidate callback until the
+    /// attachment is dropped (detached), but it no longer reaches the [`Importer`]. It is the
+    /// first step of dropping the attachment; an owner that must not be called back while it
+    /// tears itself down calls it first, through a shared reference (the C API's
+    /// `dmavec_detach()` does). Maps after it still work, but nothing invalidates them any
+    /// more: retire only what is about to be dropped.
+    pub fn retire(&self) {
+        let mut l = self.lock();
+        l.unmap();
+        self.inner.dead.store(true, Relaxed);
+    }
+}
+
 impl Drop for Attachment {
     fn drop(&mut self) {
-        self.lock().unmap();
+        self.retire();
         // SAFETY: Attached in `new`, not yet detached; the reservation lock is not held.
         unsafe { bindings::dma_buf_detach(self.dmabuf.as_raw(), self.attach.as_ptr()) };
     }
@@ -241,13 +284,23 @@ impl<'a> Locked<'a> {
 
     /// Maps the dma-buf for the importing device (or returns the current mapping).
     ///
+    /// The current mapping is returned if it was made for `dir` or for
+    /// [`DataDirection::Bidirectional`], as `dma_buf_map_attachment()` does with its cache.
+    ///
     /// # Errors
     ///
+    /// `EBUSY` if the attachment is mapped already for another direction (unmap first);
     /// dmavec buffers: `ENODEV` once revoked, and the errors of [`crate::Mapping::map`]; other
-    /// exporters: what `dma_buf_map_attachment()` returns.
+    /// exporters: what `dma_buf_map_attachment()` returns, and `ENOMEM`.
     pub fn map(&mut self, dir: DataDirection) -> Result<MappedView<'_>> {
         // SAFETY: `self` proves it.
         unsafe { shim::dmavec_shim_dma_resv_assert_held(self.resv()) };
+        if let Some(m) = self.slot().as_ref() {
+            let have = m.dir();
+            if have != dir && have != DataDirection::Bidirectional {
+                return Err(EBUSY);
+            }
+        }
         if self.slot().is_none() {
             let attach = self.attach.as_ptr();
             // SAFETY: The attachment is valid.
@@ -258,7 +311,11 @@ impl<'a> Locked<'a> {
                 // SAFETY: A dmavec dma-buf, attached (so not released), lock held.
                 let buf = unsafe { buffer_of(dmabuf) };
                 // SAFETY: `attach` is an attachment of `buf`'s dma-buf, lock held.
-                Mapped::Native(unsafe { buf.map_attachment(attach, dir) }?.into_static())
+                Mapped::Native {
+                    // SAFETY: `attach` is an attachment of `buf`'s dma-buf, lock held.
+                    live: unsafe { buf.map_attachment(attach, dir) }?.into_static(),
+                    dir,
+                }
             } else {
                 map_foreign(attach, dir)?
             };
@@ -271,7 +328,7 @@ impl<'a> Locked<'a> {
     pub fn unmap(&mut self) {
         let attach = self.attach.as_ptr();
         match self.slot().take() {
-            None | Some(Mapped::Native(_)) => {}
+            None | Some(Mapped::Native { .. }) => {}
             Some(Mapped::Foreign { sgt, dir, .. }) => {
                 // SAFETY: `sgt` was mapped for this attachment in `map_foreign`; lock held.
                 unsafe { bindings::dma_buf_unmap_attachment(attach, sgt.as_ptr(), dir.into()) };
@@ -291,7 +348,7 @@ impl Drop for Locked<'_> {
 
 fn view(m: &Mapped) -> MappedView<'_> {
     match m {
-        Mapped::Native(l) => MappedView {
+        Mapped::Native { live: l, .. } => MappedView {
             entries: l.mapping().entries(),
             kind: MapKind::Dmavec(l.mapping().map_type()),
             bytes: l.mapping().size(),
@@ -305,7 +362,14 @@ fn view(m: &Mapped) -> MappedView<'_> {
 }
 
 /// Maps a dma-buf of another exporter and collects the DMA side of its sg_table.
+///
+/// Adjacent segments merge, but only within the importing device's limits (its maximum
+/// segment size and segment boundary), which the exporter's own table respects and a merge
+/// must not undo.
 fn map_foreign(attach: *mut bindings::dma_buf_attachment, dir: DataDirection) -> Result<Mapped> {
+    // SAFETY: `attach` is valid; its device outlives the attachment, and so this call.
+    let limits =
+        unsafe { KernelDma::new_unreferenced(Device::from_raw((*attach).dev)) }.limits()?;
     // SAFETY: `attach` is valid and the reservation lock is held.
     let sgt = from_err_ptr(unsafe { bindings::dma_buf_map_attachment(attach, dir.into()) })?;
     let sgt = NonNull::new(sgt).ok_or(ENOMEM)?;
@@ -323,9 +387,7 @@ fn map_foreign(attach: *mut bindings::dma_buf_attachment, dir: DataDirection) ->
             let addr = bindings::sg_dma_address(sg);
             let len = bindings::sg_dma_len(sg) as usize;
             if len > 0 {
-                SegLimits::UNLIMITED
-                    .push(&mut entries, addr, len)
-                    .map_err(unmap)?;
+                limits.push(&mut entries, addr, len).map_err(unmap)?;
                 bytes += len;
             }
             sg = bindings::sg_next(sg);

@@ -152,6 +152,9 @@ pub trait DmaBackend {
     fn p2p_type(&self, provider: &Provider) -> P2pType;
     /// The importer's segment limits (`dma_get_max_seg_size()`, `dma_get_seg_boundary()`).
     fn limits(&self) -> Result<SegLimits>;
+    /// The highest bus address the importer can reach without the DMA API's help (what
+    /// `dma_capable()` checks): its DMA mask, lowered by the bus limit; 0 without a mask.
+    fn dma_limit(&self) -> u64;
     /// The IOVA granule (`dma_get_merge_boundary() + 1`), 0 when unknown.
     fn iova_granule(&self) -> u64;
     /// `dma_iova_try_alloc()`.
@@ -186,6 +189,11 @@ pub trait DmaBackend {
     ) -> Result<DmaAddr>;
     /// `dma_unmap_phys()`.
     fn unmap_phys(&self, addr: DmaAddr, size: usize, dir: DataDirection, attrs: c_ulong);
+    /// `dma_sync_single_for_cpu()` (`for_cpu`) or `dma_sync_single_for_device()` of a range
+    /// that `map_phys` mapped, with the direction it was mapped with.
+    fn sync_phys(&self, addr: DmaAddr, size: usize, dir: DataDirection, for_cpu: bool);
+    /// Whether the device's DMA is cache-coherent (`dev_is_dma_coherent()`).
+    fn coherent(&self) -> bool;
 }
 
 /// The real DMA API, for one importing device.
@@ -339,6 +347,23 @@ impl DmaBackend for KernelDma {
     }
 
     #[inline]
+    fn dma_limit(&self) -> u64 {
+        // SAFETY: `self.raw()` is a valid device; `dma_mask` is null or points to its mask.
+        let (mask, bus) = unsafe {
+            let d = self.raw();
+            (
+                (*d).dma_mask.as_ref().copied().unwrap_or(0),
+                (*d).bus_dma_limit,
+            )
+        };
+        if bus == 0 {
+            mask
+        } else {
+            mask.min(bus)
+        }
+    }
+
+    #[inline]
     fn iova_granule(&self) -> u64 {
         // SAFETY: `self.raw()` is a valid device.
         let b = unsafe { bindings::dma_get_merge_boundary(self.raw()) } as u64;
@@ -428,6 +453,17 @@ impl DmaBackend for KernelDma {
     fn unmap_phys(&self, addr: DmaAddr, size: usize, dir: DataDirection, attrs: c_ulong) {
         // SAFETY: `addr`/`size` were returned by `map_phys` for this device.
         unsafe { bindings::dma_unmap_phys(self.raw(), addr, size, dir.into(), attrs) }
+    }
+
+    fn sync_phys(&self, addr: DmaAddr, size: usize, dir: DataDirection, for_cpu: bool) {
+        // SAFETY: `addr`/`size` were returned by `map_phys` for this device with `dir`, and are
+        // still mapped (the caller's mapping is alive).
+        unsafe { shim::dmavec_shim_dma_sync_single(self.raw(), addr, size, dir.into(), for_cpu) }
+    }
+
+    fn coherent(&self) -> bool {
+        // SAFETY: `self.raw()` is a valid device.
+        unsafe { shim::dmavec_shim_dev_is_dma_coherent(self.raw()) }
     }
 }
 
@@ -542,16 +578,28 @@ impl<B: DmaBackend> Mapping<B> {
         match (p2p, provider) {
             (Some(P2pType::NotSupported), _) => return Err(EPERM),
             (Some(P2pType::BusAddr), Some(p)) => {
+                // No DMA API call sees these addresses: check them against the importer's
+                // mask here, as `dma_capable()` would.
                 let off = p.bus_offset();
+                let reach = m.backend.dma_limit();
                 for r in runs(ranges) {
                     let addr = r.paddr().checked_add(off).ok_or(EOVERFLOW)?;
+                    let last = addr.checked_add(r.len() as u64 - 1).ok_or(EOVERFLOW)?;
+                    if last > reach {
+                        return Err(ERANGE);
+                    }
                     limits.push(&mut m.entries, addr, r.len())?;
                 }
             }
             _ => {
                 let mut state = IovaState { addr: 0, __size: 0 };
-                if m.backend
-                    .iova_try_alloc(&mut state, ranges[0].paddr(), size)
+                // System memory takes the IOVA path only for a cache-coherent importer: a
+                // non-coherent one needs CPU syncs of its mapping, which the DMA API offers
+                // for `dma_map_phys()` mappings only.
+                let iova_ok = provider.is_some() || m.backend.coherent();
+                if iova_ok
+                    && m.backend
+                        .iova_try_alloc(&mut state, ranges[0].paddr(), size)
                 {
                     m.map_type = MapType::Iova;
                     m.undo = Undo::Iova { state, linked: 0 };
@@ -723,6 +771,24 @@ impl<B: DmaBackend> Mapping<B> {
     }
 }
 
+impl<B: DmaBackend> Mapping<B> {
+    /// The ranges `dma_map_phys()` mapped, as it mapped them: the units of unmapping and of
+    /// CPU syncs. Empty on the IOVA and bus-address paths.
+    pub fn mapped_runs(&self) -> &[DmaVec] {
+        match &self.undo {
+            Undo::Direct { record: Some(rec) } => rec,
+            Undo::Direct { record: None } if self.one.len != 0 => core::slice::from_ref(&self.one),
+            Undo::Direct { record: None } => &self.entries,
+            _ => &[],
+        }
+    }
+
+    /// The direction the mapping was made for.
+    pub fn dir(&self) -> DataDirection {
+        self.dir
+    }
+}
+
 impl<B: DmaBackend> Drop for Mapping<B> {
     fn drop(&mut self) {
         match &mut self.undo {
@@ -730,13 +796,8 @@ impl<B: DmaBackend> Drop for Mapping<B> {
             Undo::Iova { state, linked } => self
                 .backend
                 .iova_destroy(state, *linked, self.dir, self.attrs),
-            Undo::Direct { record } => {
-                let mapped = match record {
-                    Some(rec) => &rec[..],
-                    None if self.one.len != 0 => core::slice::from_ref(&self.one),
-                    None => &self.entries[..],
-                };
-                for e in mapped.iter().rev() {
+            Undo::Direct { .. } => {
+                for e in self.mapped_runs().iter().rev() {
                     self.backend.unmap_phys(e.addr, e.len, self.dir, self.attrs);
                 }
             }
@@ -784,6 +845,8 @@ mod tests {
         iommu: bool,
         p2p: P2pType,
         limits: SegLimits,
+        dma_limit: u64,
+        coherent: bool,
         granule: u64,
         fail_link_at: Option<usize>,
         fail_map_at: Option<usize>,
@@ -799,6 +862,8 @@ mod tests {
                 iommu,
                 p2p: P2pType::ThruHostBridge,
                 limits: SegLimits::UNLIMITED,
+                dma_limit: u64::MAX,
+                coherent: true,
                 granule: P as u64,
                 fail_link_at: None,
                 fail_map_at: None,
@@ -825,6 +890,9 @@ mod tests {
         }
         fn limits(&self) -> Result<SegLimits> {
             Ok(self.limits)
+        }
+        fn dma_limit(&self) -> u64 {
+            self.dma_limit
         }
         fn iova_granule(&self) -> u64 {
             self.granule
@@ -880,6 +948,10 @@ mod tests {
         }
         fn unmap_phys(&self, addr: u64, len: usize, _d: DataDirection, _a: c_ulong) {
             self.log(Call::Unmap { addr, len });
+        }
+        fn sync_phys(&self, _addr: u64, _len: usize, _d: DataDirection, _for_cpu: bool) {}
+        fn coherent(&self) -> bool {
+            self.coherent
         }
     }
 
@@ -1175,6 +1247,50 @@ mod tests {
             }]
         );
         drop(m);
+        assert_eq!(f.calls.borrow().len(), 0);
+        Ok(())
+    }
+
+    /// A non-coherent importer maps system memory with `dma_map_phys()`, whose mappings the
+    /// CPU access hooks can sync, even behind an IOMMU; MMIO still takes the IOVA path.
+    #[test]
+    fn non_coherent_importer_maps_ram_directly() -> Result {
+        let mut f = Fake::new(true);
+        f.coherent = false;
+        let r = scattered(4)?;
+        let m = Mapping::map(&f, &r, None, BIDI)?;
+        assert_eq!(m.map_type(), MapType::Direct);
+        assert_eq!(m.mapped_runs().len(), 4);
+        drop(m);
+        let mut raw = bindings::p2pdma_provider {
+            owner: core::ptr::null_mut(),
+            bus_offset: 0,
+        };
+        let p = provider(&mut raw);
+        let m = Mapping::map(&f, &r, Some(&p), BIDI)?;
+        assert_eq!(m.map_type(), MapType::Iova);
+        assert!(m.mapped_runs().is_empty());
+        Ok(())
+    }
+
+    /// Bus addresses bypass the DMA API, so nothing else checks them against the importer's
+    /// mask: a 32-bit importer is refused memory above 4 GiB (issue 12, item 11).
+    #[test]
+    fn bus_addr_beyond_the_dma_mask_is_erange() -> Result {
+        let mut f = Fake::new(true);
+        f.p2p = P2pType::BusAddr;
+        f.dma_limit = 0xffff_ffff;
+        let mut raw = bindings::p2pdma_provider {
+            owner: core::ptr::null_mut(),
+            bus_offset: 0,
+        };
+        let p = provider(&mut raw);
+        // Below 4 GiB, up to the last byte the mask reaches: mapped.
+        let low = [PhysVec::new(0xffff_f000, P)];
+        assert_eq!(Mapping::map(&f, &low, Some(&p), BIDI)?.entries().len(), 1);
+        // One range above 4 GiB, after one below: refused, nothing mapped.
+        let high = [PhysVec::new(0xfd00_0000, P), PhysVec::new(0x2_0000_0000, P)];
+        assert_eq!(Mapping::map(&f, &high, Some(&p), BIDI).err(), Some(ERANGE));
         assert_eq!(f.calls.borrow().len(), 0);
         Ok(())
     }

@@ -28,4 +28,15 @@ extern "C" {
         ops: *const bindings::vm_operations_struct,
     ) -> ffi::c_int;
     pub(crate) fn dmavec_shim_zap(dmabuf: *mut bindings::dma_buf);
+    pub(crate) fn dmavec_shim_dev_is_dma_coherent(dev: *mut bindings::device) -> bool;
+    pub(crate) fn dmavec_shim_dma_sync_single(
+        dev: *mut bindings::device,
+        addr: bindings::dma_addr_t,
+        size: usize,
+        dir: bindings::dma_data_direction,
+        for_cpu: bool,
+    );
+    pub(crate) fn dmavec_shim_dma_resv_lock_interruptible(
+        resv: *mut bindings::dma_resv,
+    ) -> ffi::c_int;
 }

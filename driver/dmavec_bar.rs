@@ -29,7 +29,10 @@ use kernel::{
     pci,
     prelude::*,
     str::CString,
-    sync::{Arc, Mutex},
+    sync::{
+        atomic::{Atomic, Relaxed},
+        Arc, Mutex,
+    },
 };
 
 mod alloc;
@@ -75,13 +78,24 @@ pub(crate) struct BarDevice {
     exports: Mutex<Exports>,
 }
 
-/// The live exports of a device, to revoke on reset and remove.
+/// The live exports of a device, to revoke on reset and remove, and the reset state that
+/// orders the scrubbing of freed memory against resets.
 struct Exports {
     /// `None` once the device is gone.
     list: Option<KVec<Arc<dmavec::Buffer>>>,
-    /// Between `reset_prepare` and `reset_done`: exports are revoked, new ones born revoked.
+    /// Between `reset_prepare` and `reset_done`: exports are revoked, new ones born revoked,
+    /// and freed memory is not scrubbed (memory decode is off) but deferred to `reset_done`.
     resetting: bool,
+    /// Allocations freed during a reset, as `(first page, pages)`: still taken in the
+    /// allocator, scrubbed and freed by `reset_done`.
+    deferred: KVec<(usize, usize)>,
+    /// Live allocations. `deferred`'s capacity is kept at least `deferred.len() + live`, so
+    /// deferring a scrub never allocates: nothing can fail between a reset and the scrub.
+    live: usize,
 }
+
+/// Scrubs of freed memory deferred past a reset, for all devices (debugfs `bar`).
+static DEFERRED_SCRUBS: Atomic<u64> = Atomic::new(0);
 
 impl BarDevice {
     /// Exports `ranges` (of `allocs`) as a dma-buf.
@@ -91,13 +105,11 @@ impl BarDevice {
         allocs: KVec<Arc<Allocation>>,
         access: u32,
     ) -> Result<DmaBuf> {
-        // Under the lock that remove takes to revoke: an export either completes before the
-        // device goes, and is revoked, or fails with ENODEV.
-        let mut exports = self.exports.lock();
-        let resetting = exports.resetting;
-        let Some(list) = &mut exports.list else {
+        if self.is_gone() {
             return Err(ENODEV);
-        };
+        }
+        // Exported without the exports lock: an error drops `allocs`, and dropping the last
+        // reference to an allocation takes that lock (to order its scrub against resets).
         let (buf, dmabuf) = dmavec::export(
             ExportInfo {
                 ranges,
@@ -114,11 +126,21 @@ impl BarDevice {
                 GFP_KERNEL,
             )?,
         )?;
+        // Listed under the lock that remove and reset take to revoke. Until it returns, no
+        // importer can reach the new dma-buf (it has no file descriptor yet), so a reset that
+        // came and went meanwhile needed nothing from it; one under way finds it born revoked,
+        // and a removal fails the export. On failure `dmabuf` is dropped (after the lock):
+        // released like any other, nothing to undo.
+        let mut exports = self.exports.lock();
+        let resetting = exports.resetting;
+        let Some(list) = &mut exports.list else {
+            buf.revoke();
+            return Err(ENODEV);
+        };
         if resetting {
             // Born revoked: `reset_done` restores it with the others.
             buf.revoke();
         }
-        // On failure `dmabuf` is dropped: released like any other, nothing to undo.
         list.push(buf, GFP_KERNEL)?;
         Ok(dmabuf)
     }
@@ -139,26 +161,29 @@ impl BarDevice {
     }
 
     /// Revokes (`true`) or restores (`false`) every export around a reset.
+    ///
+    /// Everything happens under the exports lock, with no allocation: no export can be missed
+    /// (a new one sees `resetting` and is born revoked), and no free can scrub while the
+    /// device is reset. Holding it across revocation is safe: revocation waits for importers
+    /// to unmap and for their fences, neither of which takes this lock (the dma-buf release
+    /// that does is never called from an invalidation, and `export()` revokes under it too).
+    /// `reset_done` then scrubs and frees what was freed meanwhile.
     #[cfg_attr(not(dmavec_pci_reset), allow(dead_code))]
     fn reset_exports(&self, resetting: bool) {
-        // Revocation waits for importers and must not hold the lock that release takes:
-        // work on a snapshot. Exports made meanwhile see `resetting` and are born revoked.
-        let snapshot = {
-            let mut ex = self.exports.lock();
-            ex.resetting = resetting;
-            let mut v = KVec::new();
-            for b in ex.list.iter().flatten() {
-                // On allocation failure the buffer is left as it is; revocation of the
-                // others goes on.
-                let _ = v.push(b.clone(), GFP_KERNEL);
-            }
-            v
-        };
-        for b in snapshot.iter() {
+        let mut ex = self.exports.lock();
+        ex.resetting = resetting;
+        for b in ex.list.iter().flatten() {
             if resetting {
                 b.revoke();
             } else {
                 b.restore();
+            }
+        }
+        if !resetting {
+            // Drained in place: the reserved capacity stays.
+            for (first, pages) in ex.deferred.drain_all() {
+                self.zero(first, pages);
+                self.alloc.free(first);
             }
         }
     }
@@ -185,17 +210,26 @@ pub(crate) struct Allocation {
 
 impl Allocation {
     fn new(dev: &Arc<BarDevice>, pages: usize, align: usize) -> Result<Arc<Self>> {
-        let first = dev.alloc.alloc(pages, align)?;
-        Arc::new(
+        let first = {
+            // Room for this allocation's scrub to be deferred, reserved now (see
+            // `Exports::live`); `reserve(n)` makes the capacity at least `len + n`.
+            let mut ex = dev.exports.lock();
+            let more = ex.live + 1;
+            ex.deferred.reserve(more, GFP_KERNEL)?;
+            let first = dev.alloc.alloc(pages, align)?;
+            ex.live += 1;
+            first
+        };
+        // Counted from here: if `Arc::new` fails, the allocation it drops undoes both (with
+        // the exports lock released above, which its `drop` takes).
+        Ok(Arc::new(
             Self {
                 dev: dev.clone(),
                 first,
                 pages,
             },
             GFP_KERNEL,
-        )
-        .inspect_err(|_| dev.alloc.free(first))
-        .map_err(Error::from)
+        )?)
     }
 
     /// Size in bytes.
@@ -212,6 +246,21 @@ impl Allocation {
 impl Drop for Allocation {
     fn drop(&mut self) {
         // No dma-buf and no handle reaches these pages any more: scrub them before reuse.
+        // Under the exports lock, so that a reset cannot begin (and turn memory decode off)
+        // halfway; during a reset the scrub waits for `reset_done`, and the pages stay taken.
+        let mut ex = self.dev.exports.lock();
+        ex.live -= 1;
+        if ex.resetting {
+            // Never allocates: the capacity was reserved in `Allocation::new`.
+            if ex
+                .deferred
+                .push_within_capacity((self.first, self.pages))
+                .is_ok()
+            {
+                DEFERRED_SCRUBS.add(1, Relaxed);
+                return;
+            }
+        }
         self.dev.zero(self.first, self.pages);
         self.dev.alloc.free(self.first);
     }
@@ -242,7 +291,8 @@ impl fmt::Debug for BarInfo {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(f, "index: {}", self.index)?;
         writeln!(f, "start: {:#x}", self.start)?;
-        writeln!(f, "size: {}", self.size)
+        writeln!(f, "size: {}", self.size)?;
+        writeln!(f, "deferred_scrubs: {}", DEFERRED_SCRUBS.load(Relaxed))
     }
 }
 
@@ -368,6 +418,8 @@ impl pci::Driver for DmavecBarDriver {
                     exports <- new_mutex!(Exports {
                         list: Some(KVec::new()),
                         resetting: false,
+                        deferred: KVec::new(),
+                        live: 0,
                     }),
                 }),
                 GFP_KERNEL,
@@ -452,11 +504,13 @@ mod tests {
             start: 0xfd00_0000,
             size: 16 << 20,
         };
-        let mut buf = [0u8; 64];
+        let mut buf = [0u8; 96];
         let mut w = kernel::str::Formatter::new(&mut buf);
         fmt::write(&mut w, format_args!("{:?}", info)).map_err(|_| EINVAL)?;
         let n = w.bytes_written();
-        assert_eq!(&buf[..n], b"index: 2\nstart: 0xfd000000\nsize: 16777216\n");
+        let want = b"index: 2\nstart: 0xfd000000\nsize: 16777216\ndeferred_scrubs: ";
+        assert_eq!(&buf[..want.len()], want);
+        assert_eq!(buf[n - 1], b'\n');
         Ok(())
     }
 

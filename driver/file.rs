@@ -46,12 +46,12 @@ impl BarFile {
     fn info(&self) -> Info {
         let d = &self.dev;
         Info {
-            abi_version: uapi::ABI_VERSION,
             page_size: PAGE_SIZE as u32,
+            features: uapi::FEATURE_MMAP | uapi::FEATURE_P2PDMA,
             bar_size: d.size,
             bytes_free: d.alloc.free_pages() * P,
-            features: uapi::FEATURE_MMAP | uapi::FEATURE_P2PDMA,
             bar_index: d.index,
+            reserved0: 0,
             reserved: [0; 4],
         }
     }
@@ -102,7 +102,9 @@ impl BarFile {
 
     /// Checks an export request and resolves its ranges.
     fn export_ranges(&self, req: &Export) -> Result<(KVec<PhysVec>, KVec<Arc<Allocation>>)> {
-        if req.flags != 0 || req.reserved != [0; 2] {
+        // `fd` is output only: a non-zero input is refused like any other reserved input, so
+        // that it can be given a meaning later.
+        if req.flags != 0 || req.fd != 0 || req.reserved != [0; 2] {
             return Err(EINVAL);
         }
         let access = bindings::O_ACCMODE;

@@ -11,7 +11,6 @@ use kernel::{
     transmute::{AsBytes, FromBytes},
 };
 
-pub(crate) const ABI_VERSION: u32 = 1;
 const MAGIC: u32 = 0xDB;
 
 pub(crate) const FEATURE_MMAP: u32 = 1 << 0;
@@ -24,12 +23,12 @@ pub(crate) const MAX_RANGES: u32 = 4096;
 #[repr(C)]
 #[derive(Clone, Copy, Default)]
 pub(crate) struct Info {
-    pub(crate) abi_version: u32,
     pub(crate) page_size: u32,
+    pub(crate) features: u32,
     pub(crate) bar_size: u64,
     pub(crate) bytes_free: u64,
-    pub(crate) features: u32,
     pub(crate) bar_index: u32,
+    pub(crate) reserved0: u32,
     pub(crate) reserved: [u64; 4],
 }
 
@@ -99,7 +98,7 @@ unsafe impl FromBytes for Export {}
 unsafe impl AsBytes for Export {}
 
 const _: () = {
-    assert!(size_of::<Info>() == 64 && offset_of!(Info, features) == 24);
+    assert!(size_of::<Info>() == 64 && offset_of!(Info, bar_index) == 24);
     assert!(size_of::<Alloc>() == 40 && offset_of!(Alloc, handle) == 20);
     assert!(size_of::<Free>() == 16 && offset_of!(Free, reserved) == 8);
     assert!(size_of::<Range>() == 24 && offset_of!(Range, length) == 16);

@@ -136,8 +136,10 @@ vm() {
 	echo "   VM $name: $p passed, $f failed${sk:+, $sk skipped} (guest log: out/logs/vm-$name.log)"
 }
 vm check --mode check
-echo "== VM suite: exporter and importer behind one PCIe switch (bus addresses)"
-vm switch --mode switch --topology switch --append iommu=pt
+echo "== VM suite: exporter and importer behind one PCIe switch (bus addresses), bounce buffers"
+# swiotlb=force: system memory mapped for edu bounces, so the RAM round trip
+# only passes when the CPU access hooks hand the buffer over.
+vm switch --mode switch --topology switch --append "iommu=pt swiotlb=force"
 
 echo "== in-tree build: drivers/dmavec as =m and =y, the =y kernel's KUnit suites"
 if "$here/intree.sh" m y > "$logdir/intree.log" 2>&1; then

@@ -8,7 +8,9 @@
 #
 # DMAVEC_SOAK_FUZZ (100000 calls), DMAVEC_SOAK_SEED, DMAVEC_SOAK_CHURN
 # (processes x seconds, 4x60) and DMAVEC_SOAK_UNPLUG (cycles of each of sysfs
-# remove, sysfs reset and QEMU-monitor device_del under DMA load, 10) tune it.
+# remove, sysfs reset and QEMU-monitor device_del under DMA load, 10) and
+# DMAVEC_SOAK_RACE (cycles of each of sysfs remove and device_del while
+# processes import, 50) tune it.
 set -uo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -19,6 +21,7 @@ calls=${DMAVEC_SOAK_FUZZ:-100000}
 seed=${DMAVEC_SOAK_SEED:-$(date +%s)}
 churn=${DMAVEC_SOAK_CHURN:-4x60}
 unplug=${DMAVEC_SOAK_UNPLUG:-10}
+race=${DMAVEC_SOAK_RACE:-50}
 kdir=$("$here/kernel.sh" debug) || exit 1
 "$here/modules.sh" debug >/dev/null || exit 1
 "$here/initramfs.sh" out/debug out/debug/initrd.gz >/dev/null || exit 1
@@ -26,7 +29,7 @@ mkdir -p out/logs
 log=out/logs/vm-soak.log
 python3 selftests/vm/run.py --kernel "$kdir/arch/x86/boot/bzImage" --initrd out/debug/initrd.gz \
 	--mode check --quiet --log "$log" --timeout 5400 \
-	--append "dmavec.fuzz_calls=$calls dmavec.fuzz_seed=$seed dmavec.churn=$churn dmavec.unplug_cycles=$unplug" \
+	--append "dmavec.fuzz_calls=$calls dmavec.fuzz_seed=$seed dmavec.churn=$churn dmavec.unplug_cycles=$unplug dmavec.race_cycles=$race" \
 	> out/logs/vm-soak.result
 status=$?
 
@@ -39,6 +42,8 @@ rounds=$(printf '%s\n' "$loaded" | awk '{s += $7} END {print s + 0}')
 kinds=$(printf '%s\n' "$loaded" | awk 'NF {printf "%s%s %s", sep, $2, $3; sep = ", "}')
 single=$(grep -cE '^ok [0-9]+ (global\.remove_and_rescan_with_live_fds|e2e\.exporter_removal_stops_the_importer|global\.reset_revokes_then_restores)' "$log")
 churn_line=$(grep -o 'dmavec_churn: .*' "$log" | tail -n1)
+# Imports racing removals (dmavec_unplug_test): "import race: N KIND cycles, ...".
+races=$(grep -o 'import race: .*' "$log" | sed 's/^import race: //' | paste -sd';' | sed 's/;/; /g')
 leak=$(grep -c 'STEP kmemleak ok' "$log")
 splat=$(grep -c 'ok    guest log free of splats' out/logs/vm-soak.result)
 
@@ -47,6 +52,7 @@ echo "  fail-nth: $injected allocation failures injected (each one ENOMEM or abs
 echo "  fuzz: ${fuzz:-no run}"
 echo "  unplug/reset cycles under DMA load: $under_load ($kinds), $rounds DMA rounds checked"
 echo "  single unplug/reset tests with live fds and an importer: $single"
+echo "  imports racing removals: ${races:-no run}"
 echo "  churn: ${churn_line:-no run}"
 if [ "$leak" -ge 1 ] && [ "$splat" -ge 1 ]; then
 	echo "  0 leaks (kmemleak scan), 0 splats (guest log)"

@@ -157,6 +157,49 @@ TEST_F(importers, dma_heap_buffer_entries_add_up)
 	close(fd);
 }
 
+/*
+ * Another exporter's sg_table is presented within the importer's limits: a
+ * 60 KiB dma-heap buffer (15 single pages: the system heap takes larger
+ * chunks only for 64 KiB and more) mapped for edu with a 4 KiB maximum
+ * segment and an 8 KiB segment boundary gives entries of at most 4 KiB,
+ * none crossing an 8 KiB boundary; the IOMMU maps the table at contiguous
+ * IOVA, and merging it without the limits would give one 60 KiB entry. The
+ * mapping is made for DMA_TO_DEVICE: asking again for DMA_FROM_DEVICE is
+ * EBUSY, for DMA_TO_DEVICE it returns the mapping (issue 12, item 5).
+ */
+TEST(foreign_mapping_keeps_importer_limits)
+{
+	const size_t len = 15 * 4096;
+	unsigned long entries, bytes, total, maxlen, crossing;
+	int fd = heap_alloc(len), f, n, other, same;
+	char buf[256], kind[32];
+
+	ASSERT_GE(fd, 0) TH_LOG("no /dev/dma_heap/system");
+	f = open(RTEST "import", O_RDWR);
+	ASSERT_GE(f, 0);
+	n = snprintf(buf, sizeof(buf), "%d 4096 8191\n", fd);
+	ASSERT_EQ(n, write(f, buf, n));
+	n = pread(f, buf, sizeof(buf) - 1, 0);
+	close(f);
+	ASSERT_GT(n, 0);
+	buf[n] = '\0';
+	n = sscanf(buf, "kind %31s entries %lu bytes %lu total %lu", kind, &entries, &bytes,
+		   &total);
+	ASSERT_EQ(4, n) TH_LOG("report: %s", buf);
+	n = sscanf(strchr(buf, '\n') + 1, "maxlen %lu crossing %lu other-dir %d same-dir %d",
+		   &maxlen, &crossing, &other, &same);
+	ASSERT_EQ(4, n) TH_LOG("report: %s", buf);
+	EXPECT_STREQ("sg-table", kind);
+	EXPECT_EQ(len, bytes);
+	EXPECT_EQ(len, total);
+	EXPECT_GE(entries, len / 4096);
+	EXPECT_LE(maxlen, 4096);
+	EXPECT_EQ(0, crossing);
+	EXPECT_EQ(-EBUSY, other);
+	EXPECT_EQ(0, same);
+	close(fd);
+}
+
 TEST_F(importers, udmabuf_entries_add_up)
 {
 	const size_t len = 64 * 4096;
@@ -223,6 +266,74 @@ TEST_F(importers, allocation_failures_are_enomem)
 	close(fd);
 }
 
+/* dmavec_ctest's export file, opened by prepare and read by call. */
+static int export_file = -1;
+
+static int export_prepare(void *ctx)
+{
+	export_file = open(CTEST "export", O_RDONLY);
+	return export_file < 0 ? -1 : 0;
+}
+
+/* One dmavec_export() of the C test module: a new fd, or -errno. */
+static int export_call(void *ctx)
+{
+	char buf[32];
+	int n = read(export_file, buf, sizeof(buf) - 1), ret;
+
+	ret = n < 0 ? -errno : n == 0 ? -EIO : 0;
+	close(export_file);
+	if (ret)
+		return ret;
+	buf[n] = '\0';
+	return atoi(buf);
+}
+
+static void export_after(void *ctx, int ret)
+{
+	if (ret >= 0)
+		close(ret);
+}
+
+/*
+ * dmavec_export() under fault injection, from C: every allocation on its
+ * way fails in turn. Each failure must be ENOMEM with nothing created, so
+ * the module frees its pages itself; a dma-buf that existed when the error
+ * was returned would be released through dmavec's ops too, and the pages
+ * freed twice (KASAN), or kept (kmemleak). The sweep runs with 0 to 16 other
+ * buffers alive, so that a registry that grew with their number would grow,
+ * and could fail, during one of the sweeps (issue 12, item 2).
+ */
+TEST(c_export_fails_cleanly_at_every_allocation)
+{
+	static const struct fail_sweep_ops ops = {
+		.prepare = export_prepare,
+		.call = export_call,
+		.after = export_after,
+	};
+	struct fail_sweep_counts c;
+	int held[16], p, fd, injected = 0;
+
+	if (!fail_nth_available())
+		SKIP(return, "no fault injection in this kernel (plain flavour)");
+	for (p = 0; p <= 16; p++) {
+		fd = fail_sweep(&ops, NULL, &c);
+		ASSERT_GE(fd, 0) TH_LOG("%d buffers alive: %d", p, fd);
+		EXPECT_GE(c.enomem, 1);
+		EXPECT_EQ(0, c.other);
+		EXPECT_EQ(0, c.unconsumed);
+		injected += c.injected;
+		close(fd);
+		if (p < 16) {
+			held[p] = read_fd_from(CTEST "export");
+			ASSERT_GE(held[p], 0);
+		}
+	}
+	for (p = 0; p < 16; p++)
+		close(held[p]);
+	TH_LOG("fail-nth: %d failures injected (dmavec_export from C, 17 sweeps)", injected);
+}
+
 TEST_F(importers, bad_fds_are_refused)
 {
 	struct report r;
@@ -234,6 +345,47 @@ TEST_F(importers, bad_fds_are_refused)
 	ASSERT_EQ(0, import(self->file, null, &r));
 	EXPECT_EQ(-EINVAL, r.error);
 	close(null);
+}
+
+/* Revokes and restores @fd with dmavec_revoke(); its return value, or 1. */
+static int c_revoke(int fd)
+{
+	char buf[64];
+	int f = open(CTEST "revoke", O_RDWR), n, ret = 1;
+
+	if (f < 0)
+		return 1;
+	n = snprintf(buf, sizeof(buf), "%d\n", fd);
+	if (write(f, buf, n) == n) {
+		n = pread(f, buf, sizeof(buf) - 1, 0);
+		if (n > 0) {
+			buf[n] = '\0';
+			if (sscanf(buf, "revoke %d", &ret) != 1)
+				ret = 1;
+		}
+	}
+	close(f);
+	return ret;
+}
+
+/*
+ * dmavec_revoke() checks that the dma-buf is dmavec's before it touches its
+ * private data: a dma-heap buffer gets -EINVAL and is left alone; a dmavec
+ * buffer is revoked (the counter moves) and restored (issue 12, item 9).
+ */
+TEST(revoke_checks_the_exporter)
+{
+	unsigned long long before = read_key(STATS, "revocations");
+	int heap = heap_alloc(4096), mine = read_fd_from(CTEST "export");
+
+	ASSERT_GE(heap, 0) TH_LOG("no /dev/dma_heap/system");
+	ASSERT_GE(mine, 0);
+	EXPECT_EQ(-EINVAL, c_revoke(heap));
+	EXPECT_EQ(before, read_key(STATS, "revocations"));
+	EXPECT_EQ(0, c_revoke(mine));
+	EXPECT_EQ(before + 1, read_key(STATS, "revocations"));
+	close(heap);
+	close(mine);
 }
 
 /* Counts the lines of debugfs dmavec/buffers that contain @needle. */

@@ -104,6 +104,7 @@ int main(int argc, char **argv)
 			e->count = next() % 8 ? next() % 17 : (__u32)next();
 			e->fd_flags = next() % 4 ? O_RDWR | O_CLOEXEC : (__u32)next();
 			e->flags = next() % 8 ? 0 : (__u32)next();
+			e->fd = next() % 8 ? 0 : (__s32)next();
 			memset(e->reserved, 0, sizeof(e->reserved));
 		}
 		if (cmd == DMAVEC_EDU_IOCTL_IMPORT && nfd)

@@ -16,7 +16,16 @@
  * runner checks the kernel log (KASAN, lockdep, DMA-API debug, IOMMU
  * faults) and kmemleak; the modules are unloaded at the end of the run.
  *
+ * The import races: processes loop EXPORT + IMPORT through every importer
+ * (edu's driver, the C and the Rust test modules) while the exporter is
+ * removed and rescanned, or unplugged by the monitor and plugged back. The
+ * test hook dmavec_test/attach_delay_ms makes each attach sleep between its
+ * revocation check and its use of the exporter's P2PDMA provider, so that
+ * removals land in that window: an attach that used the provider after the
+ * exporter freed it is a KASAN report (issue 12, item 1).
+ *
  * DMAVEC_UNPLUG_CYCLES: cycles per test (default 1).
+ * DMAVEC_RACE_CYCLES: cycles per import race test (default 5).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -363,6 +372,181 @@ static void run(struct __test_metadata *_metadata, enum event ev, const char *na
 	       stats[0], name, stats[1], stats[2], stats[3]);
 }
 
+/* Shared between an import race test and its importer processes. */
+struct race {
+	long imported;		/* imports that attached and mapped */
+	long enodev;		/* refused with ENODEV: revoked, or the exporter gone */
+	long unexpected;	/* any other errno */
+	int last_errno;
+	int stop;
+};
+
+#define RTEST "/sys/kernel/debug/dmavec_test/"
+#define CTEST "/sys/kernel/debug/dmavec_ctest/"
+#define RACE_WORKERS 3
+#define ATTACH_DELAY_MS "100"
+
+/* Counts an import's outcome: 0, or the (positive) errno it failed with. */
+static void race_note(struct race *r, int err)
+{
+	if (!err) {
+		__atomic_add_fetch(&r->imported, 1, __ATOMIC_RELEASE);
+	} else if (err == ENODEV) {
+		__atomic_add_fetch(&r->enodev, 1, __ATOMIC_RELEASE);
+	} else {
+		__atomic_add_fetch(&r->unexpected, 1, __ATOMIC_RELEASE);
+		r->last_errno = err;
+	}
+}
+
+/*
+ * Imports @fd through a test module's debugfs file: 0, or the errno it
+ * reports, negated (the modules report -errno; race_note() takes errnos).
+ */
+static int module_import(const char *file, int fd)
+{
+	char buf[160];
+	int f = open(file, O_RDWR), n, err = 0;
+
+	if (f < 0)
+		return errno;
+	n = snprintf(buf, sizeof(buf), "%d\n", fd);
+	if (write(f, buf, n) != n) {
+		err = errno;
+		close(f);
+		return err;
+	}
+	n = pread(f, buf, sizeof(buf) - 1, 0);
+	close(f);
+	buf[n > 0 ? n : 0] = '\0';
+	/* The report may be another process's: any report names some import's fate. */
+	if (sscanf(buf, "error %d", &err) == 1)
+		return -err;
+	/* Neither a mapping nor an error: a garbled report, counted as unexpected. */
+	err = strncmp(buf, "kind ", 5) ? EIO : 0;
+	return err;
+}
+
+/* Importer process @w: EXPORT + IMPORT in a loop, through each importer in turn. */
+static void import_loop(struct race *r, int w)
+{
+	int edu[MAX_EDU], nedu = open_edus(edu), k = w;
+	char bdf[256];
+
+	while (!__atomic_load_n(&r->stop, __ATOMIC_ACQUIRE)) {
+		struct dmavec_alloc a = { .size = PAGE };
+		int bar = open_node("dmavec-", bdf, sizeof(bdf)), i;
+
+		if (bar < 0) {
+			usleep(20000);
+			continue;
+		}
+		if (ioctl(bar, DMAVEC_IOCTL_ALLOC, &a)) {
+			race_note(r, errno);
+			close(bar);
+			continue;
+		}
+		for (i = 0; i < 16 && !__atomic_load_n(&r->stop, __ATOMIC_ACQUIRE); i++) {
+			struct dmavec_range rg = { .handle = a.handle, .length = PAGE };
+			struct dmavec_export e = {
+				.count = 1, .fd_flags = O_RDWR | O_CLOEXEC,
+				.ranges = (__u64)(unsigned long)&rg,
+			};
+			struct dmavec_edu_import im = { 0 };
+			int err = 0;
+
+			if (ioctl(bar, DMAVEC_IOCTL_EXPORT, &e)) {
+				race_note(r, errno);
+				break;
+			}
+			switch (k++ % 3) {
+			case 0:
+				im.fd = e.fd;
+				if (nedu < 1 || ioctl(edu[w % nedu], DMAVEC_EDU_IOCTL_IMPORT, &im))
+					err = nedu < 1 ? ENXIO : errno;
+				else
+					ioctl(edu[w % nedu], DMAVEC_EDU_IOCTL_DETACH);
+				break;
+			case 1:
+				err = module_import(CTEST "import", e.fd);
+				break;
+			default:
+				err = module_import(RTEST "import", e.fd);
+				break;
+			}
+			race_note(r, err);
+			close(e.fd);
+		}
+		close(bar);
+	}
+	_exit(0);
+}
+
+static void import_race(struct __test_metadata *_metadata, enum event ev)
+{
+	struct race *r = mmap(NULL, sizeof(*r), PROT_READ | PROT_WRITE,
+			      MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	const char *e = getenv("DMAVEC_RACE_CYCLES");
+	int n = e && atoi(e) > 0 ? atoi(e) : 5, c, w, bar, status;
+	char bdf[256], path[PATH_MAX], ans[64];
+	pid_t pid[RACE_WORKERS];
+	long seen;
+
+	ASSERT_NE(MAP_FAILED, r);
+	ASSERT_EQ(0, write_file(RTEST "attach_delay_ms", ATTACH_DELAY_MS))
+		TH_LOG("no dmavec_test race hook");
+	bar = wait_node(bdf, sizeof(bdf), 10000);
+	ASSERT_GE(bar, 0) TH_LOG("no exporter node");
+	close(bar);
+	for (w = 0; w < RACE_WORKERS; w++) {
+		pid[w] = fork_load();
+		ASSERT_GE(pid[w], 0);
+		if (!pid[w])
+			import_loop(r, w);
+	}
+	for (c = 0; c < n; c++) {
+		/* Imports are under way, then the exporter goes while some sleep in attach. */
+		seen = ld(&r->imported);
+		ASSERT_TRUE(POLL(30000, ld(&r->imported) >= seen + RACE_WORKERS))
+			TH_LOG("cycle %d: the imports did not run", c);
+		if (ev == REMOVE) {
+			snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/remove", bdf);
+			ASSERT_EQ(0, write_file(path, "1"));
+		} else {
+			ASSERT_EQ(0, agent_call("HOSTUNPLUG", ans, sizeof(ans))) TH_LOG("%s", ans);
+		}
+		ASSERT_TRUE(POLL(30000, gone(bdf))) TH_LOG("%s was not removed", bdf);
+		/* Let the importers run into the missing exporter. */
+		usleep(200000);
+		if (ev == REMOVE) {
+			ASSERT_EQ(0, write_file("/sys/bus/pci/rescan", "1"));
+		} else {
+			long end = now_ms() + 10000;
+			int rc;
+
+			while ((rc = agent_call("HOSTPLUG", ans, sizeof(ans))) && now_ms() < end)
+				usleep(200000);
+			ASSERT_EQ(0, rc) TH_LOG("HOSTPLUG: %s", ans);
+		}
+		bar = wait_node(bdf, sizeof(bdf), 30000);
+		ASSERT_GE(bar, 0) TH_LOG("the exporter did not come back");
+		close(bar);
+	}
+	__atomic_store_n(&r->stop, 1, __ATOMIC_RELEASE);
+	for (w = 0; w < RACE_WORKERS; w++) {
+		ASSERT_EQ(pid[w], waitpid(pid[w], &status, 0));
+		EXPECT_TRUE(WIFEXITED(status) && !WEXITSTATUS(status));
+	}
+	EXPECT_EQ(0, write_file(RTEST "attach_delay_ms", "0"));
+	TH_LOG("import race: %d %s cycles, %ld imports, %ld ENODEV, %ld other errors",
+	       n, ev == REMOVE ? "remove" : "device_del", r->imported, r->enodev,
+	       r->unexpected);
+	EXPECT_EQ(0, r->unexpected) TH_LOG("last unexpected errno %d", r->last_errno);
+	/* Some import met the exporter revoked or gone: the race was run. */
+	EXPECT_GE(r->enodev, 1);
+	munmap(r, sizeof(*r));
+}
+
 /* No per-test state: the fixture only gives the tests a longer timeout. */
 FIXTURE(unplug) {
 	int unused;
@@ -396,6 +580,20 @@ TEST_F_TIMEOUT(unplug, device_del_under_dma_load, UNPLUG_TIMEOUT)
 	if (agent_call("HOSTPLUGGABLE", ans, sizeof(ans)))
 		SKIP(return, "the runner cannot unplug devices here: %s", ans);
 	run(_metadata, DEVICE_DEL, "device_del");
+}
+
+TEST_F_TIMEOUT(unplug, remove_races_import, UNPLUG_TIMEOUT)
+{
+	import_race(_metadata, REMOVE);
+}
+
+TEST_F_TIMEOUT(unplug, device_del_races_import, UNPLUG_TIMEOUT)
+{
+	char ans[64];
+
+	if (agent_call("HOSTPLUGGABLE", ans, sizeof(ans)))
+		SKIP(return, "the runner cannot unplug devices here: %s", ans);
+	import_race(_metadata, DEVICE_DEL);
 }
 
 TEST_HARNESS_MAIN

@@ -117,4 +117,16 @@ static inline long agent_check(__u64 off, size_t len, __u32 seed)
 	return n;
 }
 
+/* Has the host count the zero bytes of @len bytes at @off of its file; or -1. */
+static inline long agent_zero(__u64 off, size_t len)
+{
+	char req[96], ans[64];
+	long n;
+
+	snprintf(req, sizeof(req), "HOSTZERO %llu %zu", (unsigned long long)off, len);
+	if (agent_call(req, ans, sizeof(ans)) || sscanf(ans, "OK %ld", &n) != 1)
+		return -1;
+	return n;
+}
+
 #endif /* DMAVEC_HOST_AGENT_H */

@@ -11,6 +11,10 @@
  * dmavec_map() and detached. Reading returns
  * "kind <type> entries <n> bytes <bytes>", or "error <errno>".
  *
+ * debugfs/dmavec_ctest/revoke: write a dma-buf file descriptor; it is
+ * revoked and restored with dmavec_revoke(). Reading returns
+ * "revoke <return value of the first call>".
+ *
  * Test VMs only: edu (1234:11e8) is used as a bare DMA master.
  */
 #include <linux/debugfs.h>
@@ -184,6 +188,28 @@ static ssize_t import_read(struct file *file, char __user *ubuf, size_t len,
 	return ret;
 }
 
+static ssize_t revoke_write(struct file *file, const char __user *ubuf,
+			    size_t len, loff_t *ppos)
+{
+	struct dma_buf *dmabuf;
+	int fd, ret;
+
+	ret = kstrtoint_from_user(ubuf, len, 10, &fd);
+	if (ret)
+		return ret;
+	dmabuf = dma_buf_get(fd);
+	if (IS_ERR(dmabuf))
+		return PTR_ERR(dmabuf);
+	ret = dmavec_revoke(dmabuf, true);
+	if (!ret)
+		dmavec_revoke(dmabuf, false);
+	dma_buf_put(dmabuf);
+	mutex_lock(&report_lock);
+	scnprintf(report, sizeof(report), "revoke %d\n", ret);
+	mutex_unlock(&report_lock);
+	return len;
+}
+
 static const struct file_operations export_fops = {
 	.owner = THIS_MODULE,
 	.read = export_read,
@@ -195,11 +221,18 @@ static const struct file_operations import_fops = {
 	.write = import_write,
 };
 
+static const struct file_operations revoke_fops = {
+	.owner = THIS_MODULE,
+	.read = import_read,
+	.write = revoke_write,
+};
+
 static int __init dmavec_ctest_init(void)
 {
 	root = debugfs_create_dir(KBUILD_MODNAME, NULL);
 	debugfs_create_file("export", 0400, root, NULL, &export_fops);
 	debugfs_create_file("import", 0600, root, NULL, &import_fops);
+	debugfs_create_file("revoke", 0600, root, NULL, &revoke_fops);
 	return 0;
 }
 

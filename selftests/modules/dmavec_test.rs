@@ -22,6 +22,7 @@ use kernel::{
     device::Device,
     dma::DataDirection,
     error::from_err_ptr,
+    ffi::c_ulong,
     new_mutex,
     page::{Page, PAGE_SIZE},
     prelude::*,
@@ -255,19 +256,46 @@ mod tests {
         Ok(())
     }
 
+    /// The callback of a dma-buf core importer that is revocable: it has nothing to drop here
+    /// (the test unmaps before it revokes anything).
+    ///
+    /// # Safety
+    ///
+    /// The dma-buf core calls it with an attachment and its reservation lock held.
+    unsafe extern "C" fn core_importer_invalidate(_attach: *mut bindings::dma_buf_attachment) {}
+
+    /// A dynamic, revocable importer of the dma-buf core (not of dmavec's importer API).
+    static CORE_IMPORTER: bindings::dma_buf_attach_ops = bindings::dma_buf_attach_ops {
+        allow_peer2peer: false,
+        invalidate_mappings: Some(core_importer_invalidate),
+    };
+
     #[test]
-    fn legacy_importer_gets_dma_only_sg_table() -> Result {
+    fn core_importer_gets_dma_only_sg_table() -> Result {
         let edu = PciRef::edu()?;
         edu.set_max_seg(u32::MAX);
         let (_pages, ranges) = scattered_pages(8)?;
         let released = Arc::new(Atomic::new(0u32), GFP_KERNEL)?;
         let (_buf, dmabuf) = export_ranges(&ranges, None, released)?;
         let dev = dmavec::raw::device(edu.dev());
-        // SAFETY: `dmabuf` holds a reference; `dev` is valid.
-        let att = from_err_ptr(unsafe { bindings::dma_buf_attach(dmabuf.as_raw(), dev) })?;
-        // SAFETY: `att` was just attached.
-        let sgt =
-            from_err_ptr(unsafe { bindings::dma_buf_map_attachment_unlocked(att, BIDI.into()) });
+        // SAFETY: `dmabuf` holds a reference; `dev` is valid; `CORE_IMPORTER` is static.
+        let att = from_err_ptr(unsafe {
+            bindings::dma_buf_dynamic_attach(
+                dmabuf.as_raw(),
+                dev,
+                &CORE_IMPORTER,
+                core::ptr::null_mut(),
+            )
+        })?;
+        // SAFETY: `dmabuf` holds a reference.
+        let resv = unsafe { (*dmabuf.as_raw()).resv };
+        // SAFETY: A dynamic attachment maps with the reservation lock held.
+        let sgt = from_err_ptr(unsafe {
+            bindings::dma_resv_lock(resv, core::ptr::null_mut());
+            let sgt = bindings::dma_buf_map_attachment(att, BIDI.into());
+            bindings::dma_resv_unlock(resv);
+            sgt
+        });
         if let Ok(sgt) = sgt {
             // SAFETY: A mapped table.
             let (nents, orig, sg) = unsafe { ((*sgt).nents, (*sgt).orig_nents, (*sgt).sgl) };
@@ -284,13 +312,68 @@ mod tests {
             assert_eq!(len as usize, 8 * P);
             assert_eq!(page & !3, 0);
             assert_eq!(iova_to_phys(edu.dev(), addr), ranges[0].paddr());
-            // SAFETY: Mapped above.
-            unsafe { bindings::dma_buf_unmap_attachment_unlocked(att, sgt, BIDI.into()) };
+            // SAFETY: Mapped above; unmapped with the reservation lock held.
+            unsafe {
+                bindings::dma_resv_lock(resv, core::ptr::null_mut());
+                bindings::dma_buf_unmap_attachment(att, sgt, BIDI.into());
+                bindings::dma_resv_unlock(resv);
+            }
         }
         // SAFETY: Attached above, unmapped.
         unsafe { bindings::dma_buf_detach(dmabuf.as_raw(), att) };
         assert!(sgt.is_ok());
         edu.set_max_seg(u32::MAX);
+        Ok(())
+    }
+
+    /// Once an attachment is being detached, an invalidation no longer reaches its importer,
+    /// whose owner may be tearing it down: between the unmap and the detach the dma-buf core
+    /// can still invalidate the attachment (issue 12, item 8).
+    #[test]
+    fn retired_attachment_is_not_called_back() -> Result {
+        let edu = PciRef::edu()?;
+        let (_pages, ranges) = scattered_pages(2)?;
+        let released = Arc::new(Atomic::new(0u32), GFP_KERNEL)?;
+        let (buf, dmabuf) = export_ranges(&ranges, None, released)?;
+        let inval = Arc::new(Atomic::new(0u32), GFP_KERNEL)?;
+        let att = Attachment::new(dmabuf, edu.dev(), CountingImporter(inval.clone()))?;
+        assert!(att.lock().map(BIDI).is_ok());
+        buf.revoke();
+        assert_eq!(inval.load(Relaxed), 1);
+        buf.restore();
+        assert!(att.lock().map(BIDI).is_ok());
+        // Where `drop` unlocks before `dma_buf_detach()`: an invalidation then must not call
+        // the importer, and must find nothing mapped.
+        att.retire();
+        assert!(att.lock().mapped().is_none());
+        buf.revoke();
+        assert_eq!(inval.load(Relaxed), 1);
+        buf.restore();
+        drop(att);
+        Ok(())
+    }
+
+    /// Every buffer can be revoked, and revocation waits for the importers to unmap, so a
+    /// static importer, which never unmaps on request, is refused even for system memory:
+    /// revocation can then never wait forever (issue 12, item 4).
+    #[test]
+    fn static_importer_of_ram_is_refused() -> Result {
+        let edu = PciRef::edu()?;
+        let (_pages, ranges) = scattered_pages(2)?;
+        let released = Arc::new(Atomic::new(0u32), GFP_KERNEL)?;
+        let (buf, dmabuf) = export_ranges(&ranges, None, released)?;
+        let dev = dmavec::raw::device(edu.dev());
+        // SAFETY: `dmabuf` holds a reference; `dev` is valid.
+        let att = unsafe { bindings::dma_buf_attach(dmabuf.as_raw(), dev) };
+        let refused = from_err_ptr(att).err();
+        if refused.is_none() {
+            // SAFETY: Attached just above.
+            unsafe { bindings::dma_buf_detach(dmabuf.as_raw(), att) };
+        }
+        assert_eq!(refused, Some(EOPNOTSUPP));
+        // Nothing can hold the revocation up: it returns.
+        buf.revoke();
+        buf.restore();
         Ok(())
     }
 
@@ -328,14 +411,59 @@ struct ImportFile {
     report: Mutex<KVec<u8>>,
 }
 
+/// edu's segment limits, set for one import and restored when dropped.
+struct LimitsOverride<'a> {
+    edu: &'a PciRef,
+    saved: (u32, c_ulong),
+}
+
+impl<'a> LimitsOverride<'a> {
+    fn set(edu: &'a PciRef, max_seg: u32, boundary_mask: c_ulong) -> Result<Self> {
+        let dev = dmavec::raw::device(edu.dev());
+        // SAFETY: A valid PCI device, whose `dma_parms` points into its `pci_dev` (never null
+        // for PCI); only test VMs load this module.
+        let saved = unsafe {
+            let p = (*dev).dma_parms.as_mut().ok_or(ENODEV)?;
+            let saved = (p.max_segment_size, p.segment_boundary_mask);
+            p.max_segment_size = max_seg;
+            p.segment_boundary_mask = boundary_mask;
+            saved
+        };
+        Ok(Self { edu, saved })
+    }
+}
+
+impl Drop for LimitsOverride<'_> {
+    fn drop(&mut self) {
+        let dev = dmavec::raw::device(self.edu.dev());
+        // SAFETY: As in `set`, which found `dma_parms` non-null.
+        if let Some(p) = unsafe { (*dev).dma_parms.as_mut() } {
+            (p.max_segment_size, p.segment_boundary_mask) = self.saved;
+        }
+    }
+}
+
 impl ImportFile {
-    fn run(fd: i32) -> Result<KVec<u8>> {
+    /// Imports `fd` for edu and describes the mapping. With `limits` (maximum segment size,
+    /// boundary mask) edu's limits are set for the import, the mapping is made for
+    /// `ToDevice`, and the report adds the longest entry, the entries that cross a boundary,
+    /// and what mapping the attachment again for `FromDevice` and for `ToDevice` returns.
+    fn run(fd: i32, limits: Option<(u32, c_ulong)>) -> Result<KVec<u8>> {
         let edu = PciRef::edu()?;
+        // Dropped after the attachment (declared before it): restored once it is detached.
+        let _limits = limits
+            .map(|(m, b)| LimitsOverride::set(&edu, m, b))
+            .transpose()?;
         let dmabuf = dmavec::DmaBuf::from_fd(fd)?;
         let inval = Arc::new(Atomic::new(0u32), GFP_KERNEL)?;
         let att = Attachment::new(dmabuf, edu.dev(), CountingImporter(inval))?;
         let mut l = att.lock();
-        let v = l.map(BIDI)?;
+        let dir = if limits.is_some() {
+            DataDirection::ToDevice
+        } else {
+            BIDI
+        };
+        let v = l.map(dir)?;
         let total: usize = v.entries.iter().map(|e| e.len).sum();
         let mut out = KVec::new();
         let s = format_args!(
@@ -346,6 +474,30 @@ impl ImportFile {
             total
         );
         write_to(&mut out, s)?;
+        if let Some((_, mask)) = limits {
+            // CAST: `unsigned long` is 64 bits wide on the 64-bit kernels this runs on.
+            let mask = mask as u64;
+            let maxlen = v.entries.iter().map(|e| e.len).max().unwrap_or(0);
+            let crossing = v
+                .entries
+                .iter()
+                .filter(|e| (e.addr & !mask) != ((e.addr + e.len as u64 - 1) & !mask))
+                .count();
+            let other = l
+                .map(DataDirection::FromDevice)
+                .err()
+                .map_or(0, |e| e.to_errno());
+            let same = l
+                .map(DataDirection::ToDevice)
+                .err()
+                .map_or(0, |e| e.to_errno());
+            write_to(
+                &mut out,
+                format_args!(
+                    "maxlen {maxlen} crossing {crossing} other-dir {other} same-dir {same}\n"
+                ),
+            )?;
+        }
         Ok(out)
     }
 }
@@ -357,13 +509,23 @@ fn write_to(out: &mut KVec<u8>, args: fmt::Arguments<'_>) -> Result {
 }
 
 impl debugfs::Reader for ImportFile {
+    /// Takes "<fd>", or "<fd> <max segment size> <boundary mask>" (see [`ImportFile::run`]).
     fn read_from_slice(&self, reader: &mut UserSliceReader) -> Result {
-        let mut buf = [0u8; 16];
+        let mut buf = [0u8; 64];
         let n = reader.len().min(buf.len());
         reader.read_slice(&mut buf[..n])?;
         let s = core::str::from_utf8(&buf[..n]).map_err(|_| EINVAL)?;
-        let fd: i32 = s.trim().parse().map_err(|_| EINVAL)?;
-        let report = match Self::run(fd) {
+        let mut words = s.split_whitespace();
+        let fd: i32 = words.next().ok_or(EINVAL)?.parse().map_err(|_| EINVAL)?;
+        let limits = match (words.next(), words.next()) {
+            (None, _) => None,
+            (Some(m), Some(b)) => Some((
+                m.parse().map_err(|_| EINVAL)?,
+                b.parse().map_err(|_| EINVAL)?,
+            )),
+            _ => return Err(EINVAL),
+        };
+        let report = match Self::run(fd, limits) {
             Ok(r) => r,
             Err(e) => {
                 let mut v = KVec::new();
@@ -439,8 +601,32 @@ impl debugfs::Reader for BarExports {
     }
 }
 
+/// `debugfs/dmavec_test/attach_delay_ms`: dmavec's [`dmavec::test_hooks::ATTACH_DELAY_MS`],
+/// for the race tests of the kselftests (the import that races a removal).
+struct AttachDelay;
+
+impl debugfs::Reader for AttachDelay {
+    fn read_from_slice(&self, reader: &mut UserSliceReader) -> Result {
+        let mut buf = [0u8; 16];
+        let n = reader.len().min(buf.len());
+        reader.read_slice(&mut buf[..n])?;
+        let s = core::str::from_utf8(&buf[..n]).map_err(|_| EINVAL)?;
+        let ms: u32 = s.trim().parse().map_err(|_| EINVAL)?;
+        dmavec::test_hooks::ATTACH_DELAY_MS.store(ms, Relaxed);
+        Ok(())
+    }
+}
+
+impl fmt::Debug for AttachDelay {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "{}", dmavec::test_hooks::ATTACH_DELAY_MS.load(Relaxed))
+    }
+}
+
 #[pin_data]
 struct DmavecTest {
+    #[pin]
+    _delay: debugfs::File<AttachDelay>,
     #[pin]
     _import: debugfs::File<ImportFile>,
     #[pin]
@@ -456,6 +642,7 @@ impl kernel::InPlaceModule for DmavecTest {
         }
         let root = debugfs::Dir::new(c"dmavec_test");
         try_pin_init!(Self {
+            _delay <- root.read_write_file(c"attach_delay_ms", AttachDelay),
             _import <- root.read_write_file(
                 c"import",
                 pin_init!(ImportFile {

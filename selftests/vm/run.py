@@ -58,6 +58,7 @@ class Agent:
       HOSTWRITE <off> <hex>         -> OK
       HOSTFILL <off> <len> <seed>   -> OK   (the pattern of host_agent.h)
       HOSTCHECK <off> <len> <seed>  -> OK <bytes of the file that match the pattern>
+      HOSTZERO <off> <len>          -> OK <bytes of the file that are zero>
       HOSTPLUGGABLE                 -> OK when the two below work (QEMU monitor)
       HOSTUNPLUG                    -> OK: device_del of ivshmem (the guest sees a
                                        PCIe hot-unplug request)
@@ -175,6 +176,11 @@ class Agent:
                     got = f.read(ln)
                     want = pattern(seed, ln)
                     return "OK %d" % sum(1 for a, b in zip(got, want) if a == b)
+                if cmd == "HOSTZERO":
+                    off, ln = int(args[0], 0), int(args[1], 0)
+                    f.seek(off)
+                    got = f.read(ln)
+                    return "OK %d" % got.count(0)
             return "ERR unknown command"
         except (ValueError, IndexError, OSError, json.JSONDecodeError) as e:
             return "ERR " + str(e).replace("\n", " ")

@@ -16,8 +16,6 @@
 #include <linux/ioctl.h>
 #include <linux/types.h>
 
-#define DMAVEC_ABI_VERSION	1
-
 #define DMAVEC_IOCTL_MAGIC	0xDB
 
 /* dmavec_info.features */
@@ -26,21 +24,24 @@
 
 /**
  * struct dmavec_info - DMAVEC_IOCTL_INFO
- * @abi_version: out: DMAVEC_ABI_VERSION
  * @page_size: out: granule of allocations and offsets, in bytes
+ * @features: out: DMAVEC_FEATURE_*
  * @bar_size: out: size of the device memory, in bytes
  * @bytes_free: out: bytes not allocated (nor held by a live dma-buf)
- * @features: out: DMAVEC_FEATURE_*
  * @bar_index: out: index of the exported PCI BAR
+ * @reserved0: out: zero
  * @reserved: out: zero
+ *
+ * There is no version field: the interface grows by new features bits
+ * and by new flags of the ioctls, whose reserved fields are zero today.
  */
 struct dmavec_info {
-	__u32 abi_version;
 	__u32 page_size;
+	__u32 features;
 	__u64 bar_size;
 	__u64 bytes_free;
-	__u32 features;
 	__u32 bar_index;
+	__u32 reserved0;
 	__u64 reserved[4];
 };
 
@@ -97,7 +98,7 @@ struct dmavec_range {
  * @count: in: 1 to DMAVEC_MAX_RANGES
  * @fd_flags: in: O_CLOEXEC and the access mode (O_RDONLY, O_RDWR)
  * @flags: in: zero
- * @fd: out: the dma-buf file descriptor
+ * @fd: in: zero; out: the dma-buf file descriptor
  * @reserved: in: zero
  */
 struct dmavec_export {

@@ -66,8 +66,10 @@ int dmavec_phys_vec_check(const struct phys_vec *vecs, size_t nr,
  *	NULL for system memory; must stay valid until the exporter revokes
  *	the buffer for good, which it does before the device is unbound
  * @flags: file flags of the dma-buf (O_RDWR)
- * @release: called once the dma-buf is released and no importer can reach
- *	the memory any more; may be NULL
+ * @release: called once, when the dma-buf that dmavec_export() returned is
+ *	released (its last reference dropped) and no importer can reach the
+ *	memory any more; may be NULL. Never called when dmavec_export()
+ *	fails: the memory and @priv then stay the caller's.
  * @priv: argument of @release
  */
 struct dmavec_export_info {
@@ -87,14 +89,23 @@ struct dmavec_export_info {
  *
  * The dma-buf's ops belong to dmavec: importers that use dmavec_map() get
  * an array of struct dma_vec, and those of the dma-buf core get a DMA-only
- * sg_table built from the same mapping. MMIO (@info->provider set) is only
- * attached by peer-to-peer capable, revocable (dynamic) importers that can
- * reach it.
+ * sg_table built from the same mapping. Every importer must be revocable
+ * (dynamic, with an invalidate_mappings callback; -EOPNOTSUPP otherwise),
+ * since every buffer can be revoked. MMIO (@info->provider set) is only
+ * attached by peer-to-peer capable importers that can reach it.
+ *
+ * Ownership: on success the dma-buf owns the exporter's side until it is
+ * released, and then calls @info->release(@info->priv) exactly once,
+ * possibly from another thread (the last dma_buf_put() or fput()). On an
+ * error nothing was created and @info->release is never called: the caller
+ * frees what it allocated. No step can fail once the dma-buf exists.
  *
  * Context: Process context; may sleep.
  * Return: a dma-buf with one reference for the caller (dma_buf_fd() or
- * dma_buf_put()), or an ERR_PTR(): -EINVAL or -EOVERFLOW for ranges
- * dmavec_phys_vec_check() refuses, -ENOMEM.
+ * dma_buf_put()), or an ERR_PTR(): -EINVAL for a NULL @info->name,
+ * @info->owner or @info->ranges, -EINVAL or -EOVERFLOW for ranges
+ * dmavec_phys_vec_check() refuses, -ENOMEM, or what dma_buf_export()
+ * returns.
  */
 struct dma_buf *dmavec_export(const struct dmavec_export_info *info);
 
@@ -104,14 +115,28 @@ struct dma_buf *dmavec_export(const struct dmavec_export_info *info);
  * @revoked: true to revoke, false to restore
  *
  * Revoking invalidates every importer's mapping, makes new attachments and
- * maps fail with -ENODEV, and waits until every mapping is gone: when it
- * returns no importer can reach the memory. Restoring lets maps succeed
- * again, e.g. after a device reset.
+ * maps fail with -ENODEV, zaps CPU mappings (the next access faults with
+ * SIGBUS), waits for the fences in the reservation object, and waits until
+ * every mapping is gone: when it returns no importer can reach the memory,
+ * and no attach is still using @info->provider, which the exporter may then
+ * free (revoke for good before the provider's device is unbound). The wait
+ * is bounded because every importer is revocable (see dmavec_export()).
+ * Restoring lets attachments and maps succeed again, e.g. after a device
+ * reset.
+ *
+ * The caller must hold a reference, so that revocation cannot race the
+ * dma-buf's release: an exporter that keeps only a pointer to its dma-buf
+ * (and learns of the release through @info->release) takes one with
+ * get_file_active(&dmabuf->file) under the lock that its release callback
+ * also takes, and skips a dma-buf that is already being released, as
+ * vfio-pci does for its own dma-bufs.
  *
  * Context: Process context; may sleep. Must not be called with the
  * dma-buf's reservation lock held.
+ * Return: 0; -EINVAL if @dmabuf is NULL or not a dmavec dma-buf (nothing
+ * is done then).
  */
-void dmavec_revoke(struct dma_buf *dmabuf, bool revoked);
+int dmavec_revoke(struct dma_buf *dmabuf, bool revoked);
 
 /**
  * dmavec_is_dmavec() - Whether a dma-buf was exported by dmavec
@@ -142,7 +167,9 @@ struct dmavec_importer_ops {
  * @ops: the importer's callbacks; must stay valid until dmavec_detach()
  * @priv: argument of the callbacks
  *
- * The attachment accepts peer-to-peer memory and is revocable.
+ * The attachment accepts peer-to-peer memory and is revocable. When the
+ * exporter invalidates it, @ops->invalidate is called with the reservation
+ * lock held; it is no longer called once dmavec_detach() has started.
  *
  * Context: Process context; may sleep. The reservation lock must not be
  * held.
@@ -187,14 +214,19 @@ struct dma_buf *dmavec_attachment_dmabuf(struct dmavec_attachment *att);
  * behind a translating IOMMU the whole buffer is a single entry, split only
  * where the importer's maximum segment size or segment boundary requires.
  * Any other dma-buf is mapped by the dma-buf core and the DMA side of its
- * sg_table is presented as entries, adjacent segments merged. Mapping an
- * attachment that is mapped already returns the current mapping.
+ * sg_table is presented as entries, adjacent segments merged within the
+ * importer's maximum segment size and segment boundary. Mapping an
+ * attachment that is mapped already returns the current mapping if it was
+ * made for @dir or for DMA_BIDIRECTIONAL.
  *
  * Context: Process context; may sleep. The caller holds the dma-buf's
  * reservation lock.
- * Return: 0 on success; -ENODEV for a revoked dmavec buffer, -EPERM if the
- * importer cannot reach the memory, -EINVAL, -ENOMEM, or what the DMA API
- * or the exporter returned.
+ * Return: 0 on success; -EBUSY if the attachment is mapped already for
+ * another direction (dmavec_unmap() first); -ENODEV for a revoked dmavec
+ * buffer, -EPERM if the importer cannot reach the memory, -ERANGE if it
+ * reaches it by PCI bus addresses (DMAVEC_MAP_BUS_ADDR) that its DMA mask
+ * does not cover, -EINVAL, -ENOMEM, or what the DMA API or the exporter
+ * returned.
  */
 int dmavec_map(struct dmavec_attachment *att, enum dma_data_direction dir,
 	       const struct dma_vec **vecs, size_t *nr_vecs,
