@@ -893,13 +893,12 @@ impl Buffer {
     }
 }
 
+/// The CPU access hooks: hands the buffer over to the CPU (`for_cpu`) or back to the devices.
+///
 /// # Safety
 ///
-/// The dma-buf core calls this with a live dmavec dma-buf, after waiting for its fences.
-unsafe extern "C" fn dmavec_begin_cpu_access(
-    dmabuf: *mut bindings::dma_buf,
-    _dir: bindings::dma_data_direction,
-) -> c_int {
+/// `dmabuf` is a live dmavec dma-buf.
+unsafe fn cpu_access(dmabuf: *mut bindings::dma_buf, for_cpu: bool) -> c_int {
     // SAFETY: As above.
     let buf = unsafe { buffer_of(dmabuf) };
     if buf.is_mmio() {
@@ -907,7 +906,18 @@ unsafe extern "C" fn dmavec_begin_cpu_access(
         return 0;
     }
     // SAFETY: As above.
-    from_result(|| unsafe { buf.sync_cpu(dmabuf, true) }.map(|()| 0))
+    from_result(|| unsafe { buf.sync_cpu(dmabuf, for_cpu) }.map(|()| 0))
+}
+
+/// # Safety
+///
+/// The dma-buf core calls this with a live dmavec dma-buf.
+unsafe extern "C" fn dmavec_begin_cpu_access(
+    dmabuf: *mut bindings::dma_buf,
+    _dir: bindings::dma_data_direction,
+) -> c_int {
+    // SAFETY: As above.
+    unsafe { cpu_access(dmabuf, true) }
 }
 
 /// # Safety
@@ -918,12 +928,7 @@ unsafe extern "C" fn dmavec_end_cpu_access(
     _dir: bindings::dma_data_direction,
 ) -> c_int {
     // SAFETY: As above.
-    let buf = unsafe { buffer_of(dmabuf) };
-    if buf.is_mmio() {
-        return 0;
-    }
-    // SAFETY: As above.
-    from_result(|| unsafe { buf.sync_cpu(dmabuf, false) }.map(|()| 0))
+    unsafe { cpu_access(dmabuf, false) }
 }
 
 /// # Safety

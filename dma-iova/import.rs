@@ -310,7 +310,6 @@ impl<'a> Locked<'a> {
             let m = if native {
                 // SAFETY: A dmavec dma-buf, attached (so not released), lock held.
                 let buf = unsafe { buffer_of(dmabuf) };
-                // SAFETY: `attach` is an attachment of `buf`'s dma-buf, lock held.
                 Mapped::Native {
                     // SAFETY: `attach` is an attachment of `buf`'s dma-buf, lock held.
                     live: unsafe { buf.map_attachment(attach, dir) }?.into_static(),

@@ -48,7 +48,7 @@ static int swiotlb_forced(void)
 			line[0] = '\0';
 		fclose(f);
 	}
-	return strstr(line, "swiotlb=force") != NULL;
+	return !!strstr(line, "swiotlb=force");
 }
 
 static int edu_xfer(int edu, unsigned long cmd, __u64 off, __u64 len, __u32 seed, void *data)
