@@ -13,6 +13,7 @@ use kernel::{debugfs, prelude::*};
 
 mod capi;
 pub mod export;
+pub mod fence;
 pub mod import;
 pub mod map;
 pub mod range;
@@ -23,6 +24,7 @@ pub mod stats;
 pub mod test_hooks;
 
 pub use export::{export, is_dmavec, Buffer, DmaBuf, ExportInfo, ExporterOps};
+pub use fence::Fence;
 pub use import::{Attachment, Importer, Locked, MapKind, MappedView};
 pub use map::{MapType, Mapping, Provider};
 pub use range::{DmaVec, PhysVec, Ranges, SegLimits};

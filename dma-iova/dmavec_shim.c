@@ -8,6 +8,7 @@
  */
 #include <linux/build_bug.h>
 #include <linux/dma-buf.h>
+#include <linux/dma-fence.h>
 #include <linux/dma-map-ops.h>
 #include <linux/dma-mapping.h>
 #include <linux/dma-resv.h>
@@ -19,6 +20,8 @@
 #include <linux/pci.h>
 #include <linux/pci-p2pdma.h>
 #include <linux/scatterlist.h>
+#include <linux/slab.h>
+#include <linux/spinlock.h>
 #include <linux/stddef.h>
 
 #include "dmavec_shim.h"
@@ -123,6 +126,41 @@ void dmavec_shim_dma_sync_single(struct device *dev, dma_addr_t addr,
 int dmavec_shim_dma_resv_lock_interruptible(struct dma_resv *resv)
 {
 	return dma_resv_lock_interruptible(resv, NULL);
+}
+
+/*
+ * A fence of one importer DMA (fence.rs): the fence and its lock in one
+ * allocation, freed by the default release (the fence is its first member).
+ */
+struct dmavec_fence {
+	struct dma_fence base;
+	spinlock_t lock;	/* the fence's lock, given to dma_fence_init() */
+};
+
+static const char *dmavec_fence_name(struct dma_fence *fence)
+{
+	return "dmavec";
+}
+
+static const struct dma_fence_ops dmavec_fence_ops = {
+	.get_driver_name = dmavec_fence_name,
+	.get_timeline_name = dmavec_fence_name,
+};
+
+struct dma_fence *dmavec_shim_fence_create(u64 context, u64 seqno)
+{
+	struct dmavec_fence *f = kzalloc_obj(*f);
+
+	if (!f)
+		return NULL;
+	spin_lock_init(&f->lock);
+	dma_fence_init(&f->base, &dmavec_fence_ops, &f->lock, context, seqno);
+	return &f->base;
+}
+
+void dmavec_shim_fence_put(struct dma_fence *fence)
+{
+	dma_fence_put(fence);
 }
 
 EXPORT_SYMBOL_NS_GPL(dmavec_phys_vec_check, "DMAVEC");

@@ -12,6 +12,7 @@
 
 struct device;
 struct dma_buf;
+struct dma_fence;
 struct dma_resv;
 struct dma_vec;
 struct page;
@@ -36,5 +37,7 @@ void dmavec_shim_dma_sync_single(struct device *dev, dma_addr_t addr,
 				 size_t size, enum dma_data_direction dir,
 				 bool for_cpu);
 int dmavec_shim_dma_resv_lock_interruptible(struct dma_resv *resv);
+struct dma_fence *dmavec_shim_fence_create(u64 context, u64 seqno);
+void dmavec_shim_fence_put(struct dma_fence *fence);
 
 #endif /* DMAVEC_SHIM_H */

@@ -15,6 +15,7 @@
 
 use crate::{
     export::{buffer_of, is_dmavec, DmaBuf, LiveMapping},
+    fence::Fence,
     map::{DmaBackend, KernelDma, MapType},
     range::DmaVec,
     shim,
@@ -24,7 +25,7 @@ use kernel::{
     bindings,
     device::Device,
     dma::DataDirection,
-    error::from_err_ptr,
+    error::{from_err_ptr, to_result},
     prelude::*,
     sync::atomic::{Atomic, Relaxed},
 };
@@ -51,7 +52,9 @@ impl MapKind {
 /// The importer's side of an attachment.
 pub trait Importer: Send + Sync + 'static {
     /// The exporter invalidated the mapping; called with the reservation lock held. The
-    /// importer must stop using the addresses and drop the mapping ([`Locked::unmap`]).
+    /// importer must stop using the addresses and drop the mapping ([`Locked::unmap`]): at
+    /// once, or, if DMA on the mapping is in flight under a fence ([`Locked::fence_dma`]),
+    /// make that DMA stop soon and unmap after signalling the fence.
     fn invalidate(&self, locked: &mut Locked<'_>);
 }
 
@@ -85,6 +88,10 @@ struct Inner {
     /// ([`Attachment::retire`]): from then on the invalidate callback does not reach the
     /// importer, whose owner may be tearing it down.
     dead: Atomic<bool>,
+    /// The fence timeline of this attachment's DMA ([`Locked::fence_dma`]) and its last
+    /// sequence number.
+    fence_context: u64,
+    fence_seqno: Atomic<u64>,
 }
 
 // SAFETY: `mapped` is only accessed with the reservation lock held (through `Locked`); the
@@ -147,6 +154,9 @@ impl Attachment {
                 importer,
                 mapped: UnsafeCell::new(None),
                 dead: Atomic::new(false),
+                // SAFETY: Allocating one timeline has no precondition.
+                fence_context: unsafe { bindings::dma_fence_context_alloc(1) },
+                fence_seqno: Atomic::new(0),
             },
             GFP_KERNEL,
         )?;
@@ -321,6 +331,34 @@ impl<'a> Locked<'a> {
             *self.slot() = Some(m);
         }
         self.slot().as_ref().map(view).ok_or(EINVAL)
+    }
+
+    /// Publishes a fence for DMA the importer is about to run on the current mapping without
+    /// the reservation lock, in the reservation object with usage `DMA_RESV_USAGE_BOOKKEEP`.
+    ///
+    /// The importer signals it ([`Fence::signal`], or by dropping it) once the DMA is complete
+    /// or stopped. Until then its invalidate callback may leave the mapping in place (it must
+    /// make the DMA stop soon): revocation waits for the fence before it waits for the
+    /// unmap, and the importer unmaps after signalling.
+    ///
+    /// # Errors
+    ///
+    /// `ENOMEM`.
+    pub fn fence_dma(&mut self) -> Result<Fence> {
+        let seqno = self.inner.fence_seqno.fetch_add(1, Relaxed) + 1;
+        let fence = Fence::new(self.inner.fence_context, seqno)?;
+        let resv = self.resv();
+        // SAFETY: `self` proves the reservation lock is held.
+        to_result(unsafe { bindings::dma_resv_reserve_fences(resv, 1) })?;
+        // SAFETY: As above, with a slot reserved; the object takes its own reference.
+        unsafe {
+            bindings::dma_resv_add_fence(
+                resv,
+                fence.as_raw(),
+                bindings::dma_resv_usage_DMA_RESV_USAGE_BOOKKEEP,
+            )
+        };
+        Ok(fence)
     }
 
     /// Drops the current mapping, if any.

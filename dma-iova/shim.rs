@@ -36,6 +36,8 @@ extern "C" {
         dir: bindings::dma_data_direction,
         for_cpu: bool,
     );
+    pub(crate) fn dmavec_shim_fence_create(context: u64, seqno: u64) -> *mut bindings::dma_fence;
+    pub(crate) fn dmavec_shim_fence_put(fence: *mut bindings::dma_fence);
     pub(crate) fn dmavec_shim_dma_resv_lock_interruptible(
         resv: *mut bindings::dma_resv,
     ) -> ffi::c_int;

@@ -10,10 +10,14 @@
 //! `/dev/dmavec-edu-<pci name>` (ioctls in `uapi/linux/dmavec_edu.h`): IMPORT a dma-buf fd,
 //! WRITE a seeded pattern into it, READ from it, INFO on the mapping.
 //!
-//! Every DMA runs with the dma-buf's reservation lock held, so an invalidation waits for it
-//! and, once invalidated, the mapping is gone: the next transfer maps again (and fails with
-//! `ENODEV` if the exporter revoked the buffer). The device is never programmed with an
-//! address from an invalidated mapping.
+//! A transfer maps the buffer and publishes a fence for its DMA in the reservation object
+//! (`DMA_RESV_USAGE_BOOKKEEP`) under the reservation lock, then runs the DMA without the lock.
+//! An invalidation during the transfer marks the mapping stale and returns at once; the
+//! transfer stops at the next chunk, signals the fence, unmaps, and maps again (which fails
+//! with `ENODEV` if the exporter revoked the buffer). Revocation waits for the fence, then for
+//! the unmap, so the device is never programmed with an address from an invalidated mapping,
+//! and the mapping outlives every DMA programmed with it. A transfer that times out stops the
+//! engine (bus mastering off) before it signals the fence.
 
 use core::ptr::NonNull;
 use dmavec::{Attachment, DmaVec, Importer, Locked, MapKind, MapType};
@@ -149,6 +153,10 @@ impl Pattern {
 struct EduHw<'bound> {
     bar: pci::Bar<'bound, { regs::END }>,
     bounce: Coherent<[u8; CHUNK]>,
+    /// The device, to turn bus mastering off and on around a transfer that timed out.
+    pdev: ARef<pci::Device>,
+    /// Bus mastering was turned off after a timeout: on again once the engine is idle.
+    stopped: Atomic<bool>,
 }
 
 impl EduHw<'_> {
@@ -160,17 +168,33 @@ impl EduHw<'_> {
     fn dma(&self, src: u64, dst: u64, len: usize, to_ram: bool) -> Result {
         let src = u32::try_from(src).map_err(|_| EINVAL)?;
         let dst = u32::try_from(dst).map_err(|_| EINVAL)?;
+        if self.stopped.load(Relaxed) {
+            // The transfer that timed out must be over before the engine may reach memory.
+            if self.bar.read32(regs::DMA_CMD) & regs::CMD_START != 0 {
+                return Err(EBUSY);
+            }
+            // SAFETY: The device is bound (this value lives in its driver data).
+            unsafe { bindings::pci_set_master(dmavec::raw::pci_dev(&self.pdev)) };
+            self.stopped.store(false, Relaxed);
+        }
         self.bar.write32(src, regs::DMA_SRC);
         self.bar.write32(dst, regs::DMA_DST);
         self.bar.write32(len as u32, regs::DMA_COUNT);
         let cmd = regs::CMD_START | if to_ram { regs::CMD_TO_RAM } else { 0 };
         self.bar.write32(cmd, regs::DMA_CMD);
-        for _ in 0..2000 {
+        // TIMEOUT: edu completes a transfer in about 100 ms under TCG; `dma_timeout_ms` gives
+        // it 2 s by default.
+        for _ in 0..module_parameters::dma_timeout_ms.value() {
             if self.bar.read32(regs::DMA_CMD) & regs::CMD_START == 0 {
                 return Ok(());
             }
             kernel::time::delay::fsleep(kernel::time::Delta::from_millis(1));
         }
+        // Stop the engine before the caller signals its fence and unmaps: with bus mastering
+        // off, the transfer still running can no longer reach memory.
+        // SAFETY: The device is bound (this value lives in its driver data).
+        unsafe { bindings::pci_clear_master(dmavec::raw::pci_dev(&self.pdev)) };
+        self.stopped.store(true, Relaxed);
         Err(ETIMEDOUT)
     }
 
@@ -218,9 +242,10 @@ struct EduDevice {
     /// may sleep; unbind takes it too, and so waits for transfers in flight.
     #[pin]
     hw: Mutex<Option<NonNull<EduHw<'static>>>>,
-    /// The imported dma-buf (one: edu has one DMA engine) and its invalidation count.
+    /// The imported dma-buf (one: edu has one DMA engine) and the state its importer
+    /// shares with the invalidate callback.
     #[pin]
-    import: Mutex<Option<(Attachment, Arc<Atomic<u32>>)>>,
+    import: Mutex<Option<(Attachment, Arc<ImportState>)>>,
 }
 
 // SAFETY: `hw` points into the driver data, which outlives every use: unbind clears it under
@@ -229,14 +254,39 @@ unsafe impl Send for EduDevice {}
 // SAFETY: See `Send`.
 unsafe impl Sync for EduDevice {}
 
-/// Counts invalidations and drops the mapping: DMA never runs concurrently (it holds the
-/// reservation lock), so nothing is in flight here.
-struct EduImporter(Arc<Atomic<u32>>);
+/// What a transfer shares with the invalidate callback of its import.
+struct ImportState {
+    /// Invalidations seen (INFO reports them).
+    invalidations: Atomic<u32>,
+    /// A transfer runs DMA on the mapping under a fence; written under the reservation lock.
+    busy: Atomic<bool>,
+    /// Invalidated while busy: the transfer stops at its next chunk, signals its fence and
+    /// unmaps. Written under the reservation lock.
+    stale: Atomic<bool>,
+}
+
+impl ImportState {
+    const fn new() -> Self {
+        Self {
+            invalidations: Atomic::new(0),
+            busy: Atomic::new(false),
+            stale: Atomic::new(false),
+        }
+    }
+}
+
+/// Counts invalidations; drops the mapping at once when no DMA is in flight, else leaves it to
+/// the transfer, which stops, signals its fence (revocation waits for it) and unmaps.
+struct EduImporter(Arc<ImportState>);
 
 impl Importer for EduImporter {
     fn invalidate(&self, locked: &mut Locked<'_>) {
-        self.0.add(1, Relaxed);
-        locked.unmap();
+        self.0.invalidations.add(1, Relaxed);
+        if self.0.busy.load(Relaxed) {
+            self.0.stale.store(true, Relaxed);
+        } else {
+            locked.unmap();
+        }
     }
 }
 
@@ -296,24 +346,54 @@ impl EduFile {
             let hw_ptr = hw_slot.ok_or(ENODEV)?;
             // SAFETY: Valid while `hw_slot` is held (see `EduDevice`).
             let hw = unsafe { hw_ptr.as_ref() };
+            // Held for the whole transfer: DETACH and IMPORT, which drop the mapping, wait.
             let import = self.dev.import.lock();
-            let (att, _) = import.as_ref().ok_or(ENOENT)?;
-            let mut locked = att.lock();
-            let v = locked.map(DataDirection::Bidirectional)?;
-            if offset + length > v.bytes {
-                return Err(EINVAL);
-            }
-            if write {
-                let mut pattern = Pattern::new(req.seed);
-                let mut buf = [0u8; CHUNK];
-                walk(v.entries, offset, length, |addr, _, n| {
-                    pattern.fill(&mut buf[..n]);
-                    hw.push(&buf[..n], addr)
-                })?;
-            } else {
-                walk(v.entries, offset, length, |addr, at, n| {
-                    hw.pull(addr, &mut data[at..at + n])
-                })?;
+            let (att, st) = import.as_ref().ok_or(ENOENT)?;
+            let mut pattern = Pattern::new(req.seed);
+            let mut buf = [0u8; CHUNK];
+            let mut done = 0usize;
+            while done < length {
+                // Map (again, after an invalidation) and publish the DMA's fence, locked.
+                let (entries, fence) = {
+                    let mut locked = att.lock();
+                    let v = locked.map(DataDirection::Bidirectional)?;
+                    if offset + length > v.bytes {
+                        return Err(EINVAL);
+                    }
+                    let mut entries = KVec::with_capacity(v.entries.len(), GFP_KERNEL)?;
+                    entries.extend_from_slice(v.entries, GFP_KERNEL)?;
+                    let fence = locked.fence_dma()?;
+                    st.busy.store(true, Relaxed);
+                    (entries, fence)
+                };
+                // The DMA, unlocked. The mapping stays: only this transfer unmaps while busy.
+                let res = walk(&entries, offset + done, length - done, |addr, _, n| {
+                    if st.stale.load(Relaxed) {
+                        return Err(EAGAIN);
+                    }
+                    if write {
+                        pattern.fill(&mut buf[..n]);
+                        hw.push(&buf[..n], addr)?;
+                    } else {
+                        hw.pull(addr, &mut data[done..done + n])?;
+                    }
+                    done += n;
+                    Ok(())
+                });
+                // The engine is idle (or stopped): let revocation go on, then unmap if stale.
+                fence.signal();
+                {
+                    let mut locked = att.lock();
+                    st.busy.store(false, Relaxed);
+                    if st.stale.load(Relaxed) {
+                        st.stale.store(false, Relaxed);
+                        locked.unmap();
+                    }
+                }
+                match res {
+                    Err(e) if e == EAGAIN => continue,
+                    r => r?,
+                }
             }
         }
         if !write {
@@ -331,7 +411,7 @@ impl EduFile {
             return Err(ENODEV);
         }
         let import = self.dev.import.lock();
-        let (att, inval) = import.as_ref().ok_or(ENOENT)?;
+        let (att, st) = import.as_ref().ok_or(ENOENT)?;
         let mut locked = att.lock();
         let v = locked.map(DataDirection::Bidirectional)?;
         Ok(uapi::Info {
@@ -344,7 +424,7 @@ impl EduFile {
                 MapKind::SgTable => 3,
             },
             entries: v.entries.len() as u32,
-            invalidations: inval.load(Relaxed),
+            invalidations: st.invalidations.load(Relaxed),
             flags: 0,
         })
     }
@@ -384,10 +464,10 @@ impl MiscDevice for EduFile {
                     return Err(ENODEV);
                 }
                 let dmabuf = dmavec::DmaBuf::from_fd(req.fd)?;
-                let inval = Arc::new(Atomic::new(0u32), GFP_KERNEL)?;
-                let att = Attachment::new(dmabuf, &me.dev.dev, EduImporter(inval.clone()))?;
+                let st = Arc::new(ImportState::new(), GFP_KERNEL)?;
+                let att = Attachment::new(dmabuf, &me.dev.dev, EduImporter(st.clone()))?;
                 // The previous import, if any, is unmapped and detached here.
-                *me.dev.import.lock() = Some((att, inval));
+                *me.dev.import.lock() = Some((att, st));
             }
             uapi::WRITE => me.xfer(&reader.read()?, true)?,
             uapi::READ => me.xfer(&reader.read()?, false)?,
@@ -506,7 +586,12 @@ impl pci::Driver for EduDriver {
             );
             let mdev = dev.clone();
             Ok(try_pin_init!(&this in EduData {
-                hw: EduHw { bar, bounce },
+                hw: EduHw {
+                    bar,
+                    bounce,
+                    pdev: pdev.into(),
+                    stopped: Atomic::new(false),
+                },
                 misc <- pin_init!(EduMisc {
                     reg <- MiscDeviceRegistration::register(MiscDeviceOptions { name: misc_name }),
                     dev: {
@@ -547,6 +632,10 @@ module! {
         unsafe_raw_dma: bool {
             default: false,
             description: "Test VMs only: allow DMA to an arbitrary bus address (RAW_WRITE)",
+        },
+        dma_timeout_ms: u32 {
+            default: 2000,
+            description: "Milliseconds to wait for one DMA transfer before stopping the engine",
         },
     },
 }

@@ -17,6 +17,7 @@
 #include <sys/ioctl.h>
 #include <sys/klog.h>
 #include <sys/mman.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <linux/dma-buf.h>
 #include <linux/dmavec.h>
@@ -356,6 +357,43 @@ TEST_F(e2e, exporter_removal_stops_the_importer)
 	EXPECT_EQ(ENODEV, errno);
 	/* The last bytes the device wrote are still the first pattern. */
 	EXPECT_EQ(2048, agent_check(16 * PAGE, 2048, 300));
+	ASSERT_EQ(0, write_file("/sys/bus/pci/rescan", "1"));
+}
+
+/*
+ * An invalidation does not wait for a whole transfer: edu runs its DMA under
+ * a fence, without the reservation lock, and stops at the next chunk. An
+ * 8 KiB WRITE takes 4 chunks of 2 transfers of about 100 ms; the exporter is
+ * removed 250 ms into it. The WRITE fails with ENODEV and its last chunk
+ * never reaches the host, where a transfer that held the reservation lock
+ * throughout would have made the removal wait and succeeded (issue 12,
+ * item 10).
+ */
+TEST_F(e2e, removal_cuts_a_transfer_short)
+{
+	__u8 want[2 * PAGE], got[2048];
+	char path[PATH_MAX];
+	int status;
+	pid_t pid;
+
+	pid = fork();
+	ASSERT_GE(pid, 0);
+	if (!pid) {
+		int r = edu_xfer(self->edu, DMAVEC_EDU_IOCTL_WRITE, 0, 2 * PAGE, 302, NULL);
+
+		_exit(r == -ENODEV ? 0 : r == 0 ? 1 : 2);
+	}
+	usleep(250000);
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/remove", self->bdf);
+	ASSERT_EQ(0, write_file(path, "1"));
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	ASSERT_TRUE(WIFEXITED(status));
+	EXPECT_EQ(0, WEXITSTATUS(status)) TH_LOG("WRITE: %s", WEXITSTATUS(status) == 1 ?
+		"completed: the removal waited for it" : "failed otherwise");
+	/* Buffer bytes 6 KiB to 8 KiB are device memory page 4, second half. */
+	agent_pattern(302, want, 2 * PAGE);
+	ASSERT_EQ(0, agent_read(4 * PAGE + 2048, got, sizeof(got)));
+	EXPECT_NE(0, memcmp(want + 3 * 2048, got, sizeof(got)));
 	ASSERT_EQ(0, write_file("/sys/bus/pci/rescan", "1"));
 }
 
