@@ -140,6 +140,8 @@ echo "== VM suite: exporter and importer behind one PCIe switch (bus addresses),
 # swiotlb=force: system memory mapped for edu bounces, so the RAM round trip
 # only passes when the CPU access hooks hand the buffer over.
 vm switch --mode switch --topology switch --append "iommu=pt swiotlb=force"
+echo "== VM suite: an importer P2PDMA cannot route to the exporter (another host bridge)"
+vm route --mode route --topology pxb
 
 echo "== in-tree build: drivers/dmavec as =m and =y, the =y kernel's KUnit suites"
 if "$here/intree.sh" m y > "$logdir/intree.log" 2>&1; then

@@ -209,6 +209,14 @@ def qemu_cmd(a, shm, agent_path, qmp_path):
                 "-device", "xio3130-downstream,id=dn2,bus=up1,chassis=3,slot=0",
                 "-device", "ivshmem-plain,memdev=shm0,bus=dn1,id=shm",
                 "-device", edu + ",bus=dn2"]
+    elif a.topology == "pxb":
+        # ivshmem as in 'iommu'; edu behind a PCIe expander bridge, another host bridge,
+        # which is not on the P2PDMA whitelist: P2PDMA cannot route edu to ivshmem's BAR.
+        devs = ["-device", "pcie-root-port,id=rp0,bus=pcie.0,chassis=1,slot=1",
+                "-device", "ivshmem-plain,memdev=shm0,bus=rp0,id=shm",
+                "-device", "pxb-pcie,id=pxb1,bus_nr=128,bus=pcie.0",
+                "-device", "pcie-root-port,id=rp9,bus=pxb1,chassis=9,slot=0",
+                "-device", edu + ",bus=rp9"]
     else:
         # ivshmem behind a root port: a secondary bus reset gives it a reset method
         # (sysfs 'reset'), and the port's native hotplug lets the monitor unplug it.
@@ -381,7 +389,7 @@ def main():
     p.add_argument("--kernel", required=True)
     p.add_argument("--initrd", required=True)
     p.add_argument("--mode", default="check")
-    p.add_argument("--topology", choices=["iommu", "switch"], default="iommu")
+    p.add_argument("--topology", choices=["iommu", "switch", "pxb"], default="iommu")
     p.add_argument("--no-iommu", dest="iommu", action="store_false")
     p.add_argument("--shm-size", type=lambda s: int(s, 0), default=16 << 20)
     p.add_argument("--edu-dma-mask", default="0xffffffffffffffff")

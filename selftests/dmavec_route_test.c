@@ -1,0 +1,65 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * An importer that P2PDMA cannot route to the exporter's MMIO. The VM runner's
+ * "pxb" topology puts edu behind a PCIe expander bridge: a second host bridge,
+ * which is not on the P2PDMA whitelist, so pci_p2pdma_map_type() answers
+ * PCI_P2PDMA_MAP_NOT_SUPPORTED for edu and ivshmem, and on its first query
+ * for a client it reports why in the kernel log. IMPORT is reached from user
+ * space: it must fail with EPERM and leave the kernel log as it was (dmavec
+ * asks with pci_p2pdma_map_type_nowarn(), patches/0001).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/klog.h>
+#include <unistd.h>
+#include <linux/dmavec.h>
+#include <linux/dmavec_edu.h>
+#include <linux/types.h>
+
+#include "kselftest_harness.h"
+#include "dmavec_util.h"
+
+#define PAGE 4096ULL
+
+/* The whole kernel log (SYSLOG_ACTION_READ_ALL). */
+static int klog(char *buf, int len)
+{
+	return klogctl(3, buf, len);
+}
+
+TEST(unroutable_import_is_eperm_and_quiet)
+{
+	static char before[1 << 17], after[1 << 17];
+	struct dmavec_alloc a = { .size = PAGE };
+	struct dmavec_range r = { .length = PAGE };
+	struct dmavec_export e = { .count = 1, .fd_flags = O_RDWR | O_CLOEXEC };
+	struct dmavec_edu_import im = { 0 };
+	int bar = open_node("dmavec-", NULL, 0);
+	int edu = open_node("dmavec-edu-", NULL, 0);
+	int n1, n2, i;
+
+	ASSERT_GE(bar, 0);
+	ASSERT_GE(edu, 0) TH_LOG("no edu importer");
+	ASSERT_EQ(0, ioctl(bar, DMAVEC_IOCTL_ALLOC, &a));
+	r.handle = a.handle;
+	e.ranges = (__u64)(unsigned long)&r;
+	ASSERT_EQ(0, ioctl(bar, DMAVEC_IOCTL_EXPORT, &e));
+	im.fd = e.fd;
+	n1 = klog(before, sizeof(before));
+	ASSERT_GT(n1, 0);
+	/* The first query for this client, and one answered from P2PDMA's cache. */
+	for (i = 0; i < 2; i++) {
+		EXPECT_EQ(-1, ioctl(edu, DMAVEC_EDU_IOCTL_IMPORT, &im));
+		EXPECT_EQ(EPERM, errno);
+	}
+	n2 = klog(after, sizeof(after));
+	EXPECT_EQ(n1, n2) TH_LOG("new: %.*s", n2 > n1 ? n2 - n1 : 0, after + n1);
+	EXPECT_EQ(0, memcmp(before, after, n1));
+	close(e.fd);
+	close(edu);
+	close(bar);
+}
+
+TEST_HARNESS_MAIN
