@@ -444,9 +444,11 @@ impl pci::Driver for DmavecBarDriver {
 
             let misc_dev = dev.clone();
             Ok(try_pin_init!(DmavecBar {
+                // `dev` first: the registration makes the node openable at once, and `open`
+                // reads `dev` (fields are initialised in the order written here).
                 misc <- pin_init!(BarMisc {
-                    reg <- MiscDeviceRegistration::register(MiscDeviceOptions { name: misc_name }),
                     dev: misc_dev,
+                    reg <- MiscDeviceRegistration::register(MiscDeviceOptions { name: misc_name }),
                 }? Error),
                 _debugfs <- root.scope(info, pdev.as_ref().name(), |info, dir| {
                     dir.read_only_file(c"bar", info);

@@ -592,8 +592,9 @@ impl pci::Driver for EduDriver {
                     pdev: pdev.into(),
                     stopped: Atomic::new(false),
                 },
+                // `dev` first: the registration makes the node openable at once, and `open`
+                // reads `dev` (fields are initialised in the order written here).
                 misc <- pin_init!(EduMisc {
-                    reg <- MiscDeviceRegistration::register(MiscDeviceOptions { name: misc_name }),
                     dev: {
                         // SAFETY: `this` is pinned driver data whose `hw` was initialised
                         // above; `PinnedDrop` clears the pointer before the data goes.
@@ -601,6 +602,7 @@ impl pci::Driver for EduDriver {
                         *mdev.hw.lock() = Some(hw.cast());
                         mdev
                     },
+                    reg <- MiscDeviceRegistration::register(MiscDeviceOptions { name: misc_name }),
                 }? Error),
             }))
         })

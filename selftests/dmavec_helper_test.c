@@ -1,16 +1,20 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * kselftests of the dmavec helper module as seen from user space: its
- * debugfs counters, and that the exporter module links against it.
+ * debugfs counters follow the maps it makes, and a dma-buf it exported
+ * keeps its exporter's module loaded.
  */
+#include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "kselftest_harness.h"
+#include "dmavec_util.h"
 
 #define STATS "/sys/kernel/debug/dmavec/stats"
+#define CTEST "/sys/kernel/debug/dmavec_ctest/"
 
 static int read_counter(const char *file, const char *key, unsigned long long *val)
 {
@@ -44,27 +48,71 @@ TEST(stats_has_every_counter)
 	EXPECT_GT(syncs, 0);
 }
 
-TEST(stats_is_read_only)
+/*
+ * One import of a dmavec buffer through the C importer (dmavec_ctest: attach,
+ * map, unmap, detach) is one map, one unmap and one dma_iova_sync() of the
+ * mapping core, and no revocation.
+ */
+TEST(stats_count_a_map_and_its_unmap)
 {
-	struct stat st;
+	unsigned long long m0, u0, s0, r0, m1, u1, s1, r1;
+	int fd = read_fd_from(CTEST "export"), f;
+	char buf[16];
 
-	ASSERT_EQ(0, stat(STATS, &st));
-	EXPECT_TRUE(S_ISREG(st.st_mode));
-	EXPECT_EQ(0, st.st_mode & 0222);
+	ASSERT_GE(fd, 0);
+	ASSERT_EQ(0, read_counter(STATS, "maps", &m0));
+	ASSERT_EQ(0, read_counter(STATS, "unmaps", &u0));
+	ASSERT_EQ(0, read_counter(STATS, "iova_syncs", &s0));
+	ASSERT_EQ(0, read_counter(STATS, "revocations", &r0));
+	f = open(CTEST "import", O_WRONLY);
+	ASSERT_GE(f, 0);
+	snprintf(buf, sizeof(buf), "%d\n", fd);
+	ASSERT_EQ((ssize_t)strlen(buf), write(f, buf, strlen(buf)));
+	close(f);
+	ASSERT_EQ(0, read_counter(STATS, "maps", &m1));
+	ASSERT_EQ(0, read_counter(STATS, "unmaps", &u1));
+	ASSERT_EQ(0, read_counter(STATS, "iova_syncs", &s1));
+	ASSERT_EQ(0, read_counter(STATS, "revocations", &r1));
+	EXPECT_EQ(m0 + 1, m1);
+	EXPECT_EQ(u0 + 1, u1);
+	EXPECT_EQ(s0 + 1, s1);
+	EXPECT_EQ(r0, r1);
+	close(fd);
 }
 
-TEST(exporter_holds_helper)
+/* The module's reference count, from sysfs; -1 if unknown. */
+static long module_refcnt(const char *mod)
 {
-	unsigned int refcnt = 0;
+	char path[128];
+	long n = -1;
 	FILE *f;
 
-	/* dmavec_bar calls into the dmavec crate: the module loader must know. */
-	EXPECT_EQ(0, access("/sys/module/dmavec/holders/dmavec_bar", F_OK));
-	f = fopen("/sys/module/dmavec/refcnt", "r");
-	ASSERT_NE(NULL, f);
-	ASSERT_EQ(1, fscanf(f, "%u", &refcnt));
+	snprintf(path, sizeof(path), "/sys/module/%s/refcnt", mod);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	if (fscanf(f, "%ld", &n) != 1)
+		n = -1;
 	fclose(f);
-	EXPECT_GE(refcnt, 1);
+	return n;
+}
+
+/*
+ * dmavec_export() hands the exporter's THIS_MODULE to the dma-buf: while
+ * the dma-buf lives, the exporter's module (whose release callback and
+ * memory it uses) cannot be unloaded; after its release it can again.
+ */
+TEST(dmabuf_pins_its_exporter_module)
+{
+	long before = module_refcnt("dmavec_ctest");
+	int fd;
+
+	ASSERT_GE(before, 0);
+	fd = read_fd_from(CTEST "export");
+	ASSERT_GE(fd, 0);
+	EXPECT_EQ(before + 1, module_refcnt("dmavec_ctest"));
+	close(fd);
+	EXPECT_EQ(before, module_refcnt("dmavec_ctest"));
 }
 
 TEST_HARNESS_MAIN
