@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <linux/dma-heap.h>
 #include <linux/types.h>
@@ -386,6 +387,74 @@ TEST(revoke_checks_the_exporter)
 	EXPECT_EQ(before + 1, read_key(STATS, "revocations"));
 	close(heap);
 	close(mine);
+}
+
+/* A child process that runs @fn(@arg) and exits with its result. */
+static pid_t spawn(int (*fn)(const char *), const char *arg)
+{
+	pid_t pid = fork();
+
+	if (!pid)
+		_exit(fn(arg));
+	return pid;
+}
+
+static int write_hold(const char *arg)
+{
+	return write_file(CTEST "hold", arg) ? 1 : 0;
+}
+
+static int read_buffers(const char *unused)
+{
+	char line[512];
+	FILE *f = fopen("/sys/kernel/debug/dmavec/buffers", "r");
+
+	if (!f)
+		return 1;
+	while (fgets(line, sizeof(line), f))
+		;
+	fclose(f);
+	return 0;
+}
+
+/*
+ * A reader of debugfs dmavec/buffers waits for the reservation lock of each
+ * buffer it prints, and one importer may hold it long. The reader must not
+ * hold the registry's lock meanwhile: an export (which registers its buffer)
+ * completes while the lock is still held, as the holder counts (issue 12,
+ * item 13).
+ */
+TEST(slow_importer_does_not_stall_exports)
+{
+	int held = read_fd_from(CTEST "export"), fd, status, ms = 0, n = -1, f;
+	char arg[64];
+	pid_t holder, reader;
+
+	ASSERT_GE(held, 0);
+	snprintf(arg, sizeof(arg), "%d 3000", held);
+	holder = spawn(write_hold, arg);
+	ASSERT_GT(holder, 0);
+	usleep(300000);
+	reader = spawn(read_buffers, NULL);
+	ASSERT_GT(reader, 0);
+	usleep(300000);
+	/* The reader is blocked on the held buffer; an export still goes through. */
+	fd = read_fd_from(CTEST "export");
+	EXPECT_GE(fd, 0);
+	ASSERT_EQ(reader, waitpid(reader, &status, 0));
+	EXPECT_TRUE(WIFEXITED(status) && !WEXITSTATUS(status));
+	ASSERT_EQ(holder, waitpid(holder, &status, 0));
+	EXPECT_TRUE(WIFEXITED(status) && !WEXITSTATUS(status));
+	f = open(CTEST "hold", O_RDONLY);
+	ASSERT_GE(f, 0);
+	memset(arg, 0, sizeof(arg));
+	ASSERT_LT(0, read(f, arg, sizeof(arg) - 1));
+	close(f);
+	f = sscanf(arg, "held %d exports %d", &ms, &n);
+	ASSERT_EQ(2, f) TH_LOG("%s", arg);
+	EXPECT_EQ(1, n) TH_LOG("the export waited for the reservation lock's holder");
+	close(fd);
+	close(held);
 }
 
 /* Counts the lines of debugfs dmavec/buffers that contain @needle. */

@@ -15,9 +15,15 @@
  * revoked and restored with dmavec_revoke(). Reading returns
  * "revoke <return value of the first call>".
  *
+ * debugfs/dmavec_ctest/hold: write "<fd> <ms>"; the write holds the
+ * dma-buf's reservation lock for that many milliseconds, as a slow importer
+ * would. Reading returns "held <ms> exports <n>": the exports of "export"
+ * that completed while the lock was held.
+ *
  * Test VMs only: edu (1234:11e8) is used as a bare DMA master.
  */
 #include <linux/debugfs.h>
+#include <linux/delay.h>
 #include <linux/dma-buf.h>
 #include <linux/dma-mapping.h>
 #include <linux/dma-resv.h>
@@ -29,10 +35,12 @@
 #include <linux/mutex.h>
 #include <linux/pci.h>
 #include <linux/slab.h>
+#include <linux/uaccess.h>
 
 #define NR_PAGES 16
 
 static struct dentry *root;
+static atomic_t exports_done = ATOMIC_INIT(0);
 static DEFINE_MUTEX(report_lock);
 static char report[128];
 
@@ -92,6 +100,7 @@ static ssize_t export_read(struct file *file, char __user *ubuf, size_t len,
 		ctest_release(b);
 		return PTR_ERR(dmabuf);
 	}
+	atomic_inc(&exports_done);
 	fd = dma_buf_fd(dmabuf, O_CLOEXEC);
 	if (fd < 0) {
 		dma_buf_put(dmabuf);
@@ -210,6 +219,36 @@ static ssize_t revoke_write(struct file *file, const char __user *ubuf,
 	return len;
 }
 
+static ssize_t hold_write(struct file *file, const char __user *ubuf,
+			  size_t len, loff_t *ppos)
+{
+	struct dma_buf *dmabuf;
+	unsigned int ms;
+	char buf[32];
+	int fd, n;
+
+	if (len >= sizeof(buf))
+		return -EINVAL;
+	if (copy_from_user(buf, ubuf, len))
+		return -EFAULT;
+	buf[len] = '\0';
+	if (sscanf(buf, "%d %u", &fd, &ms) != 2 || ms > 10000)
+		return -EINVAL;
+	dmabuf = dma_buf_get(fd);
+	if (IS_ERR(dmabuf))
+		return PTR_ERR(dmabuf);
+	dma_resv_lock(dmabuf->resv, NULL);
+	n = atomic_read(&exports_done);
+	msleep(ms);
+	n = atomic_read(&exports_done) - n;
+	dma_resv_unlock(dmabuf->resv);
+	dma_buf_put(dmabuf);
+	mutex_lock(&report_lock);
+	scnprintf(report, sizeof(report), "held %u exports %d\n", ms, n);
+	mutex_unlock(&report_lock);
+	return len;
+}
+
 static const struct file_operations export_fops = {
 	.owner = THIS_MODULE,
 	.read = export_read,
@@ -219,6 +258,12 @@ static const struct file_operations import_fops = {
 	.owner = THIS_MODULE,
 	.read = import_read,
 	.write = import_write,
+};
+
+static const struct file_operations hold_fops = {
+	.owner = THIS_MODULE,
+	.read = import_read,
+	.write = hold_write,
 };
 
 static const struct file_operations revoke_fops = {
@@ -233,6 +278,7 @@ static int __init dmavec_ctest_init(void)
 	debugfs_create_file("export", 0400, root, NULL, &export_fops);
 	debugfs_create_file("import", 0600, root, NULL, &import_fops);
 	debugfs_create_file("revoke", 0600, root, NULL, &revoke_fops);
+	debugfs_create_file("hold", 0600, root, NULL, &hold_fops);
 	return 0;
 }
 
