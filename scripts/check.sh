@@ -142,6 +142,8 @@ echo "== VM suite: exporter and importer behind one PCIe switch (bus addresses),
 vm switch --mode switch --topology switch --append "iommu=pt swiotlb=force"
 echo "== VM suite: an importer P2PDMA cannot route to the exporter (another host bridge)"
 vm route --mode route --topology pxb
+echo "== VM suite: bus addresses above 4 GiB for a 32-bit importer (8 GiB BAR behind the switch)"
+vm far --mode route --topology switch --shm-size 8589934592 --append "iommu=pt dmavec.route=far"
 
 echo "== in-tree build: drivers/dmavec as =m and =y, the =y kernel's KUnit suites"
 if "$here/intree.sh" m y > "$logdir/intree.log" 2>&1; then

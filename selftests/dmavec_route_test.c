@@ -1,12 +1,21 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * An importer that P2PDMA cannot route to the exporter's MMIO. The VM runner's
+ * Importers that cannot use the exporter's MMIO, in two VM runs of their own.
+ *
+ * unroutable_import_is_eperm_and_quiet: P2PDMA cannot route the importer to
+ * the exporter's MMIO. The VM runner's
  * "pxb" topology puts edu behind a PCIe expander bridge: a second host bridge,
  * which is not on the P2PDMA whitelist, so pci_p2pdma_map_type() answers
  * PCI_P2PDMA_MAP_NOT_SUPPORTED for edu and ivshmem, and on its first query
  * for a client it reports why in the kernel log. IMPORT is reached from user
  * space: it must fail with EPERM and leave the kernel log as it was (dmavec
  * asks with pci_p2pdma_map_type_nowarn(), patches/0001).
+ *
+ * bus_addr_beyond_the_mask_is_erange: exporter and importer behind one PCIe
+ * switch (bus addresses, no DMA API call), with an 8 GiB BAR that the
+ * firmware places above 4 GiB, and edu's 32-bit DMA mask: the map fails
+ * with ERANGE instead of handing edu addresses it would truncate, and
+ * without a log line.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -57,6 +66,44 @@ TEST(unroutable_import_is_eperm_and_quiet)
 	n2 = klog(after, sizeof(after));
 	EXPECT_EQ(n1, n2) TH_LOG("new: %.*s", n2 > n1 ? n2 - n1 : 0, after + n1);
 	EXPECT_EQ(0, memcmp(before, after, n1));
+	close(e.fd);
+	close(edu);
+	close(bar);
+}
+
+TEST(bus_addr_beyond_the_mask_is_erange)
+{
+	static char before[1 << 17], after[1 << 17];
+	struct dmavec_alloc a = { .size = PAGE };
+	struct dmavec_range r = { .length = PAGE };
+	struct dmavec_export e = { .count = 1, .fd_flags = O_RDWR | O_CLOEXEC };
+	struct dmavec_edu_import im = { 0 };
+	struct dmavec_edu_info info;
+	struct dmavec_info bi;
+	char bdf[256];
+	int bar = open_node("dmavec-", bdf, sizeof(bdf));
+	int edu = open_node("dmavec-edu-", NULL, 0);
+	int n1, n2;
+
+	ASSERT_GE(bar, 0);
+	ASSERT_GE(edu, 0) TH_LOG("no edu importer");
+	ASSERT_EQ(0, ioctl(bar, DMAVEC_IOCTL_INFO, &bi));
+	ASSERT_GT(bar_phys(bdf, bi.bar_index), 0xffffffffULL) TH_LOG("the BAR is below 4 GiB");
+	ASSERT_EQ(0, ioctl(bar, DMAVEC_IOCTL_ALLOC, &a));
+	r.handle = a.handle;
+	e.ranges = (__u64)(unsigned long)&r;
+	ASSERT_EQ(0, ioctl(bar, DMAVEC_IOCTL_EXPORT, &e));
+	im.fd = e.fd;
+	n1 = klog(before, sizeof(before));
+	ASSERT_GT(n1, 0);
+	/* Attach decides the route (bus addresses); the map checks the mask. */
+	ASSERT_EQ(0, ioctl(edu, DMAVEC_EDU_IOCTL_IMPORT, &im));
+	EXPECT_EQ(-1, ioctl(edu, DMAVEC_EDU_IOCTL_INFO, &info));
+	EXPECT_EQ(ERANGE, errno);
+	n2 = klog(after, sizeof(after));
+	EXPECT_EQ(n1, n2) TH_LOG("new: %.*s", n2 > n1 ? n2 - n1 : 0, after + n1);
+	EXPECT_EQ(0, memcmp(before, after, n1));
+	ioctl(edu, DMAVEC_EDU_IOCTL_DETACH);
 	close(e.fd);
 	close(edu);
 	close(bar);
