@@ -441,6 +441,9 @@ impl AttachState {
             for r in s.runs.iter() {
                 dma.sync_phys(r.addr, r.len, s.dir, for_cpu);
             }
+            crate::stats::STATS
+                .cpu_syncs
+                .add(s.runs.len() as u64, Relaxed);
         }
     }
 }

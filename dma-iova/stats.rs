@@ -16,6 +16,9 @@ pub struct Stats {
     pub iova_syncs: Atomic<u64>,
     /// Buffers revoked (each transition from accessible to revoked).
     pub revocations: Atomic<u64>,
+    /// `dma_map_phys()` runs of system memory synced by the CPU access hooks
+    /// (`DMA_BUF_IOCTL_SYNC`), for the CPU or back for the device.
+    pub cpu_syncs: Atomic<u64>,
 }
 
 /// The module's counters.
@@ -24,6 +27,7 @@ pub static STATS: Stats = Stats {
     unmaps: Atomic::new(0),
     iova_syncs: Atomic::new(0),
     revocations: Atomic::new(0),
+    cpu_syncs: Atomic::new(0),
 };
 
 impl fmt::Debug for Stats {
@@ -31,6 +35,7 @@ impl fmt::Debug for Stats {
         writeln!(f, "maps: {}", self.maps.load(Relaxed))?;
         writeln!(f, "unmaps: {}", self.unmaps.load(Relaxed))?;
         writeln!(f, "iova_syncs: {}", self.iova_syncs.load(Relaxed))?;
-        writeln!(f, "revocations: {}", self.revocations.load(Relaxed))
+        writeln!(f, "revocations: {}", self.revocations.load(Relaxed))?;
+        writeln!(f, "cpu_syncs: {}", self.cpu_syncs.load(Relaxed))
     }
 }

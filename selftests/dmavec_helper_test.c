@@ -34,11 +34,13 @@ static int read_counter(const char *file, const char *key, unsigned long long *v
 
 TEST(stats_has_every_counter)
 {
-	unsigned long long maps, unmaps, syncs;
+	unsigned long long maps, unmaps, syncs, revocations, cpu_syncs;
 
 	ASSERT_EQ(0, read_counter(STATS, "maps", &maps));
 	ASSERT_EQ(0, read_counter(STATS, "unmaps", &unmaps));
 	ASSERT_EQ(0, read_counter(STATS, "iova_syncs", &syncs));
+	ASSERT_EQ(0, read_counter(STATS, "revocations", &revocations));
+	ASSERT_EQ(0, read_counter(STATS, "cpu_syncs", &cpu_syncs));
 	/* Nothing can have been unmapped that was not mapped. */
 	EXPECT_LE(unmaps, maps);
 	/*
