@@ -507,6 +507,8 @@ impl<B: DmaBackend> Mapping<B> {
     ///   IOVA granule larger than a page;
     /// - `EOVERFLOW`: a range wraps or the total is too large;
     /// - `EPERM`: the importer cannot reach this MMIO (`PCI_P2PDMA_MAP_NOT_SUPPORTED`);
+    /// - `ERANGE`: on the bus-address path, an entry lies beyond the importer's DMA mask or bus
+    ///   limit ([`DmaBackend::dma_limit`]);
     /// - `ENOMEM`, or the error of the DMA call that failed.
     pub fn map(
         backend: B,
