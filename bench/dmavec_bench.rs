@@ -65,7 +65,7 @@ const BATCH_MAX: u64 = 1000;
 
 // Only pointers and integers cross this boundary. The lint flags the bindgen mirrors of
 // `struct device` and friends, which contain zero-length array members.
-#[allow(improper_ctypes)]
+#[expect(improper_ctypes)]
 extern "C" {
     fn dmavec_bench_sgt_map(
         attach: *mut bindings::dma_buf_attachment,

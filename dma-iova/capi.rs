@@ -16,6 +16,7 @@ use core::{ffi::c_void, ptr::NonNull};
 use kernel::{
     bindings,
     device::Device,
+    error::from_result,
     ffi::{c_char, c_int},
     prelude::*,
     str::CStr,
@@ -344,30 +345,24 @@ pub(crate) unsafe extern "C" fn dmavec_map(
     nr_vecs: *mut usize,
     map_type: *mut c_int,
 ) -> c_int {
-    let Some(dir) = crate::export::direction(dir) else {
-        return EINVAL.to_errno();
-    };
-    // SAFETY: `att` is valid.
-    let Some(a) = (unsafe { (*att).att.as_ref() }) else {
-        return EINVAL.to_errno();
-    };
-    // SAFETY: The caller holds the reservation lock.
-    let mut locked = unsafe { a.assume_locked() };
-    match locked.map(dir) {
-        Ok(v) => {
-            // SAFETY: The caller provides writable out pointers; the entries live in the
-            // attachment until it is unmapped.
-            unsafe {
-                vecs.write(v.entries.as_ptr().cast());
-                nr_vecs.write(v.entries.len());
-                if !map_type.is_null() {
-                    map_type.write(map_type_c(v.kind));
-                }
+    from_result(|| {
+        let dir = crate::export::direction(dir).ok_or(EINVAL)?;
+        // SAFETY: `att` is valid.
+        let a = unsafe { (*att).att.as_ref() }.ok_or(EINVAL)?;
+        // SAFETY: The caller holds the reservation lock.
+        let mut locked = unsafe { a.assume_locked() };
+        let v = locked.map(dir)?;
+        // SAFETY: The caller provides writable out pointers; the entries live in the
+        // attachment until it is unmapped.
+        unsafe {
+            vecs.write(v.entries.as_ptr().cast());
+            nr_vecs.write(v.entries.len());
+            if !map_type.is_null() {
+                map_type.write(map_type_c(v.kind));
             }
-            0
         }
-        Err(e) => e.to_errno(),
-    }
+        Ok(0)
+    })
 }
 
 /// See `dmavec_unmap()` in `<linux/dmavec.h>`.

@@ -698,56 +698,57 @@ unsafe extern "C" fn dmavec_attach(
     dmabuf: *mut bindings::dma_buf,
     attach: *mut bindings::dma_buf_attachment,
 ) -> c_int {
-    // SAFETY: The dma-buf core calls with a live dma-buf of ours and a new attachment.
-    let buf = unsafe { buffer_of(dmabuf) };
-    // SAFETY: As above.
-    let dev_ptr = unsafe { (*attach).dev };
-    // SAFETY: The importing device is valid for the duration of the attachment.
-    let dev = unsafe { Device::from_raw(dev_ptr) };
-    // SAFETY: `attach` is valid.
-    if buf.provider.is_some() && !unsafe { (*attach).peer2peer } {
-        return EPERM.to_errno();
-    }
-    // SAFETY: As above.
-    if !unsafe { bindings::dma_buf_attach_revocable(attach) } {
-        return EOPNOTSUPP.to_errno();
-    }
-    // The dma-buf core does not hold the reservation lock here: decide under the state lock,
-    // which revocation takes too, so that the provider, whose memory the exporter may free once
-    // it revoked the buffer for good, is only touched while the buffer is not revoked.
-    let state = buf.state.lock();
-    if buf.is_revoked() {
-        return ENODEV.to_errno();
-    }
-    #[cfg(CONFIG_DMAVEC_KUNIT_TEST)]
-    crate::test_hooks::attach_delay();
-    let mut p2p = None;
-    if let Some(p) = buf.provider.as_ref() {
-        let t = KernelDma::new(dev).p2p_type(p);
-        if t == P2pType::NotSupported {
-            return EPERM.to_errno();
+    from_result(|| {
+        // SAFETY: The dma-buf core calls with a live dma-buf of ours and a new attachment.
+        let buf = unsafe { buffer_of(dmabuf) };
+        // SAFETY: As above.
+        let dev_ptr = unsafe { (*attach).dev };
+        // SAFETY: The importing device is valid for the duration of the attachment.
+        let dev = unsafe { Device::from_raw(dev_ptr) };
+        // SAFETY: `attach` is valid.
+        if buf.provider.is_some() && !unsafe { (*attach).peer2peer } {
+            return Err(EPERM);
         }
-        p2p = Some(t);
-    }
-    drop(state);
-    let st = AttachState {
-        dev: dev.into(),
-        p2p,
-        cpu_sync: UnsafeCell::new(KVec::new()),
-        next_id: Cell::new(0),
-        live: Atomic::new(0),
-        map_type: Atomic::new(u32::MAX),
-        entries: Atomic::new(0),
-        bytes: Atomic::new(0),
-    };
-    match KBox::new(st, GFP_KERNEL) {
-        Ok(b) => {
-            // SAFETY: `attach` is valid; `detach` frees this box.
-            unsafe { (*attach).priv_ = KBox::into_raw(b).cast() };
-            0
+        // SAFETY: As above.
+        if !unsafe { bindings::dma_buf_attach_revocable(attach) } {
+            return Err(EOPNOTSUPP);
         }
-        Err(_) => ENOMEM.to_errno(),
-    }
+        // The dma-buf core does not hold the reservation lock here: decide under the state
+        // lock, which revocation takes too, so that the provider, whose memory the exporter may
+        // free once it revoked the buffer for good, is only touched while the buffer is not
+        // revoked.
+        let state = buf.state.lock();
+        if buf.is_revoked() {
+            return Err(ENODEV);
+        }
+        #[cfg(CONFIG_DMAVEC_KUNIT_TEST)]
+        crate::test_hooks::attach_delay();
+        let mut p2p = None;
+        if let Some(p) = buf.provider.as_ref() {
+            let t = KernelDma::new(dev).p2p_type(p);
+            if t == P2pType::NotSupported {
+                return Err(EPERM);
+            }
+            p2p = Some(t);
+        }
+        drop(state);
+        let st = KBox::new(
+            AttachState {
+                dev: dev.into(),
+                p2p,
+                cpu_sync: UnsafeCell::new(KVec::new()),
+                next_id: Cell::new(0),
+                live: Atomic::new(0),
+                map_type: Atomic::new(u32::MAX),
+                entries: Atomic::new(0),
+                bytes: Atomic::new(0),
+            },
+            GFP_KERNEL,
+        )?;
+        // SAFETY: `attach` is valid; `detach` frees this box.
+        unsafe { (*attach).priv_ = KBox::into_raw(st).cast() };
+        Ok(0)
+    })
 }
 
 /// # Safety
@@ -941,16 +942,19 @@ unsafe extern "C" fn dmavec_mmap(
     dmabuf: *mut bindings::dma_buf,
     vma: *mut bindings::vm_area_struct,
 ) -> c_int {
-    // SAFETY: As above.
-    let buf = unsafe { buffer_of(dmabuf) };
-    if !buf.mappable() {
-        return EINVAL.to_errno();
-    }
-    if buf.is_revoked() {
-        return ENODEV.to_errno();
-    }
-    // SAFETY: `vma` is being set up by mmap; `DMAVEC_VM_OPS` is static.
-    unsafe { shim::dmavec_shim_mmap_prepare(vma, buf.is_mmio(), &DMAVEC_VM_OPS) }
+    from_result(|| {
+        // SAFETY: As above.
+        let buf = unsafe { buffer_of(dmabuf) };
+        if !buf.mappable() {
+            return Err(EINVAL);
+        }
+        if buf.is_revoked() {
+            return Err(ENODEV);
+        }
+        // SAFETY: `vma` is being set up by mmap; `DMAVEC_VM_OPS` is static.
+        to_result(unsafe { shim::dmavec_shim_mmap_prepare(vma, buf.is_mmio(), &DMAVEC_VM_OPS) })?;
+        Ok(0)
+    })
 }
 
 /// # Safety
@@ -988,11 +992,9 @@ unsafe extern "C" fn dmavec_fault(vmf: *mut bindings::vm_fault) -> bindings::vm_
 }
 
 /// The VM operations of CPU mappings of dmavec buffers.
-static DMAVEC_VM_OPS: bindings::vm_operations_struct = {
-    // SAFETY: All-zero is a valid `vm_operations_struct`: every member is an optional callback.
-    let mut ops: bindings::vm_operations_struct = unsafe { core::mem::zeroed() };
-    ops.fault = Some(dmavec_fault);
-    ops
+static DMAVEC_VM_OPS: bindings::vm_operations_struct = bindings::vm_operations_struct {
+    fault: Some(dmavec_fault),
+    ..pin_init::zeroed()
 };
 
 pub(crate) fn direction(d: bindings::dma_data_direction) -> Option<DataDirection> {
@@ -1013,14 +1015,11 @@ pub(crate) fn ops() -> &'static bindings::dma_buf_ops {
 static DMAVEC_OPS: bindings::dma_buf_ops = bindings::dma_buf_ops {
     attach: Some(dmavec_attach),
     detach: Some(dmavec_detach),
-    pin: None,
-    unpin: None,
     map_dma_buf: Some(dmavec_map_dma_buf),
     unmap_dma_buf: Some(dmavec_unmap_dma_buf),
     release: Some(dmavec_release),
     begin_cpu_access: Some(dmavec_begin_cpu_access),
     end_cpu_access: Some(dmavec_end_cpu_access),
     mmap: Some(dmavec_mmap),
-    vmap: None,
-    vunmap: None,
+    ..pin_init::zeroed()
 };

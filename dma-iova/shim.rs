@@ -7,7 +7,7 @@ use kernel::{bindings, ffi};
 
 // Only pointers cross this boundary. The lint flags the bindgen mirrors of `struct device` and
 // friends because they contain zero-length array members, which it cannot reason about.
-#[allow(improper_ctypes)]
+#[expect(improper_ctypes)]
 extern "C" {
     pub(crate) fn dmavec_shim_pci_dev(dev: *mut bindings::device) -> *mut bindings::pci_dev;
     pub(crate) fn dmavec_shim_pci_upstream_bridge(

@@ -168,7 +168,7 @@ impl BarDevice {
     /// to unmap and for their fences, neither of which takes this lock (the dma-buf release
     /// that does is never called from an invalidation, and `export()` revokes under it too).
     /// `reset_done` then scrubs and frees what was freed meanwhile.
-    #[cfg_attr(not(dmavec_pci_reset), allow(dead_code))]
+    #[cfg_attr(not(dmavec_pci_reset), expect(dead_code))]
     fn reset_exports(&self, resetting: bool) {
         let mut ex = self.exports.lock();
         ex.resetting = resetting;
@@ -425,7 +425,7 @@ impl pci::Driver for DmavecBarDriver {
                 GFP_KERNEL,
             )?;
 
-            #[allow(static_mut_refs)]
+            #[expect(static_mut_refs)]
             // SAFETY: See `DEBUGFS_ROOT`.
             let root = unsafe { DEBUGFS_ROOT.as_ref() }.ok_or(ENODEV)?;
             let info = BarInfo { index, start, size };
