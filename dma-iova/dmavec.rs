@@ -20,6 +20,7 @@ pub mod range;
 pub mod raw;
 mod shim;
 pub mod stats;
+pub mod uapi;
 #[cfg(CONFIG_DMAVEC_KUNIT_TEST)]
 pub mod test_hooks;
 

@@ -6,10 +6,7 @@
 //! against the C header: a change on one side alone breaks a build.
 
 use core::mem::offset_of;
-use kernel::{
-    ioctl::{_IOR, _IOW, _IOWR},
-    transmute::{AsBytes, FromBytes},
-};
+use kernel::ioctl::{_IOR, _IOW, _IOWR};
 
 const MAGIC: u32 = 0xDB;
 
@@ -19,83 +16,60 @@ pub(crate) const FEATURE_P2PDMA: u32 = 1 << 1;
 /// Most ranges one export may have.
 pub(crate) const MAX_RANGES: u32 = 4096;
 
-/// `struct dmavec_info`.
-#[repr(C)]
-#[derive(Clone, Copy, Default)]
-pub(crate) struct Info {
-    pub(crate) page_size: u32,
-    pub(crate) features: u32,
-    pub(crate) bar_size: u64,
-    pub(crate) bytes_free: u64,
-    pub(crate) bar_index: u32,
-    pub(crate) reserved0: u32,
-    pub(crate) reserved: [u64; 4],
+dmavec::uapi_struct! {
+    /// `struct dmavec_info`.
+    pub(crate) struct Info {
+        pub(crate) page_size: u32,
+        pub(crate) features: u32,
+        pub(crate) bar_size: u64,
+        pub(crate) bytes_free: u64,
+        pub(crate) bar_index: u32,
+        pub(crate) reserved0: u32,
+        pub(crate) reserved: [u64; 4],
+    }
 }
 
-/// `struct dmavec_alloc`.
-#[repr(C)]
-#[derive(Clone, Copy, Default)]
-pub(crate) struct Alloc {
-    pub(crate) size: u64,
-    pub(crate) align: u64,
-    pub(crate) flags: u32,
-    pub(crate) handle: u32,
-    pub(crate) reserved: [u64; 2],
+dmavec::uapi_struct! {
+    /// `struct dmavec_alloc`.
+    pub(crate) struct Alloc {
+        pub(crate) size: u64,
+        pub(crate) align: u64,
+        pub(crate) flags: u32,
+        pub(crate) handle: u32,
+        pub(crate) reserved: [u64; 2],
+    }
 }
 
-/// `struct dmavec_free`.
-#[repr(C)]
-#[derive(Clone, Copy, Default)]
-pub(crate) struct Free {
-    pub(crate) handle: u32,
-    pub(crate) flags: u32,
-    pub(crate) reserved: u64,
+dmavec::uapi_struct! {
+    /// `struct dmavec_free`.
+    pub(crate) struct Free {
+        pub(crate) handle: u32,
+        pub(crate) flags: u32,
+        pub(crate) reserved: u64,
+    }
 }
 
-/// `struct dmavec_range`.
-#[repr(C)]
-#[derive(Clone, Copy, Default)]
-pub(crate) struct Range {
-    pub(crate) handle: u32,
-    pub(crate) reserved: u32,
-    pub(crate) offset: u64,
-    pub(crate) length: u64,
+dmavec::uapi_struct! {
+    /// `struct dmavec_range`.
+    pub(crate) struct Range {
+        pub(crate) handle: u32,
+        pub(crate) reserved: u32,
+        pub(crate) offset: u64,
+        pub(crate) length: u64,
+    }
 }
 
-/// `struct dmavec_export`.
-#[repr(C)]
-#[derive(Clone, Copy, Default)]
-pub(crate) struct Export {
-    pub(crate) ranges: u64,
-    pub(crate) count: u32,
-    pub(crate) fd_flags: u32,
-    pub(crate) flags: u32,
-    pub(crate) fd: i32,
-    pub(crate) reserved: [u64; 2],
+dmavec::uapi_struct! {
+    /// `struct dmavec_export`.
+    pub(crate) struct Export {
+        pub(crate) ranges: u64,
+        pub(crate) count: u32,
+        pub(crate) fd_flags: u32,
+        pub(crate) flags: u32,
+        pub(crate) fd: i32,
+        pub(crate) reserved: [u64; 2],
+    }
 }
-
-// The five structs are `#[repr(C)]` structs of integers with no padding (the sizes asserted
-// below are the sums of their fields): every bit pattern is valid and every byte initialised.
-// SAFETY: See above.
-unsafe impl FromBytes for Info {}
-// SAFETY: See above.
-unsafe impl AsBytes for Info {}
-// SAFETY: See above.
-unsafe impl FromBytes for Alloc {}
-// SAFETY: See above.
-unsafe impl AsBytes for Alloc {}
-// SAFETY: See above.
-unsafe impl FromBytes for Free {}
-// SAFETY: See above.
-unsafe impl AsBytes for Free {}
-// SAFETY: See above.
-unsafe impl FromBytes for Range {}
-// SAFETY: See above.
-unsafe impl AsBytes for Range {}
-// SAFETY: See above.
-unsafe impl FromBytes for Export {}
-// SAFETY: See above.
-unsafe impl AsBytes for Export {}
 
 const _: () = {
     assert!(size_of::<Info>() == 64 && offset_of!(Info, bar_index) == 24);

@@ -38,7 +38,6 @@ use kernel::{
         atomic::{Atomic, Relaxed},
         Arc, Mutex,
     },
-    transmute::{AsBytes, FromBytes},
     uaccess::{UserPtr, UserSlice},
 };
 
@@ -68,51 +67,37 @@ const MAX_XFER: usize = 64 * 1024;
 mod uapi {
     use super::*;
 
-    /// `struct dmavec_edu_import`.
-    #[repr(C)]
-    #[derive(Clone, Copy, Default)]
-    pub(super) struct Import {
-        pub(super) fd: i32,
-        pub(super) flags: u32,
+    dmavec::uapi_struct! {
+        /// `struct dmavec_edu_import`.
+        pub(super) struct Import {
+            pub(super) fd: i32,
+            pub(super) flags: u32,
+        }
     }
 
-    /// `struct dmavec_edu_xfer`: WRITE fills `[offset, offset + length)` with the pattern of
-    /// `seed`; READ copies it to `data`.
-    #[repr(C)]
-    #[derive(Clone, Copy, Default)]
-    pub(super) struct Xfer {
-        pub(super) offset: u64,
-        pub(super) length: u64,
-        pub(super) data: u64,
-        pub(super) seed: u32,
-        pub(super) flags: u32,
+    dmavec::uapi_struct! {
+        /// `struct dmavec_edu_xfer`: WRITE fills `[offset, offset + length)` with the pattern of
+        /// `seed`; READ copies it to `data`.
+        pub(super) struct Xfer {
+            pub(super) offset: u64,
+            pub(super) length: u64,
+            pub(super) data: u64,
+            pub(super) seed: u32,
+            pub(super) flags: u32,
+        }
     }
 
-    /// `struct dmavec_edu_info`.
-    #[repr(C)]
-    #[derive(Clone, Copy, Default)]
-    pub(super) struct Info {
-        pub(super) size: u64,
-        pub(super) first_addr: u64,
-        pub(super) map_type: u32,
-        pub(super) entries: u32,
-        pub(super) invalidations: u32,
-        pub(super) flags: u32,
+    dmavec::uapi_struct! {
+        /// `struct dmavec_edu_info`.
+        pub(super) struct Info {
+            pub(super) size: u64,
+            pub(super) first_addr: u64,
+            pub(super) map_type: u32,
+            pub(super) entries: u32,
+            pub(super) invalidations: u32,
+            pub(super) flags: u32,
+        }
     }
-
-    // Each is a `#[repr(C)]` struct of integers without padding (sizes asserted below).
-    // SAFETY: See above.
-    unsafe impl FromBytes for Import {}
-    // SAFETY: See above.
-    unsafe impl AsBytes for Import {}
-    // SAFETY: See above.
-    unsafe impl FromBytes for Xfer {}
-    // SAFETY: See above.
-    unsafe impl AsBytes for Xfer {}
-    // SAFETY: See above.
-    unsafe impl FromBytes for Info {}
-    // SAFETY: See above.
-    unsafe impl AsBytes for Info {}
 
     const _: () = assert!(size_of::<Import>() == 8);
     const _: () = assert!(size_of::<Xfer>() == 32);
