@@ -20,9 +20,9 @@ pub mod range;
 pub mod raw;
 mod shim;
 pub mod stats;
-pub mod uapi;
 #[cfg(CONFIG_DMAVEC_KUNIT_TEST)]
 pub mod test_hooks;
+pub mod uapi;
 
 pub use export::{export, is_dmavec, Buffer, DmaBuf, ExportInfo, ExporterOps};
 pub use fence::Fence;
