@@ -345,6 +345,29 @@ unsafe fn attach_state<'a>(attach: *mut bindings::dma_buf_attachment) -> &'a Att
     unsafe { &*(*attach).priv_.cast::<AttachState>() }
 }
 
+/// Calls `f(peer2peer, state)` for every attachment of a dmavec dma-buf.
+///
+/// # Safety
+///
+/// `dmabuf` is a live dmavec dma-buf and its reservation lock is held: the dma-buf core holds
+/// it to change the attachment list, and every attachment on it was accepted by our attach.
+unsafe fn for_each_attachment(
+    dmabuf: *mut bindings::dma_buf,
+    mut f: impl FnMut(bool, &AttachState),
+) {
+    // SAFETY: As the caller guarantees: the list is stable and its nodes are attachments of
+    // ours, between our attach and detach callbacks.
+    unsafe {
+        let head = core::ptr::addr_of_mut!((*dmabuf).attachments);
+        let mut node = (*head).next;
+        while node != head {
+            let a = kernel::container_of!(node, bindings::dma_buf_attachment, node);
+            f((*a).peer2peer, attach_state(a));
+            node = (*node).next;
+        }
+    }
+}
+
 /// The buffer behind a dmavec dma-buf.
 ///
 /// # Safety
@@ -636,31 +659,28 @@ impl fmt::Debug for Buffer {
         let Some(d) = state.dmabuf else {
             return Ok(());
         };
-        // SAFETY: Alive while `state` is locked; the attachment list is walked under the
-        // reservation lock, which the dma-buf core holds to change it.
+        // SAFETY: Alive while `state` is locked.
+        let resv = unsafe { (*d.as_ptr()).resv };
+        // SAFETY: `resv` is the dma-buf's reservation object; no acquire context.
+        unsafe { bindings::dma_resv_lock(resv, core::ptr::null_mut()) };
+        // SAFETY: A live dmavec dma-buf, its reservation lock held.
         unsafe {
-            let resv = (*d.as_ptr()).resv;
-            bindings::dma_resv_lock(resv, core::ptr::null_mut());
-            let head = core::ptr::addr_of_mut!((*d.as_ptr()).attachments);
-            let mut node = (*head).next;
-            while node != head {
-                let a = kernel::container_of!(node, bindings::dma_buf_attachment, node);
-                let st = attach_state(a);
+            for_each_attachment(d.as_ptr(), |peer2peer, st| {
                 let t = st.map_type.load(Relaxed);
                 let _ = writeln!(
                     f,
                     "  attachment {} p2p {} live {} type {} entries {} bytes {}",
                     st.dev.name().to_str().unwrap_or("?"),
-                    (*a).peer2peer,
+                    peer2peer,
                     st.live.load(Relaxed),
                     MapType::from_u32(t).map_or("none", MapType::name),
                     st.entries.load(Relaxed),
                     st.bytes.load(Relaxed),
                 );
-                node = (*node).next;
-            }
-            bindings::dma_resv_unlock(resv);
-        }
+            })
+        };
+        // SAFETY: Locked above.
+        unsafe { bindings::dma_resv_unlock(resv) };
         Ok(())
     }
 }
@@ -859,18 +879,10 @@ impl Buffer {
         let resv = unsafe { (*dmabuf).resv };
         // SAFETY: `resv` is the dma-buf's reservation object; no acquire context.
         to_result(unsafe { shim::dmavec_shim_dma_resv_lock_interruptible(resv) })?;
-        // SAFETY: The attachment list is walked under the reservation lock, which the
-        // dma-buf core holds to change it; every attachment is ours.
-        unsafe {
-            let head = core::ptr::addr_of_mut!((*dmabuf).attachments);
-            let mut node = (*head).next;
-            while node != head {
-                let a = kernel::container_of!(node, bindings::dma_buf_attachment, node);
-                attach_state(a).sync(for_cpu);
-                node = (*node).next;
-            }
-            bindings::dma_resv_unlock(resv);
-        }
+        // SAFETY: A live dmavec dma-buf, its reservation lock held (above); `sync` needs it.
+        unsafe { for_each_attachment(dmabuf, |_, st| st.sync(for_cpu)) };
+        // SAFETY: Locked above.
+        unsafe { bindings::dma_resv_unlock(resv) };
         Ok(())
     }
 
