@@ -12,6 +12,7 @@
 use kernel::{debugfs, prelude::*};
 
 mod capi;
+pub mod compat;
 pub mod export;
 pub mod fence;
 pub mod import;

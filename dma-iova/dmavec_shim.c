@@ -20,6 +20,7 @@
 #include <linux/pci.h>
 #include <linux/pci-p2pdma.h>
 #include <linux/scatterlist.h>
+#include <linux/sched.h>
 #include <linux/slab.h>
 #include <linux/spinlock.h>
 #include <linux/stddef.h>
@@ -108,6 +109,11 @@ void dmavec_shim_zap(struct dma_buf *dmabuf)
 	unmap_mapping_range(dmabuf->file->f_mapping, 0, 0, true);
 }
 
+void dmavec_shim_cond_resched(void)
+{
+	cond_resched();
+}
+
 bool dmavec_shim_dev_is_dma_coherent(struct device *dev)
 {
 	return dev_is_dma_coherent(dev);
@@ -171,6 +177,7 @@ EXPORT_SYMBOL_NS_GPL(dmavec_attach, "DMAVEC");
 EXPORT_SYMBOL_NS_GPL(dmavec_detach, "DMAVEC");
 EXPORT_SYMBOL_NS_GPL(dmavec_attachment_dmabuf, "DMAVEC");
 EXPORT_SYMBOL_NS_GPL(dmavec_map, "DMAVEC");
+EXPORT_SYMBOL_NS_GPL(dmavec_set_seg_limits, "DMAVEC");
 EXPORT_SYMBOL_NS_GPL(dmavec_unmap, "DMAVEC");
 
 /* capi.rs encodes enum dmavec_map_type with these values. */

@@ -24,6 +24,7 @@ struct vm_operations_struct;
 struct pci_dev *dmavec_shim_pci_dev(struct device *dev);
 struct pci_dev *dmavec_shim_pci_upstream_bridge(struct pci_dev *pdev);
 phys_addr_t dmavec_shim_page_to_phys(struct page *page);
+void dmavec_shim_cond_resched(void);
 void dmavec_shim_dma_resv_assert_held(struct dma_resv *resv);
 void dmavec_shim_get_dma_buf(struct dma_buf *dmabuf);
 int dmavec_shim_sgt_fill(struct sg_table *sgt, const struct dma_vec *vecs,
