@@ -22,17 +22,17 @@ use kernel::{
     bindings, debugfs,
     device::Core,
     driver::Registration,
-    io::Io,
     miscdevice::{MiscDeviceOptions, MiscDeviceRegistration},
-    new_mutex,
+    new_condvar, new_mutex, new_work,
     page::PAGE_SIZE,
     pci,
     prelude::*,
     str::CString,
     sync::{
         atomic::{Atomic, Relaxed},
-        Arc, Mutex,
+        Arc, CondVar, Mutex,
     },
+    workqueue::{self, Work, WorkItem},
 };
 
 mod alloc;
@@ -76,6 +76,19 @@ pub(crate) struct BarDevice {
     alloc: BarAlloc,
     #[pin]
     exports: Mutex<Exports>,
+    /// Signalled when a scrub completes (its pages return to the allocator) and when the
+    /// scrubber stops: ALLOC waits on it for memory that is being zeroed.
+    #[pin]
+    scrubbed: CondVar,
+    /// Pages freed but not yet zeroed (taken in the allocator until they are).
+    scrubbing: Atomic<u64>,
+    /// The scrubber: zeroes freed memory off the release path (see [`BarDevice::scrub`]).
+    #[pin]
+    scrub_work: Work<BarDevice>,
+}
+
+kernel::impl_has_work! {
+    impl HasWork<Self> for BarDevice { self.scrub_work }
 }
 
 /// The live exports of a device, to revoke on reset and remove, and the reset state that
@@ -84,15 +97,31 @@ struct Exports {
     /// `None` once the device is gone.
     list: Option<KVec<Arc<dmavec::Buffer>>>,
     /// Between `reset_prepare` and `reset_done`: exports are revoked, new ones born revoked,
-    /// and freed memory is not scrubbed (memory decode is off) but deferred to `reset_done`.
+    /// and freed memory is not zeroed (memory decode is off): the scrubber waits for
+    /// `reset_done`.
     resetting: bool,
-    /// Allocations freed during a reset, as `(first page, pages)`: still taken in the
-    /// allocator, scrubbed and freed by `reset_done`.
-    deferred: KVec<(usize, usize)>,
-    /// Live allocations. `deferred`'s capacity is kept at least `deferred.len() + live`, so
-    /// deferring a scrub never allocates: nothing can fail between a reset and the scrub.
+    /// Allocations freed and not yet zeroed, as `(first page, pages, pages zeroed)`: still
+    /// taken in the allocator. The scrubber works from the end.
+    scrubs: KVec<Scrub>,
+    /// Live allocations. `scrubs`' capacity is kept at least `scrubs.len() + live`, so that
+    /// freeing never allocates: nothing can fail between the last reference and the scrub.
     live: usize,
 }
+
+/// Freed pages `[first, first + pages)` of the BAR, zeroed up to `first + done`.
+struct Scrub {
+    first: usize,
+    pages: usize,
+    done: usize,
+}
+
+/// Freed allocations of at most this many pages are zeroed at once, on the release path (a
+/// few hundred microseconds); larger ones are left to the scrubber.
+const SCRUB_INLINE_PAGES: usize = 256;
+
+/// Pages the scrubber zeroes under the exports lock at a time, before it lets a reset, an
+/// export or another task in.
+const SCRUB_CHUNK_PAGES: usize = 256;
 
 /// Scrubs of freed memory deferred past a reset, for all devices (debugfs `bar`).
 static DEFERRED_SCRUBS: Atomic<u64> = Atomic::new(0);
@@ -150,26 +179,46 @@ impl BarDevice {
         self.exports.lock().list.is_none()
     }
 
-    /// Revokes every export and refuses new ones: the device is going away.
-    fn revoke_all(&self) {
-        let Some(list) = self.exports.lock().list.take() else {
-            return;
+    /// Bytes freed and not yet zeroed; ALLOC waits for them rather than fail.
+    pub(crate) fn scrubbing_bytes(&self) -> u64 {
+        self.scrubbing.load(Relaxed) * PAGE_SIZE as u64
+    }
+
+    /// Revokes every export and refuses new ones: the device is going away. Memory freed from
+    /// now on, and memory still waiting for the scrubber, returns to the allocator unzeroed:
+    /// the BAR is about to go, and nothing hands out its memory again.
+    fn revoke_all(self: &Arc<Self>) {
+        let list = {
+            let mut ex = self.exports.lock();
+            let Some(list) = ex.list.take() else {
+                return;
+            };
+            if !ex.scrubs.is_empty() {
+                // Once more, to return what is left to the allocator (and wake ALLOCs waiting
+                // for it), even if a reset had stopped it.
+                let _ = workqueue::system_unbound().enqueue(self.clone());
+            }
+            list
         };
         for b in list.iter() {
             b.revoke();
         }
+        // Nothing queues the scrubber once `list` is `None`: after this, no instance of it
+        // runs, and its code may go with the module.
+        dmavec::compat::flush_work(&**self);
     }
 
     /// Revokes (`true`) or restores (`false`) every export around a reset.
     ///
     /// Everything happens under the exports lock, with no allocation: no export can be missed
-    /// (a new one sees `resetting` and is born revoked), and no free can scrub while the
-    /// device is reset. Holding it across revocation is safe: revocation waits for importers
+    /// (a new one sees `resetting` and is born revoked), and no memory is zeroed while the
+    /// device is reset (the scrubber zeroes under this lock and stops when it sees
+    /// `resetting`). Holding it across revocation is safe: revocation waits for importers
     /// to unmap and for their fences, neither of which takes this lock (the dma-buf release
     /// that does is never called from an invalidation, and `export()` revokes under it too).
-    /// `reset_done` then scrubs and frees what was freed meanwhile.
+    /// `reset_done` then restarts the scrubber.
     #[cfg_attr(not(dmavec_pci_reset), expect(dead_code))]
-    fn reset_exports(&self, resetting: bool) {
+    fn reset_exports(self: &Arc<Self>, resetting: bool) {
         let mut ex = self.exports.lock();
         ex.resetting = resetting;
         for b in ex.list.iter().flatten() {
@@ -179,12 +228,9 @@ impl BarDevice {
                 b.restore();
             }
         }
-        if !resetting {
-            // Drained in place: the reserved capacity stays.
-            for (first, pages) in ex.deferred.drain_all() {
-                self.zero(first, pages);
-                self.alloc.free(first);
-            }
+        if !resetting && !ex.scrubs.is_empty() && ex.list.is_some() {
+            // Already queued (it saw `resetting` and stopped, or has not run yet): fine.
+            let _ = workqueue::system_unbound().enqueue(self.clone());
         }
     }
 
@@ -193,11 +239,52 @@ impl BarDevice {
         let start = first * PAGE_SIZE;
         let end = start + pages * PAGE_SIZE;
         self.bar.try_access_with(|bar| {
-            for off in (start..end).step_by(8) {
-                // Within the BAR: allocations never exceed it.
-                let _ = bar.try_write64(0, off);
-            }
+            // Within the BAR: allocations never exceed it.
+            let _ = dmavec::compat::zero_io(bar, start, end - start);
         });
+    }
+
+    /// The scrubber: zeroes freed allocations, `SCRUB_CHUNK_PAGES` at a time under the exports
+    /// lock, rescheduling between chunks, and returns each one's pages to the allocator once
+    /// they are zero. It stops when a reset begins (`reset_done` queues it again) and when the
+    /// device goes away (what is left returns to the allocator unzeroed, see `revoke_all`).
+    fn scrub(&self) {
+        loop {
+            let mut ex = self.exports.lock();
+            let gone = ex.list.is_none();
+            if ex.resetting && !gone {
+                return;
+            }
+            let Some(s) = ex.scrubs.last_mut() else {
+                return;
+            };
+            let n = if gone {
+                s.pages - s.done
+            } else {
+                SCRUB_CHUNK_PAGES.min(s.pages - s.done)
+            };
+            if !gone {
+                self.zero(s.first + s.done, n);
+            }
+            s.done += n;
+            if s.done == s.pages {
+                let (first, pages) = (s.first, s.pages);
+                ex.scrubs.pop();
+                self.alloc.free(first);
+                self.scrubbing.fetch_sub(pages as u64, Relaxed);
+                self.scrubbed.notify_all();
+            }
+            drop(ex);
+            dmavec::compat::cond_resched();
+        }
+    }
+}
+
+impl WorkItem for BarDevice {
+    type Pointer = Arc<BarDevice>;
+
+    fn run(this: Arc<BarDevice>) {
+        this.scrub();
     }
 }
 
@@ -209,14 +296,33 @@ pub(crate) struct Allocation {
 }
 
 impl Allocation {
+    /// Allocates `pages` pages aligned to `align` pages. When the memory is there but still
+    /// being zeroed, waits for the scrubber.
+    ///
+    /// # Errors
+    ///
+    /// `ENOSPC` when no free range fits even once every scrub is done, `ERESTARTSYS` when a
+    /// signal interrupts the wait, `ENODEV` once the device is gone, `EINVAL`, `ENOMEM`.
     fn new(dev: &Arc<BarDevice>, pages: usize, align: usize) -> Result<Arc<Self>> {
         let first = {
-            // Room for this allocation's scrub to be deferred, reserved now (see
-            // `Exports::live`); `reserve(n)` makes the capacity at least `len + n`.
+            // Room for this allocation's scrub, reserved now (see `Exports::live`);
+            // `reserve(n)` makes the capacity at least `len + n`.
             let mut ex = dev.exports.lock();
             let more = ex.live + 1;
-            ex.deferred.reserve(more, GFP_KERNEL)?;
-            let first = dev.alloc.alloc(pages, align)?;
+            ex.scrubs.reserve(more, GFP_KERNEL)?;
+            let first = loop {
+                if ex.list.is_none() {
+                    return Err(ENODEV);
+                }
+                match dev.alloc.alloc(pages, align) {
+                    Err(e) if e == ENOSPC && !ex.scrubs.is_empty() => {
+                        if dev.scrubbed.wait_interruptible(&mut ex) {
+                            return Err(ERESTARTSYS);
+                        }
+                    }
+                    r => break r?,
+                }
+            };
             ex.live += 1;
             first
         };
@@ -245,24 +351,42 @@ impl Allocation {
 
 impl Drop for Allocation {
     fn drop(&mut self) {
-        // No dma-buf and no handle reaches these pages any more: scrub them before reuse.
+        // No dma-buf and no handle reaches these pages any more: zero them before reuse.
         // Under the exports lock, so that a reset cannot begin (and turn memory decode off)
-        // halfway; during a reset the scrub waits for `reset_done`, and the pages stay taken.
-        let mut ex = self.dev.exports.lock();
+        // halfway. Small allocations are zeroed here, unless a reset is under way; the rest
+        // goes to the scrubber, and the pages stay taken until it is done.
+        let dev = &self.dev;
+        let mut ex = dev.exports.lock();
         ex.live -= 1;
-        if ex.resetting {
-            // Never allocates: the capacity was reserved in `Allocation::new`.
-            if ex
-                .deferred
-                .push_within_capacity((self.first, self.pages))
-                .is_ok()
-            {
-                DEFERRED_SCRUBS.add(1, Relaxed);
-                return;
-            }
+        if ex.list.is_none() {
+            // The device is gone: see `BarDevice::revoke_all`.
+            dev.alloc.free(self.first);
+            return;
         }
-        self.dev.zero(self.first, self.pages);
-        self.dev.alloc.free(self.first);
+        if self.pages <= SCRUB_INLINE_PAGES && !ex.resetting {
+            dev.zero(self.first, self.pages);
+            dev.alloc.free(self.first);
+            return;
+        }
+        let scrub = Scrub {
+            first: self.first,
+            pages: self.pages,
+            done: 0,
+        };
+        // Never allocates: the capacity was reserved in `Allocation::new`.
+        if ex.scrubs.push_within_capacity(scrub).is_err() {
+            // Unreachable by the invariant of `Exports::live`; zero here rather than leak.
+            dev.zero(self.first, self.pages);
+            dev.alloc.free(self.first);
+            return;
+        }
+        dev.scrubbing.add(self.pages as u64, Relaxed);
+        if ex.resetting {
+            DEFERRED_SCRUBS.add(1, Relaxed);
+        } else {
+            // Already queued or running: it finds this one too.
+            let _ = workqueue::system_unbound().enqueue(dev.clone());
+        }
     }
 }
 
@@ -418,9 +542,12 @@ impl pci::Driver for DmavecBarDriver {
                     exports <- new_mutex!(Exports {
                         list: Some(KVec::new()),
                         resetting: false,
-                        deferred: KVec::new(),
+                        scrubs: KVec::new(),
                         live: 0,
                     }),
+                    scrubbed <- new_condvar!(),
+                    scrubbing: Atomic::new(0),
+                    scrub_work <- new_work!("BarDevice::scrub_work"),
                 }),
                 GFP_KERNEL,
             )?;

@@ -49,10 +49,12 @@ impl BarFile {
             page_size: PAGE_SIZE as u32,
             features: uapi::FEATURE_MMAP | uapi::FEATURE_P2PDMA,
             bar_size: d.size,
-            bytes_free: d.alloc.free_pages() * P,
+            // Memory being zeroed counts as free: ALLOC waits for it.
+            bytes_free: d.alloc.free_pages() * P + d.scrubbing_bytes(),
             bar_index: d.index,
             reserved0: 0,
-            reserved: [0; 4],
+            bytes_scrubbing: d.scrubbing_bytes(),
+            reserved: [0; 3],
         }
     }
 

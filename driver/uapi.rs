@@ -25,7 +25,8 @@ dmavec::uapi_struct! {
         pub(crate) bytes_free: u64,
         pub(crate) bar_index: u32,
         pub(crate) reserved0: u32,
-        pub(crate) reserved: [u64; 4],
+        pub(crate) bytes_scrubbing: u64,
+        pub(crate) reserved: [u64; 3],
     }
 }
 

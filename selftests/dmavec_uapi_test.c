@@ -108,7 +108,8 @@ TEST_F(dev, info)
 	EXPECT_EQ(self->info.bar_size, self->info.bytes_free);
 	EXPECT_EQ(DMAVEC_FEATURE_MMAP | DMAVEC_FEATURE_P2PDMA, self->info.features);
 	EXPECT_EQ(0, self->info.reserved0);
-	for (i = 0; i < 4; i++)
+	EXPECT_LE(self->info.bytes_scrubbing, self->info.bytes_free);
+	for (i = 0; i < 3; i++)
 		EXPECT_EQ(0, self->info.reserved[i]);
 }
 

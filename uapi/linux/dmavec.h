@@ -27,9 +27,12 @@
  * @page_size: out: granule of allocations and offsets, in bytes
  * @features: out: DMAVEC_FEATURE_*
  * @bar_size: out: size of the device memory, in bytes
- * @bytes_free: out: bytes not allocated (nor held by a live dma-buf)
+ * @bytes_free: out: bytes not allocated (nor held by a live dma-buf),
+ *	including @bytes_scrubbing
  * @bar_index: out: index of the exported PCI BAR
  * @reserved0: out: zero
+ * @bytes_scrubbing: out: bytes freed and still being zeroed in the
+ *	background; DMAVEC_IOCTL_ALLOC waits for them instead of failing
  * @reserved: out: zero
  *
  * There is no version field: the interface grows by new features bits
@@ -42,7 +45,8 @@ struct dmavec_info {
 	__u64 bytes_free;
 	__u32 bar_index;
 	__u32 reserved0;
-	__u64 reserved[4];
+	__u64 bytes_scrubbing;
+	__u64 reserved[3];
 };
 
 /**
