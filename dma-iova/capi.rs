@@ -9,7 +9,7 @@ use crate::{
     export::{buffer_of, export, is_dmavec, DmaBuf, ExportInfo, ExporterOps, ModuleOwner},
     import::{Attachment, Importer, Locked, MapKind},
     map::{MapType, Provider},
-    range::{check_phys_ranges, PhysVec},
+    range::{check_phys_ranges, PhysVec, SegLimits},
     shim,
 };
 use core::{ffi::c_void, ptr::NonNull};
@@ -361,6 +361,31 @@ pub(crate) unsafe extern "C" fn dmavec_map(
                 map_type.write(map_type_c(v.kind));
             }
         }
+        Ok(0)
+    })
+}
+
+/// See `dmavec_set_seg_limits()` in `<linux/dmavec.h>`.
+///
+/// # Safety
+///
+/// `att` came from `dmavec_attach()` and the caller holds the reservation lock of its dma-buf.
+#[no_mangle]
+pub(crate) unsafe extern "C" fn dmavec_set_seg_limits(
+    att: *mut CAttachment,
+    max_segment: usize,
+    boundary_mask: u64,
+) -> c_int {
+    from_result(|| {
+        let limits = match (max_segment, boundary_mask) {
+            (0, 0) => None,
+            (0, _) | (_, 0) => return Err(EINVAL),
+            (m, b) => Some(SegLimits::new(m, b)?),
+        };
+        // SAFETY: `att` is valid.
+        let a = unsafe { (*att).att.as_ref() }.ok_or(EINVAL)?;
+        // SAFETY: The caller holds the reservation lock.
+        unsafe { a.assume_locked() }.set_seg_limits(limits)?;
         Ok(0)
     })
 }

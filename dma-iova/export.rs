@@ -33,7 +33,7 @@
 
 use crate::{
     map::{DmaBackend, KernelDma, MapType, Mapping, P2pType, Provider},
-    range::{DmaVec, PhysVec, Ranges},
+    range::{DmaVec, PhysVec, Ranges, SegLimits},
     shim,
 };
 use core::{
@@ -557,6 +557,7 @@ impl Buffer {
         &self,
         attach: *mut bindings::dma_buf_attachment,
         dir: DataDirection,
+        limits: Option<SegLimits>,
     ) -> Result<LiveMapping<'_>> {
         // SAFETY: The caller guarantees `attach` is valid and ours.
         unsafe { shim::dmavec_shim_dma_resv_assert_held((*(*attach).dmabuf).resv) };
@@ -567,7 +568,7 @@ impl Buffer {
         let st = unsafe { attach_state(attach) };
         // SAFETY: The attachment state holds a reference to the device until detach, and its
         // mappings are gone by then (`LiveCount` borrows the state too).
-        let dma = unsafe { KernelDma::new_unreferenced(&st.dev) };
+        let dma = unsafe { KernelDma::new_unreferenced(&st.dev) }.with_limits(limits);
         let route = match (self.provider.as_ref(), st.p2p) {
             (Some(p), Some(t)) => Some((p, t)),
             _ => None,
@@ -803,7 +804,7 @@ unsafe extern "C" fn dmavec_map_dma_buf(
         return EINVAL.to_ptr();
     };
     // SAFETY: As above.
-    let live = match unsafe { buf.map_attachment(attach, dir) } {
+    let live = match unsafe { buf.map_attachment(attach, dir, None) } {
         Ok(l) => l.into_static(),
         Err(e) => return e.to_ptr(),
     };

@@ -17,7 +17,7 @@ use crate::{
     export::{buffer_of, is_dmavec, DmaBuf, LiveMapping},
     fence::Fence,
     map::{DmaBackend, KernelDma, MapType},
-    range::DmaVec,
+    range::{DmaVec, SegLimits},
     shim,
 };
 use core::{cell::UnsafeCell, ptr::NonNull};
@@ -84,6 +84,9 @@ struct Inner {
     importer: KBox<dyn Importer>,
     /// Protected by the reservation lock of the dma-buf.
     mapped: UnsafeCell<Option<Mapped>>,
+    /// The importer's own segment limits ([`Locked::set_seg_limits`]), `None` for the
+    /// device's. Protected by the reservation lock.
+    limits: UnsafeCell<Option<SegLimits>>,
     /// Set under the reservation lock when the attachment starts to go away
     /// ([`Attachment::retire`]): from then on the invalidate callback does not reach the
     /// importer, whose owner may be tearing it down.
@@ -153,6 +156,7 @@ impl Attachment {
             Inner {
                 importer,
                 mapped: UnsafeCell::new(None),
+                limits: UnsafeCell::new(None),
                 dead: Atomic::new(false),
                 // SAFETY: Allocating one timeline has no precondition.
                 fence_context: unsafe { bindings::dma_fence_context_alloc(1) },
@@ -282,6 +286,46 @@ impl<'a> Locked<'a> {
         unsafe { &mut *self.inner.mapped.get() }
     }
 
+    fn limits(&mut self) -> Option<SegLimits> {
+        // SAFETY: `self` proves the reservation lock is held, which serialises all access to
+        // `limits`.
+        unsafe { *self.inner.limits.get() }
+    }
+
+    /// States the importer's own segment limits, in place of its device's, for the maps that
+    /// follow; `None` returns to the device's (the default).
+    ///
+    /// The device's limits (`dma_get_max_seg_size()`, `dma_get_seg_boundary()`) cannot say
+    /// "no limit": the maximum segment size is an `unsigned int`, so a 6 GiB buffer behind an
+    /// IOMMU is split into two entries at least. An importer whose hardware takes segments of
+    /// any length states [`SegLimits::UNLIMITED`] and gets one entry; one with a limit of its
+    /// own, beyond 4 GiB or below its device's, states that. Entries are then split where
+    /// these limits say, always at page boundaries. A buffer of another exporter is mapped by
+    /// the dma-buf core with the device's limits whatever this says (the core builds its
+    /// sg_table with them); its segments are merged within these limits.
+    ///
+    /// # Errors
+    ///
+    /// `EBUSY` while the attachment is mapped: unmap first.
+    ///
+    /// # Examples
+    ///
+    /// ```ignore
+    /// let att = Attachment::new(dmabuf, dev, MyImporter)?;
+    /// let mut l = att.lock();
+    /// l.set_seg_limits(Some(SegLimits::UNLIMITED))?;
+    /// let v = l.map(DataDirection::Bidirectional)?;
+    /// // Behind an IOMMU, one entry for the whole buffer, whatever its size.
+    /// ```
+    pub fn set_seg_limits(&mut self, limits: Option<SegLimits>) -> Result {
+        if self.slot().is_some() {
+            return Err(EBUSY);
+        }
+        // SAFETY: As in `Locked::limits`; `&mut self` makes this access unique.
+        unsafe { *self.inner.limits.get() = limits };
+        Ok(())
+    }
+
     /// The raw attachment, for dma-buf core functions that expect the reservation lock held.
     pub fn as_raw(&self) -> *mut bindings::dma_buf_attachment {
         self.attach.as_ptr()
@@ -312,6 +356,7 @@ impl<'a> Locked<'a> {
             }
         }
         if self.slot().is_none() {
+            let limits = self.limits();
             let attach = self.attach.as_ptr();
             // SAFETY: The attachment is valid.
             let dmabuf = unsafe { (*attach).dmabuf };
@@ -322,11 +367,11 @@ impl<'a> Locked<'a> {
                 let buf = unsafe { buffer_of(dmabuf) };
                 Mapped::Native {
                     // SAFETY: `attach` is an attachment of `buf`'s dma-buf, lock held.
-                    live: unsafe { buf.map_attachment(attach, dir) }?.into_static(),
+                    live: unsafe { buf.map_attachment(attach, dir, limits) }?.into_static(),
                     dir,
                 }
             } else {
-                map_foreign(attach, dir)?
+                map_foreign(attach, dir, limits)?
             };
             *self.slot() = Some(m);
         }
@@ -403,10 +448,15 @@ fn view(m: &Mapped) -> MappedView<'_> {
 /// Adjacent segments merge, but only within the importing device's limits (its maximum
 /// segment size and segment boundary), which the exporter's own table respects and a merge
 /// must not undo.
-fn map_foreign(attach: *mut bindings::dma_buf_attachment, dir: DataDirection) -> Result<Mapped> {
+fn map_foreign(
+    attach: *mut bindings::dma_buf_attachment,
+    dir: DataDirection,
+    limits: Option<SegLimits>,
+) -> Result<Mapped> {
     // SAFETY: `attach` is valid; its device outlives the attachment, and so this call.
-    let limits =
-        unsafe { KernelDma::new_unreferenced(Device::from_raw((*attach).dev)) }.limits()?;
+    let limits = unsafe { KernelDma::new_unreferenced(Device::from_raw((*attach).dev)) }
+        .with_limits(limits)
+        .limits()?;
     // SAFETY: `attach` is valid and the reservation lock is held.
     let sgt = from_err_ptr(unsafe { bindings::dma_buf_map_attachment(attach, dir.into()) })?;
     let sgt = NonNull::new(sgt).ok_or(ENOMEM)?;

@@ -30,7 +30,9 @@
 //! failure at any step.
 
 use crate::{
-    range::{check_phys_ranges, runs, DmaAddr, DmaVec, PhysAddr, PhysVec, Ranges, SegLimits},
+    range::{
+        check_phys_ranges, last_byte, runs, DmaAddr, DmaVec, PhysAddr, PhysVec, Ranges, SegLimits,
+    },
     raw, shim,
     stats::STATS,
 };
@@ -205,6 +207,9 @@ pub trait DmaBackend {
 pub struct KernelDma {
     dev: NonNull<bindings::device>,
     _hold: Option<ARef<Device>>,
+    /// The importer's own segment limits, in place of the device's (see
+    /// [`KernelDma::with_limits`]).
+    limits: Option<SegLimits>,
 }
 
 impl KernelDma {
@@ -216,6 +221,7 @@ impl KernelDma {
             // `Device` is `repr(transparent)` over `struct device` (see `raw::device()`).
             dev: NonNull::from(dev).cast(),
             _hold: Some(hold),
+            limits: None,
         }
     }
 
@@ -231,7 +237,21 @@ impl KernelDma {
         Self {
             dev: NonNull::from(dev).cast(),
             _hold: None,
+            limits: None,
         }
+    }
+
+    /// Maps with `limits` instead of the device's segment limits, if `Some`.
+    ///
+    /// The device's limits come from `struct device_dma_parameters`, whose maximum segment
+    /// size is an `unsigned int`: at most 4 GiB - 1, so even a device without a limit gets an
+    /// entry split every 4 GiB. An importer that knows better states its limits (up to
+    /// [`SegLimits::UNLIMITED`]) through [`crate::Locked::set_seg_limits`] or
+    /// `dmavec_set_seg_limits()`.
+    #[inline]
+    pub fn with_limits(mut self, limits: Option<SegLimits>) -> Self {
+        self.limits = limits;
+        self
     }
 
     /// The importing device.
@@ -329,6 +349,9 @@ impl DmaBackend for KernelDma {
 
     #[inline]
     fn limits(&self) -> Result<SegLimits> {
+        if let Some(l) = self.limits {
+            return Ok(l);
+        }
         // `dma_get_max_seg_size()` and `dma_get_seg_boundary()`, static inlines: the device's
         // DMA parameters where set, else 64 KiB and no boundary.
         // SAFETY: `self.raw()` is a valid device; its `dma_parms` is NULL or valid as long as
@@ -507,8 +530,9 @@ impl<B: DmaBackend> Mapping<B> {
     ///   IOVA granule larger than a page;
     /// - `EOVERFLOW`: a range wraps or the total is too large;
     /// - `EPERM`: the importer cannot reach this MMIO (`PCI_P2PDMA_MAP_NOT_SUPPORTED`);
-    /// - `ERANGE`: on the bus-address path, an entry lies beyond the importer's DMA mask or bus
-    ///   limit ([`DmaBackend::dma_limit`]);
+    /// - `ERANGE`: the buffer is larger than the importer's DMA mask or bus limit can address
+    ///   ([`DmaBackend::dma_limit`]), or an entry would lie beyond it: on the bus-address path,
+    ///   and for MMIO on the direct path without a translating IOMMU;
     /// - `ENOMEM`, or the error of the DMA call that failed.
     pub fn map(
         backend: B,
@@ -518,7 +542,7 @@ impl<B: DmaBackend> Mapping<B> {
     ) -> Result<Self> {
         let size = check_phys_ranges(ranges)?;
         let route = provider.map(|p| (p, backend.p2p_type(p)));
-        Self::map_inner(backend, ranges, size, None, route, dir)
+        Self::map_inner(backend, ranges, size, None, last_byte(ranges), route, dir)
     }
 
     /// [`Mapping::map`] of ranges checked once, when the buffer was exported, with the route
@@ -542,18 +566,20 @@ impl<B: DmaBackend> Mapping<B> {
             ranges,
             ranges.size(),
             Some(ranges.runs()),
+            ranges.last_byte(),
             route,
             dir,
         )
     }
 
-    /// The common part: `ranges` passed [`check_phys_ranges`] with the total `size`, and have
-    /// `nruns` runs where known.
+    /// The common part: `ranges` passed [`check_phys_ranges`] with the total `size`, have
+    /// `nruns` runs where known, and no byte above `last`.
     fn map_inner(
         backend: B,
         ranges: &[PhysVec],
         size: usize,
         nruns: Option<usize>,
+        last: PhysAddr,
         route: Option<(&Provider, P2pType)>,
         dir: DataDirection,
     ) -> Result<Self> {
@@ -583,14 +609,12 @@ impl<B: DmaBackend> Mapping<B> {
                 // No DMA API call sees these addresses: check them against the importer's
                 // mask here, as `dma_capable()` would.
                 let off = p.bus_offset();
-                let reach = m.backend.dma_limit();
+                if last.checked_add(off).ok_or(EOVERFLOW)? > m.backend.dma_limit() {
+                    return Err(ERANGE);
+                }
                 for r in runs(ranges) {
-                    let addr = r.paddr().checked_add(off).ok_or(EOVERFLOW)?;
-                    let last = addr.checked_add(r.len() as u64 - 1).ok_or(EOVERFLOW)?;
-                    if last > reach {
-                        return Err(ERANGE);
-                    }
-                    limits.push(&mut m.entries, addr, r.len())?;
+                    // Below `last + off`, checked above.
+                    limits.push(&mut m.entries, r.paddr() + off, r.len())?;
                 }
             }
             _ => {
@@ -607,8 +631,27 @@ impl<B: DmaBackend> Mapping<B> {
                     m.undo = Undo::Iova { state, linked: 0 };
                     m.map_iova(ranges, &limits)?;
                 } else {
+                    // No path maps more than the importer can address: every entry is mapped
+                    // at once, at distinct addresses within its reach. (An IOVA allocation
+                    // only succeeds within it: checked here, off the IOVA path.)
+                    let reach = m.backend.dma_limit();
+                    if reach != 0 && size as u64 - 1 > reach {
+                        return Err(ERANGE);
+                    }
                     m.map_type = MapType::Direct;
                     m.undo = Undo::Direct { record: None };
+                    // Without a translating IOMMU, MMIO is reached at its own address, which
+                    // the DMA API would refuse with a warning when the mask cannot hold it:
+                    // refuse it quietly here.
+                    if provider.is_some() && m.backend.iova_granule() == 0 {
+                        if last > reach {
+                            return Err(ERANGE);
+                        }
+                        if limits.admits(size) {
+                            m.map_direct_whole_runs(ranges, nruns)?;
+                            return Ok(m);
+                        }
+                    }
                     m.map_direct(ranges, &limits, nruns)?;
                 }
             }
@@ -661,6 +704,48 @@ impl<B: DmaBackend> Mapping<B> {
             return Ok(());
         }
         limits.push(&mut self.entries, state.addr, self.size)
+    }
+
+    /// The direct path when every run is one entry: MMIO at its own address (plus a constant
+    /// offset), so runs, being maximal, never turn out DMA-contiguous, and limits that admit
+    /// the whole buffer never split one. Only the DMA calls and the entries remain; the
+    /// entries are the unmap record.
+    fn map_direct_whole_runs(&mut self, ranges: &[PhysVec], nruns: Option<usize>) -> Result {
+        let total = nruns.unwrap_or_else(|| runs(ranges).count());
+        if total == 1 {
+            let r = runs(ranges).next().ok_or(EINVAL)?;
+            let addr = self
+                .backend
+                .map_phys(r.paddr(), r.len(), self.dir, self.attrs)?;
+            self.one = DmaVec { addr, len: r.len() };
+            return Ok(());
+        }
+        self.entries = KVec::with_capacity(total, GFP_KERNEL)?;
+        if total == ranges.len() {
+            // No two ranges adjacent: each range is a run.
+            for r in ranges {
+                self.push_mapped_run(*r)?;
+            }
+        } else {
+            for r in runs(ranges) {
+                self.push_mapped_run(r)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Maps run `r` and appends it as an entry, within the capacity reserved for all runs.
+    #[inline(always)]
+    fn push_mapped_run(&mut self, r: PhysVec) -> Result {
+        let addr = self
+            .backend
+            .map_phys(r.paddr(), r.len(), self.dir, self.attrs)?;
+        let seg = DmaVec { addr, len: r.len() };
+        if self.entries.push_within_capacity(seg).is_err() {
+            self.backend.unmap_phys(addr, seg.len, self.dir, self.attrs);
+            return Err(ENOMEM);
+        }
+        Ok(())
     }
 
     fn map_direct(
@@ -901,11 +986,13 @@ mod tests {
         }
         fn iova_try_alloc(&self, st: &mut IovaState, phys: u64, size: usize) -> bool {
             self.log(Call::Alloc(size as u64));
-            if self.iommu {
+            // As the real allocator: the IOVA space is what the mask addresses.
+            let ok = self.iommu && size as u64 - 1 <= self.dma_limit;
+            if ok {
                 st.addr = IOVA_BASE + (phys % P as u64);
                 st.__size = size as u64;
             }
-            self.iommu
+            ok
         }
         fn iova_link(
             &self,
@@ -1238,6 +1325,67 @@ mod tests {
         Ok(())
     }
 
+    /// MMIO without a translating IOMMU, with limits that admit the whole buffer: one entry
+    /// per run, mapped once and unmapped once, through the checked and the unchecked entry
+    /// points; a failure at the k-th run unwinds exactly the k before it.
+    #[test]
+    fn direct_mmio_whole_runs() -> Result {
+        let mut raw = bindings::p2pdma_provider {
+            owner: core::ptr::null_mut(),
+            bus_offset: 0,
+        };
+        let p = provider(&mut raw);
+        // Ranges 1 and 2 are adjacent: 5 ranges, 4 runs.
+        let r = [
+            PhysVec::new(0x9000, P),
+            PhysVec::new(0x1000, P),
+            PhysVec::new(0x2000, 2 * P),
+            PhysVec::new(0x7000, P),
+            PhysVec::new(0x20000, P),
+        ];
+        let mut v = KVec::new();
+        v.extend_from_slice(&r, GFP_KERNEL)?;
+        let checked = Ranges::new(v)?;
+        for unchecked in [true, false] {
+            let mut f = Fake::new(false);
+            f.granule = 0;
+            let m = if unchecked {
+                Mapping::map(&f, &r, Some(&p), BIDI)?
+            } else {
+                Mapping::map_checked(&f, &checked, Some((&p, P2pType::ThruHostBridge)), BIDI)?
+            };
+            assert_eq!(m.map_type(), MapType::Direct);
+            let want = [(0x9000, P), (0x1000, 3 * P), (0x7000, P), (0x20000, P)];
+            assert_eq!(m.entries().len(), want.len());
+            for (e, (phys, len)) in m.entries().iter().zip(want) {
+                assert_eq!(*e, v_at(phys + DIRECT_OFFSET, len));
+            }
+            drop(m);
+            assert_eq!(f.count(|c| matches!(c, Call::Map { .. })), 4);
+            assert_eq!(f.count(|c| matches!(c, Call::Unmap { .. })), 4);
+        }
+        // A single run is kept inline.
+        let mut f = Fake::new(false);
+        f.granule = 0;
+        let m = Mapping::map(&f, &r[1..3], Some(&p), BIDI)?;
+        assert_eq!(m.entries(), &[v_at(0x1000 + DIRECT_OFFSET, 3 * P)]);
+        assert_eq!(m.heap_bytes(), 0);
+        drop(m);
+        for k in 0..4usize {
+            let mut f = Fake::new(false);
+            f.granule = 0;
+            f.fail_map_at = Some(k);
+            assert_eq!(Mapping::map(&f, &r, Some(&p), BIDI).err(), Some(ENOMEM));
+            assert_eq!(f.count(|c| matches!(c, Call::Map { .. })), k);
+            assert_eq!(f.count(|c| matches!(c, Call::Unmap { .. })), k);
+        }
+        Ok(())
+    }
+
+    fn v_at(addr: u64, len: usize) -> DmaVec {
+        DmaVec { addr, len }
+    }
+
     #[test]
     fn bus_addr_adds_offset_and_maps_nothing() -> Result {
         let mut f = Fake::new(true);
@@ -1303,6 +1451,101 @@ mod tests {
         let high = [PhysVec::new(0xfd00_0000, P), PhysVec::new(0x2_0000_0000, P)];
         assert_eq!(Mapping::map(&f, &high, Some(&p), BIDI).err(), Some(ERANGE));
         assert_eq!(f.calls.borrow().len(), 0);
+        Ok(())
+    }
+
+    const GIB: usize = 1 << 30;
+
+    /// 6 GiB of MMIO at 8 GiB, as two 3 GiB ranges in reverse order.
+    fn six_gib_swapped() -> [PhysVec; 2] {
+        let base = 0x2_0000_0000u64;
+        [
+            PhysVec::new(base + 3 * GIB as u64, 3 * GIB),
+            PhysVec::new(base, 3 * GIB),
+        ]
+    }
+
+    /// The arithmetic of issue 15: a buffer past 4 GiB is one entry for an importer that
+    /// states no limit, and `ceil(size / max_seg)` page-aligned entries for one that does,
+    /// whatever the maximum (a device's `UINT_MAX` included: rounded down to a page).
+    #[test]
+    fn six_gib_entries_follow_the_importer_limits() -> Result {
+        let mut raw = bindings::p2pdma_provider {
+            owner: core::ptr::null_mut(),
+            bus_offset: 0,
+        };
+        let p = provider(&mut raw);
+        let r = six_gib_swapped();
+        let size = 6 * GIB;
+        let mut f = Fake::new(true);
+        let m = Mapping::map(&f, &r, Some(&p), BIDI)?;
+        assert_eq!(m.map_type(), MapType::Iova);
+        assert_eq!(
+            m.entries(),
+            &[DmaVec {
+                addr: IOVA_BASE,
+                len: size
+            }]
+        );
+        drop(m);
+        for max in [GIB, GIB + GIB / 2, u32::MAX as usize, 5 * GIB, 7 * GIB] {
+            f.limits = SegLimits::new(max, u64::MAX)?;
+            let m = Mapping::map(&f, &r, Some(&p), BIDI)?;
+            let seg = max & !(P - 1);
+            assert_eq!(m.entries().len(), size.div_ceil(seg));
+            let mut addr = IOVA_BASE;
+            for e in m.entries() {
+                assert_eq!(e.addr, addr);
+                assert!(e.len <= seg);
+                assert_eq!(e.addr % P as u64, 0);
+                assert_eq!(e.len % P, 0);
+                addr += e.len as u64;
+            }
+            assert_eq!(addr - IOVA_BASE, size as u64);
+        }
+        // A 4 GiB boundary splits at each multiple of 4 GiB of the IOVA.
+        f.limits = SegLimits::new(usize::MAX, (4 * GIB - 1) as u64)?;
+        let m = Mapping::map(&f, &r, Some(&p), BIDI)?;
+        let first = (4 * GIB) as u64 - IOVA_BASE % (4 * GIB) as u64;
+        assert_eq!(m.entries().len(), 2 + usize::from(first < 2 * GIB as u64));
+        assert_eq!(m.entries()[0].len as u64, first);
+        Ok(())
+    }
+
+    /// An importer whose DMA mask cannot address the buffer is refused before any DMA call,
+    /// on every path: behind an IOMMU the IOVA space is too small, and without one MMIO
+    /// beyond the mask would make the DMA API warn.
+    #[test]
+    fn buffer_beyond_the_mask_is_erange_before_any_call() -> Result {
+        let mut raw = bindings::p2pdma_provider {
+            owner: core::ptr::null_mut(),
+            bus_offset: 0,
+        };
+        let p = provider(&mut raw);
+        let mut f = Fake::new(true);
+        f.dma_limit = 0xffff_ffff;
+        assert_eq!(
+            Mapping::map(&f, &six_gib_swapped(), Some(&p), BIDI).err(),
+            Some(ERANGE)
+        );
+        assert_eq!(
+            f.count(|c| matches!(c, Call::Link { .. } | Call::Map { .. })),
+            0
+        );
+        // Exactly 4 GiB fits a 32-bit mask behind an IOMMU.
+        let four = [PhysVec::new(0x2_0000_0000, 4 * GIB)];
+        assert_eq!(Mapping::map(&f, &four, Some(&p), BIDI)?.entries().len(), 1);
+        assert_eq!(f.count(|c| matches!(c, Call::Link { .. })), 1);
+        // No IOMMU: MMIO above 4 GiB is out of a 32-bit importer's reach, RAM may bounce.
+        let mut d = Fake::new(false);
+        d.granule = 0;
+        d.dma_limit = 0xffff_ffff;
+        let high = [PhysVec::new(0xfd00_0000, P), PhysVec::new(0x2_0000_0000, P)];
+        assert_eq!(Mapping::map(&d, &high, Some(&p), BIDI).err(), Some(ERANGE));
+        assert_eq!(d.count(|c| matches!(c, Call::Map { .. })), 0);
+        let m = Mapping::map(&d, &high, None, BIDI)?;
+        assert_eq!(m.map_type(), MapType::Direct);
+        assert_eq!(d.count(|c| matches!(c, Call::Map { .. })), 2);
         Ok(())
     }
 

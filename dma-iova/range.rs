@@ -123,11 +123,13 @@ pub fn check_phys_ranges(ranges: &[PhysVec]) -> Result<usize> {
 ///
 /// # Invariants
 ///
-/// `v` passes [`check_phys_ranges`] with the total `size`, and has `runs` [`runs`].
+/// `v` passes [`check_phys_ranges`] with the total `size`, has `runs` [`runs`], and `last` is
+/// the highest address of any of its bytes.
 pub struct Ranges {
     v: KVec<PhysVec>,
     size: usize,
     runs: usize,
+    last: PhysAddr,
 }
 
 impl Ranges {
@@ -139,8 +141,19 @@ impl Ranges {
     pub fn new(v: KVec<PhysVec>) -> Result<Self> {
         let size = check_phys_ranges(&v)?;
         let runs = runs(&v).count();
+        let last = last_byte(&v);
         // INVARIANT: Checked and counted just now; `v` cannot change afterwards.
-        Ok(Self { v, size, runs })
+        Ok(Self {
+            v,
+            size,
+            runs,
+            last,
+        })
+    }
+
+    /// The highest physical address of the buffer's bytes.
+    pub fn last_byte(&self) -> PhysAddr {
+        self.last
     }
 
     /// The total length.
@@ -160,6 +173,16 @@ impl core::ops::Deref for Ranges {
     fn deref(&self) -> &[PhysVec] {
         &self.v
     }
+}
+
+/// The highest address of any byte of `ranges`, which passed [`check_phys_ranges`] (so no
+/// range wraps).
+pub fn last_byte(ranges: &[PhysVec]) -> PhysAddr {
+    ranges
+        .iter()
+        .map(|r| r.paddr() + (r.len() as PhysAddr - 1))
+        .max()
+        .unwrap_or(0)
 }
 
 /// The runs of `ranges`: maximal sequences of ranges that are physically adjacent (each starts
@@ -249,6 +272,13 @@ impl SegLimits {
     /// The maximum segment length in bytes.
     pub const fn max_seg(&self) -> usize {
         self.max_seg
+    }
+
+    /// Whether a DMA-contiguous range of `len` bytes never needs a split, wherever it lies:
+    /// no boundary, and no longer than the maximum segment.
+    #[inline]
+    pub const fn admits(&self, len: usize) -> bool {
+        self.boundary_mask == u64::MAX && len <= self.max_seg
     }
 
     /// Whether [`SegLimits::push`] of `seg` onto `out` appends exactly `seg` as a new entry:

@@ -233,6 +233,34 @@ int dmavec_map(struct dmavec_attachment *att, enum dma_data_direction dir,
 	       enum dmavec_map_type *type);
 
 /**
+ * dmavec_set_seg_limits() - State the importer's own segment limits
+ * @att: the attachment, not mapped
+ * @max_segment: the longest entry the importer takes, in bytes (rounded
+ *	down to a multiple of PAGE_SIZE); SIZE_MAX for no limit
+ * @boundary_mask: 2^n - 1: no entry crosses a multiple of 2^n; U64_MAX for
+ *	no boundary
+ *
+ * By default dmavec_map() splits entries with the device's limits,
+ * dma_get_max_seg_size() and dma_get_seg_boundary(). The former is an
+ * unsigned int, so even a device without a limit gets an entry split every
+ * 4 GiB. An importer whose hardware takes longer segments states its own
+ * limits here, for every map of @att that follows: with SIZE_MAX and
+ * U64_MAX, a buffer behind a translating IOMMU is one entry whatever its
+ * size. Entries are split only at page boundaries. A dma-buf of another
+ * exporter is mapped by the dma-buf core with the device's limits whatever
+ * is stated here; its segments are merged within these limits. Passing 0
+ * for both returns to the device's limits.
+ *
+ * Context: Process context. The caller holds the dma-buf's reservation
+ * lock.
+ * Return: 0 on success; -EBUSY while @att is mapped (dmavec_unmap()
+ * first); -EINVAL for a @max_segment below PAGE_SIZE, a @boundary_mask not
+ * of the form 2^n - 1 with 2^n >= PAGE_SIZE, or 0 for one of them only.
+ */
+int dmavec_set_seg_limits(struct dmavec_attachment *att, size_t max_segment,
+			  u64 boundary_mask);
+
+/**
  * dmavec_unmap() - Drop the mapping of an attachment
  * @att: the attachment
  *
