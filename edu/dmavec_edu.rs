@@ -20,14 +20,14 @@
 //! engine (bus mastering off) before it signals the fence.
 
 use core::ptr::NonNull;
-use dmavec::{Attachment, DmaVec, Importer, Locked, MapKind, MapType};
+use dmavec::{Attachment, DmaVec, Importer, Locked, MapKind, MapType, SegLimits};
 use kernel::{
     bindings,
     device::Core,
     dma::{self, Coherent, DataDirection, DmaMask},
     driver::Registration,
     fs::File,
-    io::Io,
+    io::{poll::read_poll_timeout, Io},
     ioctl::{_IOC_SIZE, _IOR, _IOW},
     miscdevice::{MiscDevice, MiscDeviceOptions, MiscDeviceRegistration},
     new_mutex, pci,
@@ -38,6 +38,7 @@ use kernel::{
         atomic::{Atomic, Relaxed},
         Arc, Mutex,
     },
+    time::Delta,
     uaccess::{UserPtr, UserSlice},
 };
 
@@ -147,12 +148,10 @@ struct EduHw<'bound> {
 impl EduHw<'_> {
     /// One DMA transfer of `len` bytes, polled to completion (edu takes about 100 ms).
     ///
-    /// The 7.3 BAR abstraction has 32-bit accessors only, and edu takes a 32-bit write of an
-    /// address register as the whole address: addresses must fit in 32 bits (the DMA mask
-    /// says so to the DMA API; anything else is refused here, never truncated).
+    /// edu's address registers are 64 bits wide and take 8-byte writes: any address within
+    /// the DMA mask reaches the device whole (edu's own `dma_mask` property, which the test
+    /// VMs set to all ones, must not be narrower).
     fn dma(&self, src: u64, dst: u64, len: usize, to_ram: bool) -> Result {
-        let src = u32::try_from(src).map_err(|_| EINVAL)?;
-        let dst = u32::try_from(dst).map_err(|_| EINVAL)?;
         if self.stopped.load(Relaxed) {
             // The transfer that timed out must be over before the engine may reach memory.
             if self.bar.read32(regs::DMA_CMD) & regs::CMD_START != 0 {
@@ -162,18 +161,24 @@ impl EduHw<'_> {
             unsafe { bindings::pci_set_master(dmavec::raw::pci_dev(&self.pdev)) };
             self.stopped.store(false, Relaxed);
         }
-        self.bar.write32(src, regs::DMA_SRC);
-        self.bar.write32(dst, regs::DMA_DST);
+        // The 7.3 `Io` checks 64-bit accesses at run time only (its regions promise 4-byte
+        // alignment): both registers are 8-byte aligned, so these never fail.
+        self.bar.try_write64(src, regs::DMA_SRC)?;
+        self.bar.try_write64(dst, regs::DMA_DST)?;
+        // CAST: `len` is at most `CHUNK` bytes.
         self.bar.write32(len as u32, regs::DMA_COUNT);
         let cmd = regs::CMD_START | if to_ram { regs::CMD_TO_RAM } else { 0 };
         self.bar.write32(cmd, regs::DMA_CMD);
         // TIMEOUT: edu completes a transfer in about 100 ms under TCG; `dma_timeout_ms` gives
         // it 2 s by default.
-        for _ in 0..module_parameters::dma_timeout_ms.value() {
-            if self.bar.read32(regs::DMA_CMD) & regs::CMD_START == 0 {
-                return Ok(());
-            }
-            kernel::time::delay::fsleep(kernel::time::Delta::from_millis(1));
+        let done = read_poll_timeout(
+            || Ok(self.bar.read32(regs::DMA_CMD)),
+            |cmd| cmd & regs::CMD_START == 0,
+            Delta::from_millis(1),
+            Delta::from_millis(i64::from(module_parameters::dma_timeout_ms.value())),
+        );
+        if done.is_ok() {
+            return Ok(());
         }
         // Stop the engine before the caller signals its fence and unmaps: with bus mastering
         // off, the transfer still running can no longer reach memory.
@@ -451,6 +456,9 @@ impl MiscDevice for EduFile {
                 let dmabuf = dmavec::DmaBuf::from_fd(req.fd)?;
                 let st = Arc::new(ImportState::new(), GFP_KERNEL)?;
                 let att = Attachment::new(dmabuf, &me.dev.dev, EduImporter(st.clone()))?;
+                // edu's engine takes any 64-bit address and walks the entries itself: no
+                // segment limit, so one entry for a whole buffer behind an IOMMU.
+                att.lock().set_seg_limits(Some(SegLimits::UNLIMITED))?;
                 // The previous import, if any, is unmapped and detached here.
                 *me.dev.import.lock() = Some((att, st));
             }
@@ -537,10 +545,13 @@ impl pci::Driver for EduDriver {
         pin_init::pin_init_scope(move || {
             pdev.enable_device_mem()?;
             pdev.set_master();
-            // 32-bit addresses: see `EduHw::dma`.
+            // 64-bit addresses (see `EduHw::dma`), unless `dma_bits` narrows them.
+            let mask = DmaMask::try_new(module_parameters::dma_bits.value())?;
             // SAFETY: No DMA allocation or mapping of this device exists yet.
-            unsafe { dma::Device::dma_set_mask_and_coherent(pdev, DmaMask::new::<32>())? };
-            // Entries as long as the mapping allows: one for a whole buffer behind an IOMMU.
+            unsafe { dma::Device::dma_set_mask_and_coherent(pdev, mask)? };
+            // For importers of other exporters, whose sg_tables the dma-buf core maps with the
+            // device's limits: segments as long as they can be. dmavec's own mappings take the
+            // limits each import declares (none: `SegLimits::UNLIMITED`).
             // SAFETY: As above.
             unsafe { dma::Device::dma_set_max_seg_size(pdev, u32::MAX) };
             let bar = pdev.iomap_region_sized::<{ regs::END }>(0, MODULE_NAME)?;
@@ -623,6 +634,10 @@ module! {
         dma_timeout_ms: u32 {
             default: 2000,
             description: "Milliseconds to wait for one DMA transfer before stopping the engine",
+        },
+        dma_bits: u32 {
+            default: 64,
+            description: "Width of the DMA addresses the device is given (default 64; lower it to try an importer that cannot reach high memory)",
         },
     },
 }

@@ -6,10 +6,12 @@
  * system memory with dmavec_export() and returns the number of a new dma-buf
  * file descriptor in the reader's process.
  *
- * debugfs/dmavec_ctest/import: write a dma-buf file descriptor; it is
- * attached for QEMU's edu device with dmavec_attach(), mapped with
- * dmavec_map() and detached. Reading returns
- * "kind <type> entries <n> bytes <bytes>", or "error <errno>".
+ * debugfs/dmavec_ctest/import: write "<fd>", or "<fd> <max segment>
+ * <boundary mask>"; the dma-buf is attached for QEMU's edu device with
+ * dmavec_attach(), given those limits with dmavec_set_seg_limits() if any,
+ * mapped with dmavec_map() and detached. Reading returns "kind <type>
+ * entries <n> bytes <bytes> maxlen <longest entry> unaligned <entries whose
+ * address or length is not page aligned>", or "error <errno>".
  *
  * debugfs/dmavec_ctest/revoke: write a dma-buf file descriptor; it is
  * revoked and restored with dmavec_revoke(). Reading returns
@@ -126,14 +128,14 @@ static const struct dmavec_importer_ops ctest_importer = {
 	.invalidate = ctest_invalidate,
 };
 
-static int ctest_import(int fd)
+static int ctest_import(int fd, bool limits, u64 max_seg, u64 boundary)
 {
 	const struct dma_vec *vecs;
 	enum dmavec_map_type type;
 	struct dmavec_attachment *att;
 	struct dma_buf *dmabuf;
 	struct pci_dev *edu;
-	size_t nr, i, bytes = 0;
+	size_t nr, i, bytes = 0, maxlen = 0, unaligned = 0;
 	int ret;
 
 	edu = pci_get_device(0x1234, 0x11e8, NULL);
@@ -154,13 +156,21 @@ static int ctest_import(int fd)
 	}
 	dmabuf = dmavec_attachment_dmabuf(att);
 	dma_resv_lock(dmabuf->resv, NULL);
-	ret = dmavec_map(att, DMA_BIDIRECTIONAL, &vecs, &nr, &type);
+	ret = limits ? dmavec_set_seg_limits(att, max_seg, boundary) : 0;
+	if (!ret)
+		ret = dmavec_map(att, DMA_BIDIRECTIONAL, &vecs, &nr, &type);
 	if (!ret) {
-		for (i = 0; i < nr; i++)
+		for (i = 0; i < nr; i++) {
 			bytes += vecs[i].len;
-		scnprintf(report, sizeof(report), "kind %s entries %zu bytes %zu\n",
+			maxlen = max(maxlen, vecs[i].len);
+			if (!PAGE_ALIGNED(vecs[i].addr) ||
+			    !PAGE_ALIGNED(vecs[i].len))
+				unaligned++;
+		}
+		scnprintf(report, sizeof(report),
+			  "kind %s entries %zu bytes %zu maxlen %zu unaligned %zu\n",
 			  type < ARRAY_SIZE(kinds) ? kinds[type] : "?", nr,
-			  bytes);
+			  bytes, maxlen, unaligned);
 		dmavec_unmap(att);
 	}
 	dma_resv_unlock(dmabuf->resv);
@@ -173,13 +183,20 @@ put_dev:
 static ssize_t import_write(struct file *file, const char __user *ubuf,
 			    size_t len, loff_t *ppos)
 {
-	int fd, ret;
+	u64 max_seg, boundary;
+	char buf[64];
+	int fd, n, ret;
 
-	ret = kstrtoint_from_user(ubuf, len, 10, &fd);
-	if (ret)
-		return ret;
+	if (len >= sizeof(buf))
+		return -EINVAL;
+	if (copy_from_user(buf, ubuf, len))
+		return -EFAULT;
+	buf[len] = '\0';
+	n = sscanf(buf, "%d %llu %llu", &fd, &max_seg, &boundary);
+	if (n != 1 && n != 3)
+		return -EINVAL;
 	mutex_lock(&report_lock);
-	ret = ctest_import(fd);
+	ret = ctest_import(fd, n == 3, max_seg, boundary);
 	if (ret)
 		scnprintf(report, sizeof(report), "error %d\n", ret);
 	mutex_unlock(&report_lock);
