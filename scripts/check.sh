@@ -145,6 +145,18 @@ vm route --mode route --topology pxb
 echo "== VM suite: bus addresses above 4 GiB for a 32-bit importer (8 GiB BAR behind the switch)"
 vm far --mode route --topology switch --shm-size 8589934592 --append "iommu=pt dmavec.route=far"
 
+echo "== VM suite: an 8 GiB BAR above 4 GiB, once per IOMMU mode (strict, lazy, passthrough, off)"
+for m in strict lazy pt off; do
+	opts=()
+	a=
+	case $m in
+	lazy) opts=(--lazy-iommu) ;;	# iommu.strict=0, and no caching mode
+	pt) a=iommu=pt ;;
+	off) a=intel_iommu=off ;;
+	esac
+	vm big-$m --mode big --shm-size 8589934592 "${opts[@]}" --append "dmavec.iommu_mode=$m $a"
+done
+
 echo "== in-tree build: drivers/dmavec as =m and =y, the =y kernel's KUnit suites"
 if "$here/intree.sh" m y > "$logdir/intree.log" 2>&1; then
 	pass "in-tree build, =m and =y"
