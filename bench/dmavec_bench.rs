@@ -33,6 +33,14 @@
 //! - bytesA and bytesB are the bytes each allocates per mapping (requested sizes: A's entry
 //!   array and unmap record; B's `struct dma_buf_dma`, IOVA state and scatterlist chunks);
 //! - syncsA is the number of `dma_iova_sync()` calls per A mapping, from dmavec's counters.
+//!
+//! `debugfs/dmavec_bench/revoke`: write `<k> [<reps>]`, then read `<k> <revoke> <remap>`, or
+//! `error <errno>`: a dmavec buffer of 16 discontiguous 64 KiB ranges of the BAR has `k` live
+//! attachments of edu, each mapped, whose importers unmap from their invalidate callback.
+//! `revoke` is the median time of [`dmavec::Buffer::revoke`]: from its call to its return, when
+//! no importer can reach the memory any more; `remap` the median time to map all `k`
+//! attachments again after [`dmavec::Buffer::restore`]. Both in nanoseconds, over `reps`
+//! (default 11) repetitions.
 
 use core::{fmt, ptr::NonNull};
 use dmavec::{
@@ -449,6 +457,105 @@ impl fmt::Display for Row {
     }
 }
 
+/// Attachments the revocation benchmark goes up to.
+const REVOKE_MAX_K: usize = 64;
+
+/// One cell of the revocation benchmark: `(k, revoke ns, remap ns)`.
+fn revoke_cell(k: usize, reps: usize) -> Result<(usize, u64, u64)> {
+    if k == 0 || k > REVOKE_MAX_K || reps < 3 {
+        return Err(EINVAL);
+    }
+    let edu = importer()?;
+    let (_shm, prov, start, len) = exporter()?;
+    let cell = Cell {
+        n: 16,
+        size: 64 * 1024,
+        adjacent: false,
+        reps,
+    };
+    let (buf, dmabuf) = export(
+        ExportInfo {
+            ranges: cell.ranges(start, len)?,
+            provider: Some(prov),
+            name: c"dmavec_bench",
+            owner: kernel::module::this_module::<LocalModule>().into(),
+            flags: bindings::O_RDWR,
+        },
+        KBox::new(NoRelease, GFP_KERNEL)?,
+    )?;
+    let mut atts = KVec::with_capacity(k, GFP_KERNEL)?;
+    for _ in 0..k {
+        atts.push(
+            Attachment::new(dmabuf.clone(), edu.dev(), Idle)?,
+            GFP_KERNEL,
+        )?;
+    }
+    let map_all = |atts: &KVec<Attachment>| -> Result {
+        for a in atts.iter() {
+            a.lock().map(BIDI)?;
+        }
+        Ok(())
+    };
+    let mut rv = KVec::with_capacity(reps, GFP_KERNEL)?;
+    let mut mp = KVec::with_capacity(reps, GFP_KERNEL)?;
+    for _ in 0..reps {
+        let t = Instant::<Monotonic>::now();
+        map_all(&atts)?;
+        mp.push(t.elapsed().as_nanos().max(0) as u64, GFP_KERNEL)?;
+        let t = Instant::<Monotonic>::now();
+        buf.revoke();
+        rv.push(t.elapsed().as_nanos().max(0) as u64, GFP_KERNEL)?;
+        // Every importer unmapped from its callback: nothing is mapped any more.
+        for a in atts.iter() {
+            if a.lock().mapped().is_some() {
+                return Err(EIO);
+            }
+        }
+        buf.restore();
+    }
+    Ok((k, median(&mut rv), median(&mut mp)))
+}
+
+/// `debugfs/dmavec_bench/revoke`.
+#[pin_data]
+struct RevokeFile {
+    #[pin]
+    report: Mutex<KVec<u8>>,
+}
+
+impl debugfs::Reader for RevokeFile {
+    fn read_from_slice(&self, reader: &mut UserSliceReader) -> Result {
+        let mut buf = [0u8; 32];
+        let n = reader.len().min(buf.len());
+        reader.read_slice(&mut buf[..n])?;
+        let s = core::str::from_utf8(&buf[..n]).map_err(|_| EINVAL)?;
+        let mut w = s.split_ascii_whitespace();
+        let k: usize = w.next().ok_or(EINVAL)?.parse().map_err(|_| EINVAL)?;
+        let reps: usize = match w.next() {
+            Some(t) => t.parse().map_err(|_| EINVAL)?,
+            None => 11,
+        };
+        let mut out = KVec::new();
+        let r = match revoke_cell(k, reps) {
+            Ok((k, rv, mp)) => fmt::write(&mut Text(&mut out), format_args!("{k} {rv} {mp}\n")),
+            Err(e) => fmt::write(
+                &mut Text(&mut out),
+                format_args!("error {}\n", e.to_errno()),
+            ),
+        };
+        r.map_err(|_| ENOMEM)?;
+        *self.report.lock() = out;
+        Ok(())
+    }
+}
+
+impl fmt::Debug for RevokeFile {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let r = self.report.lock();
+        f.write_str(core::str::from_utf8(&r).unwrap_or("?"))
+    }
+}
+
 /// `debugfs/dmavec_bench/run`.
 #[pin_data]
 struct RunFile {
@@ -498,6 +605,8 @@ impl fmt::Debug for RunFile {
 struct DmavecBench {
     #[pin]
     _run: debugfs::File<RunFile>,
+    #[pin]
+    _revoke: debugfs::File<RevokeFile>,
     _root: debugfs::Dir,
 }
 
@@ -508,6 +617,12 @@ impl kernel::InPlaceModule for DmavecBench {
             _run <- root.read_write_file(
                 c"run",
                 pin_init!(RunFile {
+                    report <- new_mutex!(KVec::new()),
+                })
+            ),
+            _revoke <- root.read_write_file(
+                c"revoke",
+                pin_init!(RevokeFile {
                     report <- new_mutex!(KVec::new()),
                 })
             ),

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# make bench: boot the VM (plain kernel) twice, with the importer behind the
-# translating IOMMU and with the IOMMU in passthrough (iommu=pt), run the
-# dmavec_bench matrix in each, and print one table (scripts/bench.py).
+# make bench: boot the VM (plain kernel) three times, with the importer
+# behind the translating IOMMU in strict and in lazy mode, and with the IOMMU
+# in passthrough (iommu=pt), run the dmavec_bench matrix and the revocation
+# cells in each, and print the tables (scripts/bench.py).
 #
 # DMAVEC_BENCH_REPS=<n> changes the repetitions per cell (default 21).
 set -euo pipefail
@@ -17,19 +18,26 @@ kdir=$(vm_ready plain)
 shm=$((1 << 30))
 status=0
 logs=()
-for path in translated direct; do
+# strict and lazy: the importer behind the translating IOMMU, which flushes
+# its IOTLB on every unmap (strict) or in batches (iommu.strict=0); pt: the
+# IOMMU in passthrough, the direct path.
+for mode in strict lazy pt; do
 	append="dmavec.bench_reps=${DMAVEC_BENCH_REPS:-21}"
-	[ $path = direct ] && append+=" iommu=pt"
-	echo "booting the VM ($path) and running the matrix ..." >&2
+	opts=()
+	case $mode in
+	lazy) opts=(--lazy-iommu) ;;
+	pt) append+=" iommu=pt" ;;
+	esac
+	echo "booting the VM ($mode) and running the matrix ..." >&2
 	python3 selftests/vm/run.py --kernel "$kdir/arch/x86/boot/bzImage" \
-		--initrd out/plain/initrd.gz --mode bench --shm-size $shm --quiet \
-		--append "$append" --log "out/logs/vm-bench-$path.log" --timeout 3000 \
-		> "out/logs/vm-bench-$path.result" || status=$?
+		--initrd out/plain/initrd.gz --mode bench --shm-size $shm --quiet "${opts[@]}" \
+		--append "$append" --log "out/logs/vm-bench-$mode.log" --timeout 3000 \
+		> "out/logs/vm-bench-$mode.result" || status=$?
 	if [ $status -ne 0 ]; then
-		grep FAIL "out/logs/vm-bench-$path.result" >&2 || true
-		tail -n 20 "out/logs/vm-bench-$path.log" >&2
+		grep FAIL "out/logs/vm-bench-$mode.result" >&2 || true
+		tail -n 20 "out/logs/vm-bench-$mode.log" >&2
 		exit $status
 	fi
-	logs+=("out/logs/vm-bench-$path.log")
+	logs+=("$mode=out/logs/vm-bench-$mode.log")
 done
 python3 "$here/bench.py" "${logs[@]}"

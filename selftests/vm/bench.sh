@@ -8,6 +8,7 @@
 # Usage: bench.sh [smoke]   smoke: two small cells, 3 repetitions (make check)
 
 run=/sys/kernel/debug/dmavec_bench/run
+revoke=/sys/kernel/debug/dmavec_bench/revoke
 M='==DMAVEC=='
 reps=${DMAVEC_BENCH_REPS:-11}
 bar=${DMAVEC_SHM_SIZE:-0}
@@ -32,12 +33,36 @@ cell() {
 	esac
 }
 
+# revoke_cell K: revocation with K live attachments, and mapping them again.
+revoke_cell() {
+	if ! echo "$1 $reps" > $revoke; then
+		echo "$M STEP bench-revoke-$1 fail (bad cell)"
+		status=1
+		return
+	fi
+	r=$(cat $revoke)
+	case $r in
+	error*)
+		echo "$M STEP bench-revoke-$1 fail ($r)"
+		status=1
+		;;
+	*)
+		echo "$M REVOKE $r"
+		;;
+	esac
+}
+
 if [ "${1:-}" = smoke ]; then
 	reps=3
 	cell 64 4096 0
 	cell 64 4096 1
+	revoke_cell 8
 	exit $status
 fi
+
+for k in 1 8 64; do
+	revoke_cell $k
+done
 
 for n in 1 64 4096; do
 	for size in 4096 65536 2097152; do
