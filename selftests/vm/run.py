@@ -432,12 +432,6 @@ def main():
         os.close(fd)
     with open(shm, "wb") as f:
         f.truncate(a.shm_size)
-        # Allocated (as zeroes) up front where the file system can: the guest's first write to
-        # each page of a big BAR then costs QEMU a minor fault, not a page allocation.
-        try:
-            os.posix_fallocate(f.fileno(), 0, a.shm_size)
-        except OSError:
-            pass
     agent_path = os.path.join(tmp, "agent.sock")
     qmp_path = os.path.join(tmp, "qmp.sock")
     cmd = qemu_cmd(a, shm, agent_path, qmp_path)
