@@ -14,12 +14,12 @@
 //!
 //! The ranges are BAR 2 of ivshmem (bound to dmavec_bar, which set up its P2PDMA provider); the
 //! importer is QEMU's edu device, bound to no driver, used as a bare DMA master: it is given a
-//! 64-bit DMA mask and no segment limits, as a GPU's driver would set, so that neither A nor B
-//! splits the mapping for limits the other ignores. Nothing DMAs.
+//! 64-bit DMA mask and the highest segment limits a device can have (`UINT_MAX`, no boundary),
+//! as a GPU's driver would set. Nothing DMAs.
 //!
 //! `debugfs/dmavec_bench/run`: write `<n> <size> <adjacent> [<reps>]`, then read one line
-//! `<n> <size> <path> <A> <B> <F> <A/B> <A/F> <bytesA> <bytesB> <syncsA>`, or
-//! `error <errno>`:
+//! `<n> <size> <path> <A> <B> <F> <A/B> <A/F> <bytesA> <bytesB> <syncsA> <entriesA> <entriesB>`,
+//! or `error <errno>`:
 //!
 //! - the ranges are `n` pieces of `size` bytes: with `adjacent` 1 one contiguous region of the
 //!   BAR split into `n` (it must fit), else BAR chunks in reverse order (never adjacent),
@@ -32,7 +32,10 @@
 //!   between repetitions;
 //! - bytesA and bytesB are the bytes each allocates per mapping (requested sizes: A's entry
 //!   array and unmap record; B's `struct dma_buf_dma`, IOVA state and scatterlist chunks);
-//! - syncsA is the number of `dma_iova_sync()` calls per A mapping, from dmavec's counters.
+//! - syncsA is the number of `dma_iova_sync()` calls per A mapping, from dmavec's counters;
+//! - entriesA and entriesB are the entries of A's array and of B's sg_table (A maps as an
+//!   importer that states no segment limit, [`SegLimits::UNLIMITED`], as edu does; B's
+//!   segments are `unsigned int` long at most).
 //!
 //! `debugfs/dmavec_bench/revoke`: write `<k> [<reps>]`, then read `<k> <revoke> <remap>`, or
 //! `error <errno>`: a dmavec buffer of 16 discontiguous 64 KiB ranges of the BAR has `k` live
@@ -48,7 +51,8 @@ use dmavec::{
     map::{DmaBackend, KernelDma, P2pType},
     range::Ranges,
     stats::STATS,
-    Attachment, ExportInfo, ExporterOps, Importer, Locked, MapType, Mapping, PhysVec, Provider,
+    Attachment, DmaBuf, ExportInfo, ExporterOps, Importer, Locked, MapType, Mapping, PhysVec,
+    Provider, SegLimits,
 };
 use kernel::{
     bindings, debugfs,
@@ -58,7 +62,7 @@ use kernel::{
     ffi, new_mutex,
     page::PAGE_SIZE,
     prelude::*,
-    sync::{atomic::Relaxed, Mutex},
+    sync::{atomic::Relaxed, Arc, Mutex},
     time::{Instant, Monotonic},
     uaccess::UserSliceReader,
 };
@@ -128,6 +132,20 @@ fn exporter() -> Result<(PciRef, Provider, u64, u64)> {
         )
     };
     Ok((shm, prov, start, len))
+}
+
+/// A dmavec dma-buf of `ranges` of the BAR behind `prov`.
+fn export_mmio(ranges: KVec<PhysVec>, prov: Provider) -> Result<(Arc<dmavec::Buffer>, DmaBuf)> {
+    export(
+        ExportInfo {
+            ranges,
+            provider: Some(prov),
+            name: c"dmavec_bench",
+            owner: kernel::module::this_module::<LocalModule>().into(),
+            flags: bindings::O_RDWR,
+        },
+        KBox::new(NoRelease, GFP_KERNEL)?,
+    )
 }
 
 /// One cell of the matrix.
@@ -216,12 +234,14 @@ impl Setup<'_> {
         // As dmavec's exporter maps for an attachment: the device reference and the P2PDMA
         // route are the attachment's, taken and decided when it was made.
         // SAFETY: `self.dev` outlives the mapping, dropped below.
-        let dma = unsafe { KernelDma::new_unreferenced(self.dev) };
+        let dma = unsafe { KernelDma::new_unreferenced(self.dev) }
+            .with_limits(Some(SegLimits::UNLIMITED));
         let m = Mapping::map_checked(dma, &self.ranges, Some((&self.prov, self.route)), BIDI)?;
         Ok(m.heap_bytes())
     }
 
-    fn b(&self, locked: &Locked<'_>) -> Result<usize> {
+    /// Returns the bytes B allocated and its entries.
+    fn b(&self, locked: &Locked<'_>) -> Result<(usize, u32)> {
         // SAFETY: The reservation lock is held (`locked`), `PhysVec` is `struct phys_vec`
         // (`repr(transparent)`), the helper only reads the ranges, and the provider is live.
         let sgt = from_err_ptr(unsafe {
@@ -237,12 +257,14 @@ impl Setup<'_> {
         let bytes = unsafe { dmavec_bench_sgt_bytes(sgt) };
         // SAFETY: As above.
         let len = unsafe { dmavec_bench_sgt_dma_len(sgt) };
+        // SAFETY: As above: a valid table (DMA-only: `nents` counts its DMA segments).
+        let nents = unsafe { (*sgt).nents };
         // SAFETY: As above, with the reservation lock still held.
         unsafe { dmavec_bench_sgt_unmap(locked.as_raw(), sgt) };
         if len != self.ranges.size() as u64 {
             return Err(EIO);
         }
-        Ok(bytes)
+        Ok((bytes, nents))
     }
 
     fn f(&mut self) -> Result {
@@ -354,6 +376,8 @@ struct Row {
     bytes_a: usize,
     bytes_b: usize,
     syncs_a: u64,
+    entries_a: usize,
+    entries_b: u32,
 }
 
 fn run(cell: Cell) -> Result<Row> {
@@ -364,25 +388,22 @@ fn run(cell: Cell) -> Result<Row> {
     // B needs an attachment of edu to a dma-buf of these ranges, with its reservation lock.
     let mut v = KVec::with_capacity(ranges.len(), GFP_KERNEL)?;
     v.extend_from_slice(&ranges, GFP_KERNEL)?;
-    let (_buf, dmabuf) = export(
-        ExportInfo {
-            ranges: v,
-            provider: Some(prov),
-            name: c"dmavec_bench",
-            owner: kernel::module::this_module::<LocalModule>().into(),
-            flags: bindings::O_RDWR,
-        },
-        KBox::new(NoRelease, GFP_KERNEL)?,
-    )?;
+    let (_buf, dmabuf) = export_mmio(v, prov)?;
     let att = Attachment::new(dmabuf, edu.dev(), Idle)?;
     let locked = att.lock();
 
     // One untimed round of each: the path, the bytes, a check, warm caches.
     let syncs = STATS.iova_syncs.load(Relaxed);
-    let m = Mapping::map(KernelDma::new(edu.dev()), &ranges, Some(&prov), BIDI)?;
+    let m = Mapping::map(
+        KernelDma::new(edu.dev()).with_limits(Some(SegLimits::UNLIMITED)),
+        &ranges,
+        Some(&prov),
+        BIDI,
+    )?;
     let path = m.map_type();
     let total: usize = m.entries().iter().map(|e| e.len).sum();
     let bytes_a = m.heap_bytes();
+    let entries_a = m.entries().len();
     drop(m);
     let syncs_a = STATS.iova_syncs.load(Relaxed) - syncs;
     if total != ranges.size() {
@@ -396,7 +417,7 @@ fn run(cell: Cell) -> Result<Row> {
         route: KernelDma::new(edu.dev()).p2p_type(&prov),
         addrs: KVec::from_elem(0, cell.n, GFP_KERNEL)?,
     };
-    let bytes_b = s.b(&locked)?;
+    let (bytes_b, entries_b) = s.b(&locked)?;
     s.f()?;
 
     // Calibrate the batch on A.
@@ -433,6 +454,8 @@ fn run(cell: Cell) -> Result<Row> {
         bytes_a,
         bytes_b,
         syncs_a,
+        entries_a,
+        entries_b,
     })
 }
 
@@ -440,7 +463,7 @@ impl fmt::Display for Row {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(
             f,
-            "{} {} {}{} {} {} {} {} {} {} {} {}",
+            "{} {} {}{} {} {} {} {} {} {} {} {} {} {}",
             self.cell.n,
             self.cell.size,
             self.path.name(),
@@ -452,7 +475,9 @@ impl fmt::Display for Row {
             self.ratios[1],
             self.bytes_a,
             self.bytes_b,
-            self.syncs_a
+            self.syncs_a,
+            self.entries_a,
+            self.entries_b
         )
     }
 }
@@ -473,16 +498,7 @@ fn revoke_cell(k: usize, reps: usize) -> Result<(usize, u64, u64)> {
         adjacent: false,
         reps,
     };
-    let (buf, dmabuf) = export(
-        ExportInfo {
-            ranges: cell.ranges(start, len)?,
-            provider: Some(prov),
-            name: c"dmavec_bench",
-            owner: kernel::module::this_module::<LocalModule>().into(),
-            flags: bindings::O_RDWR,
-        },
-        KBox::new(NoRelease, GFP_KERNEL)?,
-    )?;
+    let (buf, dmabuf) = export_mmio(cell.ranges(start, len)?, prov)?;
     let mut atts = KVec::with_capacity(k, GFP_KERNEL)?;
     for _ in 0..k {
         atts.push(
@@ -516,51 +532,40 @@ fn revoke_cell(k: usize, reps: usize) -> Result<(usize, u64, u64)> {
     Ok((k, median(&mut rv), median(&mut mp)))
 }
 
-/// `debugfs/dmavec_bench/revoke`.
+/// `debugfs/dmavec_bench/revoke`: `<k> [<reps>]`.
+fn revoke_request(s: &str, out: &mut Text<'_>) -> Result {
+    let mut w = s.split_ascii_whitespace();
+    let k: usize = w.next().ok_or(EINVAL)?.parse().map_err(|_| EINVAL)?;
+    let reps: usize = match w.next() {
+        Some(t) => t.parse().map_err(|_| EINVAL)?,
+        None => 11,
+    };
+    let (k, rv, mp) = revoke_cell(k, reps)?;
+    fmt::write(out, format_args!("{k} {rv} {mp}\n")).map_err(|_| ENOMEM)
+}
+
+/// `debugfs/dmavec_bench/run`: a [`Cell`].
+fn run_request(s: &str, out: &mut Text<'_>) -> Result {
+    let row = run(Cell::parse(s)?)?;
+    fmt::write(out, format_args!("{row}")).map_err(|_| ENOMEM)
+}
+
+/// A debugfs file that runs the request written to it and keeps its report (or
+/// `error <errno>`) for the next read.
 #[pin_data]
-struct RevokeFile {
+struct ReportFile {
     #[pin]
     report: Mutex<KVec<u8>>,
+    request: fn(&str, &mut Text<'_>) -> Result,
 }
 
-impl debugfs::Reader for RevokeFile {
-    fn read_from_slice(&self, reader: &mut UserSliceReader) -> Result {
-        let mut buf = [0u8; 32];
-        let n = reader.len().min(buf.len());
-        reader.read_slice(&mut buf[..n])?;
-        let s = core::str::from_utf8(&buf[..n]).map_err(|_| EINVAL)?;
-        let mut w = s.split_ascii_whitespace();
-        let k: usize = w.next().ok_or(EINVAL)?.parse().map_err(|_| EINVAL)?;
-        let reps: usize = match w.next() {
-            Some(t) => t.parse().map_err(|_| EINVAL)?,
-            None => 11,
-        };
-        let mut out = KVec::new();
-        let r = match revoke_cell(k, reps) {
-            Ok((k, rv, mp)) => fmt::write(&mut Text(&mut out), format_args!("{k} {rv} {mp}\n")),
-            Err(e) => fmt::write(
-                &mut Text(&mut out),
-                format_args!("error {}\n", e.to_errno()),
-            ),
-        };
-        r.map_err(|_| ENOMEM)?;
-        *self.report.lock() = out;
-        Ok(())
+impl ReportFile {
+    fn new(request: fn(&str, &mut Text<'_>) -> Result) -> impl PinInit<Self> {
+        pin_init!(Self {
+            report <- new_mutex!(KVec::new()),
+            request,
+        })
     }
-}
-
-impl fmt::Debug for RevokeFile {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let r = self.report.lock();
-        f.write_str(core::str::from_utf8(&r).unwrap_or("?"))
-    }
-}
-
-/// `debugfs/dmavec_bench/run`.
-#[pin_data]
-struct RunFile {
-    #[pin]
-    report: Mutex<KVec<u8>>,
 }
 
 /// A `fmt::Write` into a byte vector.
@@ -574,27 +579,27 @@ impl fmt::Write for Text<'_> {
     }
 }
 
-impl debugfs::Reader for RunFile {
+impl debugfs::Reader for ReportFile {
     fn read_from_slice(&self, reader: &mut UserSliceReader) -> Result {
         let mut buf = [0u8; 64];
         let n = reader.len().min(buf.len());
         reader.read_slice(&mut buf[..n])?;
-        let cell = Cell::parse(core::str::from_utf8(&buf[..n]).map_err(|_| EINVAL)?)?;
+        let s = core::str::from_utf8(&buf[..n]).map_err(|_| EINVAL)?;
         let mut out = KVec::new();
-        let r = match run(cell) {
-            Ok(row) => fmt::write(&mut Text(&mut out), format_args!("{row}")),
-            Err(e) => fmt::write(
+        if let Err(e) = (self.request)(s, &mut Text(&mut out)) {
+            out.clear();
+            fmt::write(
                 &mut Text(&mut out),
                 format_args!("error {}\n", e.to_errno()),
-            ),
-        };
-        r.map_err(|_| ENOMEM)?;
+            )
+            .map_err(|_| ENOMEM)?;
+        }
         *self.report.lock() = out;
         Ok(())
     }
 }
 
-impl fmt::Debug for RunFile {
+impl fmt::Debug for ReportFile {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let r = self.report.lock();
         f.write_str(core::str::from_utf8(&r).unwrap_or("?"))
@@ -604,9 +609,9 @@ impl fmt::Debug for RunFile {
 #[pin_data]
 struct DmavecBench {
     #[pin]
-    _run: debugfs::File<RunFile>,
+    _run: debugfs::File<ReportFile>,
     #[pin]
-    _revoke: debugfs::File<RevokeFile>,
+    _revoke: debugfs::File<ReportFile>,
     _root: debugfs::Dir,
 }
 
@@ -614,18 +619,8 @@ impl kernel::InPlaceModule for DmavecBench {
     fn init(_module: &'static ThisModule) -> impl PinInit<Self, Error> {
         let root = debugfs::Dir::new(c"dmavec_bench");
         try_pin_init!(Self {
-            _run <- root.read_write_file(
-                c"run",
-                pin_init!(RunFile {
-                    report <- new_mutex!(KVec::new()),
-                })
-            ),
-            _revoke <- root.read_write_file(
-                c"revoke",
-                pin_init!(RevokeFile {
-                    report <- new_mutex!(KVec::new()),
-                })
-            ),
+            _run <- root.read_write_file(c"run", ReportFile::new(run_request)),
+            _revoke <- root.read_write_file(c"revoke", ReportFile::new(revoke_request)),
             _root: root,
         })
     }

@@ -1053,6 +1053,14 @@ mod tests {
         Ok(v)
     }
 
+    /// A provider with no owner: enough for the fake, which never looks at it.
+    fn raw_provider(bus_offset: u64) -> bindings::p2pdma_provider {
+        bindings::p2pdma_provider {
+            owner: core::ptr::null_mut(),
+            bus_offset,
+        }
+    }
+
     fn provider(raw: &mut bindings::p2pdma_provider) -> Provider {
         // SAFETY: `raw` outlives every use in the test.
         unsafe { Provider::from_raw(NonNull::from(raw)) }
@@ -1064,10 +1072,7 @@ mod tests {
     fn iova_64_ranges_one_entry_one_sync() -> Result {
         let f = Fake::new(true);
         let r = scattered(64)?;
-        let mut raw = bindings::p2pdma_provider {
-            owner: core::ptr::null_mut(),
-            bus_offset: 0,
-        };
+        let mut raw = raw_provider(0);
         let p = provider(&mut raw);
         let m = Mapping::map(&f, &r, Some(&p), BIDI)?;
         assert_eq!(m.map_type(), MapType::Iova);
@@ -1330,10 +1335,7 @@ mod tests {
     /// points; a failure at the k-th run unwinds exactly the k before it.
     #[test]
     fn direct_mmio_whole_runs() -> Result {
-        let mut raw = bindings::p2pdma_provider {
-            owner: core::ptr::null_mut(),
-            bus_offset: 0,
-        };
+        let mut raw = raw_provider(0);
         let p = provider(&mut raw);
         // Ranges 1 and 2 are adjacent: 5 ranges, 4 runs.
         let r = [
@@ -1390,10 +1392,7 @@ mod tests {
     fn bus_addr_adds_offset_and_maps_nothing() -> Result {
         let mut f = Fake::new(true);
         f.p2p = P2pType::BusAddr;
-        let mut raw = bindings::p2pdma_provider {
-            owner: core::ptr::null_mut(),
-            bus_offset: 0x4000_0000,
-        };
+        let mut raw = raw_provider(0x4000_0000);
         let p = provider(&mut raw);
         let r = [PhysVec::new(0xfd00_0000, P), PhysVec::new(0xfd00_1000, P)];
         let m = Mapping::map(&f, &r, Some(&p), BIDI)?;
@@ -1421,10 +1420,7 @@ mod tests {
         assert_eq!(m.map_type(), MapType::Direct);
         assert_eq!(m.mapped_runs().len(), 4);
         drop(m);
-        let mut raw = bindings::p2pdma_provider {
-            owner: core::ptr::null_mut(),
-            bus_offset: 0,
-        };
+        let mut raw = raw_provider(0);
         let p = provider(&mut raw);
         let m = Mapping::map(&f, &r, Some(&p), BIDI)?;
         assert_eq!(m.map_type(), MapType::Iova);
@@ -1439,10 +1435,7 @@ mod tests {
         let mut f = Fake::new(true);
         f.p2p = P2pType::BusAddr;
         f.dma_limit = 0xffff_ffff;
-        let mut raw = bindings::p2pdma_provider {
-            owner: core::ptr::null_mut(),
-            bus_offset: 0,
-        };
+        let mut raw = raw_provider(0);
         let p = provider(&mut raw);
         // Below 4 GiB, up to the last byte the mask reaches: mapped.
         let low = [PhysVec::new(0xffff_f000, P)];
@@ -1470,10 +1463,7 @@ mod tests {
     /// whatever the maximum (a device's `UINT_MAX` included: rounded down to a page).
     #[test]
     fn six_gib_entries_follow_the_importer_limits() -> Result {
-        let mut raw = bindings::p2pdma_provider {
-            owner: core::ptr::null_mut(),
-            bus_offset: 0,
-        };
+        let mut raw = raw_provider(0);
         let p = provider(&mut raw);
         let r = six_gib_swapped();
         let size = 6 * GIB;
@@ -1517,10 +1507,7 @@ mod tests {
     /// beyond the mask would make the DMA API warn.
     #[test]
     fn buffer_beyond_the_mask_is_erange_before_any_call() -> Result {
-        let mut raw = bindings::p2pdma_provider {
-            owner: core::ptr::null_mut(),
-            bus_offset: 0,
-        };
+        let mut raw = raw_provider(0);
         let p = provider(&mut raw);
         let mut f = Fake::new(true);
         f.dma_limit = 0xffff_ffff;
@@ -1553,10 +1540,7 @@ mod tests {
     fn not_supported_is_eperm_without_calls() -> Result {
         let mut f = Fake::new(true);
         f.p2p = P2pType::NotSupported;
-        let mut raw = bindings::p2pdma_provider {
-            owner: core::ptr::null_mut(),
-            bus_offset: 0,
-        };
+        let mut raw = raw_provider(0);
         let p = provider(&mut raw);
         assert_eq!(
             Mapping::map(&f, &scattered(2)?, Some(&p), BIDI).err(),

@@ -4,7 +4,7 @@
 
 Arguments: MODE=LOG, one per boot (strict, lazy, pt: the IOMMU mode). Each log
 holds '==DMAVEC== BENCH <n> <size> <path> <A> <B> <F> <A/B> <A/F> <bytesA>
-<bytesB> <syncsA>' lines (selftests/vm/bench.sh, bench/dmavec_bench.rs):
+<bytesB> <syncsA> <entriesA> <entriesB>' lines (selftests/vm/bench.sh, bench/dmavec_bench.rs):
 medians in ns per map + unmap, ratios in thousandths; and '==DMAVEC== REVOKE
 <k> <revoke> <remap>' lines: median ns of a revocation with k live
 attachments, and of mapping them again. The map table is followed by the
@@ -19,13 +19,14 @@ import sys
 
 MARK = "==DMAVEC== BENCH "
 REVOKE = "==DMAVEC== REVOKE "
-ROW = re.compile(r"(\d+) (\d+) ([a-z-]+)" + r" (\d+)" * 8)
+ROW = re.compile(r"(\d+) (\d+) ([a-z-]+)" + r" (\d+)" * 10)
 REVOKE_ROW = re.compile(r"(\d+) (\d+) (\d+)")
-COLS = ["iommu", "n", "size", "path", "A", "B", "F", "A/B", "A/F", "bytesA", "bytesB"]
+COLS = ["iommu", "n", "size", "path", "A", "B", "F", "A/B", "A/F", "bytesA", "bytesB",
+        "entA", "entB"]
 
 
 def human(size):
-    for unit, shift in (("M", 20), ("K", 10)):
+    for unit, shift in (("G", 30), ("M", 20), ("K", 10)):
         if size >= 1 << shift and size % (1 << shift) == 0:
             return f"{size >> shift}{unit}"
     return str(size)
@@ -52,9 +53,10 @@ def rows_of(mode, path):
             if not m:
                 sys.exit(f"bench: cannot parse: {ln.strip()}")
             n, size, kind = int(m.group(1)), int(m.group(2)), m.group(3)
-            a, b, fl, ab, af, ba, bb, syncs = (int(x) for x in m.groups()[3:11])
+            a, b, fl, ab, af, ba, bb, syncs, ea, eb = (int(x) for x in m.groups()[3:13])
             rows.append(dict(mode=mode, n=n, size=size, path=kind, A=a, B=b, F=fl,
-                             AB=ab / 1000, AF=af / 1000, bytesA=ba, bytesB=bb, syncs=syncs))
+                             AB=ab / 1000, AF=af / 1000, bytesA=ba, bytesB=bb, syncs=syncs,
+                             entA=ea, entB=eb))
     return rows, revokes
 
 
@@ -90,10 +92,12 @@ def main():
     for r in rows:
         table.append([r["mode"], str(r["n"]), human(r["size"]), r["path"], str(r["A"]),
                       str(r["B"]), str(r["F"]), f"{r['AB']:.2f}", f"{r['AF']:.2f}",
-                      str(r["bytesA"]), str(r["bytesB"])])
+                      str(r["bytesA"]), str(r["bytesB"]), str(r["entA"]), str(r["entB"])])
     print(f"dmavec bench, {datetime.date.today().isoformat()}, {machine()}")
     print("A, B, F: median ns per map + unmap; A/B, A/F: median of the ratios within each")
-    print("repetition (A, B and F run back to back); bytes: allocated per mapping")
+    print("repetition (A, B and F run back to back); bytes: allocated per mapping;")
+    print("entA, entB: entries of A's array (an importer stating no segment limit) and of")
+    print("B's sg_table")
     print_table(table)
 
     syncs = sorted({(r["path"].split("-")[0], r["syncs"]) for r in rows})
@@ -127,6 +131,9 @@ def main():
               " the floor of A/B for any implementation that maps each range)")
     check("direct n = 4096 bytesA <= 0.5 bytesB", lambda r: direct(r) and r["n"] == 4096,
           lambda r: r["bytesA"] <= 0.5 * r["bytesB"])
+    check("translated, past 4 GiB: one entry (B needs at least two)",
+          lambda r: iova(r) and r["size"] * r["n"] > 1 << 32,
+          lambda r: r["entA"] == 1 and r["entB"] >= 2)
 
     if revokes:
         print()

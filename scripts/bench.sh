@@ -14,8 +14,9 @@ here=$(cd "$(dirname "$0")" && pwd)
 cd "$DMAVEC_ROOT"
 
 kdir=$(vm_ready plain)
-# A 1 GiB BAR (a sparse host file): 4096 ranges of 64 KiB fit it contiguously.
-shm=$((1 << 30))
+# An 8 GiB BAR (a sparse host file, never written): 4096 ranges of 2 MiB fit it
+# contiguously, and the 6 GiB rows fit it.
+shm=$((8 << 30))
 status=0
 logs=()
 # strict and lazy: the importer behind the translating IOMMU, which flushes

@@ -14,42 +14,35 @@ reps=${DMAVEC_BENCH_REPS:-11}
 bar=${DMAVEC_SHM_SIZE:-0}
 status=0
 
-# cell N SIZE ADJACENT
-cell() {
-	if ! echo "$1 $2 $3 $reps" > $run; then
-		echo "$M STEP bench-$1x$2-$3 fail (bad cell)"
+# request FILE MARK NAME ARGS...: write ARGS to FILE, print its report after MARK.
+request() {
+	f=$1 mark=$2 name=$3
+	shift 3
+	if ! echo "$* $reps" > $f; then
+		echo "$M STEP bench-$name fail (bad cell)"
 		status=1
 		return
 	fi
-	r=$(cat $run)
+	r=$(cat $f)
 	case $r in
 	error*)
-		echo "$M STEP bench-$1x$2-$3 fail ($r)"
+		echo "$M STEP bench-$name fail ($r)"
 		status=1
 		;;
 	*)
-		echo "$M BENCH $r"
+		echo "$M $mark $r"
 		;;
 	esac
 }
 
+# cell N SIZE ADJACENT: one map + unmap cell.
+cell() {
+	request $run BENCH "$1x$2-$3" "$@"
+}
+
 # revoke_cell K: revocation with K live attachments, and mapping them again.
 revoke_cell() {
-	if ! echo "$1 $reps" > $revoke; then
-		echo "$M STEP bench-revoke-$1 fail (bad cell)"
-		status=1
-		return
-	fi
-	r=$(cat $revoke)
-	case $r in
-	error*)
-		echo "$M STEP bench-revoke-$1 fail ($r)"
-		status=1
-		;;
-	*)
-		echo "$M REVOKE $r"
-		;;
-	esac
+	request $revoke REVOKE "revoke-$1" "$@"
 }
 
 if [ "${1:-}" = smoke ]; then
@@ -69,6 +62,12 @@ for n in 1 64 4096; do
 		cell $n $size 0
 	done
 done
+# Past 4 GiB, where an sg_table entry (unsigned int) cannot hold a range: 6 GiB in
+# one range and in two swapped 3 GiB ranges, where the BAR holds them.
+if [ "$bar" -ge $((8 << 30)) ]; then
+	cell 1 $((6 << 30)) 0
+	cell 2 $((3 << 30)) 0
+fi
 # The same bytes as one contiguous region in n pieces, where it fits the BAR.
 for n in 64 4096; do
 	for size in 4096 65536 2097152; do
