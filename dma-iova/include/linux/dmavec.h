@@ -212,21 +212,22 @@ struct dma_buf *dmavec_attachment_dmabuf(struct dmavec_attachment *att);
  *
  * A dmavec dma-buf is mapped by dmavec's mapping core, with no sg_table:
  * behind a translating IOMMU the whole buffer is a single entry, split only
- * where the importer's maximum segment size or segment boundary requires.
- * Any other dma-buf is mapped by the dma-buf core and the DMA side of its
- * sg_table is presented as entries, adjacent segments merged within the
- * importer's maximum segment size and segment boundary. Mapping an
- * attachment that is mapped already returns the current mapping if it was
- * made for @dir or for DMA_BIDIRECTIONAL.
+ * where the importer's maximum segment size or segment boundary requires
+ * (its device's, or those stated with dmavec_set_seg_limits()). Any other
+ * dma-buf is mapped by the dma-buf core and the DMA side of its sg_table is
+ * presented as entries, adjacent segments merged within the same limits.
+ * Mapping an attachment that is mapped already returns the current mapping
+ * if it was made for @dir or for DMA_BIDIRECTIONAL.
  *
  * Context: Process context; may sleep. The caller holds the dma-buf's
  * reservation lock.
  * Return: 0 on success; -EBUSY if the attachment is mapped already for
  * another direction (dmavec_unmap() first); -ENODEV for a revoked dmavec
- * buffer, -EPERM if the importer cannot reach the memory, -ERANGE if it
- * reaches it by PCI bus addresses (DMAVEC_MAP_BUS_ADDR) that its DMA mask
- * does not cover, -EINVAL, -ENOMEM, or what the DMA API or the exporter
- * returned.
+ * buffer, -EPERM if the importer cannot reach the memory, -ERANGE if its
+ * DMA mask cannot address it (a buffer larger than the mask's space, or
+ * MMIO it reaches at its own address, by PCI bus addresses or without a
+ * translating IOMMU, beyond the mask; nothing is mapped then), -EINVAL,
+ * -ENOMEM, or what the DMA API or the exporter returned.
  */
 int dmavec_map(struct dmavec_attachment *att, enum dma_data_direction dir,
 	       const struct dma_vec **vecs, size_t *nr_vecs,
