@@ -7,8 +7,8 @@
 
 use crate::{
     export::{buffer_of, export, is_dmavec, DmaBuf, ExportInfo, ExporterOps, ModuleOwner},
-    import::{Attachment, Importer, Locked, MapKind},
-    map::{MapType, Provider},
+    import::{Attachment, Importer, Locked},
+    map::Provider,
     range::{check_phys_ranges, PhysVec, SegLimits},
     shim,
 };
@@ -320,17 +320,6 @@ pub(crate) unsafe extern "C" fn dmavec_attachment_dmabuf(
     }
 }
 
-/// `enum dmavec_map_type` of `<linux/dmavec.h>`.
-fn map_type_c(k: MapKind) -> c_int {
-    // The numbering is the header's; `dmavec_shim.c` asserts it.
-    match k {
-        MapKind::Dmavec(MapType::Iova) => 0,
-        MapKind::Dmavec(MapType::Direct) => 1,
-        MapKind::Dmavec(MapType::BusAddr) => 2,
-        MapKind::SgTable => 3,
-    }
-}
-
 /// See `dmavec_map()` in `<linux/dmavec.h>`.
 ///
 /// # Safety
@@ -358,7 +347,8 @@ pub(crate) unsafe extern "C" fn dmavec_map(
             vecs.write(v.entries.as_ptr().cast());
             nr_vecs.write(v.entries.len());
             if !map_type.is_null() {
-                map_type.write(map_type_c(v.kind));
+                // CAST: the enum's values are 0 to 3.
+                map_type.write(u32::from(v.kind) as c_int);
             }
         }
         Ok(0)

@@ -299,9 +299,9 @@ pub fn export(info: ExportInfo, ops: KBox<dyn ExporterOps>) -> Result<(Arc<Buffe
             name: info.name,
             ops,
             revoked: Atomic::new(false),
-            state <- new_mutex!(State { dmabuf: None }),
-            live <- new_mutex!(0),
-            unmapped <- new_condvar!(),
+            state <- new_mutex!(State { dmabuf: None }, "dmavec::Buffer::state"),
+            live <- new_mutex!(0, "dmavec::Buffer::live"),
+            unmapped <- new_condvar!("dmavec::Buffer::unmapped"),
             links <- ListLinks::new(),
             links_track <- AtomicTracker::new(),
         }),
@@ -526,7 +526,8 @@ impl Buffer {
             // CPU mappings too: faults take the state lock we hold, and see `revoked`.
             // SAFETY: The dma-buf and its file are alive.
             unsafe { shim::dmavec_shim_zap(d.as_ptr()) };
-            // SAFETY: As above; wait for the fences of DMA the importers still have queued.
+            // SAFETY: `resv` is the live dma-buf's reservation object, which may be waited on
+            // with its lock held: wait for the fences of DMA the importers still have queued.
             unsafe {
                 bindings::dma_resv_wait_timeout(
                     resv,
@@ -564,7 +565,8 @@ impl Buffer {
         if self.is_revoked() {
             return Err(ENODEV);
         }
-        // SAFETY: As above.
+        // SAFETY: The caller guarantees `attach` is an attachment of this buffer's dma-buf,
+        // which is what `attach_state` needs.
         let st = unsafe { attach_state(attach) };
         // SAFETY: The attachment state holds a reference to the device until detach, and its
         // mappings are gone by then (`LiveCount` borrows the state too).
@@ -722,7 +724,7 @@ unsafe extern "C" fn dmavec_attach(
     from_result(|| {
         // SAFETY: The dma-buf core calls with a live dma-buf of ours and a new attachment.
         let buf = unsafe { buffer_of(dmabuf) };
-        // SAFETY: As above.
+        // SAFETY: `attach` is the new attachment the dma-buf core passes, valid for this call.
         let dev_ptr = unsafe { (*attach).dev };
         // SAFETY: The importing device is valid for the duration of the attachment.
         let dev = unsafe { Device::from_raw(dev_ptr) };
@@ -730,7 +732,7 @@ unsafe extern "C" fn dmavec_attach(
         if buf.provider.is_some() && !unsafe { (*attach).peer2peer } {
             return Err(EPERM);
         }
-        // SAFETY: As above.
+        // SAFETY: `attach` is valid for this call, its importer ops already set by the core.
         if !unsafe { bindings::dma_buf_attach_revocable(attach) } {
             return Err(EOPNOTSUPP);
         }
@@ -803,7 +805,8 @@ unsafe extern "C" fn dmavec_map_dma_buf(
     let Some(dir) = direction(dir) else {
         return EINVAL.to_ptr();
     };
-    // SAFETY: As above.
+    // SAFETY: `attach` is an attachment of `buf`'s dma-buf and the core holds its
+    // reservation lock, as `map_attachment` requires.
     let live = match unsafe { buf.map_attachment(attach, dir, None) } {
         Ok(l) => l.into_static(),
         Err(e) => return e.to_ptr(),
@@ -916,13 +919,13 @@ impl Buffer {
 ///
 /// `dmabuf` is a live dmavec dma-buf.
 unsafe fn cpu_access(dmabuf: *mut bindings::dma_buf, for_cpu: bool) -> c_int {
-    // SAFETY: As above.
+    // SAFETY: The caller guarantees `dmabuf` is a live dmavec dma-buf.
     let buf = unsafe { buffer_of(dmabuf) };
     if buf.is_mmio() {
         // Uncached, and never bounced: nothing to hand over.
         return 0;
     }
-    // SAFETY: As above.
+    // SAFETY: `dmabuf` is `buf`'s live dma-buf (the caller's guarantee).
     from_result(|| unsafe { buf.sync_cpu(dmabuf, for_cpu) }.map(|()| 0))
 }
 
@@ -933,7 +936,7 @@ unsafe extern "C" fn dmavec_begin_cpu_access(
     dmabuf: *mut bindings::dma_buf,
     _dir: bindings::dma_data_direction,
 ) -> c_int {
-    // SAFETY: As above.
+    // SAFETY: The dma-buf core calls this hook of dmavec's ops on a live dma-buf of ours.
     unsafe { cpu_access(dmabuf, true) }
 }
 
@@ -944,7 +947,7 @@ unsafe extern "C" fn dmavec_end_cpu_access(
     dmabuf: *mut bindings::dma_buf,
     _dir: bindings::dma_data_direction,
 ) -> c_int {
-    // SAFETY: As above.
+    // SAFETY: The dma-buf core calls this hook of dmavec's ops on a live dma-buf of ours.
     unsafe { cpu_access(dmabuf, false) }
 }
 
@@ -956,7 +959,7 @@ unsafe extern "C" fn dmavec_mmap(
     vma: *mut bindings::vm_area_struct,
 ) -> c_int {
     from_result(|| {
-        // SAFETY: As above.
+        // SAFETY: The dma-buf core calls `mmap` of dmavec's ops on a live dma-buf of ours.
         let buf = unsafe { buffer_of(dmabuf) };
         if !buf.mappable() {
             return Err(EINVAL);

@@ -39,6 +39,19 @@ pub enum MapKind {
     SgTable,
 }
 
+/// The number of `enum dmavec_map_type` (`<linux/dmavec.h>`), which uAPIs reuse (edu's
+/// `DMAVEC_EDU_MAP_*`); `dmavec_shim.c` asserts the header's numbering.
+impl From<MapKind> for u32 {
+    fn from(k: MapKind) -> u32 {
+        match k {
+            MapKind::Dmavec(MapType::Iova) => 0,
+            MapKind::Dmavec(MapType::Direct) => 1,
+            MapKind::Dmavec(MapType::BusAddr) => 2,
+            MapKind::SgTable => 3,
+        }
+    }
+}
+
 impl MapKind {
     /// A short name, as the uAPIs report it.
     pub const fn name(self) -> &'static str {
@@ -360,7 +373,8 @@ impl<'a> Locked<'a> {
             let attach = self.attach.as_ptr();
             // SAFETY: The attachment is valid.
             let dmabuf = unsafe { (*attach).dmabuf };
-            // SAFETY: As above; `ops` identifies the exporter.
+            // SAFETY: The attachment holds a reference to its dma-buf, so `dmabuf` is live;
+            // its `ops` identify the exporter.
             let native = core::ptr::eq(unsafe { (*dmabuf).ops }, crate::export::ops());
             let m = if native {
                 // SAFETY: A dmavec dma-buf, attached (so not released), lock held.
@@ -395,7 +409,8 @@ impl<'a> Locked<'a> {
         let resv = self.resv();
         // SAFETY: `self` proves the reservation lock is held.
         to_result(unsafe { bindings::dma_resv_reserve_fences(resv, 1) })?;
-        // SAFETY: As above, with a slot reserved; the object takes its own reference.
+        // SAFETY: `self` proves the reservation lock is held, and a fence slot was reserved
+        // just above; the object takes its own reference to the fence.
         unsafe {
             bindings::dma_resv_add_fence(
                 resv,

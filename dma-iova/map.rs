@@ -357,7 +357,8 @@ impl DmaBackend for KernelDma {
         // SAFETY: `self.raw()` is a valid device; its `dma_parms` is NULL or valid as long as
         // the device.
         let parms = unsafe { (*self.raw()).dma_parms };
-        // SAFETY: As above.
+        // SAFETY: `parms` is NULL or points to the device's DMA parameters, valid as long as
+        // the device, which outlives `self`.
         let (max, boundary) = unsafe { parms.as_ref() }
             .map_or((0, 0), |p| (p.max_segment_size, p.segment_boundary_mask));
         let max = if max == 0 { 64 * 1024 } else { max as usize };

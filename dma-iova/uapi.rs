@@ -61,7 +61,8 @@ macro_rules! uapi_struct {
         // SAFETY: `#[repr(C)]`, every field `FromBytes` and no padding (both checked above):
         // any bytes of the right length are a valid value.
         unsafe impl ::kernel::transmute::FromBytes for $name {}
-        // SAFETY: As above, every field `AsBytes` and no padding: every byte is initialised.
+        // SAFETY: `#[repr(C)]`, every field `AsBytes` and no padding (both checked above): every
+        // byte of a value is initialised.
         unsafe impl ::kernel::transmute::AsBytes for $name {}
     };
 }

@@ -522,7 +522,8 @@ impl pci::Driver for DmavecBarDriver {
             // The BAR's P2PDMA provider (bus offset, owner), device-managed.
             // SAFETY: `pdev` is a bound PCI device.
             kernel::error::to_result(unsafe { bindings::pcim_p2pdma_init(raw::pci_dev(pdev)) })?;
-            // SAFETY: As above; `index` is a standard BAR index (checked).
+            // SAFETY: `pdev` is a bound PCI device whose P2PDMA state was just set up, and
+            // `index` is a standard BAR index (checked by `resource_flags`).
             let prov = unsafe { bindings::pcim_p2pdma_provider(raw::pci_dev(pdev), index as i32) };
             // SAFETY: The provider is device-managed: valid until unbind, and every buffer that
             // uses it is revoked for good in `DmavecBar::drop`, before unbind completes.
@@ -539,13 +540,16 @@ impl pci::Driver for DmavecBarDriver {
                     provider,
                     bar,
                     alloc <- BarAlloc::new(len / PAGE_SIZE),
-                    exports <- new_mutex!(Exports {
-                        list: Some(KVec::new()),
-                        resetting: false,
-                        scrubs: KVec::new(),
-                        live: 0,
-                    }),
-                    scrubbed <- new_condvar!(),
+                    exports <- new_mutex!(
+                        Exports {
+                            list: Some(KVec::new()),
+                            resetting: false,
+                            scrubs: KVec::new(),
+                            live: 0,
+                        },
+                        "BarDevice::exports"
+                    ),
+                    scrubbed <- new_condvar!("BarDevice::scrubbed"),
                     scrubbing: Atomic::new(0),
                     scrub_work <- new_work!("BarDevice::scrub_work"),
                 }),

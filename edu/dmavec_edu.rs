@@ -20,7 +20,7 @@
 //! engine (bus mastering off) before it signals the fence.
 
 use core::ptr::NonNull;
-use dmavec::{Attachment, DmaVec, Importer, Locked, MapKind, MapType, SegLimits};
+use dmavec::{Attachment, DmaVec, Importer, Locked, SegLimits};
 use kernel::{
     bindings,
     device::Core,
@@ -407,12 +407,9 @@ impl EduFile {
         Ok(uapi::Info {
             size: v.bytes as u64,
             first_addr: v.entries.first().map_or(0, |e| e.addr),
-            map_type: match v.kind {
-                MapKind::Dmavec(MapType::Iova) => 0,
-                MapKind::Dmavec(MapType::Direct) => 1,
-                MapKind::Dmavec(MapType::BusAddr) => 2,
-                MapKind::SgTable => 3,
-            },
+            // `DMAVEC_EDU_MAP_*` are the numbers of `enum dmavec_map_type`.
+            map_type: v.kind.into(),
+            // CAST: a mapping has at most one entry per page.
             entries: v.entries.len() as u32,
             invalidations: st.invalidations.load(Relaxed),
             flags: 0,
@@ -552,7 +549,7 @@ impl pci::Driver for EduDriver {
             // For importers of other exporters, whose sg_tables the dma-buf core maps with the
             // device's limits: segments as long as they can be. dmavec's own mappings take the
             // limits each import declares (none: `SegLimits::UNLIMITED`).
-            // SAFETY: As above.
+            // SAFETY: No DMA mapping of this device exists yet, so none sees its limits change.
             unsafe { dma::Device::dma_set_max_seg_size(pdev, u32::MAX) };
             let bar = pdev.iomap_region_sized::<{ regs::END }>(0, MODULE_NAME)?;
             let id = bar.read32(regs::ID);
@@ -566,8 +563,8 @@ impl pci::Driver for EduDriver {
                 try_pin_init!(EduDevice {
                     name,
                     dev: pdev.as_ref().into(),
-                    hw <- new_mutex!(None),
-                    import <- new_mutex!(None),
+                    hw <- new_mutex!(None, "EduDevice::hw"),
+                    import <- new_mutex!(None, "EduDevice::import"),
                 }),
                 GFP_KERNEL,
             )?;
