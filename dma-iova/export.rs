@@ -21,6 +21,8 @@
 //! - MMIO is only attached by importers that P2PDMA lets reach it (else `EPERM`).
 //! - A revoked buffer refuses new attachments and maps with `ENODEV`.
 //!
+//! C header: [`include/linux/dma-buf.h`](srctree/include/linux/dma-buf.h).
+//!
 //! # Locking
 //!
 //! Map and unmap run with the dma-buf's reservation lock held (asserted); `revoked` is written
@@ -279,8 +281,28 @@ pub fn is_dmavec(dmabuf: &DmaBuf) -> bool {
 /// # Errors
 ///
 /// `EINVAL`/`EOVERFLOW` for ranges [`check_phys_ranges`](crate::range::check_phys_ranges)
-/// refuses, `ENOMEM`, or what
-/// `dma_buf_export()` returns.
+/// refuses, `ENOMEM`, or what `dma_buf_export()` returns.
+///
+/// # Examples
+///
+/// ```ignore
+/// struct MyExport; // What the dma-buf keeps alive until it is released.
+/// impl ExporterOps for MyExport {}
+///
+/// let (buf, dmabuf) = dmavec::export(
+///     ExportInfo {
+///         ranges,                  // KVec<PhysVec> of the device's BAR
+///         provider: Some(provider), // its P2PDMA provider
+///         name: c"my_driver",
+///         owner: kernel::module::this_module::<LocalModule>().into(),
+///         flags: bindings::O_RDWR,
+///     },
+///     KBox::new(MyExport, GFP_KERNEL)?,
+/// )?;
+/// let fd = dmabuf.into_fd(bindings::O_CLOEXEC)?;
+/// // Later, before the BAR goes away: no importer can reach it once this returns.
+/// buf.revoke();
+/// ```
 pub fn export(info: ExportInfo, ops: KBox<dyn ExporterOps>) -> Result<(Arc<Buffer>, DmaBuf)> {
     let ranges = Ranges::new(info.ranges)?;
     let size = ranges.size();

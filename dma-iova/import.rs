@@ -12,6 +12,9 @@
 //! The mapping lives in the attachment and is reachable only through a [`Locked`] guard, which
 //! proves the reservation lock is held: the locking rules of dma-buf are enforced by types. It
 //! is unmapped by [`Locked::unmap`], by the importer's invalidate callback, or at detach.
+//!
+//! C header: [`include/linux/dma-buf.h`](srctree/include/linux/dma-buf.h) (dynamic
+//! attachments, `dma_buf_attach_ops`).
 
 use crate::{
     export::{buffer_of, is_dmavec, DmaBuf, LiveMapping},
@@ -163,6 +166,23 @@ impl Attachment {
     ///
     /// What the exporter's attach refuses with (dmavec: `EPERM` for an importer that cannot
     /// reach its MMIO, `ENODEV` for a revoked buffer), or `ENOMEM`.
+    ///
+    /// # Examples
+    ///
+    /// ```ignore
+    /// struct MyImporter;
+    /// impl Importer for MyImporter {
+    ///     fn invalidate(&self, locked: &mut Locked<'_>) {
+    ///         // No DMA in flight here: drop the mapping at once.
+    ///         locked.unmap();
+    ///     }
+    /// }
+    ///
+    /// let att = Attachment::new(DmaBuf::from_fd(fd)?, dev, MyImporter)?;
+    /// let mut l = att.lock();
+    /// let v = l.map(DataDirection::FromDevice)?;
+    /// // `v.entries`: the `struct dma_vec` array, valid while `l` is held or until invalidated.
+    /// ```
     pub fn new(dmabuf: DmaBuf, dev: &Device, importer: impl Importer) -> Result<Self> {
         let importer: KBox<dyn Importer> = KBox::new(importer, GFP_KERNEL)?;
         let inner = KBox::pin(

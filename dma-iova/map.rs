@@ -28,6 +28,10 @@
 //! Every failure unwinds exactly what was done, and dropping a [`Mapping`] unmaps it. The DMA
 //! calls go through a [`DmaBackend`], so that the KUnit suite can force each path and inject a
 //! failure at any step.
+//!
+//! C headers: [`include/linux/dma-mapping.h`](srctree/include/linux/dma-mapping.h) (the
+//! IOVA-linking API and `dma_map_phys()`),
+//! [`include/linux/pci-p2pdma.h`](srctree/include/linux/pci-p2pdma.h).
 
 use crate::{
     range::{
@@ -535,6 +539,18 @@ impl<B: DmaBackend> Mapping<B> {
     ///   ([`DmaBackend::dma_limit`]), or an entry would lie beyond it: on the bus-address path,
     ///   and for MMIO on the direct path without a translating IOMMU;
     /// - `ENOMEM`, or the error of the DMA call that failed.
+    ///
+    /// # Examples
+    ///
+    /// ```ignore
+    /// // Two pages of system memory, in reverse order, for `dev`.
+    /// let ranges = [PhysVec::from_page(&b), PhysVec::from_page(&a)];
+    /// let m = Mapping::map(KernelDma::new(dev), &ranges, None, DataDirection::ToDevice)?;
+    /// for e in m.entries() {
+    ///     // Program the device with `e.addr` and `e.len`: one entry behind an IOMMU.
+    /// }
+    /// drop(m); // Unmaps.
+    /// ```
     pub fn map(
         backend: B,
         ranges: &[PhysVec],

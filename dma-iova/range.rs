@@ -8,6 +8,10 @@
 //! [`SegLimits::push`] appends a DMA-contiguous range to an output array,
 //! merging it into the previous entry where the two touch and splitting it
 //! wherever the importer's maximum segment size or segment boundary requires.
+//!
+//! C headers: [`include/linux/dmaengine.h`](srctree/include/linux/dmaengine.h)
+//! (`struct dma_vec`), [`include/linux/types.h`](srctree/include/linux/types.h)
+//! (`struct phys_vec`).
 
 use kernel::{bindings, page::PAGE_SIZE, prelude::*};
 
