@@ -738,15 +738,8 @@ impl<B: DmaBackend> Mapping<B> {
             return Ok(());
         }
         self.entries = KVec::with_capacity(total, GFP_KERNEL)?;
-        if total == ranges.len() {
-            // No two ranges adjacent: each range is a run.
-            for r in ranges {
-                self.push_mapped_run(*r)?;
-            }
-        } else {
-            for r in runs(ranges) {
-                self.push_mapped_run(r)?;
-            }
+        for r in runs(ranges) {
+            self.push_mapped_run(r)?;
         }
         Ok(())
     }
@@ -1487,13 +1480,7 @@ mod tests {
         let mut f = Fake::new(true);
         let m = Mapping::map(&f, &r, Some(&p), BIDI)?;
         assert_eq!(m.map_type(), MapType::Iova);
-        assert_eq!(
-            m.entries(),
-            &[DmaVec {
-                addr: IOVA_BASE,
-                len: size
-            }]
-        );
+        assert_eq!(m.entries(), &[v_at(IOVA_BASE, size)]);
         drop(m);
         for max in [GIB, GIB + GIB / 2, u32::MAX as usize, 5 * GIB, 7 * GIB] {
             f.limits = SegLimits::new(max, u64::MAX)?;

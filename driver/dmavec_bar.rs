@@ -363,19 +363,15 @@ impl Drop for Allocation {
             dev.alloc.free(self.first);
             return;
         }
-        if self.pages <= SCRUB_INLINE_PAGES && !ex.resetting {
-            dev.zero(self.first, self.pages);
-            dev.alloc.free(self.first);
-            return;
-        }
         let scrub = Scrub {
             first: self.first,
             pages: self.pages,
             done: 0,
         };
-        // Never allocates: the capacity was reserved in `Allocation::new`.
-        if ex.scrubs.push_within_capacity(scrub).is_err() {
-            // Unreachable by the invariant of `Exports::live`; zero here rather than leak.
+        let inline = self.pages <= SCRUB_INLINE_PAGES && !ex.resetting;
+        // The push never allocates (the capacity was reserved in `Allocation::new`) and so
+        // never fails, by the invariant of `Exports::live`; were it to, zero here, not leak.
+        if inline || ex.scrubs.push_within_capacity(scrub).is_err() {
             dev.zero(self.first, self.pages);
             dev.alloc.free(self.first);
             return;
