@@ -143,6 +143,7 @@ fn export_mmio(ranges: KVec<PhysVec>, prov: Provider) -> Result<(Arc<dmavec::Buf
             name: c"dmavec_bench",
             owner: kernel::module::this_module::<LocalModule>().into(),
             flags: bindings::O_RDWR,
+            mmap: true,
         },
         KBox::new(NoRelease, GFP_KERNEL)?,
     )

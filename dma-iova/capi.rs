@@ -17,7 +17,7 @@ use kernel::{
     bindings,
     device::Device,
     error::from_result,
-    ffi::{c_char, c_int},
+    ffi::{c_char, c_int, c_uint},
     prelude::*,
     str::CStr,
 };
@@ -68,7 +68,11 @@ pub(crate) struct DmavecExportInfo {
     flags: c_int,
     release: Option<unsafe extern "C" fn(*mut c_void)>,
     priv_: *mut c_void,
+    export_flags: c_uint,
 }
+
+/// `DMAVEC_EXPORT_NO_MMAP` of `<linux/dmavec.h>`.
+const DMAVEC_EXPORT_NO_MMAP: c_uint = 1 << 0;
 
 struct CExporter {
     release: Option<unsafe extern "C" fn(*mut c_void)>,
@@ -87,6 +91,12 @@ impl ExporterOps for CExporter {
             unsafe { f(self.priv_) };
         }
     }
+
+    fn private_for(&self, key: usize) -> Option<*mut c_void> {
+        // CAST: Function pointers compare as addresses.
+        let own = self.release.map(|f| f as usize)?;
+        (own == key).then_some(self.priv_)
+    }
 }
 
 /// See `dmavec_export()` in `<linux/dmavec.h>`.
@@ -101,7 +111,8 @@ pub(crate) unsafe extern "C" fn dmavec_export(
     // SAFETY: The caller passes a valid info.
     let info = unsafe { &*info };
     let res = (|| -> Result<*mut bindings::dma_buf> {
-        if info.name.is_null() || info.owner.is_null() || info.ranges.is_null() {
+        // A NULL owner is an exporter built into the kernel (`THIS_MODULE` is NULL there).
+        if info.name.is_null() || info.ranges.is_null() || info.export_flags & !DMAVEC_EXPORT_NO_MMAP != 0 {
             return Err(EINVAL);
         }
         // SAFETY: The caller guarantees `nr_ranges` readable ranges.
@@ -121,6 +132,7 @@ pub(crate) unsafe extern "C" fn dmavec_export(
                 // SAFETY: The caller passes its `THIS_MODULE`.
                 owner: unsafe { ModuleOwner::from_raw(info.owner) },
                 flags: info.flags as u32,
+                mmap: info.export_flags & DMAVEC_EXPORT_NO_MMAP == 0,
             },
             KBox::new(
                 CExporter {
@@ -161,6 +173,65 @@ pub(crate) unsafe extern "C" fn dmavec_revoke(
         buf.revoke();
     } else {
         buf.restore();
+    }
+    0
+}
+
+/// See `dmavec_export_priv()` in `<linux/dmavec.h>`.
+///
+/// # Safety
+///
+/// `dmabuf` is a dma-buf the caller holds a reference to.
+#[no_mangle]
+pub(crate) unsafe extern "C" fn dmavec_export_priv(
+    dmabuf: *mut bindings::dma_buf,
+    release: Option<unsafe extern "C" fn(*mut c_void)>,
+) -> *mut c_void {
+    let Some(release) = release else {
+        return core::ptr::null_mut();
+    };
+    // SAFETY: The caller holds a reference to a non-null `dmabuf`.
+    if dmabuf.is_null() || !unsafe { is_dmavec_raw(dmabuf) } {
+        return core::ptr::null_mut();
+    }
+    // SAFETY: A dmavec dma-buf the caller holds a reference to: not released.
+    let buf = unsafe { buffer_of(dmabuf) };
+    buf.exporter_ops()
+        // CAST: Function pointers compare as addresses.
+        .private_for(release as usize)
+        .unwrap_or(core::ptr::null_mut())
+}
+
+/// See `dmavec_export_ranges()` in `<linux/dmavec.h>`.
+///
+/// # Safety
+///
+/// `dmabuf` is a dma-buf the caller holds a reference to, with its reservation lock held;
+/// `ranges` and `nr_ranges` are writable.
+#[no_mangle]
+pub(crate) unsafe extern "C" fn dmavec_export_ranges(
+    dmabuf: *mut bindings::dma_buf,
+    ranges: *mut *const bindings::phys_vec,
+    nr_ranges: *mut usize,
+) -> c_int {
+    // SAFETY: The caller holds a reference to a non-null `dmabuf`.
+    if dmabuf.is_null() || !unsafe { is_dmavec_raw(dmabuf) } {
+        return EINVAL.to_errno();
+    }
+    // SAFETY: The reservation lock of a live dma-buf, which the caller holds.
+    unsafe { shim::dmavec_shim_dma_resv_assert_held((*dmabuf).resv) };
+    // SAFETY: A dmavec dma-buf the caller holds a reference to: not released.
+    let buf = unsafe { buffer_of(dmabuf) };
+    // `revoked` is written with the reservation lock held, which the caller holds.
+    if buf.is_revoked() {
+        return ENODEV.to_errno();
+    }
+    let r = buf.ranges();
+    // SAFETY: The caller passes writable pointers. The ranges are immutable and live as long
+    // as the buffer, which the caller's reference keeps.
+    unsafe {
+        ranges.write(PhysVec::as_raw_slice(r).as_ptr());
+        nr_ranges.write(r.len());
     }
     0
 }

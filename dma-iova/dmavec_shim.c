@@ -171,6 +171,8 @@ void dmavec_shim_fence_put(struct dma_fence *fence)
 
 EXPORT_SYMBOL_NS_GPL(dmavec_phys_vec_check, "DMAVEC");
 EXPORT_SYMBOL_NS_GPL(dmavec_export, "DMAVEC");
+EXPORT_SYMBOL_NS_GPL(dmavec_export_priv, "DMAVEC");
+EXPORT_SYMBOL_NS_GPL(dmavec_export_ranges, "DMAVEC");
 EXPORT_SYMBOL_NS_GPL(dmavec_revoke, "DMAVEC");
 EXPORT_SYMBOL_NS_GPL(dmavec_is_dmavec, "DMAVEC");
 EXPORT_SYMBOL_NS_GPL(dmavec_attach, "DMAVEC");
@@ -179,6 +181,11 @@ EXPORT_SYMBOL_NS_GPL(dmavec_attachment_dmabuf, "DMAVEC");
 EXPORT_SYMBOL_NS_GPL(dmavec_map, "DMAVEC");
 EXPORT_SYMBOL_NS_GPL(dmavec_set_seg_limits, "DMAVEC");
 EXPORT_SYMBOL_NS_GPL(dmavec_unmap, "DMAVEC");
+
+/* capi.rs mirrors struct dmavec_export_info. */
+static_assert(offsetof(struct dmavec_export_info, release) == 48);
+static_assert(offsetof(struct dmavec_export_info, export_flags) == 64);
+static_assert(sizeof(struct dmavec_export_info) == 72);
 
 /* capi.rs encodes enum dmavec_map_type with these values. */
 static_assert(DMAVEC_MAP_IOVA == 0 && DMAVEC_MAP_DIRECT == 1);

@@ -40,6 +40,7 @@ use crate::{
 };
 use core::{
     cell::{Cell, UnsafeCell},
+    ffi::c_void,
     fmt,
     ptr::NonNull,
 };
@@ -65,6 +66,12 @@ pub trait ExporterOps: Send + Sync + 'static {
     /// The dma-buf was released: no importer and no file can reach the memory any more, and
     /// the exporter may reuse it.
     fn release(&self, _buf: &Buffer) {}
+
+    /// Returns the exporter's private data if `key` names this exporter, `None` otherwise (the
+    /// default): how a C exporter recognises its own dma-bufs (`dmavec_export_priv()`).
+    fn private_for(&self, _key: usize) -> Option<*mut c_void> {
+        None
+    }
 }
 
 /// The exporter's mutable view of its dma-buf.
@@ -85,6 +92,8 @@ pub struct Buffer {
     provider: Option<Provider>,
     size: usize,
     name: &'static CStr,
+    /// Whether the dma-buf may be mapped into user space ([`ExportInfo::mmap`]).
+    mmap: bool,
     ops: KBox<dyn ExporterOps>,
     /// Written with the reservation lock held; read by attach (advisory) and map (locked).
     revoked: Atomic<bool>,
@@ -148,6 +157,9 @@ pub struct ExportInfo {
     pub owner: ModuleOwner,
     /// File flags of the dma-buf (`O_RDWR`, `O_ACCMODE` bits).
     pub flags: u32,
+    /// Whether user space may `mmap()` the dma-buf; if not, that fails with `EINVAL`, as for
+    /// a dma-buf whose ops have no `mmap` (vfio-pci's BARs are mapped through its device file).
+    pub mmap: bool,
 }
 
 /// The module that owns a dma-buf's code (`dma_buf_export_info.owner`).
@@ -296,6 +308,7 @@ pub fn is_dmavec(dmabuf: &DmaBuf) -> bool {
 ///         name: c"my_driver",
 ///         owner: kernel::module::this_module::<LocalModule>().into(),
 ///         flags: bindings::O_RDWR,
+///         mmap: true,
 ///     },
 ///     KBox::new(MyExport, GFP_KERNEL)?,
 /// )?;
@@ -319,6 +332,7 @@ pub fn export(info: ExportInfo, ops: KBox<dyn ExporterOps>) -> Result<(Arc<Buffe
             provider: info.provider,
             size,
             name: info.name,
+            mmap: info.mmap,
             ops,
             revoked: Atomic::new(false),
             state <- new_mutex!(State { dmabuf: None }, "dmavec::Buffer::state"),
@@ -512,6 +526,11 @@ impl Buffer {
     /// Whether the buffer is revoked.
     pub fn is_revoked(&self) -> bool {
         self.revoked.load(Relaxed)
+    }
+
+    /// The exporter's callbacks.
+    pub(crate) fn exporter_ops(&self) -> &dyn ExporterOps {
+        &*self.ops
     }
 
     /// Revokes access: invalidates every importer's mapping, refuses new attachments and
@@ -771,7 +790,13 @@ unsafe extern "C" fn dmavec_attach(
         let mut p2p = None;
         if let Some(p) = buf.provider.as_ref() {
             let t = KernelDma::new(dev).p2p_type(p);
-            if t == P2pType::NotSupported {
+            // A device that is not a PCI device has no P2PDMA route at all: it attaches, and
+            // every map of MMIO for it fails with EPERM. Such an importer only uses what the
+            // exporter hands it outside the mapping ops (iommufd's attachment to vfio-pci's
+            // dma-buf, whose device is iommufd's own, through `dmavec_export_ranges()`).
+            // SAFETY: `dev_ptr` is the attachment's valid device.
+            let is_pci = !unsafe { shim::dmavec_shim_pci_dev(dev_ptr) }.is_null();
+            if t == P2pType::NotSupported && is_pci {
                 return Err(EPERM);
             }
             p2p = Some(t);
@@ -983,7 +1008,7 @@ unsafe extern "C" fn dmavec_mmap(
     from_result(|| {
         // SAFETY: The dma-buf core calls `mmap` of dmavec's ops on a live dma-buf of ours.
         let buf = unsafe { buffer_of(dmabuf) };
-        if !buf.mappable() {
+        if !buf.mmap || !buf.mappable() {
             return Err(EINVAL);
         }
         if buf.is_revoked() {

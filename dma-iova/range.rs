@@ -60,6 +60,12 @@ impl PhysVec {
         // have the same layout, length and lifetime.
         unsafe { core::slice::from_raw_parts(raw.as_ptr().cast(), raw.len()) }
     }
+
+    /// Views a slice of ranges as the C `struct phys_vec` array it is.
+    pub fn as_raw_slice(v: &[PhysVec]) -> &[bindings::phys_vec] {
+        // SAFETY: As in `from_raw_slice`, the other way round.
+        unsafe { core::slice::from_raw_parts(v.as_ptr().cast(), v.len()) }
+    }
 }
 
 impl core::fmt::Debug for PhysVec {

@@ -146,6 +146,7 @@ impl BarDevice {
                 name: MODULE_NAME,
                 owner: kernel::module::this_module::<LocalModule>().into(),
                 flags: access,
+                mmap: true,
             },
             KBox::new(
                 BarExport {

@@ -119,6 +119,7 @@ fn export_ranges(
             name: c"dmavec_test",
             owner: kernel::module::this_module::<LocalModule>().into(),
             flags: bindings::O_RDWR,
+            mmap: true,
         },
         KBox::new(FlagOnRelease(released), GFP_KERNEL)?,
     )
@@ -323,6 +324,59 @@ mod tests {
         unsafe { bindings::dma_buf_detach(dmabuf.as_raw(), att) };
         assert!(sgt.is_ok());
         edu.set_max_seg(u32::MAX);
+        Ok(())
+    }
+
+    /// A revocable peer-to-peer importer of the dma-buf core.
+    static P2P_CORE_IMPORTER: bindings::dma_buf_attach_ops = bindings::dma_buf_attach_ops {
+        allow_peer2peer: true,
+        invalidate_mappings: Some(core_importer_invalidate),
+    };
+
+    /// An importer whose device is not a PCI device has no P2PDMA route: it attaches to MMIO
+    /// (iommufd does so to vfio-pci's dma-buf, and reads the ranges through the exporter),
+    /// and every map fails with `EPERM`.
+    #[test]
+    fn non_pci_importer_attaches_to_mmio_but_cannot_map() -> Result {
+        let (_shm, prov, start) = ivshmem_bar()?;
+        let mut v = KVec::new();
+        v.push(PhysVec::new(start, 4 * P), GFP_KERNEL)?;
+        let released = Arc::new(Atomic::new(0u32), GFP_KERNEL)?;
+        let (_buf, dmabuf) = export_ranges(&v, Some(prov), released)?;
+        let faux = kernel::faux::Registration::new(c"dmavec_test_faux", None)?;
+        let fdev: &kernel::faux::Device<kernel::device::Bound> = faux.as_ref();
+        let dev = dmavec::raw::device(fdev.as_ref());
+        // SAFETY: `dmabuf` holds a reference; `dev` is the faux device, registered until
+        // `faux` drops after the detach; `P2P_CORE_IMPORTER` is static.
+        let att = from_err_ptr(unsafe {
+            bindings::dma_buf_dynamic_attach(
+                dmabuf.as_raw(),
+                dev,
+                &P2P_CORE_IMPORTER,
+                core::ptr::null_mut(),
+            )
+        })?;
+        // SAFETY: `dmabuf` holds a reference.
+        let resv = unsafe { (*dmabuf.as_raw()).resv };
+        // SAFETY: A dynamic attachment maps with the reservation lock held.
+        let sgt = from_err_ptr(unsafe {
+            bindings::dma_resv_lock(resv, core::ptr::null_mut());
+            let sgt = bindings::dma_buf_map_attachment(att, BIDI.into());
+            bindings::dma_resv_unlock(resv);
+            sgt
+        });
+        let err = sgt.as_ref().err().copied();
+        if let Ok(sgt) = sgt {
+            // SAFETY: Mapped above (wrongly); unmapped with the reservation lock held.
+            unsafe {
+                bindings::dma_resv_lock(resv, core::ptr::null_mut());
+                bindings::dma_buf_unmap_attachment(att, sgt, BIDI.into());
+                bindings::dma_resv_unlock(resv);
+            }
+        }
+        // SAFETY: Attached above, unmapped.
+        unsafe { bindings::dma_buf_detach(dmabuf.as_raw(), att) };
+        assert_eq!(err, Some(EPERM));
         Ok(())
     }
 

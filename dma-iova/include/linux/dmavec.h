@@ -58,8 +58,8 @@ int dmavec_phys_vec_check(const struct phys_vec *vecs, size_t nr,
  * struct dmavec_export_info - what dmavec_export() needs to know
  * @name: the exporter's name, for bufinfo and debugfs; must live as long
  *	as @owner
- * @owner: THIS_MODULE of the exporter; it stays loaded while the dma-buf
- *	exists
+ * @owner: THIS_MODULE of the exporter (NULL when it is built in); it stays
+ *	loaded while the dma-buf exists
  * @ranges: the buffer's physical ranges, in buffer order; copied
  * @nr_ranges: number of entries in @ranges
  * @provider: the P2PDMA provider of MMIO ranges (pcim_p2pdma_provider()),
@@ -69,8 +69,11 @@ int dmavec_phys_vec_check(const struct phys_vec *vecs, size_t nr,
  * @release: called once, when the dma-buf that dmavec_export() returned is
  *	released (its last reference dropped) and no importer can reach the
  *	memory any more; may be NULL. Never called when dmavec_export()
- *	fails: the memory and @priv then stay the caller's.
+ *	fails: the memory and @priv then stay the caller's. It also names the
+ *	exporter: dmavec_export_priv() returns @priv only to a caller that
+ *	passes the same function.
  * @priv: argument of @release
+ * @export_flags: DMAVEC_EXPORT_* policy bits
  */
 struct dmavec_export_info {
 	const char *name;
@@ -81,7 +84,16 @@ struct dmavec_export_info {
 	int flags;
 	void (*release)(void *priv);
 	void *priv;
+	unsigned int export_flags;
 };
+
+/*
+ * DMAVEC_EXPORT_NO_MMAP: mmap() of the dma-buf fails with -EINVAL, as for a
+ * dma-buf whose ops have no mmap callback. For exporters whose memory is
+ * reached from the CPU some other way only (vfio-pci maps BARs through its
+ * device file, never through the dma-buf).
+ */
+#define DMAVEC_EXPORT_NO_MMAP		(1U << 0)
 
 /**
  * dmavec_export() - Export physical ranges as a dma-buf
@@ -102,12 +114,47 @@ struct dmavec_export_info {
  *
  * Context: Process context; may sleep.
  * Return: a dma-buf with one reference for the caller (dma_buf_fd() or
- * dma_buf_put()), or an ERR_PTR(): -EINVAL for a NULL @info->name,
- * @info->owner or @info->ranges, -EINVAL or -EOVERFLOW for ranges
- * dmavec_phys_vec_check() refuses, -ENOMEM, or what dma_buf_export()
- * returns.
+ * dma_buf_put()), or an ERR_PTR(): -EINVAL for a NULL @info->name or
+ * @info->ranges or an unknown bit in @info->export_flags, -EINVAL or
+ * -EOVERFLOW for ranges dmavec_phys_vec_check() refuses, -ENOMEM, or what
+ * dma_buf_export() returns.
  */
 struct dma_buf *dmavec_export(const struct dmavec_export_info *info);
+
+/**
+ * dmavec_export_priv() - The exporter's private data of its own dma-buf
+ * @dmabuf: a dma-buf the caller holds a reference to (an attachment's)
+ * @release: the exporter's release callback (&dmavec_export_info.release)
+ *
+ * How an exporter recognises a dma-buf as one of its own, where it would
+ * compare dmabuf->ops with its own dma_buf_ops if it had them: vfio-pci's
+ * iommufd path does so.
+ *
+ * Context: Any context.
+ * Return: @info->priv of the dmavec_export() that created @dmabuf if
+ * @info->release was @release; NULL for a NULL @release, another
+ * exporter's dmavec dma-buf, or a dma-buf that is not dmavec's.
+ */
+void *dmavec_export_priv(struct dma_buf *dmabuf, void (*release)(void *priv));
+
+/**
+ * dmavec_export_ranges() - The physical ranges of a dmavec dma-buf
+ * @dmabuf: a dmavec dma-buf the caller holds a reference to
+ * @ranges: receives the ranges, in buffer order, as dmavec_export() copied
+ *	them; they do not change and stay valid while the reference is held
+ * @nr_ranges: receives their number
+ *
+ * For exporters and the importers they cooperate with outside the dma-buf
+ * mapping ops (vfio-pci's iommufd path); the reservation lock orders the
+ * answer against dmavec_revoke(), and the caller must be revocable (its
+ * attachment's invalidate_mappings callback stops its use of the ranges).
+ *
+ * Context: The dma-buf's reservation lock is held.
+ * Return: 0; -EINVAL if @dmabuf is not a dmavec dma-buf; -ENODEV if it is
+ * revoked (nothing is returned then).
+ */
+int dmavec_export_ranges(struct dma_buf *dmabuf,
+			 const struct phys_vec **ranges, size_t *nr_ranges);
 
 /**
  * dmavec_revoke() - Revoke or restore importers' access to a dmavec buffer
