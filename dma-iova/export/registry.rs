@@ -1,0 +1,106 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The registry of exported buffers, and its dump in debugfs (`dmavec/buffers`): every buffer
+//! and its attachments.
+
+use super::{attachment::for_each_attachment, Buffer};
+use crate::map::MapType;
+use core::fmt;
+use kernel::{
+    bindings,
+    list::List,
+    prelude::*,
+    sync::{atomic::Relaxed, global_lock, Arc},
+};
+
+global_lock! {
+    // SAFETY: Initialized in module init, before any buffer is exported.
+    //
+    // Every exported buffer until its release, for debugfs. An intrusive list: registering a
+    // buffer allocates nothing, so nothing can fail once its dma-buf exists.
+    pub(super) unsafe(uninit) static BUFFERS: Mutex<List<Buffer>> = List::new();
+}
+
+/// Initializes the buffer registry. Called once, from module init.
+pub(crate) fn init_registry() {
+    // SAFETY: Called once, in module init, before anything else uses `BUFFERS`.
+    unsafe { BUFFERS.init() };
+}
+
+/// Frees the registry's array at module exit: a static is never dropped.
+pub(crate) fn exit_registry() {
+    // Every buffer holds a reference on its exporter module, which holds one on dmavec:
+    // the list is empty here.
+    let mut list = BUFFERS.lock();
+    while list.pop_front().is_some() {}
+}
+
+impl fmt::Debug for Buffer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let state = self.state.lock();
+        write!(
+            f,
+            "buffer {:p} exporter {} size {} {} ranges {}{}",
+            self,
+            self.name.to_str().unwrap_or("?"),
+            self.size,
+            if self.is_mmio() { "mmio" } else { "ram" },
+            self.ranges.len(),
+            if self.is_revoked() { " revoked" } else { "" },
+        )?;
+        for r in self.ranges.iter() {
+            write!(f, " {:?}", r)?;
+        }
+        writeln!(f)?;
+        let Some(d) = state.dmabuf else {
+            return Ok(());
+        };
+        // SAFETY: Alive while `state` is locked.
+        let resv = unsafe { (*d.as_ptr()).resv };
+        // SAFETY: `resv` is the dma-buf's reservation object; no acquire context.
+        unsafe { bindings::dma_resv_lock(resv, core::ptr::null_mut()) };
+        // SAFETY: A live dmavec dma-buf, its reservation lock held.
+        unsafe {
+            for_each_attachment(d.as_ptr(), |peer2peer, st| {
+                let t = st.map_type.load(Relaxed);
+                let _ = writeln!(
+                    f,
+                    "  attachment {} p2p {} live {} type {} entries {} bytes {}",
+                    st.dev.name().to_str().unwrap_or("?"),
+                    peer2peer,
+                    st.live.load(Relaxed),
+                    MapType::from_u32(t).map_or("none", MapType::name),
+                    st.entries.load(Relaxed),
+                    st.bytes.load(Relaxed),
+                );
+            })
+        };
+        // SAFETY: Locked above.
+        unsafe { bindings::dma_resv_unlock(resv) };
+        Ok(())
+    }
+}
+
+/// The debugfs `buffers` file: every dmavec buffer and its attachments.
+pub(crate) struct Registry;
+
+impl fmt::Debug for Registry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // A snapshot under the global lock; each buffer is then printed, taking its own locks
+        // (the reservation lock among them), with the global lock released, so that an importer
+        // holding a reservation lock never stalls every export and release.
+        let mut snapshot: KVec<Arc<Buffer>> = KVec::new();
+        {
+            let list = BUFFERS.lock();
+            for b in list.iter() {
+                snapshot
+                    .push(b.into(), GFP_KERNEL)
+                    .map_err(|_| fmt::Error)?;
+            }
+        }
+        for b in snapshot.iter() {
+            write!(f, "{:?}", **b)?;
+        }
+        Ok(())
+    }
+}
