@@ -77,7 +77,7 @@ unsafe fn cpu_access(dmabuf: *mut bindings::dma_buf, for_cpu: bool) -> c_int {
 /// # Safety
 ///
 /// The dma-buf core calls this with a live dmavec dma-buf.
-pub(super) unsafe extern "C" fn dmavec_begin_cpu_access(
+pub(super) unsafe extern "C" fn dmavec_dma_buf_begin_cpu_access(
     dmabuf: *mut bindings::dma_buf,
     _dir: bindings::dma_data_direction,
 ) -> c_int {
@@ -88,7 +88,7 @@ pub(super) unsafe extern "C" fn dmavec_begin_cpu_access(
 /// # Safety
 ///
 /// The dma-buf core calls this with a live dmavec dma-buf.
-pub(super) unsafe extern "C" fn dmavec_end_cpu_access(
+pub(super) unsafe extern "C" fn dmavec_dma_buf_end_cpu_access(
     dmabuf: *mut bindings::dma_buf,
     _dir: bindings::dma_data_direction,
 ) -> c_int {
@@ -99,7 +99,7 @@ pub(super) unsafe extern "C" fn dmavec_end_cpu_access(
 /// # Safety
 ///
 /// The dma-buf core calls this with a live dmavec dma-buf and a new VMA within its size.
-pub(super) unsafe extern "C" fn dmavec_mmap(
+pub(super) unsafe extern "C" fn dmavec_dma_buf_mmap(
     dmabuf: *mut bindings::dma_buf,
     vma: *mut bindings::vm_area_struct,
 ) -> c_int {
@@ -120,8 +120,9 @@ pub(super) unsafe extern "C" fn dmavec_mmap(
 
 /// # Safety
 ///
-/// The MM calls this for a VMA that `dmavec_mmap` set up: its file is a live dmavec dma-buf.
-unsafe extern "C" fn dmavec_fault(vmf: *mut bindings::vm_fault) -> bindings::vm_fault_t {
+/// The MM calls this for a VMA that `dmavec_dma_buf_mmap` set up: its file is a live dmavec
+/// dma-buf.
+unsafe extern "C" fn dmavec_vm_fault(vmf: *mut bindings::vm_fault) -> bindings::vm_fault_t {
     // SAFETY: `vmf` describes a fault in one of our VMAs; the VMA's file holds a reference to
     // the dma-buf, whose `private_data` is the dma-buf.
     let (vma, pgoff, addr, dmabuf) = unsafe {
@@ -154,6 +155,6 @@ unsafe extern "C" fn dmavec_fault(vmf: *mut bindings::vm_fault) -> bindings::vm_
 
 /// The VM operations of CPU mappings of dmavec buffers.
 static DMAVEC_VM_OPS: bindings::vm_operations_struct = bindings::vm_operations_struct {
-    fault: Some(dmavec_fault),
+    fault: Some(dmavec_vm_fault),
     ..pin_init::zeroed()
 };

@@ -8,7 +8,7 @@
 use super::{
     attachment::{AttachState, LiveMapping},
     buffer_of,
-    cpu::{dmavec_begin_cpu_access, dmavec_end_cpu_access, dmavec_mmap},
+    cpu::{dmavec_dma_buf_begin_cpu_access, dmavec_dma_buf_end_cpu_access, dmavec_dma_buf_mmap},
     registry::BUFFERS,
     Buffer, DmaBuf,
 };
@@ -36,7 +36,7 @@ pub fn is_dmavec(dmabuf: &DmaBuf) -> bool {
 /// # Safety
 ///
 /// The dma-buf core calls this with a live dmavec dma-buf and its new attachment.
-unsafe extern "C" fn dmavec_attach(
+unsafe extern "C" fn dmavec_dma_buf_attach(
     dmabuf: *mut bindings::dma_buf,
     attach: *mut bindings::dma_buf_attachment,
 ) -> c_int {
@@ -101,12 +101,12 @@ unsafe extern "C" fn dmavec_attach(
 
 /// # Safety
 ///
-/// The dma-buf core calls this once, for an attachment `dmavec_attach` accepted.
-unsafe extern "C" fn dmavec_detach(
+/// The dma-buf core calls this once, for an attachment `dmavec_dma_buf_attach` accepted.
+unsafe extern "C" fn dmavec_dma_buf_detach(
     _dmabuf: *mut bindings::dma_buf,
     attach: *mut bindings::dma_buf_attachment,
 ) {
-    // SAFETY: `priv` holds the box `dmavec_attach` stored; the core calls detach once.
+    // SAFETY: `priv` holds the box `dmavec_dma_buf_attach` stored; the core calls detach once.
     drop(unsafe { KBox::from_raw((*attach).priv_.cast::<AttachState>()) });
 }
 
@@ -121,7 +121,7 @@ struct SgtMapping {
 ///
 /// The dma-buf core calls this with an attachment of a live dmavec dma-buf and its
 /// reservation lock held.
-unsafe extern "C" fn dmavec_map_dma_buf(
+unsafe extern "C" fn dmavec_dma_buf_map(
     attach: *mut bindings::dma_buf_attachment,
     dir: bindings::dma_data_direction,
 ) -> *mut bindings::sg_table {
@@ -167,16 +167,16 @@ unsafe extern "C" fn dmavec_map_dma_buf(
 
 /// # Safety
 ///
-/// The dma-buf core calls this with the reservation lock held and a table `dmavec_map_dma_buf`
+/// The dma-buf core calls this with the reservation lock held and a table `dmavec_dma_buf_map`
 /// returned for this attachment.
-unsafe extern "C" fn dmavec_unmap_dma_buf(
+unsafe extern "C" fn dmavec_dma_buf_unmap(
     attach: *mut bindings::dma_buf_attachment,
     sgt: *mut bindings::sg_table,
     _dir: bindings::dma_data_direction,
 ) {
     // SAFETY: The core calls with the resv held.
     unsafe { shim::dmavec_shim_dma_resv_assert_held((*(*attach).dmabuf).resv) };
-    // SAFETY: `sgt` is the `sgt` field of an `SgtMapping` that `dmavec_map_dma_buf` leaked.
+    // SAFETY: `sgt` is the `sgt` field of an `SgtMapping` that `dmavec_dma_buf_map` leaked.
     let s = unsafe { KBox::from_raw(kernel::container_of!(sgt, SgtMapping, sgt)) };
     // SAFETY: The table was filled by `dmavec_shim_sgt_fill` with `s.nents` entries.
     unsafe { shim::dmavec_shim_sgt_free(sgt, s.nents) };
@@ -186,7 +186,7 @@ unsafe extern "C" fn dmavec_unmap_dma_buf(
 /// # Safety
 ///
 /// The dma-buf core calls this once, when the last reference to a dmavec dma-buf is gone.
-unsafe extern "C" fn dmavec_release(dmabuf: *mut bindings::dma_buf) {
+unsafe extern "C" fn dmavec_dma_buf_release(dmabuf: *mut bindings::dma_buf) {
     // SAFETY: `priv` holds the reference `export` took; release is called once.
     let buf = unsafe { Arc::from_raw((*dmabuf).priv_.cast::<Buffer>()) };
     // SAFETY: `BUFFERS` is the only list a `Buffer` is ever inserted in.
@@ -211,13 +211,13 @@ pub(crate) fn ops() -> &'static bindings::dma_buf_ops {
 
 /// The dma-buf ops of every dmavec buffer: importers recognise dmavec buffers by them.
 pub(super) static DMAVEC_OPS: bindings::dma_buf_ops = bindings::dma_buf_ops {
-    attach: Some(dmavec_attach),
-    detach: Some(dmavec_detach),
-    map_dma_buf: Some(dmavec_map_dma_buf),
-    unmap_dma_buf: Some(dmavec_unmap_dma_buf),
-    release: Some(dmavec_release),
-    begin_cpu_access: Some(dmavec_begin_cpu_access),
-    end_cpu_access: Some(dmavec_end_cpu_access),
-    mmap: Some(dmavec_mmap),
+    attach: Some(dmavec_dma_buf_attach),
+    detach: Some(dmavec_dma_buf_detach),
+    map_dma_buf: Some(dmavec_dma_buf_map),
+    unmap_dma_buf: Some(dmavec_dma_buf_unmap),
+    release: Some(dmavec_dma_buf_release),
+    begin_cpu_access: Some(dmavec_dma_buf_begin_cpu_access),
+    end_cpu_access: Some(dmavec_dma_buf_end_cpu_access),
+    mmap: Some(dmavec_dma_buf_mmap),
     ..pin_init::zeroed()
 };
