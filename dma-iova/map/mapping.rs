@@ -1,0 +1,1121 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The mapping algorithm: [`Mapping::map`] picks the path ([`MapType`]) by which one importing
+//! device reaches the ranges, maps their runs and builds the entries; dropping the [`Mapping`]
+//! unmaps them. The paths are described in the [parent module](super).
+
+use super::{DmaBackend, IovaState, KernelDma, P2pType, Provider};
+use crate::{
+    range::{check_phys_ranges, last_byte, runs, DmaVec, PhysAddr, PhysVec, Ranges, SegLimits},
+    stats::STATS,
+};
+use kernel::{
+    alloc::AllocError, bindings, dma::DataDirection, ffi::c_ulong, page::PAGE_SIZE, prelude::*,
+    sync::atomic::Relaxed,
+};
+
+/// The path a [`Mapping`] took.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u32)]
+pub enum MapType {
+    /// One IOVA range, linked range by range and synced once.
+    Iova = 0,
+    /// `dma_map_phys()` per range: no translating IOMMU, or no IOVA space.
+    Direct = 1,
+    /// PCI bus addresses: no DMA API involved.
+    BusAddr = 2,
+}
+
+impl MapType {
+    /// The inverse of `as u32`.
+    pub const fn from_u32(v: u32) -> Option<Self> {
+        match v {
+            0 => Some(Self::Iova),
+            1 => Some(Self::Direct),
+            2 => Some(Self::BusAddr),
+            _ => None,
+        }
+    }
+
+    /// A short name, as debugfs and the uAPIs report it.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::Iova => "iova",
+            Self::Direct => "direct",
+            Self::BusAddr => "bus-addr",
+        }
+    }
+}
+
+/// What tearing a mapping down takes.
+enum Undo {
+    /// Nothing: bus addresses.
+    Nothing,
+    /// `dma_iova_destroy()` of the first `linked` bytes.
+    Iova { state: IovaState, linked: usize },
+    /// `dma_unmap_phys()` of each run mapped so far, as it was mapped: the entries while
+    /// `record` is `None` (each entry is one run), else `record`.
+    Direct { record: Option<KVec<DmaVec>> },
+}
+
+/// A buffer's ranges mapped for one importing device: an array of [`DmaVec`].
+///
+/// Dropping it unmaps. A mapping that failed half way is dropped the same way, which is how
+/// every error path unwinds exactly what was done.
+pub struct Mapping<B: DmaBackend = KernelDma> {
+    backend: B,
+    map_type: MapType,
+    dir: DataDirection,
+    attrs: c_ulong,
+    /// The entries; empty when the mapping has exactly one entry, kept in `one`.
+    entries: KVec<DmaVec>,
+    /// The only entry, without an allocation: the common case of the IOVA path.
+    one: DmaVec,
+    size: usize,
+    undo: Undo,
+}
+
+impl<B: DmaBackend> Mapping<B> {
+    /// Maps `ranges` for the device behind `backend`.
+    ///
+    /// `provider` is the P2PDMA provider of MMIO ranges, `None` for system memory.
+    ///
+    /// # Errors
+    ///
+    /// - `EINVAL`: the ranges break the rules of [`check_phys_ranges`], the importer's maximum
+    ///   segment size is below `PAGE_SIZE`, or an inner range boundary is not aligned to an
+    ///   IOVA granule larger than a page;
+    /// - `EOVERFLOW`: a range wraps or the total is too large;
+    /// - `EPERM`: the importer cannot reach this MMIO (`PCI_P2PDMA_MAP_NOT_SUPPORTED`);
+    /// - `ERANGE`: the buffer is larger than the importer's DMA mask or bus limit can address
+    ///   ([`DmaBackend::dma_limit`]), or an entry would lie beyond it: on the bus-address path,
+    ///   and for MMIO on the direct path without a translating IOMMU;
+    /// - `ENOMEM`, or the error of the DMA call that failed.
+    ///
+    /// # Examples
+    ///
+    /// ```ignore
+    /// // Two pages of system memory, in reverse order, for `dev`.
+    /// let ranges = [PhysVec::from_page(&b), PhysVec::from_page(&a)];
+    /// let m = Mapping::map(KernelDma::new(dev), &ranges, None, DataDirection::ToDevice)?;
+    /// for e in m.entries() {
+    ///     // Program the device with `e.addr` and `e.len`: one entry behind an IOMMU.
+    /// }
+    /// drop(m); // Unmaps.
+    /// ```
+    pub fn map(
+        backend: B,
+        ranges: &[PhysVec],
+        provider: Option<&Provider>,
+        dir: DataDirection,
+    ) -> Result<Self> {
+        let size = check_phys_ranges(ranges)?;
+        let route = provider.map(|p| (p, backend.p2p_type(p)));
+        Self::map_inner(backend, ranges, size, None, last_byte(ranges), route, dir)
+    }
+
+    /// [`Mapping::map`] of ranges checked once, when the buffer was exported, with the route
+    /// to MMIO already known: `provider` and what `pci_p2pdma_map_type()` answers for it and
+    /// the importer ([`DmaBackend::p2p_type`]). That answer does not change while both devices
+    /// exist (the PCI core caches it too), so an exporter asks once per attachment, when it
+    /// decides whether to accept the importer. A map then costs the DMA API calls and the
+    /// entry array only.
+    ///
+    /// # Errors
+    ///
+    /// As [`Mapping::map`], but for the checks [`Ranges::new`] made.
+    pub fn map_checked(
+        backend: B,
+        ranges: &Ranges,
+        route: Option<(&Provider, P2pType)>,
+        dir: DataDirection,
+    ) -> Result<Self> {
+        Self::map_inner(
+            backend,
+            ranges,
+            ranges.size(),
+            Some(ranges.runs()),
+            ranges.last_byte(),
+            route,
+            dir,
+        )
+    }
+
+    /// The common part: `ranges` passed [`check_phys_ranges`] with the total `size`, have
+    /// `nruns` runs where known, and no byte above `last`.
+    fn map_inner(
+        backend: B,
+        ranges: &[PhysVec],
+        size: usize,
+        nruns: Option<usize>,
+        last: PhysAddr,
+        route: Option<(&Provider, P2pType)>,
+        dir: DataDirection,
+    ) -> Result<Self> {
+        let limits = backend.limits()?;
+        let (provider, p2p) = match route {
+            Some((p, t)) => (Some(p), Some(t)),
+            None => (None, None),
+        };
+        let attrs = if provider.is_some() {
+            bindings::DMA_ATTR_MMIO as c_ulong
+        } else {
+            0
+        };
+        let mut m = Self {
+            backend,
+            map_type: MapType::BusAddr,
+            dir,
+            attrs,
+            entries: KVec::new(),
+            one: DmaVec { addr: 0, len: 0 },
+            size,
+            undo: Undo::Nothing,
+        };
+        match (p2p, provider) {
+            (Some(P2pType::NotSupported), _) => return Err(EPERM),
+            (Some(P2pType::BusAddr), Some(p)) => {
+                // No DMA API call sees these addresses: check them against the importer's
+                // mask here, as `dma_capable()` would.
+                let off = p.bus_offset();
+                if last.checked_add(off).ok_or(EOVERFLOW)? > m.backend.dma_limit() {
+                    return Err(ERANGE);
+                }
+                for r in runs(ranges) {
+                    // Below `last + off`, checked above.
+                    limits.push(&mut m.entries, r.paddr() + off, r.len())?;
+                }
+            }
+            _ => {
+                let mut state = IovaState { addr: 0, __size: 0 };
+                // System memory takes the IOVA path only for a cache-coherent importer: a
+                // non-coherent one needs CPU syncs of its mapping, which the DMA API offers
+                // for `dma_map_phys()` mappings only.
+                let iova_ok = provider.is_some() || m.backend.coherent();
+                if iova_ok
+                    && m.backend
+                        .iova_try_alloc(&mut state, ranges[0].paddr(), size)
+                {
+                    m.map_type = MapType::Iova;
+                    m.undo = Undo::Iova { state, linked: 0 };
+                    m.map_iova(ranges, &limits)?;
+                } else {
+                    // No path maps more than the importer can address: every entry is mapped
+                    // at once, at distinct addresses within its reach. (An IOVA allocation
+                    // only succeeds within it: checked here, off the IOVA path.)
+                    let reach = m.backend.dma_limit();
+                    if reach != 0 && size as u64 - 1 > reach {
+                        return Err(ERANGE);
+                    }
+                    m.map_type = MapType::Direct;
+                    m.undo = Undo::Direct { record: None };
+                    // Without a translating IOMMU, MMIO is reached at its own address, which
+                    // the DMA API would refuse with a warning when the mask cannot hold it:
+                    // refuse it quietly here.
+                    if provider.is_some() && m.backend.iova_granule() == 0 {
+                        if last > reach {
+                            return Err(ERANGE);
+                        }
+                        if limits.admits(size) {
+                            m.map_direct_whole_runs(ranges, nruns)?;
+                            return Ok(m);
+                        }
+                    }
+                    m.map_direct(ranges, &limits, nruns)?;
+                }
+            }
+        }
+        Ok(m)
+    }
+
+    fn map_iova(&mut self, ranges: &[PhysVec], limits: &SegLimits) -> Result {
+        let Undo::Iova { state, linked } = &mut self.undo else {
+            return Err(EINVAL);
+        };
+        // Inner run boundaries are page aligned; an IOMMU granule larger than a page asks more.
+        let g = if ranges.len() > 1 {
+            self.backend.iova_granule()
+        } else {
+            0
+        };
+        if g > PAGE_SIZE as u64 {
+            let mut it = runs(ranges).peekable();
+            let mut first = true;
+            while let Some(r) = it.next() {
+                let end = r.paddr() + r.len() as u64;
+                if (!first && r.paddr() % g != 0) || (it.peek().is_some() && end % g != 0) {
+                    return Err(EINVAL);
+                }
+                first = false;
+            }
+        }
+        let mut off = 0;
+        for r in runs(ranges) {
+            let linked_now =
+                self.backend
+                    .iova_link(state, r.paddr(), off, r.len(), self.dir, self.attrs);
+            if let Err(e) = linked_now {
+                *linked = off;
+                return Err(e);
+            }
+            off += r.len();
+        }
+        *linked = off;
+        self.backend.iova_sync(state, 0, self.size)?;
+        STATS.iova_syncs.add(1, Relaxed);
+        // One entry, kept inline, unless the importer's limits split the IOVA range.
+        let seg = DmaVec {
+            addr: state.addr,
+            len: self.size,
+        };
+        if limits.appends_whole(&[], seg) {
+            self.one = seg;
+            return Ok(());
+        }
+        limits.push(&mut self.entries, state.addr, self.size)
+    }
+
+    /// The direct path when every run is one entry: MMIO at its own address (plus a constant
+    /// offset), so runs, being maximal, never turn out DMA-contiguous, and limits that admit
+    /// the whole buffer never split one. Only the DMA calls and the entries remain; the
+    /// entries are the unmap record.
+    fn map_direct_whole_runs(&mut self, ranges: &[PhysVec], nruns: Option<usize>) -> Result {
+        let total = nruns.unwrap_or_else(|| runs(ranges).count());
+        if total == 1 {
+            let r = runs(ranges).next().ok_or(EINVAL)?;
+            let addr = self
+                .backend
+                .map_phys(r.paddr(), r.len(), self.dir, self.attrs)?;
+            self.one = DmaVec { addr, len: r.len() };
+            return Ok(());
+        }
+        self.entries = KVec::with_capacity(total, GFP_KERNEL)?;
+        for r in runs(ranges) {
+            self.push_mapped_run(r)?;
+        }
+        Ok(())
+    }
+
+    /// Maps run `r` and appends it as an entry, within the capacity reserved for all runs.
+    #[inline(always)]
+    fn push_mapped_run(&mut self, r: PhysVec) -> Result {
+        let addr = self
+            .backend
+            .map_phys(r.paddr(), r.len(), self.dir, self.attrs)?;
+        let seg = DmaVec { addr, len: r.len() };
+        if self.entries.push_within_capacity(seg).is_err() {
+            self.backend.unmap_phys(addr, seg.len, self.dir, self.attrs);
+            return Err(ENOMEM);
+        }
+        Ok(())
+    }
+
+    fn map_direct(
+        &mut self,
+        ranges: &[PhysVec],
+        limits: &SegLimits,
+        nruns: Option<usize>,
+    ) -> Result {
+        let total = nruns.unwrap_or_else(|| runs(ranges).count());
+        // Typically one entry per run: reserve them, so that mapping allocates once; a single
+        // entry is kept inline.
+        if total > 1 {
+            self.entries = KVec::with_capacity(total, GFP_KERNEL)?;
+        }
+        let mut it = runs(ranges);
+        // While every run appends as a whole new entry, the entries are the unmap record.
+        let first = loop {
+            let Some(r) = it.next() else {
+                return Ok(());
+            };
+            let addr = self
+                .backend
+                .map_phys(r.paddr(), r.len(), self.dir, self.attrs)?;
+            let seg = DmaVec { addr, len: r.len() };
+            if !limits.appends_whole(&self.entries, seg) {
+                break seg;
+            }
+            if total == 1 {
+                self.one = seg;
+                return Ok(());
+            }
+            // Room for one entry per run was reserved: this never allocates.
+            if self.entries.push_within_capacity(seg).is_err() {
+                self.backend.unmap_phys(addr, seg.len, self.dir, self.attrs);
+                return Err(ENOMEM);
+            }
+        };
+        // This run merges into the entry before it or is split: from here on the runs are
+        // recorded apart, starting with those mapped so far.
+        let Undo::Direct { record } = &mut self.undo else {
+            return Err(EINVAL);
+        };
+        let started = KVec::with_capacity(total, GFP_KERNEL).and_then(|mut rec| {
+            // Within the capacity: neither call allocates.
+            rec.extend_from_slice(&self.entries, GFP_KERNEL)?;
+            rec.push_within_capacity(first).map_err(|_| AllocError)?;
+            Ok(rec)
+        });
+        let rec = match started {
+            Ok(rec) => record.insert(rec),
+            Err(_) => {
+                self.backend
+                    .unmap_phys(first.addr, first.len, self.dir, self.attrs);
+                return Err(ENOMEM);
+            }
+        };
+        limits.push(&mut self.entries, first.addr, first.len)?;
+        for r in it {
+            let addr = self
+                .backend
+                .map_phys(r.paddr(), r.len(), self.dir, self.attrs)?;
+            let seg = DmaVec { addr, len: r.len() };
+            if rec.push_within_capacity(seg).is_err() {
+                self.backend.unmap_phys(addr, seg.len, self.dir, self.attrs);
+                return Err(ENOMEM);
+            }
+            // Recorded: on failure, dropping the mapping unmaps the run.
+            limits.push(&mut self.entries, addr, seg.len)?;
+        }
+        Ok(())
+    }
+
+    /// The DMA segments, in buffer order.
+    pub fn entries(&self) -> &[DmaVec] {
+        if self.one.len != 0 {
+            core::slice::from_ref(&self.one)
+        } else {
+            &self.entries
+        }
+    }
+
+    /// The path the mapping took.
+    pub fn map_type(&self) -> MapType {
+        self.map_type
+    }
+
+    /// Bytes mapped.
+    pub fn size(&self) -> usize {
+        self.size
+    }
+
+    /// Whether the mapped memory is MMIO.
+    pub fn is_mmio(&self) -> bool {
+        self.attrs != 0
+    }
+
+    /// The DMA backend, i.e. the importing device.
+    pub fn backend(&self) -> &B {
+        &self.backend
+    }
+
+    /// Memory the mapping allocated beyond its own struct: the entry array, and the unmap
+    /// record where the entries cannot serve as one.
+    pub fn heap_bytes(&self) -> usize {
+        let rec = match &self.undo {
+            Undo::Direct { record: Some(v) } => v.capacity(),
+            _ => 0,
+        };
+        (self.entries.capacity() + rec) * size_of::<DmaVec>()
+    }
+}
+
+impl<B: DmaBackend> Mapping<B> {
+    /// The ranges `dma_map_phys()` mapped, as it mapped them: the units of unmapping and of
+    /// CPU syncs. Empty on the IOVA and bus-address paths.
+    pub fn mapped_runs(&self) -> &[DmaVec] {
+        match &self.undo {
+            Undo::Direct { record: Some(rec) } => rec,
+            Undo::Direct { record: None } if self.one.len != 0 => core::slice::from_ref(&self.one),
+            Undo::Direct { record: None } => &self.entries,
+            _ => &[],
+        }
+    }
+
+    /// The direction the mapping was made for.
+    pub fn dir(&self) -> DataDirection {
+        self.dir
+    }
+}
+
+impl<B: DmaBackend> Drop for Mapping<B> {
+    fn drop(&mut self) {
+        match &mut self.undo {
+            Undo::Nothing => {}
+            Undo::Iova { state, linked } => self
+                .backend
+                .iova_destroy(state, *linked, self.dir, self.attrs),
+            Undo::Direct { .. } => {
+                for e in self.mapped_runs().iter().rev() {
+                    self.backend.unmap_phys(e.addr, e.len, self.dir, self.attrs);
+                }
+            }
+        }
+    }
+}
+
+#[cfg(CONFIG_DMAVEC_KUNIT_TEST)]
+#[kunit_tests(dmavec_map)]
+mod tests {
+    use super::*;
+    use core::cell::{Cell, RefCell};
+    use core::ptr::NonNull;
+
+    const P: usize = PAGE_SIZE;
+    const IOVA_BASE: u64 = 0xffff_0000_0000;
+    const DIRECT_OFFSET: u64 = 0x1_0000_0000;
+
+    /// What the fake saw.
+    #[derive(Debug, PartialEq, Eq, Clone, Copy)]
+    enum Call {
+        Alloc(u64),
+        Link {
+            phys: u64,
+            off: usize,
+            len: usize,
+            attrs: c_ulong,
+        },
+        Sync {
+            off: usize,
+            len: usize,
+        },
+        Destroy(usize),
+        Map {
+            phys: u64,
+            len: usize,
+        },
+        Unmap {
+            addr: u64,
+            len: usize,
+        },
+    }
+
+    /// A fake IOMMU: forces a path and fails the n-th call of a kind.
+    struct Fake {
+        iommu: bool,
+        p2p: P2pType,
+        limits: SegLimits,
+        dma_limit: u64,
+        coherent: bool,
+        granule: u64,
+        fail_link_at: Option<usize>,
+        fail_map_at: Option<usize>,
+        fail_sync: bool,
+        links: Cell<usize>,
+        maps: Cell<usize>,
+        calls: RefCell<KVec<Call>>,
+    }
+
+    impl Fake {
+        fn new(iommu: bool) -> Self {
+            Self {
+                iommu,
+                p2p: P2pType::ThruHostBridge,
+                limits: SegLimits::UNLIMITED,
+                dma_limit: u64::MAX,
+                coherent: true,
+                granule: P as u64,
+                fail_link_at: None,
+                fail_map_at: None,
+                fail_sync: false,
+                links: Cell::new(0),
+                maps: Cell::new(0),
+                calls: RefCell::new(KVec::new()),
+            }
+        }
+
+        fn log(&self, c: Call) {
+            // A failed push only loses a record, which the assertions then catch.
+            let _ = self.calls.borrow_mut().push(c, GFP_KERNEL);
+        }
+
+        fn count(&self, f: impl Fn(&Call) -> bool) -> usize {
+            self.calls.borrow().iter().filter(|c| f(c)).count()
+        }
+    }
+
+    impl DmaBackend for &Fake {
+        fn p2p_type(&self, _p: &Provider) -> P2pType {
+            self.p2p
+        }
+        fn limits(&self) -> Result<SegLimits> {
+            Ok(self.limits)
+        }
+        fn dma_limit(&self) -> u64 {
+            self.dma_limit
+        }
+        fn iova_granule(&self) -> u64 {
+            self.granule
+        }
+        fn iova_try_alloc(&self, st: &mut IovaState, phys: u64, size: usize) -> bool {
+            self.log(Call::Alloc(size as u64));
+            // As the real allocator: the IOVA space is what the mask addresses.
+            let ok = self.iommu && size as u64 - 1 <= self.dma_limit;
+            if ok {
+                st.addr = IOVA_BASE + (phys % P as u64);
+                st.__size = size as u64;
+            }
+            ok
+        }
+        fn iova_link(
+            &self,
+            _st: &mut IovaState,
+            phys: u64,
+            off: usize,
+            len: usize,
+            _d: DataDirection,
+            attrs: c_ulong,
+        ) -> Result {
+            let n = self.links.get();
+            self.links.set(n + 1);
+            if self.fail_link_at == Some(n) {
+                return Err(EIO);
+            }
+            self.log(Call::Link {
+                phys,
+                off,
+                len,
+                attrs,
+            });
+            Ok(())
+        }
+        fn iova_sync(&self, _st: &mut IovaState, off: usize, len: usize) -> Result {
+            if self.fail_sync {
+                return Err(EIO);
+            }
+            self.log(Call::Sync { off, len });
+            Ok(())
+        }
+        fn iova_destroy(&self, _st: &mut IovaState, len: usize, _d: DataDirection, _a: c_ulong) {
+            self.log(Call::Destroy(len));
+        }
+        fn map_phys(&self, phys: u64, len: usize, _d: DataDirection, _a: c_ulong) -> Result<u64> {
+            let n = self.maps.get();
+            self.maps.set(n + 1);
+            if self.fail_map_at == Some(n) {
+                return Err(ENOMEM);
+            }
+            self.log(Call::Map { phys, len });
+            Ok(phys + DIRECT_OFFSET)
+        }
+        fn unmap_phys(&self, addr: u64, len: usize, _d: DataDirection, _a: c_ulong) {
+            self.log(Call::Unmap { addr, len });
+        }
+        fn sync_phys(&self, _addr: u64, _len: usize, _d: DataDirection, _for_cpu: bool) {}
+        fn coherent(&self) -> bool {
+            self.coherent
+        }
+    }
+
+    /// `n` discontiguous single-page ranges: every other page from 1 MiB, in reverse order.
+    fn scattered(n: usize) -> Result<KVec<PhysVec>> {
+        let mut v = KVec::with_capacity(n, GFP_KERNEL)?;
+        for i in (0..n).rev() {
+            v.push(PhysVec::new(0x10_0000 + (2 * i * P) as u64, P), GFP_KERNEL)?;
+        }
+        Ok(v)
+    }
+
+    /// A provider with no owner: enough for the fake, which never looks at it.
+    fn raw_provider(bus_offset: u64) -> bindings::p2pdma_provider {
+        bindings::p2pdma_provider {
+            owner: core::ptr::null_mut(),
+            bus_offset,
+        }
+    }
+
+    fn provider(raw: &mut bindings::p2pdma_provider) -> Provider {
+        // SAFETY: `raw` outlives every use in the test.
+        unsafe { Provider::from_raw(NonNull::from(raw)) }
+    }
+
+    const BIDI: DataDirection = DataDirection::Bidirectional;
+
+    #[test]
+    fn iova_64_ranges_one_entry_one_sync() -> Result {
+        let f = Fake::new(true);
+        let r = scattered(64)?;
+        let mut raw = raw_provider(0);
+        let p = provider(&mut raw);
+        let m = Mapping::map(&f, &r, Some(&p), BIDI)?;
+        assert_eq!(m.map_type(), MapType::Iova);
+        assert_eq!(
+            m.entries(),
+            &[DmaVec {
+                addr: IOVA_BASE,
+                len: 64 * P
+            }]
+        );
+        assert_eq!(
+            f.count(|c| matches!(c, Call::Sync { off: 0, len } if *len == 64 * P)),
+            1
+        );
+        // Each range linked once, at its own offset, as MMIO.
+        let mmio = bindings::DMA_ATTR_MMIO as c_ulong;
+        for (i, range) in r.iter().enumerate() {
+            let want = Call::Link {
+                phys: range.paddr(),
+                off: i * P,
+                len: P,
+                attrs: mmio,
+            };
+            assert_eq!(f.count(|c| *c == want), 1);
+        }
+        drop(m);
+        assert_eq!(f.count(|c| *c == Call::Destroy(64 * P)), 1);
+        Ok(())
+    }
+
+    #[test]
+    fn iova_ram_links_without_mmio_attr() -> Result {
+        let f = Fake::new(true);
+        let m = Mapping::map(&f, &scattered(2)?, None, BIDI)?;
+        assert_eq!(m.map_type(), MapType::Iova);
+        assert!(!m.is_mmio());
+        assert_eq!(f.count(|c| matches!(c, Call::Link { attrs: 0, .. })), 2);
+        Ok(())
+    }
+
+    #[test]
+    fn iova_split_by_max_segment() -> Result {
+        let mut f = Fake::new(true);
+        f.limits = SegLimits::new(16 * P, u64::MAX)?;
+        let m = Mapping::map(&f, &scattered(64)?, None, BIDI)?;
+        assert_eq!(m.entries().len(), 4);
+        for (i, e) in m.entries().iter().enumerate() {
+            assert_eq!(
+                *e,
+                DmaVec {
+                    addr: IOVA_BASE + (i * 16 * P) as u64,
+                    len: 16 * P
+                }
+            );
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn iova_failure_at_k_of_n_unwinds() -> Result {
+        for k in [0usize, 1, 5, 9] {
+            let mut f = Fake::new(true);
+            f.fail_link_at = Some(k);
+            assert_eq!(
+                Mapping::map(&f, &scattered(10)?, None, BIDI).err(),
+                Some(EIO)
+            );
+            // Exactly the k linked ranges are destroyed (0: the IOVA space is freed), no sync.
+            assert_eq!(f.count(|c| *c == Call::Destroy(k * P)), 1);
+            assert_eq!(f.count(|c| matches!(c, Call::Destroy(_))), 1);
+            assert_eq!(f.count(|c| matches!(c, Call::Sync { .. })), 0);
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn iova_sync_failure_unwinds_everything() -> Result {
+        let mut f = Fake::new(true);
+        f.fail_sync = true;
+        assert_eq!(
+            Mapping::map(&f, &scattered(8)?, None, BIDI).err(),
+            Some(EIO)
+        );
+        assert_eq!(f.count(|c| *c == Call::Destroy(8 * P)), 1);
+        Ok(())
+    }
+
+    #[test]
+    fn iova_granule_larger_than_page_rejects_inner_boundary() -> Result {
+        let mut f = Fake::new(true);
+        f.granule = 16 * P as u64;
+        let r = [PhysVec::new(0x10_0000, P), PhysVec::new(0x20_0000, P)];
+        assert_eq!(Mapping::map(&f, &r, None, BIDI).err(), Some(EINVAL));
+        assert_eq!(f.count(|c| matches!(c, Call::Link { .. })), 0);
+        assert_eq!(f.count(|c| *c == Call::Destroy(0)), 1);
+        Ok(())
+    }
+
+    /// The `Unmap` calls the fake saw, in order.
+    fn unmaps(f: &Fake) -> Result<KVec<Call>> {
+        let mut v = KVec::new();
+        for c in f.calls.borrow().iter() {
+            if matches!(c, Call::Unmap { .. }) {
+                v.push(*c, GFP_KERNEL)?;
+            }
+        }
+        Ok(v)
+    }
+
+    #[test]
+    fn direct_maps_each_run_once_and_merges() -> Result {
+        let f = Fake::new(false);
+        let r = [
+            PhysVec::new(0x1000, P),
+            PhysVec::new(0x2000, 2 * P),
+            PhysVec::new(0x8000, P),
+        ];
+        let m = Mapping::map(&f, &r, None, BIDI)?;
+        assert_eq!(m.map_type(), MapType::Direct);
+        // The two adjacent ranges are one run: one dma_map_phys() call.
+        assert_eq!(f.count(|c| matches!(c, Call::Map { .. })), 2);
+        assert_eq!(
+            m.entries(),
+            &[
+                DmaVec {
+                    addr: 0x1000 + DIRECT_OFFSET,
+                    len: 3 * P
+                },
+                DmaVec {
+                    addr: 0x8000 + DIRECT_OFFSET,
+                    len: P
+                },
+            ]
+        );
+        // The entries match the runs: they are the unmap record, nothing else is allocated.
+        assert_eq!(m.heap_bytes(), 2 * size_of::<DmaVec>());
+        drop(m);
+        // Unmapped as mapped: per run, in reverse.
+        assert_eq!(
+            &unmaps(&f)?[..],
+            &[
+                Call::Unmap {
+                    addr: 0x8000 + DIRECT_OFFSET,
+                    len: P
+                },
+                Call::Unmap {
+                    addr: 0x1000 + DIRECT_OFFSET,
+                    len: 3 * P
+                },
+            ]
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn direct_split_run_keeps_a_record() -> Result {
+        let mut f = Fake::new(false);
+        f.limits = SegLimits::new(2 * P, u64::MAX)?;
+        // Run 0 fits one entry; run 1 (two adjacent ranges) is split by the limit.
+        let r = [
+            PhysVec::new(0x1000, P),
+            PhysVec::new(0x3000, 2 * P),
+            PhysVec::new(0x5000, P),
+        ];
+        let m = Mapping::map(&f, &r, None, BIDI)?;
+        assert_eq!(m.entries().len(), 3);
+        // The 3 entries do not match the 2 runs: a record keeps the runs as they were mapped.
+        assert_eq!(
+            m.mapped_runs(),
+            &[
+                DmaVec {
+                    addr: 0x1000 + DIRECT_OFFSET,
+                    len: P
+                },
+                DmaVec {
+                    addr: 0x3000 + DIRECT_OFFSET,
+                    len: 3 * P
+                },
+            ]
+        );
+        drop(m);
+        assert_eq!(
+            &unmaps(&f)?[..],
+            &[
+                Call::Unmap {
+                    addr: 0x3000 + DIRECT_OFFSET,
+                    len: 3 * P
+                },
+                Call::Unmap {
+                    addr: 0x1000 + DIRECT_OFFSET,
+                    len: P
+                },
+            ]
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn iova_links_each_run_once() -> Result {
+        let f = Fake::new(true);
+        // 64 pages of one region, split in 64 ranges, plus one range elsewhere.
+        let mut r = KVec::with_capacity(65, GFP_KERNEL)?;
+        for i in 0..64u64 {
+            r.push(PhysVec::new(0x20_0000 + i * P as u64, P), GFP_KERNEL)?;
+        }
+        r.push(PhysVec::new(0x1000, P), GFP_KERNEL)?;
+        let m = Mapping::map(&f, &r, None, BIDI)?;
+        assert_eq!(m.entries().len(), 1);
+        assert_eq!(f.count(|c| matches!(c, Call::Link { .. })), 2);
+        let big = Call::Link {
+            phys: 0x20_0000,
+            off: 0,
+            len: 64 * P,
+            attrs: 0,
+        };
+        assert_eq!(f.count(|c| *c == big), 1);
+        let small = Call::Link {
+            phys: 0x1000,
+            off: 64 * P,
+            len: P,
+            attrs: 0,
+        };
+        assert_eq!(f.count(|c| *c == small), 1);
+        // The single entry is kept inline: nothing allocated.
+        assert_eq!(m.heap_bytes(), 0);
+        Ok(())
+    }
+
+    #[test]
+    fn direct_failure_at_k_of_n_unwinds() -> Result {
+        for k in [0usize, 1, 3, 5] {
+            let mut f = Fake::new(false);
+            f.fail_map_at = Some(k);
+            assert_eq!(
+                Mapping::map(&f, &scattered(6)?, None, BIDI).err(),
+                Some(ENOMEM)
+            );
+            assert_eq!(f.count(|c| matches!(c, Call::Map { .. })), k);
+            assert_eq!(f.count(|c| matches!(c, Call::Unmap { .. })), k);
+        }
+        // The same with a separate record: run 1 is split by the segment limit.
+        let r = [
+            PhysVec::new(0x1000, P),
+            PhysVec::new(0x3000, 2 * P),
+            PhysVec::new(0x9000, P),
+            PhysVec::new(0xb000, P),
+        ];
+        for k in 0..4usize {
+            let mut f = Fake::new(false);
+            f.limits = SegLimits::new(P, u64::MAX)?;
+            f.fail_map_at = Some(k);
+            assert_eq!(Mapping::map(&f, &r, None, BIDI).err(), Some(ENOMEM));
+            assert_eq!(f.count(|c| matches!(c, Call::Unmap { .. })), k);
+        }
+        Ok(())
+    }
+
+    /// MMIO without a translating IOMMU, with limits that admit the whole buffer: one entry
+    /// per run, mapped once and unmapped once, through the checked and the unchecked entry
+    /// points; a failure at the k-th run unwinds exactly the k before it.
+    #[test]
+    fn direct_mmio_whole_runs() -> Result {
+        let mut raw = raw_provider(0);
+        let p = provider(&mut raw);
+        // Ranges 1 and 2 are adjacent: 5 ranges, 4 runs.
+        let r = [
+            PhysVec::new(0x9000, P),
+            PhysVec::new(0x1000, P),
+            PhysVec::new(0x2000, 2 * P),
+            PhysVec::new(0x7000, P),
+            PhysVec::new(0x20000, P),
+        ];
+        let mut v = KVec::new();
+        v.extend_from_slice(&r, GFP_KERNEL)?;
+        let checked = Ranges::new(v)?;
+        for unchecked in [true, false] {
+            let mut f = Fake::new(false);
+            f.granule = 0;
+            let m = if unchecked {
+                Mapping::map(&f, &r, Some(&p), BIDI)?
+            } else {
+                Mapping::map_checked(&f, &checked, Some((&p, P2pType::ThruHostBridge)), BIDI)?
+            };
+            assert_eq!(m.map_type(), MapType::Direct);
+            let want = [(0x9000, P), (0x1000, 3 * P), (0x7000, P), (0x20000, P)];
+            assert_eq!(m.entries().len(), want.len());
+            for (e, (phys, len)) in m.entries().iter().zip(want) {
+                assert_eq!(*e, v_at(phys + DIRECT_OFFSET, len));
+            }
+            drop(m);
+            assert_eq!(f.count(|c| matches!(c, Call::Map { .. })), 4);
+            assert_eq!(f.count(|c| matches!(c, Call::Unmap { .. })), 4);
+        }
+        // A single run is kept inline.
+        let mut f = Fake::new(false);
+        f.granule = 0;
+        let m = Mapping::map(&f, &r[1..3], Some(&p), BIDI)?;
+        assert_eq!(m.entries(), &[v_at(0x1000 + DIRECT_OFFSET, 3 * P)]);
+        assert_eq!(m.heap_bytes(), 0);
+        drop(m);
+        for k in 0..4usize {
+            let mut f = Fake::new(false);
+            f.granule = 0;
+            f.fail_map_at = Some(k);
+            assert_eq!(Mapping::map(&f, &r, Some(&p), BIDI).err(), Some(ENOMEM));
+            assert_eq!(f.count(|c| matches!(c, Call::Map { .. })), k);
+            assert_eq!(f.count(|c| matches!(c, Call::Unmap { .. })), k);
+        }
+        Ok(())
+    }
+
+    fn v_at(addr: u64, len: usize) -> DmaVec {
+        DmaVec { addr, len }
+    }
+
+    #[test]
+    fn bus_addr_adds_offset_and_maps_nothing() -> Result {
+        let mut f = Fake::new(true);
+        f.p2p = P2pType::BusAddr;
+        let mut raw = raw_provider(0x4000_0000);
+        let p = provider(&mut raw);
+        let r = [PhysVec::new(0xfd00_0000, P), PhysVec::new(0xfd00_1000, P)];
+        let m = Mapping::map(&f, &r, Some(&p), BIDI)?;
+        assert_eq!(m.map_type(), MapType::BusAddr);
+        assert_eq!(
+            m.entries(),
+            &[DmaVec {
+                addr: 0x1_3d00_0000,
+                len: 2 * P
+            }]
+        );
+        drop(m);
+        assert_eq!(f.calls.borrow().len(), 0);
+        Ok(())
+    }
+
+    /// A non-coherent importer maps system memory with `dma_map_phys()`, whose mappings the
+    /// CPU access hooks can sync, even behind an IOMMU; MMIO still takes the IOVA path.
+    #[test]
+    fn non_coherent_importer_maps_ram_directly() -> Result {
+        let mut f = Fake::new(true);
+        f.coherent = false;
+        let r = scattered(4)?;
+        let m = Mapping::map(&f, &r, None, BIDI)?;
+        assert_eq!(m.map_type(), MapType::Direct);
+        assert_eq!(m.mapped_runs().len(), 4);
+        drop(m);
+        let mut raw = raw_provider(0);
+        let p = provider(&mut raw);
+        let m = Mapping::map(&f, &r, Some(&p), BIDI)?;
+        assert_eq!(m.map_type(), MapType::Iova);
+        assert!(m.mapped_runs().is_empty());
+        Ok(())
+    }
+
+    /// Bus addresses bypass the DMA API, so nothing else checks them against the importer's
+    /// mask: a 32-bit importer is refused memory above 4 GiB (issue 12, item 11).
+    #[test]
+    fn bus_addr_beyond_the_dma_mask_is_erange() -> Result {
+        let mut f = Fake::new(true);
+        f.p2p = P2pType::BusAddr;
+        f.dma_limit = 0xffff_ffff;
+        let mut raw = raw_provider(0);
+        let p = provider(&mut raw);
+        // Below 4 GiB, up to the last byte the mask reaches: mapped.
+        let low = [PhysVec::new(0xffff_f000, P)];
+        assert_eq!(Mapping::map(&f, &low, Some(&p), BIDI)?.entries().len(), 1);
+        // One range above 4 GiB, after one below: refused, nothing mapped.
+        let high = [PhysVec::new(0xfd00_0000, P), PhysVec::new(0x2_0000_0000, P)];
+        assert_eq!(Mapping::map(&f, &high, Some(&p), BIDI).err(), Some(ERANGE));
+        assert_eq!(f.calls.borrow().len(), 0);
+        Ok(())
+    }
+
+    const GIB: usize = 1 << 30;
+
+    /// 6 GiB of MMIO at 8 GiB, as two 3 GiB ranges in reverse order.
+    fn six_gib_swapped() -> [PhysVec; 2] {
+        let base = 0x2_0000_0000u64;
+        [
+            PhysVec::new(base + 3 * GIB as u64, 3 * GIB),
+            PhysVec::new(base, 3 * GIB),
+        ]
+    }
+
+    /// The arithmetic of issue 15: a buffer past 4 GiB is one entry for an importer that
+    /// states no limit, and `ceil(size / max_seg)` page-aligned entries for one that does,
+    /// whatever the maximum (a device's `UINT_MAX` included: rounded down to a page).
+    #[test]
+    fn six_gib_entries_follow_the_importer_limits() -> Result {
+        let mut raw = raw_provider(0);
+        let p = provider(&mut raw);
+        let r = six_gib_swapped();
+        let size = 6 * GIB;
+        let mut f = Fake::new(true);
+        let m = Mapping::map(&f, &r, Some(&p), BIDI)?;
+        assert_eq!(m.map_type(), MapType::Iova);
+        assert_eq!(m.entries(), &[v_at(IOVA_BASE, size)]);
+        drop(m);
+        for max in [GIB, GIB + GIB / 2, u32::MAX as usize, 5 * GIB, 7 * GIB] {
+            f.limits = SegLimits::new(max, u64::MAX)?;
+            let m = Mapping::map(&f, &r, Some(&p), BIDI)?;
+            let seg = max & !(P - 1);
+            assert_eq!(m.entries().len(), size.div_ceil(seg));
+            let mut addr = IOVA_BASE;
+            for e in m.entries() {
+                assert_eq!(e.addr, addr);
+                assert!(e.len <= seg);
+                assert_eq!(e.addr % P as u64, 0);
+                assert_eq!(e.len % P, 0);
+                addr += e.len as u64;
+            }
+            assert_eq!(addr - IOVA_BASE, size as u64);
+        }
+        // A 4 GiB boundary splits at each multiple of 4 GiB of the IOVA.
+        f.limits = SegLimits::new(usize::MAX, (4 * GIB - 1) as u64)?;
+        let m = Mapping::map(&f, &r, Some(&p), BIDI)?;
+        let first = (4 * GIB) as u64 - IOVA_BASE % (4 * GIB) as u64;
+        assert_eq!(m.entries().len(), 2 + usize::from(first < 2 * GIB as u64));
+        assert_eq!(m.entries()[0].len as u64, first);
+        Ok(())
+    }
+
+    /// An importer whose DMA mask cannot address the buffer is refused before any DMA call,
+    /// on every path: behind an IOMMU the IOVA space is too small, and without one MMIO
+    /// beyond the mask would make the DMA API warn.
+    #[test]
+    fn buffer_beyond_the_mask_is_erange_before_any_call() -> Result {
+        let mut raw = raw_provider(0);
+        let p = provider(&mut raw);
+        let mut f = Fake::new(true);
+        f.dma_limit = 0xffff_ffff;
+        assert_eq!(
+            Mapping::map(&f, &six_gib_swapped(), Some(&p), BIDI).err(),
+            Some(ERANGE)
+        );
+        assert_eq!(
+            f.count(|c| matches!(c, Call::Link { .. } | Call::Map { .. })),
+            0
+        );
+        // Exactly 4 GiB fits a 32-bit mask behind an IOMMU.
+        let four = [PhysVec::new(0x2_0000_0000, 4 * GIB)];
+        assert_eq!(Mapping::map(&f, &four, Some(&p), BIDI)?.entries().len(), 1);
+        assert_eq!(f.count(|c| matches!(c, Call::Link { .. })), 1);
+        // No IOMMU: MMIO above 4 GiB is out of a 32-bit importer's reach, RAM may bounce.
+        let mut d = Fake::new(false);
+        d.granule = 0;
+        d.dma_limit = 0xffff_ffff;
+        let high = [PhysVec::new(0xfd00_0000, P), PhysVec::new(0x2_0000_0000, P)];
+        assert_eq!(Mapping::map(&d, &high, Some(&p), BIDI).err(), Some(ERANGE));
+        assert_eq!(d.count(|c| matches!(c, Call::Map { .. })), 0);
+        let m = Mapping::map(&d, &high, None, BIDI)?;
+        assert_eq!(m.map_type(), MapType::Direct);
+        assert_eq!(d.count(|c| matches!(c, Call::Map { .. })), 2);
+        Ok(())
+    }
+
+    #[test]
+    fn not_supported_is_eperm_without_calls() -> Result {
+        let mut f = Fake::new(true);
+        f.p2p = P2pType::NotSupported;
+        let mut raw = raw_provider(0);
+        let p = provider(&mut raw);
+        assert_eq!(
+            Mapping::map(&f, &scattered(2)?, Some(&p), BIDI).err(),
+            Some(EPERM)
+        );
+        assert_eq!(f.calls.borrow().len(), 0);
+        Ok(())
+    }
+
+    #[test]
+    fn bad_input_fails_before_any_call() -> Result {
+        let f = Fake::new(true);
+        assert_eq!(Mapping::map(&f, &[], None, BIDI).err(), Some(EINVAL));
+        let wrap = [PhysVec::new(u64::MAX - P as u64 + 1, 2 * P)];
+        assert_eq!(Mapping::map(&f, &wrap, None, BIDI).err(), Some(EOVERFLOW));
+        let zero = [PhysVec::new(0x1000, P), PhysVec::new(0x3000, 0)];
+        assert_eq!(Mapping::map(&f, &zero, None, BIDI).err(), Some(EINVAL));
+        assert_eq!(f.calls.borrow().len(), 0);
+        Ok(())
+    }
+}
