@@ -15,23 +15,27 @@
 //!
 //! C header: [`include/linux/dma-buf.h`](srctree/include/linux/dma-buf.h) (dynamic
 //! attachments, `dma_buf_attach_ops`).
+//!
+//! [`DmaVec`]: crate::range::DmaVec
 
 use crate::{
-    export::{buffer_of, is_dmavec, DmaBuf, LiveMapping},
-    fence::Fence,
-    map::{DmaBackend, KernelDma, MapType},
-    range::{DmaVec, SegLimits},
-    shim,
+    export::{is_dmavec, DmaBuf},
+    map::MapType,
+    range::SegLimits,
 };
 use core::{cell::UnsafeCell, ptr::NonNull};
 use kernel::{
     bindings,
     device::Device,
-    dma::DataDirection,
-    error::{from_err_ptr, to_result},
+    error::from_err_ptr,
     prelude::*,
     sync::atomic::{Atomic, Relaxed},
 };
+
+mod locked;
+
+use locked::Mapped;
+pub use locked::{Locked, MappedView};
 
 /// How an [`Attachment`]'s current mapping was made.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -72,27 +76,6 @@ pub trait Importer: Send + Sync + 'static {
     /// once, or, if DMA on the mapping is in flight under a fence ([`Locked::fence_dma`]),
     /// make that DMA stop soon and unmap after signalling the fence.
     fn invalidate(&self, locked: &mut Locked<'_>);
-}
-
-enum Mapped {
-    Native {
-        live: LiveMapping<'static>,
-        dir: DataDirection,
-    },
-    Foreign {
-        sgt: NonNull<bindings::sg_table>,
-        dir: DataDirection,
-        entries: KVec<DmaVec>,
-        bytes: usize,
-    },
-}
-
-impl Mapped {
-    fn dir(&self) -> DataDirection {
-        match self {
-            Self::Native { dir, .. } | Self::Foreign { dir, .. } => *dir,
-        }
-    }
 }
 
 /// What the attachment's callback needs: stable in memory while attached.
@@ -285,240 +268,4 @@ impl Drop for Attachment {
         // SAFETY: Attached in `new`, not yet detached; the reservation lock is not held.
         unsafe { bindings::dma_buf_detach(self.dmabuf.as_raw(), self.attach.as_ptr()) };
     }
-}
-
-/// An attachment with its dma-buf's reservation lock held.
-pub struct Locked<'a> {
-    inner: &'a Inner,
-    attach: NonNull<bindings::dma_buf_attachment>,
-    /// Whether dropping this unlocks: not so in the invalidate callback, where the dma-buf core
-    /// holds the lock.
-    owns_lock: bool,
-}
-
-/// A view of the current mapping.
-#[derive(Clone, Copy)]
-pub struct MappedView<'a> {
-    /// The DMA segments, in buffer order.
-    pub entries: &'a [DmaVec],
-    /// How the mapping was made.
-    pub kind: MapKind,
-    /// Bytes mapped.
-    pub bytes: usize,
-}
-
-impl<'a> Locked<'a> {
-    fn resv(&self) -> *mut bindings::dma_resv {
-        // SAFETY: The attachment and its dma-buf are valid while `self` exists.
-        unsafe { (*(*self.attach.as_ptr()).dmabuf).resv }
-    }
-
-    fn slot(&mut self) -> &mut Option<Mapped> {
-        // SAFETY: `self` proves the reservation lock is held, which serialises all access to
-        // `mapped`; `&mut self` makes this borrow unique.
-        unsafe { &mut *self.inner.mapped.get() }
-    }
-
-    fn limits(&mut self) -> Option<SegLimits> {
-        // SAFETY: `self` proves the reservation lock is held, which serialises all access to
-        // `limits`.
-        unsafe { *self.inner.limits.get() }
-    }
-
-    /// States the importer's own segment limits, in place of its device's, for the maps that
-    /// follow; `None` returns to the device's (the default).
-    ///
-    /// The device's limits (`dma_get_max_seg_size()`, `dma_get_seg_boundary()`) cannot say
-    /// "no limit": the maximum segment size is an `unsigned int`, so a 6 GiB buffer behind an
-    /// IOMMU is split into two entries at least. An importer whose hardware takes segments of
-    /// any length states [`SegLimits::UNLIMITED`] and gets one entry; one with a limit of its
-    /// own, beyond 4 GiB or below its device's, states that. Entries are then split where
-    /// these limits say, always at page boundaries. A buffer of another exporter is mapped by
-    /// the dma-buf core with the device's limits whatever this says (the core builds its
-    /// sg_table with them); its segments are merged within these limits.
-    ///
-    /// # Errors
-    ///
-    /// `EBUSY` while the attachment is mapped: unmap first.
-    ///
-    /// # Examples
-    ///
-    /// ```ignore
-    /// let att = Attachment::new(dmabuf, dev, MyImporter)?;
-    /// let mut l = att.lock();
-    /// l.set_seg_limits(Some(SegLimits::UNLIMITED))?;
-    /// let v = l.map(DataDirection::Bidirectional)?;
-    /// // Behind an IOMMU, one entry for the whole buffer, whatever its size.
-    /// ```
-    pub fn set_seg_limits(&mut self, limits: Option<SegLimits>) -> Result {
-        if self.slot().is_some() {
-            return Err(EBUSY);
-        }
-        // SAFETY: As in `Locked::limits`; `&mut self` makes this access unique.
-        unsafe { *self.inner.limits.get() = limits };
-        Ok(())
-    }
-
-    /// The raw attachment, for dma-buf core functions that expect the reservation lock held.
-    pub fn as_raw(&self) -> *mut bindings::dma_buf_attachment {
-        self.attach.as_ptr()
-    }
-
-    /// The current mapping, if any.
-    pub fn mapped(&mut self) -> Option<MappedView<'_>> {
-        self.slot().as_ref().map(view)
-    }
-
-    /// Maps the dma-buf for the importing device (or returns the current mapping).
-    ///
-    /// The current mapping is returned if it was made for `dir` or for
-    /// [`DataDirection::Bidirectional`], as `dma_buf_map_attachment()` does with its cache.
-    ///
-    /// # Errors
-    ///
-    /// `EBUSY` if the attachment is mapped already for another direction (unmap first);
-    /// dmavec buffers: `ENODEV` once revoked, and the errors of [`crate::Mapping::map`]; other
-    /// exporters: what `dma_buf_map_attachment()` returns, and `ENOMEM`.
-    pub fn map(&mut self, dir: DataDirection) -> Result<MappedView<'_>> {
-        // SAFETY: `self` proves it.
-        unsafe { shim::dmavec_shim_dma_resv_assert_held(self.resv()) };
-        if let Some(m) = self.slot().as_ref() {
-            let have = m.dir();
-            if have != dir && have != DataDirection::Bidirectional {
-                return Err(EBUSY);
-            }
-        }
-        if self.slot().is_none() {
-            let limits = self.limits();
-            let attach = self.attach.as_ptr();
-            // SAFETY: The attachment is valid.
-            let dmabuf = unsafe { (*attach).dmabuf };
-            // SAFETY: The attachment holds a reference to its dma-buf, so `dmabuf` is live;
-            // its `ops` identify the exporter.
-            let native = core::ptr::eq(unsafe { (*dmabuf).ops }, crate::export::ops());
-            let m = if native {
-                // SAFETY: A dmavec dma-buf, attached (so not released), lock held.
-                let buf = unsafe { buffer_of(dmabuf) };
-                Mapped::Native {
-                    // SAFETY: `attach` is an attachment of `buf`'s dma-buf, lock held.
-                    live: unsafe { buf.map_attachment(attach, dir, limits) }?.into_static(),
-                    dir,
-                }
-            } else {
-                map_foreign(attach, dir, limits)?
-            };
-            *self.slot() = Some(m);
-        }
-        self.slot().as_ref().map(view).ok_or(EINVAL)
-    }
-
-    /// Publishes a fence for DMA the importer is about to run on the current mapping without
-    /// the reservation lock, in the reservation object with usage `DMA_RESV_USAGE_BOOKKEEP`.
-    ///
-    /// The importer signals it ([`Fence::signal`], or by dropping it) once the DMA is complete
-    /// or stopped. Until then its invalidate callback may leave the mapping in place (it must
-    /// make the DMA stop soon): revocation waits for the fence before it waits for the
-    /// unmap, and the importer unmaps after signalling.
-    ///
-    /// # Errors
-    ///
-    /// `ENOMEM`.
-    pub fn fence_dma(&mut self) -> Result<Fence> {
-        let seqno = self.inner.fence_seqno.fetch_add(1, Relaxed) + 1;
-        let fence = Fence::new(self.inner.fence_context, seqno)?;
-        let resv = self.resv();
-        // SAFETY: `self` proves the reservation lock is held.
-        to_result(unsafe { bindings::dma_resv_reserve_fences(resv, 1) })?;
-        // SAFETY: `self` proves the reservation lock is held, and a fence slot was reserved
-        // just above; the object takes its own reference to the fence.
-        unsafe {
-            bindings::dma_resv_add_fence(
-                resv,
-                fence.as_raw(),
-                bindings::dma_resv_usage_DMA_RESV_USAGE_BOOKKEEP,
-            )
-        };
-        Ok(fence)
-    }
-
-    /// Drops the current mapping, if any.
-    pub fn unmap(&mut self) {
-        let attach = self.attach.as_ptr();
-        match self.slot().take() {
-            None | Some(Mapped::Native { .. }) => {}
-            Some(Mapped::Foreign { sgt, dir, .. }) => {
-                // SAFETY: `sgt` was mapped for this attachment in `map_foreign`; lock held.
-                unsafe { bindings::dma_buf_unmap_attachment(attach, sgt.as_ptr(), dir.into()) };
-            }
-        }
-    }
-}
-
-impl Drop for Locked<'_> {
-    fn drop(&mut self) {
-        if self.owns_lock {
-            // SAFETY: Locked in `Attachment::lock`.
-            unsafe { bindings::dma_resv_unlock(self.resv()) };
-        }
-    }
-}
-
-fn view(m: &Mapped) -> MappedView<'_> {
-    match m {
-        Mapped::Native { live: l, .. } => MappedView {
-            entries: l.mapping().entries(),
-            kind: MapKind::Dmavec(l.mapping().map_type()),
-            bytes: l.mapping().size(),
-        },
-        Mapped::Foreign { entries, bytes, .. } => MappedView {
-            entries,
-            kind: MapKind::SgTable,
-            bytes: *bytes,
-        },
-    }
-}
-
-/// Maps a dma-buf of another exporter and collects the DMA side of its sg_table.
-///
-/// Adjacent segments merge, but only within the importing device's limits (its maximum
-/// segment size and segment boundary), which the exporter's own table respects and a merge
-/// must not undo.
-fn map_foreign(
-    attach: *mut bindings::dma_buf_attachment,
-    dir: DataDirection,
-    limits: Option<SegLimits>,
-) -> Result<Mapped> {
-    // SAFETY: `attach` is valid; its device outlives the attachment, and so this call.
-    let limits = unsafe { KernelDma::new_unreferenced(Device::from_raw((*attach).dev)) }
-        .with_limits(limits)
-        .limits()?;
-    // SAFETY: `attach` is valid and the reservation lock is held.
-    let sgt = from_err_ptr(unsafe { bindings::dma_buf_map_attachment(attach, dir.into()) })?;
-    let sgt = NonNull::new(sgt).ok_or(ENOMEM)?;
-    let unmap = |e: Error| {
-        // SAFETY: Mapped just above.
-        unsafe { bindings::dma_buf_unmap_attachment(attach, sgt.as_ptr(), dir.into()) };
-        e
-    };
-    let mut entries = KVec::new();
-    let mut bytes = 0usize;
-    // SAFETY: `sgt` is a valid, mapped table: walk its `nents` DMA segments.
-    unsafe {
-        let mut sg = (*sgt.as_ptr()).sgl;
-        for _ in 0..(*sgt.as_ptr()).nents {
-            let addr = bindings::sg_dma_address(sg);
-            let len = bindings::sg_dma_len(sg) as usize;
-            if len > 0 {
-                limits.push(&mut entries, addr, len).map_err(unmap)?;
-                bytes += len;
-            }
-            sg = bindings::sg_next(sg);
-        }
-    }
-    Ok(Mapped::Foreign {
-        sgt,
-        dir,
-        entries,
-        bytes,
-    })
 }
