@@ -112,7 +112,10 @@ pub(crate) unsafe extern "C" fn dmavec_export(
     let info = unsafe { &*info };
     let res = (|| -> Result<*mut bindings::dma_buf> {
         // A NULL owner is an exporter built into the kernel (`THIS_MODULE` is NULL there).
-        if info.name.is_null() || info.ranges.is_null() || info.export_flags & !DMAVEC_EXPORT_NO_MMAP != 0 {
+        if info.name.is_null()
+            || info.ranges.is_null()
+            || info.export_flags & !DMAVEC_EXPORT_NO_MMAP != 0
+        {
             return Err(EINVAL);
         }
         // SAFETY: The caller guarantees `nr_ranges` readable ranges.
