@@ -4,7 +4,8 @@
  *
  * debugfs/dmavec_ctest/export: reading it exports 16 scattered pages of
  * system memory with dmavec_export() and returns the number of a new dma-buf
- * file descriptor in the reader's process.
+ * file descriptor in the reader's process. export_nommap: the same with
+ * DMAVEC_EXPORT_NO_MMAP.
  *
  * debugfs/dmavec_ctest/import: write "<fd>", or "<fd> <max segment>
  * <boundary mask>"; the dma-buf is attached for QEMU's edu device with
@@ -22,8 +23,28 @@
  * would. Reading returns "held <ms> exports <n>": the exports of "export"
  * that completed while the lock was held.
  *
+ * debugfs/dmavec_ctest/sgt: write a dma-buf file descriptor; it is attached
+ * for edu as a dma-buf core importer would (dma_buf_dynamic_attach(),
+ * peer-to-peer, revocable), mapped with dma_buf_map_attachment(), unmapped
+ * and detached. Reading returns "nents <n> pages <entries with a struct
+ * page> bytes <sum of the DMA lengths> first <first DMA address>", or
+ * "error <errno>".
+ *
+ * debugfs/dmavec_ctest/time: write "<fd> <reps>" (reps 1 to 1001); the
+ * dma-buf is attached for edu once as a dma-buf core importer and once with
+ * dmavec_attach(), and mapped + unmapped @reps times through each, back to
+ * back. Reading returns "core <median ns> dmavec <median ns> kind <type>
+ * entries <n> nents <sg_table entries>", or "error <errno>": the map + unmap
+ * cost of an exporter's mapping as each kind of importer sees it (make bench,
+ * vfio-pci's dma-buf before and after its conversion).
+ *
+ * The KUnit suite dmavec_capi tests the exporter's side of the C API that
+ * the files above do not reach (dmavec_export_priv(), dmavec_export_ranges(),
+ * the export flags).
+ *
  * Test VMs only: edu (1234:11e8) is used as a bare DMA master.
  */
+#include <kunit/test.h>
 #include <linux/debugfs.h>
 #include <linux/delay.h>
 #include <linux/dma-buf.h>
@@ -37,6 +58,7 @@
 #include <linux/mutex.h>
 #include <linux/pci.h>
 #include <linux/slab.h>
+#include <linux/sort.h>
 #include <linux/uaccess.h>
 
 #define NR_PAGES 16
@@ -60,8 +82,8 @@ static void ctest_release(void *priv)
 	kfree(b);
 }
 
-static ssize_t export_read(struct file *file, char __user *ubuf, size_t len,
-			   loff_t *ppos)
+/* Exports 16 scattered pages; the caller owns the dma-buf's reference. */
+static struct dma_buf *ctest_export(unsigned int export_flags)
 {
 	struct phys_vec ranges[NR_PAGES];
 	struct dmavec_export_info info = {
@@ -71,24 +93,22 @@ static ssize_t export_read(struct file *file, char __user *ubuf, size_t len,
 		.nr_ranges = NR_PAGES,
 		.flags = O_RDWR,
 		.release = ctest_release,
+		.export_flags = export_flags,
 	};
 	struct dma_buf *dmabuf;
 	struct ctest_buf *b;
-	char out[16];
-	int i, fd, n;
+	int i;
 
-	if (*ppos)
-		return 0;
 	b = kzalloc_obj(*b);
 	if (!b)
-		return -ENOMEM;
+		return ERR_PTR(-ENOMEM);
 	for (i = 0; i < 2 * NR_PAGES; i++) {
 		b->pages[i] = alloc_page(GFP_KERNEL);
 		if (!b->pages[i]) {
 			while (i--)
 				__free_page(b->pages[i]);
 			kfree(b);
-			return -ENOMEM;
+			return ERR_PTR(-ENOMEM);
 		}
 	}
 	/* Every other page, in reverse order: discontiguous. */
@@ -98,10 +118,23 @@ static ssize_t export_read(struct file *file, char __user *ubuf, size_t len,
 	}
 	info.priv = b;
 	dmabuf = dmavec_export(&info);
-	if (IS_ERR(dmabuf)) {
+	if (IS_ERR(dmabuf))
 		ctest_release(b);
+	return dmabuf;
+}
+
+static ssize_t export_read_flags(char __user *ubuf, size_t len, loff_t *ppos,
+				 unsigned int export_flags)
+{
+	struct dma_buf *dmabuf;
+	char out[16];
+	int fd, n;
+
+	if (*ppos)
+		return 0;
+	dmabuf = ctest_export(export_flags);
+	if (IS_ERR(dmabuf))
 		return PTR_ERR(dmabuf);
-	}
 	atomic_inc(&exports_done);
 	fd = dma_buf_fd(dmabuf, O_CLOEXEC);
 	if (fd < 0) {
@@ -110,6 +143,18 @@ static ssize_t export_read(struct file *file, char __user *ubuf, size_t len,
 	}
 	n = scnprintf(out, sizeof(out), "%d\n", fd);
 	return simple_read_from_buffer(ubuf, len, ppos, out, n);
+}
+
+static ssize_t export_read(struct file *file, char __user *ubuf, size_t len,
+			   loff_t *ppos)
+{
+	return export_read_flags(ubuf, len, ppos, 0);
+}
+
+static ssize_t export_nommap_read(struct file *file, char __user *ubuf,
+				  size_t len, loff_t *ppos)
+{
+	return export_read_flags(ubuf, len, ppos, DMAVEC_EXPORT_NO_MMAP);
 }
 
 static const char *const kinds[] = {
@@ -214,6 +259,199 @@ static ssize_t import_read(struct file *file, char __user *ubuf, size_t len,
 	return ret;
 }
 
+static void ctest_sgt_invalidate(struct dma_buf_attachment *attach)
+{
+	/* The map below is undone before the reservation lock is dropped. */
+}
+
+static const struct dma_buf_attach_ops ctest_sgt_importer = {
+	.allow_peer2peer = true,
+	.invalidate_mappings = ctest_sgt_invalidate,
+};
+
+/* A dma-buf core importer: what the dma-buf's own map_dma_buf hands out. */
+static int ctest_sgt(int fd)
+{
+	struct dma_buf_attachment *attach;
+	size_t bytes = 0, pages = 0;
+	dma_addr_t first = 0;
+	struct dma_buf *dmabuf;
+	struct scatterlist *sg;
+	struct sg_table *sgt;
+	struct pci_dev *edu;
+	unsigned int i;
+	int ret = 0;
+
+	edu = pci_get_device(0x1234, 0x11e8, NULL);
+	if (!edu)
+		return -ENODEV;
+	dma_set_max_seg_size(&edu->dev, UINT_MAX);
+	dmabuf = dma_buf_get(fd);
+	if (IS_ERR(dmabuf)) {
+		ret = PTR_ERR(dmabuf);
+		goto put_dev;
+	}
+	attach = dma_buf_dynamic_attach(dmabuf, &edu->dev, &ctest_sgt_importer,
+					NULL);
+	if (IS_ERR(attach)) {
+		ret = PTR_ERR(attach);
+		goto put_buf;
+	}
+	dma_resv_lock(dmabuf->resv, NULL);
+	sgt = dma_buf_map_attachment(attach, DMA_BIDIRECTIONAL);
+	if (IS_ERR(sgt)) {
+		ret = PTR_ERR(sgt);
+	} else {
+		for_each_sgtable_dma_sg(sgt, sg, i) {
+			if (!i)
+				first = sg_dma_address(sg);
+			bytes += sg_dma_len(sg);
+		}
+		/* The CPU side: the dma-buf core hides it (mangles page_link). */
+		for (i = 0; i < sgt->orig_nents; i++)
+			if (sg_page(&sgt->sgl[i]))
+				pages++;
+		scnprintf(report, sizeof(report),
+			  "nents %u pages %zu bytes %zu first %pad\n",
+			  sgt->nents, pages, bytes, &first);
+		dma_buf_unmap_attachment(attach, sgt, DMA_BIDIRECTIONAL);
+	}
+	dma_resv_unlock(dmabuf->resv);
+	dma_buf_detach(dmabuf, attach);
+put_buf:
+	dma_buf_put(dmabuf);
+put_dev:
+	pci_dev_put(edu);
+	return ret;
+}
+
+static ssize_t sgt_write(struct file *file, const char __user *ubuf,
+			 size_t len, loff_t *ppos)
+{
+	int fd, ret;
+
+	ret = kstrtoint_from_user(ubuf, len, 10, &fd);
+	if (ret)
+		return ret;
+	mutex_lock(&report_lock);
+	ret = ctest_sgt(fd);
+	if (ret)
+		scnprintf(report, sizeof(report), "error %d\n", ret);
+	mutex_unlock(&report_lock);
+	return len;
+}
+
+#define TIME_MAX_REPS 1001
+
+static int cmp_u64(const void *a, const void *b)
+{
+	u64 x = *(const u64 *)a, y = *(const u64 *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static int ctest_time(int fd, unsigned int reps)
+{
+	struct dma_buf_attachment *core;
+	struct dmavec_attachment *att;
+	enum dmavec_map_type type = DMAVEC_MAP_IOVA;
+	const struct dma_vec *vecs;
+	unsigned int i, nents = 0;
+	struct dma_buf *dmabuf;
+	struct sg_table *sgt;
+	u64 *tc, *td, t0;
+	struct pci_dev *edu;
+	size_t nr = 0;
+	int ret = 0;
+
+	edu = pci_get_device(0x1234, 0x11e8, NULL);
+	if (!edu)
+		return -ENODEV;
+	dma_set_max_seg_size(&edu->dev, UINT_MAX);
+	tc = kcalloc(2 * reps, sizeof(*tc), GFP_KERNEL);
+	if (!tc) {
+		ret = -ENOMEM;
+		goto put_dev;
+	}
+	td = tc + reps;
+	dmabuf = dma_buf_get(fd);
+	if (IS_ERR(dmabuf)) {
+		ret = PTR_ERR(dmabuf);
+		goto free;
+	}
+	core = dma_buf_dynamic_attach(dmabuf, &edu->dev, &ctest_sgt_importer,
+				      NULL);
+	if (IS_ERR(core)) {
+		ret = PTR_ERR(core);
+		goto put_buf;
+	}
+	att = dmavec_attach(dmabuf, &edu->dev, &ctest_importer, NULL);
+	if (IS_ERR(att)) {
+		ret = PTR_ERR(att);
+		goto detach_core;
+	}
+	dma_resv_lock(dmabuf->resv, NULL);
+	for (i = 0; i < reps && !ret; i++) {
+		t0 = ktime_get_ns();
+		sgt = dma_buf_map_attachment(core, DMA_BIDIRECTIONAL);
+		if (IS_ERR(sgt)) {
+			ret = PTR_ERR(sgt);
+			break;
+		}
+		nents = sgt->nents;
+		dma_buf_unmap_attachment(core, sgt, DMA_BIDIRECTIONAL);
+		tc[i] = ktime_get_ns() - t0;
+		t0 = ktime_get_ns();
+		ret = dmavec_map(att, DMA_BIDIRECTIONAL, &vecs, &nr, &type);
+		if (!ret)
+			dmavec_unmap(att);
+		td[i] = ktime_get_ns() - t0;
+	}
+	dma_resv_unlock(dmabuf->resv);
+	if (!ret) {
+		sort(tc, reps, sizeof(*tc), cmp_u64, NULL);
+		sort(td, reps, sizeof(*td), cmp_u64, NULL);
+		scnprintf(report, sizeof(report),
+			  "core %llu dmavec %llu kind %s entries %zu nents %u\n",
+			  tc[reps / 2], td[reps / 2],
+			  type < ARRAY_SIZE(kinds) ? kinds[type] : "?", nr,
+			  nents);
+	}
+	dmavec_detach(att);
+detach_core:
+	dma_buf_detach(dmabuf, core);
+put_buf:
+	dma_buf_put(dmabuf);
+free:
+	kfree(tc);
+put_dev:
+	pci_dev_put(edu);
+	return ret;
+}
+
+static ssize_t time_write(struct file *file, const char __user *ubuf,
+			  size_t len, loff_t *ppos)
+{
+	unsigned int reps;
+	char buf[32];
+	int fd, ret;
+
+	if (len >= sizeof(buf))
+		return -EINVAL;
+	if (copy_from_user(buf, ubuf, len))
+		return -EFAULT;
+	buf[len] = '\0';
+	if (sscanf(buf, "%d %u", &fd, &reps) != 2 || !reps ||
+	    reps > TIME_MAX_REPS)
+		return -EINVAL;
+	mutex_lock(&report_lock);
+	ret = ctest_time(fd, reps);
+	if (ret)
+		scnprintf(report, sizeof(report), "error %d\n", ret);
+	mutex_unlock(&report_lock);
+	return len;
+}
+
 static ssize_t revoke_write(struct file *file, const char __user *ubuf,
 			    size_t len, loff_t *ppos)
 {
@@ -271,6 +509,23 @@ static const struct file_operations export_fops = {
 	.read = export_read,
 };
 
+static const struct file_operations export_nommap_fops = {
+	.owner = THIS_MODULE,
+	.read = export_nommap_read,
+};
+
+static const struct file_operations sgt_fops = {
+	.owner = THIS_MODULE,
+	.read = import_read,
+	.write = sgt_write,
+};
+
+static const struct file_operations time_fops = {
+	.owner = THIS_MODULE,
+	.read = import_read,
+	.write = time_write,
+};
+
 static const struct file_operations import_fops = {
 	.owner = THIS_MODULE,
 	.read = import_read,
@@ -293,6 +548,10 @@ static int __init dmavec_ctest_init(void)
 {
 	root = debugfs_create_dir(KBUILD_MODNAME, NULL);
 	debugfs_create_file("export", 0400, root, NULL, &export_fops);
+	debugfs_create_file("export_nommap", 0400, root, NULL,
+			    &export_nommap_fops);
+	debugfs_create_file("sgt", 0600, root, NULL, &sgt_fops);
+	debugfs_create_file("time", 0600, root, NULL, &time_fops);
 	debugfs_create_file("import", 0600, root, NULL, &import_fops);
 	debugfs_create_file("revoke", 0600, root, NULL, &revoke_fops);
 	debugfs_create_file("hold", 0600, root, NULL, &hold_fops);
@@ -303,6 +562,108 @@ static void __exit dmavec_ctest_exit(void)
 {
 	debugfs_remove(root);
 }
+
+static void other_release(void *priv)
+{
+}
+
+static void capi_free_page(void *priv)
+{
+	__free_page(priv);
+}
+
+/* dmavec_export_priv() answers the exporter that passes its release only. */
+static void capi_export_priv_names_the_exporter(struct kunit *test)
+{
+	struct dma_buf *dmabuf = ctest_export(0);
+	void *priv;
+
+	KUNIT_ASSERT_FALSE(test, IS_ERR(dmabuf));
+	priv = dmavec_export_priv(dmabuf, ctest_release);
+	KUNIT_EXPECT_NOT_NULL(test, priv);
+	KUNIT_EXPECT_NULL(test, dmavec_export_priv(dmabuf, other_release));
+	KUNIT_EXPECT_NULL(test, dmavec_export_priv(dmabuf, NULL));
+	dma_buf_put(dmabuf);
+}
+
+/* The ranges as exported, under the reservation lock; -ENODEV revoked. */
+static void capi_export_ranges_follow_revocation(struct kunit *test)
+{
+	struct dma_buf *dmabuf = ctest_export(0);
+	const struct phys_vec *r = NULL;
+	struct ctest_buf *b;
+	size_t nr = 0, i;
+
+	KUNIT_ASSERT_FALSE(test, IS_ERR(dmabuf));
+	b = dmavec_export_priv(dmabuf, ctest_release);
+	KUNIT_ASSERT_NOT_NULL(test, b);
+	dma_resv_lock(dmabuf->resv, NULL);
+	KUNIT_EXPECT_EQ(test, 0, dmavec_export_ranges(dmabuf, &r, &nr));
+	dma_resv_unlock(dmabuf->resv);
+	KUNIT_ASSERT_EQ(test, (size_t)NR_PAGES, nr);
+	for (i = 0; i < nr; i++) {
+		KUNIT_EXPECT_EQ(test, r[i].len, (size_t)PAGE_SIZE);
+		KUNIT_EXPECT_EQ(test, r[i].paddr,
+				page_to_phys(b->pages[2 * (NR_PAGES - 1 - i)]));
+	}
+	KUNIT_ASSERT_EQ(test, 0, dmavec_revoke(dmabuf, true));
+	dma_resv_lock(dmabuf->resv, NULL);
+	KUNIT_EXPECT_EQ(test, -ENODEV, dmavec_export_ranges(dmabuf, &r, &nr));
+	dma_resv_unlock(dmabuf->resv);
+	KUNIT_ASSERT_EQ(test, 0, dmavec_revoke(dmabuf, false));
+	dma_resv_lock(dmabuf->resv, NULL);
+	KUNIT_EXPECT_EQ(test, 0, dmavec_export_ranges(dmabuf, &r, &nr));
+	dma_resv_unlock(dmabuf->resv);
+	dma_buf_put(dmabuf);
+}
+
+/* Unknown export flags are refused; a built-in exporter has no module. */
+static void capi_export_flags_and_owner(struct kunit *test)
+{
+	struct phys_vec range;
+	struct dmavec_export_info info = {
+		.name = KBUILD_MODNAME,
+		.ranges = &range,
+		.nr_ranges = 1,
+		.flags = O_RDWR,
+	};
+	struct dma_buf *dmabuf;
+	struct page *page;
+
+	page = alloc_page(GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, page);
+	range.paddr = page_to_phys(page);
+	range.len = PAGE_SIZE;
+	info.release = capi_free_page;
+	info.priv = page;
+	info.export_flags = 1U << 31;
+	KUNIT_EXPECT_EQ(test, -EINVAL, PTR_ERR(dmavec_export(&info)));
+	/* The page is still ours: a failed export never calls release. */
+	info.export_flags = DMAVEC_EXPORT_NO_MMAP;
+	dmabuf = dmavec_export(&info);
+	if (IS_ERR(dmabuf))
+		__free_page(page);
+	KUNIT_ASSERT_FALSE(test, IS_ERR(dmabuf));
+	KUNIT_EXPECT_TRUE(test, dmavec_is_dmavec(dmabuf));
+	KUNIT_EXPECT_PTR_EQ(test, page, dmavec_export_priv(dmabuf, capi_free_page));
+	KUNIT_EXPECT_NULL(test, dmavec_export_priv(dmabuf, ctest_release));
+	/* The dma-buf frees the page when it is released. */
+	dma_buf_put(dmabuf);
+}
+
+static struct kunit_case capi_cases[] = {
+	KUNIT_CASE(capi_export_priv_names_the_exporter),
+	KUNIT_CASE(capi_export_ranges_follow_revocation),
+	KUNIT_CASE(capi_export_flags_and_owner),
+	{}
+};
+
+static struct kunit_suite capi_suite = {
+	.name = "dmavec_capi",
+	.test_cases = capi_cases,
+};
+
+kunit_test_suite(capi_suite);
 
 module_init(dmavec_ctest_init);
 module_exit(dmavec_ctest_exit);
