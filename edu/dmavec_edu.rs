@@ -133,9 +133,9 @@ impl pci::Driver for EduDriver {
             // SAFETY: No DMA mapping of this device exists yet, so none sees its limits change.
             unsafe { dma::Device::dma_set_max_seg_size(pdev, u32::MAX) };
             let bar = pdev.iomap_region_sized::<{ regs::END }>(0, MODULE_NAME)?;
-            let id = bar.read32(regs::ID);
-            if id & 0xff != 0xed {
-                dev_err!(pdev, "not an edu device (id {:#x})\n", id);
+            let id = bar.read(regs::ID);
+            if !id.is_edu() {
+                dev_err!(pdev, "not an edu device (id {:#x})\n", id.into_raw());
                 return Err(ENODEV);
             }
             let bounce = Coherent::<[u8; CHUNK]>::zeroed(pdev.as_ref(), GFP_KERNEL)?;
@@ -155,7 +155,7 @@ impl pci::Driver for EduDriver {
             dev_info!(
                 pdev,
                 "edu {:#x}, importer at /dev/{}\n",
-                id >> 16,
+                id.version(),
                 misc_name.to_str().unwrap_or("?")
             );
             let mdev = dev.clone();

@@ -43,7 +43,7 @@ impl EduHw<'_> {
     fn dma(&self, src: u64, dst: u64, len: usize, to_ram: bool) -> Result {
         if self.stopped.load(Relaxed) {
             // The transfer that timed out must be over before the engine may reach memory.
-            if self.bar.read32(regs::DMA_CMD) & regs::CMD_START != 0 {
+            if self.bar.read(regs::DMA_CMD).start() {
                 return Err(EBUSY);
             }
             // SAFETY: The device is bound (this value lives in its driver data).
@@ -52,17 +52,17 @@ impl EduHw<'_> {
         }
         // The 7.3 `Io` checks 64-bit accesses at run time only (its regions promise 4-byte
         // alignment): both registers are 8-byte aligned, so these never fail.
-        self.bar.try_write64(src, regs::DMA_SRC)?;
-        self.bar.try_write64(dst, regs::DMA_DST)?;
+        self.bar.try_write_reg(regs::DMA_SRC::from(src))?;
+        self.bar.try_write_reg(regs::DMA_DST::from(dst))?;
         // CAST: `len` is at most `CHUNK` bytes.
-        self.bar.write32(len as u32, regs::DMA_COUNT);
-        let cmd = regs::CMD_START | if to_ram { regs::CMD_TO_RAM } else { 0 };
-        self.bar.write32(cmd, regs::DMA_CMD);
+        self.bar.write_reg(regs::DMA_COUNT::from(len as u32));
+        self.bar
+            .write_reg(regs::DMA_CMD::zeroed().with_start(true).with_to_ram(to_ram));
         // TIMEOUT: edu completes a transfer in about 100 ms under TCG; `dma_timeout_ms` gives
         // it 2 s by default.
         let done = read_poll_timeout(
-            || Ok(self.bar.read32(regs::DMA_CMD)),
-            |cmd| cmd & regs::CMD_START == 0,
+            || Ok(self.bar.read(regs::DMA_CMD)),
+            |cmd| !cmd.start(),
             Delta::from_millis(1),
             Delta::from_millis(i64::from(module_parameters::dma_timeout_ms.value())),
         );
