@@ -11,12 +11,11 @@
 //!
 //! - this file: the PCI driver, the state of a bound device, the module;
 //! - [`regs`]: edu's registers;
-//! - [`hw`]: its DMA engine;
+//! - [`hw`]: its DMA engine, reached through a device-managed BAR;
 //! - [`import`]: the imported dma-buf, and transfers under its fences and invalidations;
 //! - [`file`]: the misc device `/dev/dmavec-edu-<pci name>` and its ioctls;
 //! - [`uapi`]: the ioctl ABI of `uapi/linux/dmavec_edu.h`.
 
-use core::ptr::NonNull;
 use dmavec::Attachment;
 use kernel::{
     bindings,
@@ -28,7 +27,7 @@ use kernel::{
     new_mutex, pci,
     prelude::*,
     str::CString,
-    sync::{aref::ARef, atomic::Atomic, Arc, Mutex},
+    sync::{aref::ARef, Arc, Mutex},
 };
 
 mod file;
@@ -54,32 +53,26 @@ pub(crate) struct EduDevice {
     /// The bound hardware, `None` once unbound. Taken for the whole of each transfer, which
     /// may sleep; unbind takes it too, and so waits for transfers in flight.
     #[pin]
-    hw: Mutex<Option<NonNull<EduHw<'static>>>>,
+    hw: Mutex<Option<EduHw>>,
     /// The imported dma-buf (one: edu has one DMA engine) and the state its importer
     /// shares with the invalidate callback.
     #[pin]
     import: Mutex<Option<(Attachment, Arc<ImportState>)>>,
 }
 
-// SAFETY: `hw` points into the driver data, which outlives every use: unbind clears it under
-// the mutex before the data is dropped, and users hold the mutex while they use it.
-unsafe impl Send for EduDevice {}
-// SAFETY: See `Send`.
-unsafe impl Sync for EduDevice {}
-
 /// Per-device driver data.
 #[pin_data(PinnedDrop)]
-struct EduData<'bound> {
-    hw: EduHw<'bound>,
+struct EduData {
     #[pin]
     misc: EduMisc,
 }
 
 #[pinned_drop]
-impl PinnedDrop for EduData<'_> {
+impl PinnedDrop for EduData {
     fn drop(self: Pin<&mut Self>) {
         // Waits for a transfer in flight; then no mapping for edu survives the unbind and no
-        // file can reach the hardware.
+        // file can reach the hardware. This runs before the device's resources are released,
+        // so the BAR goes here, not by revocation.
         let mut hw = self.misc.dev.hw.lock();
         drop(self.misc.dev.import.lock().take());
         *hw = None;
@@ -112,7 +105,7 @@ kernel::pci_device_table!(
 
 impl pci::Driver for EduDriver {
     type IdInfo = ();
-    type Data<'bound> = EduData<'bound>;
+    type Data<'bound> = EduData;
 
     const ID_TABLE: pci::IdTable<Self::IdInfo> = &PCI_TABLE;
 
@@ -138,13 +131,14 @@ impl pci::Driver for EduDriver {
                 dev_err!(pdev, "not an edu device (id {:#x})\n", id.into_raw());
                 return Err(ENODEV);
             }
+            let bar = bar.into_devres()?;
             let bounce = Coherent::<[u8; CHUNK]>::zeroed(pdev.as_ref(), GFP_KERNEL)?;
             let name = CString::try_from_fmt(fmt!("dmavec-edu-{}", pdev.as_ref().name()))?;
             let dev = Arc::pin_init(
                 try_pin_init!(EduDevice {
                     name,
                     dev: pdev.as_ref().into(),
-                    hw <- new_mutex!(None, "EduDevice::hw"),
+                    hw <- new_mutex!(Some(EduHw::new(pdev, bar, bounce)), "EduDevice::hw"),
                     import <- new_mutex!(None, "EduDevice::import"),
                 }),
                 GFP_KERNEL,
@@ -158,24 +152,11 @@ impl pci::Driver for EduDriver {
                 id.version(),
                 misc_name.to_str().unwrap_or("?")
             );
-            let mdev = dev.clone();
-            Ok(try_pin_init!(&this in EduData {
-                hw: EduHw {
-                    bar,
-                    bounce,
-                    pdev: pdev.into(),
-                    stopped: Atomic::new(false),
-                },
+            Ok(try_pin_init!(EduData {
                 // `dev` first: the registration makes the node openable at once, and `open`
                 // reads `dev` (fields are initialised in the order written here).
                 misc <- pin_init!(EduMisc {
-                    dev: {
-                        // SAFETY: `this` is pinned driver data whose `hw` was initialised
-                        // above; `PinnedDrop` clears the pointer before the data goes.
-                        let hw = unsafe { NonNull::from(&(*this.as_ptr()).hw) };
-                        *mdev.hw.lock() = Some(hw.cast());
-                        mdev
-                    },
+                    dev,
                     reg <- MiscDeviceRegistration::register(MiscDeviceOptions { name: misc_name }),
                 }? Error),
             }))

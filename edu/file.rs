@@ -63,10 +63,8 @@ impl MiscDevice for EduFile {
                 if req.flags != 0 || len == 0 || len > CHUNK {
                     return Err(EINVAL);
                 }
-                let hw_slot = me.dev.hw.lock();
-                let hw_ptr = hw_slot.ok_or(ENODEV)?;
-                // SAFETY: Valid while `hw_slot` is held (see `EduDevice`).
-                let hw = unsafe { hw_ptr.as_ref() };
+                let hw = me.dev.hw.lock();
+                let hw = hw.as_ref().ok_or(ENODEV)?;
                 let mut buf = [0u8; CHUNK];
                 Pattern::new(req.seed).fill(&mut buf[..len]);
                 hw.push(&buf[..len], req.offset)?;

@@ -2,12 +2,16 @@
 
 //! edu's DMA engine: transfers between edu's buffer and bus addresses, one at a time and polled
 //! to completion, with a bounce buffer in RAM for the data the CPU gives or takes.
+//!
+//! The registers are a [`pci::DevresBar`]: reachable only while the device is bound. Unbind
+//! drops the [`EduHw`] (under the device's hardware lock, so after the transfer in flight) before
+//! the device's resources are released; the revocation is the guard behind that order.
 
 use crate::{module_parameters, regs};
 use kernel::{
     bindings,
     dma::Coherent,
-    io::{poll::read_poll_timeout, Io},
+    io::{io_project, poll::read_poll_timeout, Io},
     pci,
     prelude::*,
     sync::{
@@ -25,16 +29,59 @@ const EDU_BUF: u64 = 0x40000;
 pub(crate) const CHUNK: usize = 2048;
 
 /// What the device needs while bound: its registers and a bounce buffer in RAM.
-pub(crate) struct EduHw<'bound> {
-    pub(crate) bar: pci::Bar<'bound, { regs::END }>,
-    pub(crate) bounce: Coherent<[u8; CHUNK]>,
+pub(crate) struct EduHw {
+    /// BAR 0, revoked when the device is unbound.
+    bar: pci::DevresBar<{ regs::END }>,
+    bounce: Coherent<[u8; CHUNK]>,
     /// The device, to turn bus mastering off and on around a transfer that timed out.
-    pub(crate) pdev: ARef<pci::Device>,
+    pdev: ARef<pci::Device>,
     /// Bus mastering was turned off after a timeout: on again once the engine is idle.
-    pub(crate) stopped: Atomic<bool>,
+    stopped: Atomic<bool>,
 }
 
-impl EduHw<'_> {
+impl EduHw {
+    /// The engine of `pdev`, whose BAR 0 is `bar`, with a bounce buffer `bounce`.
+    pub(crate) fn new(
+        pdev: &pci::Device,
+        bar: pci::DevresBar<{ regs::END }>,
+        bounce: Coherent<[u8; CHUNK]>,
+    ) -> Self {
+        Self {
+            bar,
+            bounce,
+            pdev: pdev.into(),
+            stopped: Atomic::new(false),
+        }
+    }
+
+    /// Reads the command register; `ENODEV` once the device is unbound.
+    fn cmd(&self) -> Result<regs::DMA_CMD> {
+        self.bar
+            .try_access_with(|bar| bar.read(regs::DMA_CMD))
+            .ok_or(ENODEV)
+    }
+
+    /// Turns bus mastering on (`pci_set_master()`) or off (`pci_clear_master()`); `ENODEV` once
+    /// the device is unbound.
+    fn set_bus_master(&self, on: bool) -> Result {
+        self.bar
+            .try_access_with(|_| {
+                let pdev = dmavec::raw::pci_dev(&self.pdev);
+                // SAFETY: `pdev` is the `struct pci_dev` we hold a reference to, and it is bound
+                // to this driver: its BAR is still accessible (`Devres` revokes it before unbind
+                // completes). Neither function sleeps, so both may run in this RCU read-side
+                // section.
+                unsafe {
+                    if on {
+                        bindings::pci_set_master(pdev)
+                    } else {
+                        bindings::pci_clear_master(pdev)
+                    }
+                }
+            })
+            .ok_or(ENODEV)
+    }
+
     /// One DMA transfer of `len` bytes, polled to completion (edu takes about 100 ms).
     ///
     /// edu's address registers are 64 bits wide and take 8-byte writes: any address within
@@ -43,25 +90,29 @@ impl EduHw<'_> {
     fn dma(&self, src: u64, dst: u64, len: usize, to_ram: bool) -> Result {
         if self.stopped.load(Relaxed) {
             // The transfer that timed out must be over before the engine may reach memory.
-            if self.bar.read(regs::DMA_CMD).start() {
+            if self.cmd()?.start() {
                 return Err(EBUSY);
             }
-            // SAFETY: The device is bound (this value lives in its driver data).
-            unsafe { bindings::pci_set_master(dmavec::raw::pci_dev(&self.pdev)) };
+            self.set_bus_master(true)?;
             self.stopped.store(false, Relaxed);
         }
-        // The 7.3 `Io` checks 64-bit accesses at run time only (its regions promise 4-byte
-        // alignment): both registers are 8-byte aligned, so these never fail.
-        self.bar.try_write_reg(regs::DMA_SRC::from(src))?;
-        self.bar.try_write_reg(regs::DMA_DST::from(dst))?;
-        // CAST: `len` is at most `CHUNK` bytes.
-        self.bar.write_reg(regs::DMA_COUNT::from(len as u32));
+        let cmd = regs::DMA_CMD::zeroed().with_start(true).with_to_ram(to_ram);
         self.bar
-            .write_reg(regs::DMA_CMD::zeroed().with_start(true).with_to_ram(to_ram));
+            .try_access_with(|bar| -> Result {
+                // The 7.3 `Io` checks 64-bit accesses at run time only (its regions promise
+                // 4-byte alignment): both registers are 8-byte aligned, so these never fail.
+                bar.try_write_reg(regs::DMA_SRC::from(src))?;
+                bar.try_write_reg(regs::DMA_DST::from(dst))?;
+                // CAST: `len` is at most `CHUNK` bytes.
+                bar.write_reg(regs::DMA_COUNT::from(len as u32));
+                bar.write_reg(cmd);
+                Ok(())
+            })
+            .ok_or(ENODEV)??;
         // TIMEOUT: edu completes a transfer in about 100 ms under TCG; `dma_timeout_ms` gives
         // it 2 s by default.
         let done = read_poll_timeout(
-            || Ok(self.bar.read(regs::DMA_CMD)),
+            || self.cmd(),
             |cmd| !cmd.start(),
             Delta::from_millis(1),
             Delta::from_millis(i64::from(module_parameters::dma_timeout_ms.value())),
@@ -71,39 +122,24 @@ impl EduHw<'_> {
         }
         // Stop the engine before the caller signals its fence and unmaps: with bus mastering
         // off, the transfer still running can no longer reach memory.
-        // SAFETY: The device is bound (this value lives in its driver data).
-        unsafe { bindings::pci_clear_master(dmavec::raw::pci_dev(&self.pdev)) };
+        self.set_bus_master(false)?;
         self.stopped.store(true, Relaxed);
         Err(ETIMEDOUT)
     }
 
-    /// Bus address `addr` → edu's buffer → the bounce buffer.
+    /// Bus address `addr` → edu's buffer → the bounce buffer → `out` (at most `CHUNK` bytes).
     pub(crate) fn pull(&self, addr: u64, out: &mut [u8]) -> Result {
         self.dma(addr, EDU_BUF, out.len(), false)?;
         self.dma(EDU_BUF, self.bounce.dma_address(), out.len(), true)?;
-        // SAFETY: The device wrote the bounce buffer and is done with it (polled); `out` is
-        // at most `CHUNK` bytes.
-        unsafe {
-            core::ptr::copy_nonoverlapping(
-                self.bounce.as_ptr().cast::<u8>(),
-                out.as_mut_ptr(),
-                out.len(),
-            )
-        };
+        // The device wrote the bounce buffer and is done with it (polled).
+        io_project!(&self.bounce, [try: ..out.len()]).copy_to_slice(out);
         Ok(())
     }
 
-    /// `data` → the bounce buffer → edu's buffer → bus address `addr`.
+    /// `data` (at most `CHUNK` bytes) → the bounce buffer → edu's buffer → bus address `addr`.
     pub(crate) fn push(&self, data: &[u8], addr: u64) -> Result {
-        // SAFETY: The device does not use the bounce buffer between transfers; `data` is at
-        // most `CHUNK` bytes.
-        unsafe {
-            core::ptr::copy_nonoverlapping(
-                data.as_ptr(),
-                self.bounce.as_mut_ptr().cast::<u8>(),
-                data.len(),
-            )
-        };
+        // The device does not use the bounce buffer between transfers.
+        io_project!(&self.bounce, [try: ..data.len()]).copy_from_slice(data);
         self.dma(self.bounce.dma_address(), EDU_BUF, data.len(), false)?;
         self.dma(EDU_BUF, addr, data.len(), true)
     }

@@ -153,10 +153,8 @@ impl EduDevice {
             data.resize(length, 0, GFP_KERNEL)?;
         }
         {
-            let hw_slot = self.hw.lock();
-            let hw_ptr = hw_slot.ok_or(ENODEV)?;
-            // SAFETY: Valid while `hw_slot` is held (see `EduDevice`).
-            let hw = unsafe { hw_ptr.as_ref() };
+            let hw = self.hw.lock();
+            let hw = hw.as_ref().ok_or(ENODEV)?;
             // Held for the whole transfer: DETACH and IMPORT, which drop the mapping, wait.
             let import = self.import.lock();
             let (att, st) = import.as_ref().ok_or(ENOENT)?;
