@@ -26,7 +26,6 @@ use kernel::{
     miscdevice::{MiscDeviceOptions, MiscDeviceRegistration},
     new_mutex, pci,
     prelude::*,
-    str::CString,
     sync::{aref::ARef, Arc, Mutex},
 };
 
@@ -47,7 +46,6 @@ const MODULE_NAME: &CStr = <LocalModule as kernel::ModuleMetadata>::NAME;
 /// Lock order: `hw`, then `import`, then the dma-buf's reservation lock.
 #[pin_data]
 pub(crate) struct EduDevice {
-    name: CString,
     /// The importing device.
     dev: ARef<kernel::device::Device>,
     /// The bound hardware, `None` once unbound. Taken for the whole of each transfer, which
@@ -133,19 +131,15 @@ impl pci::Driver for EduDriver {
             }
             let bar = bar.into_devres()?;
             let bounce = Coherent::<[u8; CHUNK]>::zeroed(pdev.as_ref(), GFP_KERNEL)?;
-            let name = CString::try_from_fmt(fmt!("dmavec-edu-{}", pdev.as_ref().name()))?;
+            let misc_name = file::misc_name(pdev.as_ref().name())?;
             let dev = Arc::pin_init(
                 try_pin_init!(EduDevice {
-                    name,
                     dev: pdev.as_ref().into(),
                     hw <- new_mutex!(Some(EduHw::new(pdev, bar, bounce)), "EduDevice::hw"),
                     import <- new_mutex!(None, "EduDevice::import"),
                 }),
                 GFP_KERNEL,
             )?;
-            // SAFETY: `dev.name` lives in `dev`, which the driver data holds past the
-            // registration.
-            let misc_name: &'static CStr = unsafe { &*core::ptr::from_ref::<CStr>(&dev.name) };
             dev_info!(
                 pdev,
                 "edu {:#x}, importer at /dev/{}\n",
