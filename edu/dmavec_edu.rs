@@ -79,7 +79,9 @@ impl PinnedDrop for EduData {
 
 struct EduDriver;
 
-/// 1234:11e8. QEMU's vendor ID has no `PCI_VENDOR_ID_*` name, hence no `pci::Vendor`.
+/// 1234:11e8. QEMU's vendor ID has no `PCI_VENDOR_ID_*` name, hence no `pci::Vendor` constant,
+/// and 7.3 builds a `pci::DeviceId` only from a `pci::Vendor` (`Vendor::from_raw()` is
+/// `pub(super)`) or from a class (edu's, 0x00ff00, is shared by other unclassified devices).
 const EDU_ID: pci::DeviceId = {
     let raw = bindings::pci_device_id {
         vendor: 0x1234,
@@ -91,7 +93,8 @@ const EDU_ID: pci::DeviceId = {
         driver_data: 0,
         override_only: 0,
     };
-    // SAFETY: `pci::DeviceId` is `#[repr(transparent)]` over `struct pci_device_id`.
+    // SAFETY: `pci::DeviceId` is `#[repr(transparent)]` over `struct pci_device_id` and adds
+    // no invariant: this is the value `DeviceId::from_id()` builds for a vendor of 0x1234.
     unsafe { core::mem::transmute::<bindings::pci_device_id, pci::DeviceId>(raw) }
 };
 
