@@ -8,15 +8,24 @@
 #ifndef DMAVEC_HOST_AGENT_H
 #define DMAVEC_HOST_AGENT_H
 
+#include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <termios.h>
+#include <time.h>
 #include <unistd.h>
 #include <linux/types.h>
 
+#ifndef HOST_AGENT_TTY
 #define HOST_AGENT_TTY "/dev/ttyS1"
+#endif
+/* How long the host may take to answer a request; longer, and it failed. */
+#define HOST_AGENT_TIMEOUT_MS 120000
+/* How long agent_available() waits for the answer to its HOSTPING. */
+#define HOST_AGENT_PING_MS 3000
 
 /* The pattern shared with run.py: xorshift32 bytes from a seed. */
 static inline void agent_pattern(__u32 seed, __u8 *buf, size_t n)
@@ -32,45 +41,122 @@ static inline void agent_pattern(__u32 seed, __u8 *buf, size_t n)
 	}
 }
 
+/*
+ * Opens the serial port without waiting for a carrier and without flow
+ * control, raw, non-blocking (agent_io() polls): a port that nothing answers
+ * on makes a request time out, never hang.
+ */
 static inline int agent_open(void)
 {
 	struct termios t;
-	int fd = open(HOST_AGENT_TTY, O_RDWR | O_NOCTTY);
+	int fd = open(HOST_AGENT_TTY, O_RDWR | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
 
 	if (fd < 0)
 		return -1;
-	if (tcgetattr(fd, &t) == 0) {
-		cfmakeraw(&t);
-		tcsetattr(fd, TCSANOW, &t);
+	if (tcgetattr(fd, &t)) {
+		/* Not a terminal. */
+		close(fd);
+		return -1;
 	}
+	cfmakeraw(&t);
+	t.c_cflag |= CLOCAL | CREAD;
+	t.c_cflag &= ~CRTSCTS;
+	tcsetattr(fd, TCSANOW, &t);
+	/* Nothing left over from an earlier request that timed out. */
+	tcflush(fd, TCIFLUSH);
 	return fd;
 }
 
-/* Sends one request line and reads the answer line into @ans (NUL-terminated). */
-static inline int agent_call(const char *req, char *ans, size_t ans_len)
+static inline long agent_now_ms(void)
 {
-	size_t n = 0;
-	int fd = agent_open();
+	struct timespec t;
 
-	if (fd < 0)
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+/* Waits until @fd is ready for @events or the time is @end; 1 if ready. */
+static inline int agent_wait(int fd, short events, long end)
+{
+	struct pollfd p = { .fd = fd, .events = events };
+	long left;
+	int n;
+
+	do {
+		left = end - agent_now_ms();
+		if (left <= 0)
+			return 0;
+		n = poll(&p, 1, left);
+	} while (n < 0 && errno == EINTR);
+	return n > 0 && (p.revents & events);
+}
+
+/*
+ * Sends one request line and reads the answer line into @ans
+ * (NUL-terminated, empty if none came) within @timeout_ms.
+ */
+static inline int agent_call_timeout(const char *req, char *ans, size_t ans_len,
+				     long timeout_ms)
+{
+	long end = agent_now_ms() + timeout_ms;
+	size_t n = 0, len = strlen(req), sent = 0;
+	char *line = malloc(len + 1);
+	int fd, ret = -1, answered = 0;
+	ssize_t w;
+	char c;
+
+	ans[0] = '\0';
+	if (!line)
 		return -1;
-	if (write(fd, req, strlen(req)) != (ssize_t)strlen(req) || write(fd, "\n", 1) != 1)
-		goto err;
+	memcpy(line, req, len);
+	line[len++] = '\n';
+	fd = agent_open();
+	if (fd < 0)
+		goto out;
+	while (sent < len) {
+		w = write(fd, line + sent, len - sent);
+		if (w > 0)
+			sent += w;
+		else if (w < 0 && errno != EAGAIN && errno != EINTR)
+			goto out;
+		else if (!agent_wait(fd, POLLOUT, end))
+			goto out;
+	}
 	while (n + 1 < ans_len) {
-		char c;
-
-		if (read(fd, &c, 1) != 1)
-			goto err;
+		w = read(fd, &c, 1);
+		if (w < 0 && (errno == EAGAIN || errno == EINTR)) {
+			if (!agent_wait(fd, POLLIN, end))
+				goto out;
+			continue;
+		}
+		if (w != 1)
+			goto out;
 		if (c == '\n')
 			break;
 		ans[n++] = c;
 	}
+	answered = 1;
+out:
 	ans[n] = '\0';
-	close(fd);
-	return strncmp(ans, "OK", 2) ? -1 : 0;
-err:
-	close(fd);
-	return -1;
+	if (answered && !strncmp(ans, "OK", 2))
+		ret = 0;
+	if (fd >= 0)
+		close(fd);
+	free(line);
+	return ret;
+}
+
+static inline int agent_call(const char *req, char *ans, size_t ans_len)
+{
+	return agent_call_timeout(req, ans, ans_len, HOST_AGENT_TIMEOUT_MS);
+}
+
+/* Whether the host agent answers (a HOSTPING within HOST_AGENT_PING_MS). */
+static inline int agent_available(void)
+{
+	char ans[16];
+
+	return agent_call_timeout("HOSTPING", ans, sizeof(ans), HOST_AGENT_PING_MS) == 0;
 }
 
 /* Reads @len bytes at @off of the host file into @buf. */
