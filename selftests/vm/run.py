@@ -59,6 +59,7 @@ class Agent:
     """Serves guest requests on ttyS1 against the ivshmem backing file.
 
     Requests are single lines, answers one line:
+      HOSTPING                      -> OK   (tests ask it first to know the agent is there)
       HOSTREAD <off> <len>          -> OK <hex bytes>
       HOSTWRITE <off> <hex>         -> OK
       HOSTFILL <off> <len> <seed>   -> OK   (the pattern of host_agent.h)
@@ -152,6 +153,8 @@ class Agent:
             if not words:
                 return "ERR empty"
             cmd, args = words[0], words[1:]
+            if cmd == "HOSTPING":
+                return "OK"
             if cmd in ("HOSTPLUGGABLE", "HOSTUNPLUG", "HOSTPLUG"):
                 if not self.qmp_path:
                     return "ERR no QEMU monitor"

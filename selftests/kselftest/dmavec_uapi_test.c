@@ -86,6 +86,7 @@ FIXTURE(dev) {
 
 FIXTURE_SETUP(dev)
 {
+	DMAVEC_NEEDS(return, NEED_DEV);
 	self->fd = open_node("dmavec-", NULL, 0);
 	ASSERT_GE(self->fd, 0) TH_LOG("no /dev/dmavec-* device");
 	ASSERT_EQ(0, ioctl(self->fd, DMAVEC_IOCTL_INFO, &self->info));
@@ -427,6 +428,7 @@ TEST_F(dev, export_two_ranges_reaches_the_host)
 	__u32 h = 0;
 	int buf;
 
+	DMAVEC_NEEDS(return, NEED_AGENT);
 	ASSERT_EQ(0, alloc(self->fd, self->info.bar_size, 0, &h));
 	r[0] = (struct dmavec_range){ .handle = h, .offset = 8 * PAGE, .length = 2 * PAGE };
 	r[1] = (struct dmavec_range){ .handle = h, .offset = 2 * PAGE, .length = PAGE };
@@ -490,10 +492,12 @@ TEST_F(dev, free_keeps_exported_memory_until_release)
 TEST(device_fd_closed_first)
 {
 	struct dmavec_range r = { .length = 2 * PAGE };
-	int dev = open_node("dmavec-", NULL, 0), buf;
+	int dev, buf;
 	__u64 size;
 	__u8 *map;
 
+	DMAVEC_NEEDS(return, NEED_DEV);
+	dev = open_node("dmavec-", NULL, 0);
 	ASSERT_GE(dev, 0);
 	size = bytes_free(dev);
 	ASSERT_EQ(0, alloc(dev, 2 * PAGE, 0, &r.handle));
@@ -517,9 +521,11 @@ TEST(device_fd_closed_first)
 TEST(dmabuf_closed_first)
 {
 	struct dmavec_range r = { .length = PAGE };
-	int dev = open_node("dmavec-", NULL, 0), dev2, buf;
+	int dev, dev2, buf;
 	__u64 size;
 
+	DMAVEC_NEEDS(return, NEED_DEV);
+	dev = open_node("dmavec-", NULL, 0);
 	ASSERT_GE(dev, 0);
 	size = bytes_free(dev);
 	ASSERT_EQ(0, alloc(dev, PAGE, 0, &r.handle));
@@ -539,9 +545,11 @@ TEST(freed_memory_is_zeroed)
 {
 	struct dmavec_range r;
 	struct dmavec_info info;
-	int dev = open_node("dmavec-", NULL, 0), buf, i;
+	int dev, buf, i;
 	__u8 *map;
 
+	DMAVEC_NEEDS(return, NEED_DEV);
+	dev = open_node("dmavec-", NULL, 0);
 	ASSERT_GE(dev, 0);
 	ASSERT_EQ(0, ioctl(dev, DMAVEC_IOCTL_INFO, &info));
 	ASSERT_EQ(0, alloc(dev, info.bar_size, 0, &r.handle));
@@ -606,10 +614,12 @@ TEST(remove_and_rescan_with_live_fds)
 	struct dmavec_range r = { .length = 2 * PAGE };
 	char bdf[256], path[PATH_MAX];
 	struct dmavec_info info;
-	int dev = open_node("dmavec-", NULL, 0), buf, i;
+	int dev, buf, i;
 	__u8 *map;
 	__u32 h = 0;
 
+	DMAVEC_NEEDS(return, NEED_DEV);
+	dev = open_node("dmavec-", NULL, 0);
 	ASSERT_GE(dev, 0);
 	ASSERT_EQ(0, dev_name(bdf, sizeof(bdf)));
 	ASSERT_EQ(0, alloc(dev, 2 * PAGE, 0, &r.handle));
@@ -651,9 +661,11 @@ TEST(reset_revokes_then_restores)
 	struct dmavec_range r = { .length = PAGE };
 	struct dmavec_info info;
 	unsigned long long before;
-	int dev = open_node("dmavec-", NULL, 0), buf;
+	int dev, buf;
 	__u8 *map, got;
 
+	DMAVEC_NEEDS(return, NEED_DEV | NEED_STATS | NEED_AGENT);
+	dev = open_node("dmavec-", NULL, 0);
 	ASSERT_GE(dev, 0);
 	ASSERT_EQ(0, dev_name(bdf, sizeof(bdf)));
 	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/reset", bdf);
@@ -707,8 +719,10 @@ TEST(free_during_reset_is_scrubbed)
 	char bdf[256], path[PATH_MAX];
 	__u32 h[RESET_PAGES];
 	struct dmavec_info info;
-	int dev = open_node("dmavec-", bdf, sizeof(bdf)), i, n, tries;
+	int dev, i, n, tries;
 
+	DMAVEC_NEEDS(return, NEED_DEV | NEED_STATS | NEED_AGENT);
+	dev = open_node("dmavec-", bdf, sizeof(bdf));
 	ASSERT_GE(dev, 0);
 	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/reset", bdf);
 	ASSERT_EQ(0, access(path, W_OK)) TH_LOG("%s has no reset method", bdf);

@@ -371,6 +371,7 @@ FIXTURE_SETUP(vfio)
 		SKIP(return, "no vfio-pci driver");
 	if (access("/dev/iommu", F_OK))
 		SKIP(return, "no /dev/iommu");
+	DMAVEC_NEEDS(return, NEED_EDU | NEED_AGENT);
 	v->edu = open_node("dmavec-edu-", v->edu_name, sizeof(v->edu_name));
 	ASSERT_GE(v->edu, 0) TH_LOG("no edu importer");
 	v->translated = translated(v->edu_name);

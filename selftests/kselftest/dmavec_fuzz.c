@@ -23,9 +23,8 @@
 #include <linux/dmavec_edu.h>
 #include <linux/types.h>
 
+#include "kselftest.h"
 #include "dmavec_util.h"
-
-#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
 static __u64 rng;
 
@@ -60,9 +59,14 @@ int main(int argc, char **argv)
 	long calls = argc > 1 ? atol(argv[1]) : 2000;
 	__u64 seed = argc > 2 ? strtoull(argv[2], NULL, 0) : (__u64)time(NULL);
 	int dev, edu, fds[NFDS] = { -1 }, nfd = 0, i;
+	const char *why = dmavec_missing(NEED_DEV);
 	long n, ok = 0, failed = 0;
 	char name[256];
 
+	if (why) {
+		printf("dmavec_fuzz: skipped: %s\n", why);
+		return KSFT_SKIP;
+	}
 	rng = seed ? seed : 1;
 	printf("dmavec_fuzz: %ld calls, seed %llu\n", calls, (unsigned long long)seed);
 	fflush(stdout);

@@ -107,18 +107,22 @@ FIXTURE(importers) {
 
 FIXTURE_VARIANT(importers) {
 	const char *file;
+	unsigned int needs;
 };
 
 FIXTURE_VARIANT_ADD(importers, c_api) {
 	.file = CTEST "import",
+	.needs = NEED_STATS | NEED_CTEST,
 };
 
 FIXTURE_VARIANT_ADD(importers, rust_api) {
 	.file = RTEST "import",
+	.needs = NEED_STATS | NEED_CTEST | NEED_RTEST,
 };
 
 FIXTURE_SETUP(importers)
 {
+	DMAVEC_NEEDS(return, variant->needs);
 	self->file = variant->file;
 }
 
@@ -154,8 +158,10 @@ TEST_F(importers, dma_heap_buffer_entries_add_up)
 {
 	const size_t len = 1 << 20;
 	struct report r;
-	int fd = heap_alloc(len);
+	int fd;
 
+	DMAVEC_NEEDS(return, NEED_DMA_HEAP);
+	fd = heap_alloc(len);
 	ASSERT_GE(fd, 0) TH_LOG("no /dev/dma_heap/system");
 	ASSERT_EQ(0, import(self->file, fd, &r));
 	EXPECT_EQ(0, r.error);
@@ -179,9 +185,11 @@ TEST(foreign_mapping_keeps_importer_limits)
 {
 	const size_t len = 15 * 4096;
 	unsigned long entries, bytes, total, maxlen, crossing;
-	int fd = heap_alloc(len), f, n, other, same;
+	int fd, f, n, other, same;
 	char buf[256], kind[32];
 
+	DMAVEC_NEEDS(return, NEED_RTEST | NEED_DMA_HEAP);
+	fd = heap_alloc(len);
 	ASSERT_GE(fd, 0) TH_LOG("no /dev/dma_heap/system");
 	f = open(RTEST "import", O_RDWR);
 	ASSERT_GE(f, 0);
@@ -212,8 +220,10 @@ TEST_F(importers, udmabuf_entries_add_up)
 {
 	const size_t len = 64 * 4096;
 	struct report r;
-	int fd = udmabuf_alloc(len);
+	int fd;
 
+	DMAVEC_NEEDS(return, NEED_UDMABUF);
+	fd = udmabuf_alloc(len);
 	ASSERT_GE(fd, 0) TH_LOG("udmabuf creation failed");
 	ASSERT_EQ(0, import(self->file, fd, &r));
 	EXPECT_EQ(0, r.error);
@@ -322,6 +332,7 @@ TEST(c_export_fails_cleanly_at_every_allocation)
 	struct fail_sweep_counts c;
 	int held[16], p, fd, injected = 0;
 
+	DMAVEC_NEEDS(return, NEED_CTEST);
 	if (!fail_nth_available())
 		SKIP(return, "no fault injection in this kernel (plain flavour)");
 	for (p = 0; p <= 16; p++) {
@@ -383,9 +394,13 @@ static int c_revoke(int fd)
  */
 TEST(revoke_checks_the_exporter)
 {
-	unsigned long long before = read_key(STATS, "revocations");
-	int heap = heap_alloc(4096), mine = read_fd_from(CTEST "export");
+	unsigned long long before;
+	int heap, mine;
 
+	DMAVEC_NEEDS(return, NEED_STATS | NEED_CTEST | NEED_DMA_HEAP);
+	before = read_key(STATS, "revocations");
+	heap = heap_alloc(4096);
+	mine = read_fd_from(CTEST "export");
 	ASSERT_GE(heap, 0) TH_LOG("no /dev/dma_heap/system");
 	ASSERT_GE(mine, 0);
 	EXPECT_EQ(-EINVAL, c_revoke(heap));
@@ -433,10 +448,12 @@ static int read_buffers(const char *unused)
  */
 TEST(slow_importer_does_not_stall_exports)
 {
-	int held = read_fd_from(CTEST "export"), fd, status, ms = 0, n = -1, f;
+	int held, fd, status, ms = 0, n = -1, f;
 	char arg[64];
 	pid_t holder, reader;
 
+	DMAVEC_NEEDS(return, NEED_STATS | NEED_CTEST);
+	held = read_fd_from(CTEST "export");
 	ASSERT_GE(held, 0);
 	snprintf(arg, sizeof(arg), "%d 3000", held);
 	holder = spawn(write_hold, arg);
@@ -483,9 +500,11 @@ static int buffers_matching(const char *needle)
 TEST(debugfs_lists_live_buffers)
 {
 	const char *want = "exporter dmavec_ctest size 65536 ram ranges 16";
-	int before = buffers_matching(want);
-	int fd = read_fd_from(CTEST "export");
+	int before, fd;
 
+	DMAVEC_NEEDS(return, NEED_STATS | NEED_CTEST);
+	before = buffers_matching(want);
+	fd = read_fd_from(CTEST "export");
 	ASSERT_GE(before, 0);
 	ASSERT_GE(fd, 0);
 	EXPECT_EQ(before + 1, buffers_matching(want));

@@ -554,6 +554,7 @@ FIXTURE(unplug) {
 
 FIXTURE_SETUP(unplug)
 {
+	DMAVEC_NEEDS(return, NEED_DEV | NEED_EDU);
 }
 
 FIXTURE_TEARDOWN(unplug)
@@ -577,6 +578,7 @@ TEST_F_TIMEOUT(unplug, device_del_under_dma_load, UNPLUG_TIMEOUT)
 {
 	char ans[64];
 
+	DMAVEC_NEEDS(return, NEED_AGENT);
 	if (agent_call("HOSTPLUGGABLE", ans, sizeof(ans)))
 		SKIP(return, "the runner cannot unplug devices here: %s", ans);
 	run(_metadata, DEVICE_DEL, "device_del");
@@ -584,6 +586,7 @@ TEST_F_TIMEOUT(unplug, device_del_under_dma_load, UNPLUG_TIMEOUT)
 
 TEST_F_TIMEOUT(unplug, remove_races_import, UNPLUG_TIMEOUT)
 {
+	DMAVEC_NEEDS(return, NEED_CTEST | NEED_RTEST);
 	import_race(_metadata, REMOVE);
 }
 
@@ -591,6 +594,7 @@ TEST_F_TIMEOUT(unplug, device_del_races_import, UNPLUG_TIMEOUT)
 {
 	char ans[64];
 
+	DMAVEC_NEEDS(return, NEED_CTEST | NEED_RTEST | NEED_AGENT);
 	if (agent_call("HOSTPLUGGABLE", ans, sizeof(ans)))
 		SKIP(return, "the runner cannot unplug devices here: %s", ans);
 	import_race(_metadata, DEVICE_DEL);

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * Helpers shared by the dmavec kselftests: finding the device nodes,
- * reading and writing sysfs/debugfs files.
+ * reading and writing sysfs/debugfs files, and what a test needs to run.
  */
 #ifndef DMAVEC_UTIL_H
 #define DMAVEC_UTIL_H
@@ -14,6 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#include "host_agent.h"
 
 /*
  * Opens the first /dev/<prefix>* node (O_RDWR | O_CLOEXEC); stores the rest
@@ -109,6 +111,77 @@ static inline unsigned long long bar_phys(const char *bdf, int bar)
 	fclose(fp);
 	return sscanf(line, "%llx %llx %llx", &s, &e, &f) == 3 ? s : 0;
 }
+
+/*
+ * Whether the test runs under the dmavec VM runner, whose init
+ * (selftests/vm/init) exports DMAVEC_MODE: there the devices, the modules
+ * and the host agent are all present, so a missing one is a failure.
+ */
+static inline int dmavec_runner(void)
+{
+	return !!getenv("DMAVEC_MODE");
+}
+
+/* What a test needs, for dmavec_missing(). */
+enum {
+	NEED_DEV = 1 << 0,	/* a /dev/dmavec-* node: dmavec_bar bound to ivshmem */
+	NEED_EDU = 1 << 1,	/* a /dev/dmavec-edu-* node: dmavec_edu bound to edu */
+	NEED_STATS = 1 << 2,	/* debugfs dmavec/: the dmavec module */
+	NEED_CTEST = 1 << 3,	/* debugfs dmavec_ctest/: the C API test module */
+	NEED_RTEST = 1 << 4,	/* debugfs dmavec_test/: the Rust API test module */
+	NEED_AGENT = 1 << 5,	/* the VM runner's host agent (host_agent.h) */
+	NEED_DMA_HEAP = 1 << 6,	/* /dev/dma_heap/system */
+	NEED_UDMABUF = 1 << 7,	/* /dev/udmabuf */
+};
+
+/* Whether the first /dev/<prefix>* node (see open_node()) opens. */
+static inline int have_node(const char *prefix)
+{
+	int fd = open_node(prefix, NULL, 0);
+
+	if (fd < 0)
+		return 0;
+	close(fd);
+	return 1;
+}
+
+/*
+ * What of @needs this system lacks, as the reason to skip a test, or NULL.
+ * Under the VM runner always NULL: the test runs and fails on what lacks.
+ */
+static inline const char *dmavec_missing(unsigned int needs)
+{
+	if (dmavec_runner())
+		return NULL;
+	if ((needs & NEED_DEV) && !have_node("dmavec-"))
+		return "no /dev/dmavec-* node (dmavec_bar and QEMU's ivshmem-plain)";
+	if ((needs & NEED_EDU) && !have_node("dmavec-edu-"))
+		return "no /dev/dmavec-edu-* node (dmavec_edu and QEMU's edu)";
+	if ((needs & NEED_STATS) && access("/sys/kernel/debug/dmavec/stats", R_OK))
+		return "no debugfs dmavec/stats (the dmavec module; debugfs mounted?)";
+	if ((needs & NEED_CTEST) && access("/sys/kernel/debug/dmavec_ctest/export", R_OK))
+		return "no debugfs dmavec_ctest/ (the dmavec_ctest test module)";
+	if ((needs & NEED_RTEST) && access("/sys/kernel/debug/dmavec_test/import", R_OK))
+		return "no debugfs dmavec_test/ (the dmavec_test test module)";
+	if ((needs & NEED_DMA_HEAP) && access("/dev/dma_heap/system", R_OK))
+		return "no /dev/dma_heap/system (CONFIG_DMABUF_HEAPS_SYSTEM)";
+	if ((needs & NEED_UDMABUF) && access("/dev/udmabuf", R_OK | W_OK))
+		return "no /dev/udmabuf (CONFIG_UDMABUF)";
+	if ((needs & NEED_AGENT) && !agent_available())
+		return "no host agent on " HOST_AGENT_TTY " (the dmavec VM runner's)";
+	return NULL;
+}
+
+/*
+ * Skips the test (running @statement, usually "return") when this system
+ * lacks some of @needs; under the VM runner the test runs on.
+ */
+#define DMAVEC_NEEDS(statement, needs) do {				\
+	const char *__why = dmavec_missing(needs);			\
+									\
+	if (__why)							\
+		SKIP(statement, "%s", __why);				\
+} while (0)
 
 /*
  * fail-nth of this thread, kept open: writing N makes the N-th fault

@@ -18,6 +18,7 @@
 #include <linux/dmavec_edu.h>
 #include <linux/types.h>
 
+#include "kselftest.h"
 #include "host_agent.h"
 #include "dmavec_util.h"
 
@@ -73,12 +74,17 @@ int main(void)
 	struct dmavec_alloc a;
 	struct dmavec_range r[2];
 	struct dmavec_export e;
+	const char *why = dmavec_missing(NEED_DEV | NEED_EDU | NEED_AGENT);
 	char name[256];
 	size_t len, ok;
 	long n0, n1;
 	__u8 *map;
 	int dev;
 
+	if (why) {
+		printf(M "SKIP: %s\n", why);
+		return KSFT_SKIP;
+	}
 	dev = open_node("dmavec-", name, sizeof(name));
 	if (dev < 0 || ioctl(dev, DMAVEC_IOCTL_INFO, &info)) {
 		printf(M "FAIL: no dmavec device\n");
