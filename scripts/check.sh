@@ -101,6 +101,10 @@ spdx() {
 gate spdx spdx
 mapfile -t rst_files < <(git ls-files --cached --others --exclude-standard '*.rst')
 gate rst python3 scripts/rstcheck.py "$src" "${rst_files[@]}"
+# The kselftests as the kernel builds them: copied to
+# tools/testing/selftests/drivers/dmavec of the source, built and run with the
+# kselftest make (on this host, without the devices, every case skips).
+gate kselftest-intree "$here/kselftest-intree.sh" --run
 
 echo "== modules (clippy-driver, zero warnings)"
 if "$here/modules.sh" debug CLIPPY=1 > "$logdir/modules.log" 2>&1 &&

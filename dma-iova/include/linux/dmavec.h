@@ -9,6 +9,7 @@
 #ifndef _LINUX_DMAVEC_H
 #define _LINUX_DMAVEC_H
 
+#include <linux/bits.h>
 #include <linux/dma-direction.h>
 #include <linux/types.h>
 
@@ -93,7 +94,7 @@ struct dmavec_export_info {
  * reached from the CPU some other way only (vfio-pci maps BARs through its
  * device file, never through the dma-buf).
  */
-#define DMAVEC_EXPORT_NO_MMAP		(1U << 0)
+#define DMAVEC_EXPORT_NO_MMAP		BIT(0)
 
 /**
  * dmavec_export() - Export physical ranges as a dma-buf
