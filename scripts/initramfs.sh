@@ -18,6 +18,8 @@ tests="$mods/tests"
 stage="$mods/initramfs"
 
 mkdir -p "$tests"
+# Absolute: the kselftest make runs in selftests/kselftest.
+tests=$(cd "$tests" && pwd)
 # The kernel's own vfio selftests, and the kernel's uapi headers (in
 # $tests/.khdr) that dmavec_vfio_test needs too: the host's are older.
 "$here/vfio-selftests.sh" "$tests"
