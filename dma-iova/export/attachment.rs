@@ -177,8 +177,14 @@ impl Buffer {
             _ => None,
         };
         let m = Mapping::map_checked(dma, &self.ranges, route, dir)?;
-        // SAFETY: The caller holds the reservation lock. On error `m` unmaps as it drops.
-        let sync_id = unsafe { st.add_cpu_sync(&m) }?;
+        // MMIO is never synced for the CPU (`begin_cpu_access` does nothing for it): only the
+        // runs of system memory are recorded, which costs two allocations per map.
+        let sync_id = if self.is_mmio() {
+            None
+        } else {
+            // SAFETY: The caller holds the reservation lock. On error `m` unmaps as it drops.
+            unsafe { st.add_cpu_sync(&m) }?
+        };
         *self.live.lock() += 1;
         st.live.add(1, Relaxed);
         crate::stats::STATS.maps.add(1, Relaxed);
