@@ -633,5 +633,5 @@ module! {
     authors: ["dmavec developers"],
     description: "dmavec map/unmap benchmark against the dma-buf core's sg_table helper",
     license: "GPL",
-    imports_ns: ["DMA_BUF"],
+    imports_ns: ["DMA_BUF", "DMAVEC"],
 }

@@ -8,6 +8,7 @@
  */
 #include <linux/export.h>
 
-#define EXPORT_SYMBOL_RUST_GPL(sym) extern int sym; EXPORT_SYMBOL_GPL(sym)
+/* In the namespace of the C API: users import "DMAVEC" either way. */
+#define EXPORT_SYMBOL_RUST_GPL(sym) extern int sym; EXPORT_SYMBOL_NS_GPL(sym, "DMAVEC")
 
 #include "dmavec_exports_generated.h"

@@ -613,7 +613,7 @@ module! {
     authors: ["dmavec developers"],
     description: "Export PCI memory BARs as dma-bufs through dmavec",
     license: "GPL",
-    imports_ns: ["DMA_BUF"],
+    imports_ns: ["DMA_BUF", "DMAVEC"],
     params: {
         bar: u32 {
             default: 2,

@@ -181,7 +181,7 @@ module! {
     authors: ["dmavec developers"],
     description: "dma-buf importer for QEMU's edu device, DMA through dmavec's dma_vec arrays",
     license: "GPL",
-    imports_ns: ["DMA_BUF"],
+    imports_ns: ["DMA_BUF", "DMAVEC"],
     params: {
         unsafe_raw_dma: bool {
             default: false,

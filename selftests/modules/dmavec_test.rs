@@ -722,5 +722,5 @@ module! {
     authors: ["dmavec developers"],
     description: "dmavec tests on real devices (test VMs only)",
     license: "GPL",
-    imports_ns: ["DMA_BUF"],
+    imports_ns: ["DMA_BUF", "DMAVEC"],
 }
