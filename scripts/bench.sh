@@ -19,29 +19,33 @@ kdir=$(vm_ready plain)
 # An 8 GiB BAR (a sparse host file, never written): 4096 ranges of 2 MiB fit it
 # contiguously, and the 6 GiB rows fit it.
 shm=$((8 << 30))
-status=0
 logs=()
-# strict and lazy: the importer behind the translating IOMMU, which flushes
-# its IOTLB on every unmap (strict) or in batches (iommu.strict=0); pt: the
-# IOMMU in passthrough, the direct path.
-for mode in strict lazy pt; do
-	append="dmavec.bench_reps=${DMAVEC_BENCH_REPS:-21}"
-	opts=()
+# boot NAME MODE KERNEL INITRD GUEST_MODE TIMEOUT RUN.PY-ARGS...: one boot in IOMMU
+# MODE: strict and lazy put the importer behind the translating IOMMU, which
+# flushes its IOTLB on every unmap (strict) or in batches (iommu.strict=0); pt
+# puts the IOMMU in passthrough, the direct path. Its log joins the tables.
+boot() {
+	local name=$1 mode=$2 kernel=$3 initrd=$4 guest=$5 timeout=$6 status=0
+	shift 6
+	local append="dmavec.bench_reps=${DMAVEC_BENCH_REPS:-21}" opts=()
 	case $mode in
 	lazy) opts=(--lazy-iommu) ;;
 	pt) append+=" iommu=pt" ;;
 	esac
-	echo "booting the VM ($mode) and running the matrix ..." >&2
-	python3 selftests/vm/run.py --kernel "$kdir/arch/x86/boot/bzImage" \
-		--initrd out/plain/initrd.gz --mode bench --shm-size $shm --quiet "${opts[@]}" \
-		--append "$append" --log "out/logs/vm-bench-$mode.log" --timeout 3000 \
-		> "out/logs/vm-bench-$mode.result" || status=$?
+	python3 selftests/vm/run.py --kernel "$kernel/arch/x86/boot/bzImage" \
+		--initrd "$initrd" --mode "$guest" --quiet "${opts[@]}" "$@" \
+		--append "$append" --log "out/logs/vm-$name-$mode.log" --timeout "$timeout" \
+		> "out/logs/vm-$name-$mode.result" || status=$?
 	if [ $status -ne 0 ]; then
-		grep FAIL "out/logs/vm-bench-$mode.result" >&2 || true
-		tail -n 20 "out/logs/vm-bench-$mode.log" >&2
+		grep FAIL "out/logs/vm-$name-$mode.result" >&2 || true
+		tail -n 20 "out/logs/vm-$name-$mode.log" >&2
 		exit $status
 	fi
-	logs+=("$mode=out/logs/vm-bench-$mode.log")
+	logs+=("$mode=out/logs/vm-$name-$mode.log")
+}
+for mode in strict lazy pt; do
+	echo "booting the VM ($mode) and running the matrix ..." >&2
+	boot bench $mode "$kdir" out/plain/initrd.gz bench 3000 --shm-size $shm
 done
 # vfio-pci converted: the in-tree kernel, dmavec and vfio-pci built in, no
 # sanitizers (built on first use; make check does not need it).
@@ -52,22 +56,7 @@ ird=out/intree
 mkdir -p "$ird"
 DMAVEC_NO_MODULES=1 "$here/initramfs.sh" "$ird" "$ird/initrd.gz" >&2
 for mode in strict lazy pt; do
-	append="dmavec.bench_reps=${DMAVEC_BENCH_REPS:-21}"
-	opts=()
-	case $mode in
-	lazy) opts=(--lazy-iommu) ;;
-	pt) append+=" iommu=pt" ;;
-	esac
 	echo "booting the in-tree VM ($mode) for vfio-pci on dmavec ..." >&2
-	python3 selftests/vm/run.py --kernel "$ykdir/arch/x86/boot/bzImage" \
-		--initrd "$ird/initrd.gz" --mode vfiobench --quiet "${opts[@]}" \
-		--append "$append" --log "out/logs/vm-vfiobench-$mode.log" --timeout 1800 \
-		> "out/logs/vm-vfiobench-$mode.result" || status=$?
-	if [ $status -ne 0 ]; then
-		grep FAIL "out/logs/vm-vfiobench-$mode.result" >&2 || true
-		tail -n 20 "out/logs/vm-vfiobench-$mode.log" >&2
-		exit $status
-	fi
-	logs+=("$mode=out/logs/vm-vfiobench-$mode.log")
+	boot vfiobench $mode "$ykdir" "$ird/initrd.gz" vfiobench 1800
 done
 python3 "$here/bench.py" "${logs[@]}"

@@ -271,6 +271,64 @@ mod tests {
         invalidate_mappings: Some(core_importer_invalidate),
     };
 
+    /// A dynamic attachment through the dma-buf core's importer API and its one mapping (the
+    /// map's result), both undone when dropped.
+    struct CoreMap {
+        dmabuf: *mut bindings::dma_buf,
+        att: *mut bindings::dma_buf_attachment,
+        sgt: Result<*mut bindings::sg_table>,
+    }
+
+    impl CoreMap {
+        /// Attaches `dev` to `dmabuf` with `ops` and maps it bidirectionally.
+        ///
+        /// # Safety
+        ///
+        /// `dev` is a valid device until the returned value is dropped, and `dmabuf` outlives
+        /// it.
+        unsafe fn new(
+            dmabuf: &dmavec::DmaBuf,
+            dev: *mut bindings::device,
+            ops: &'static bindings::dma_buf_attach_ops,
+        ) -> Result<Self> {
+            // SAFETY: `dmabuf` holds a reference; `dev` is valid (the caller's guarantee);
+            // `ops` is static.
+            let att = from_err_ptr(unsafe {
+                bindings::dma_buf_dynamic_attach(dmabuf.as_raw(), dev, ops, core::ptr::null_mut())
+            })?;
+            // SAFETY: `dmabuf` holds a reference; a dynamic attachment maps with the
+            // reservation lock held.
+            let sgt = from_err_ptr(unsafe {
+                let resv = (*dmabuf.as_raw()).resv;
+                bindings::dma_resv_lock(resv, core::ptr::null_mut());
+                let sgt = bindings::dma_buf_map_attachment(att, BIDI.into());
+                bindings::dma_resv_unlock(resv);
+                sgt
+            });
+            Ok(Self {
+                dmabuf: dmabuf.as_raw(),
+                att,
+                sgt,
+            })
+        }
+    }
+
+    impl Drop for CoreMap {
+        fn drop(&mut self) {
+            // SAFETY: The dma-buf outlives `self` (see `new`); the table, if mapped, is
+            // unmapped with the reservation lock held, then the attachment is detached.
+            unsafe {
+                if let Ok(sgt) = self.sgt {
+                    let resv = (*self.dmabuf).resv;
+                    bindings::dma_resv_lock(resv, core::ptr::null_mut());
+                    bindings::dma_buf_unmap_attachment(self.att, sgt, BIDI.into());
+                    bindings::dma_resv_unlock(resv);
+                }
+                bindings::dma_buf_detach(self.dmabuf, self.att);
+            }
+        }
+    }
+
     #[test]
     fn core_importer_gets_dma_only_sg_table() -> Result {
         let edu = PciRef::edu()?;
@@ -279,25 +337,9 @@ mod tests {
         let released = Arc::new(Atomic::new(0u32), GFP_KERNEL)?;
         let (_buf, dmabuf) = export_ranges(&ranges, None, released)?;
         let dev = dmavec::raw::device(edu.dev());
-        // SAFETY: `dmabuf` holds a reference; `dev` is valid; `CORE_IMPORTER` is static.
-        let att = from_err_ptr(unsafe {
-            bindings::dma_buf_dynamic_attach(
-                dmabuf.as_raw(),
-                dev,
-                &CORE_IMPORTER,
-                core::ptr::null_mut(),
-            )
-        })?;
-        // SAFETY: `dmabuf` holds a reference.
-        let resv = unsafe { (*dmabuf.as_raw()).resv };
-        // SAFETY: A dynamic attachment maps with the reservation lock held.
-        let sgt = from_err_ptr(unsafe {
-            bindings::dma_resv_lock(resv, core::ptr::null_mut());
-            let sgt = bindings::dma_buf_map_attachment(att, BIDI.into());
-            bindings::dma_resv_unlock(resv);
-            sgt
-        });
-        if let Ok(sgt) = sgt {
+        // SAFETY: `edu` holds the device; `dmabuf` outlives the mapping.
+        let m = unsafe { CoreMap::new(&dmabuf, dev, &CORE_IMPORTER) }?;
+        if let Ok(sgt) = m.sgt {
             // SAFETY: A mapped table.
             let (nents, orig, sg) = unsafe { ((*sgt).nents, (*sgt).orig_nents, (*sgt).sgl) };
             assert_eq!(nents, 1);
@@ -313,16 +355,10 @@ mod tests {
             assert_eq!(len as usize, 8 * P);
             assert_eq!(page & !3, 0);
             assert_eq!(iova_to_phys(edu.dev(), addr), ranges[0].paddr());
-            // SAFETY: Mapped above; unmapped with the reservation lock held.
-            unsafe {
-                bindings::dma_resv_lock(resv, core::ptr::null_mut());
-                bindings::dma_buf_unmap_attachment(att, sgt, BIDI.into());
-                bindings::dma_resv_unlock(resv);
-            }
         }
-        // SAFETY: Attached above, unmapped.
-        unsafe { bindings::dma_buf_detach(dmabuf.as_raw(), att) };
-        assert!(sgt.is_ok());
+        let mapped = m.sgt.is_ok();
+        drop(m);
+        assert!(mapped);
         edu.set_max_seg(u32::MAX);
         Ok(())
     }
@@ -346,36 +382,11 @@ mod tests {
         let faux = kernel::faux::Registration::new(c"dmavec_test_faux", None)?;
         let fdev: &kernel::faux::Device<kernel::device::Bound> = faux.as_ref();
         let dev = dmavec::raw::device(fdev.as_ref());
-        // SAFETY: `dmabuf` holds a reference; `dev` is the faux device, registered until
-        // `faux` drops after the detach; `P2P_CORE_IMPORTER` is static.
-        let att = from_err_ptr(unsafe {
-            bindings::dma_buf_dynamic_attach(
-                dmabuf.as_raw(),
-                dev,
-                &P2P_CORE_IMPORTER,
-                core::ptr::null_mut(),
-            )
-        })?;
-        // SAFETY: `dmabuf` holds a reference.
-        let resv = unsafe { (*dmabuf.as_raw()).resv };
-        // SAFETY: A dynamic attachment maps with the reservation lock held.
-        let sgt = from_err_ptr(unsafe {
-            bindings::dma_resv_lock(resv, core::ptr::null_mut());
-            let sgt = bindings::dma_buf_map_attachment(att, BIDI.into());
-            bindings::dma_resv_unlock(resv);
-            sgt
-        });
-        let err = sgt.as_ref().err().copied();
-        if let Ok(sgt) = sgt {
-            // SAFETY: Mapped above (wrongly); unmapped with the reservation lock held.
-            unsafe {
-                bindings::dma_resv_lock(resv, core::ptr::null_mut());
-                bindings::dma_buf_unmap_attachment(att, sgt, BIDI.into());
-                bindings::dma_resv_unlock(resv);
-            }
-        }
-        // SAFETY: Attached above, unmapped.
-        unsafe { bindings::dma_buf_detach(dmabuf.as_raw(), att) };
+        // SAFETY: The faux device stays registered until `faux` drops, after `m`; `dmabuf`
+        // outlives the mapping. The attach succeeds (`?`).
+        let m = unsafe { CoreMap::new(&dmabuf, dev, &P2P_CORE_IMPORTER) }?;
+        let err = m.sgt.as_ref().err().copied();
+        drop(m);
         assert_eq!(err, Some(EPERM));
         Ok(())
     }
