@@ -157,6 +157,20 @@ static ssize_t export_nommap_read(struct file *file, char __user *ubuf,
 	return export_read_flags(ubuf, len, ppos, DMAVEC_EXPORT_NO_MMAP);
 }
 
+/*
+ * QEMU's edu device, the bare DMA master of the import files (a reference
+ * for pci_dev_put()), with the maximum segment size an importer driver
+ * sets; NULL without one.
+ */
+static struct pci_dev *ctest_edu(void)
+{
+	struct pci_dev *edu = pci_get_device(0x1234, 0x11e8, NULL);
+
+	if (edu)
+		dma_set_max_seg_size(&edu->dev, UINT_MAX);
+	return edu;
+}
+
 static const char *const kinds[] = {
 	[DMAVEC_MAP_IOVA] = "iova",
 	[DMAVEC_MAP_DIRECT] = "direct",
@@ -183,11 +197,9 @@ static int ctest_import(int fd, bool limits, u64 max_seg, u64 boundary)
 	size_t nr, i, bytes = 0, maxlen = 0, unaligned = 0;
 	int ret;
 
-	edu = pci_get_device(0x1234, 0x11e8, NULL);
+	edu = ctest_edu();
 	if (!edu)
 		return -ENODEV;
-	/* An importer driver raises its device's maximum segment size. */
-	dma_set_max_seg_size(&edu->dev, UINT_MAX);
 	dmabuf = dma_buf_get(fd);
 	if (IS_ERR(dmabuf)) {
 		ret = PTR_ERR(dmabuf);
@@ -282,10 +294,9 @@ static int ctest_sgt(int fd)
 	unsigned int i;
 	int ret = 0;
 
-	edu = pci_get_device(0x1234, 0x11e8, NULL);
+	edu = ctest_edu();
 	if (!edu)
 		return -ENODEV;
-	dma_set_max_seg_size(&edu->dev, UINT_MAX);
 	dmabuf = dma_buf_get(fd);
 	if (IS_ERR(dmabuf)) {
 		ret = PTR_ERR(dmabuf);
@@ -364,10 +375,9 @@ static int ctest_time(int fd, unsigned int reps)
 	size_t nr = 0;
 	int ret = 0;
 
-	edu = pci_get_device(0x1234, 0x11e8, NULL);
+	edu = ctest_edu();
 	if (!edu)
 		return -ENODEV;
-	dma_set_max_seg_size(&edu->dev, UINT_MAX);
 	tc = kcalloc(2 * reps, sizeof(*tc), GFP_KERNEL);
 	if (!tc) {
 		ret = -ENOMEM;
