@@ -363,6 +363,10 @@ def judge(lines, res, timed_out, exempt):
         res.fail("guest run", "timeout")
     elif not done:
         res.fail("guest run", "guest did not finish (panic or crash)")
+        # The last lines say how: a kernel panic, or QEMU's own error (an emulated
+        # device's hw_error() aborts the VM without a kernel message).
+        for ln in [ln for ln in lines if not ln.startswith(DUMP)][-25:]:
+            print(f"        | {ln.rstrip()[:160]}")
     else:
         res.ok("guest run finished")
     # A test that provokes a splat on purpose opens a window for its kind in the
