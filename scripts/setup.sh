@@ -123,6 +123,8 @@ setup_source() {
 	local p
 	for p in "$DMAVEC_ROOT"/patches/*.patch; do
 		[ -e "$p" ] || continue
+		# The series' cover letter carries no diff.
+		case $p in */0000-cover-letter.patch) continue ;; esac
 		log "applying $(basename "$p")"
 		patch -d "$dst.tmp" -p1 -s --no-backup-if-mismatch < "$p"
 	done
