@@ -13,6 +13,8 @@ use crate::{
     shim,
 };
 use core::{ffi::c_void, ptr::NonNull};
+
+mod mapping;
 use kernel::{
     bindings,
     device::Device,

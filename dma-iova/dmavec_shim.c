@@ -181,6 +181,10 @@ EXPORT_SYMBOL_NS_GPL(dmavec_attachment_dmabuf, "DMAVEC");
 EXPORT_SYMBOL_NS_GPL(dmavec_map, "DMAVEC");
 EXPORT_SYMBOL_NS_GPL(dmavec_set_seg_limits, "DMAVEC");
 EXPORT_SYMBOL_NS_GPL(dmavec_unmap, "DMAVEC");
+EXPORT_SYMBOL_NS_GPL(dmavec_mapping_map, "DMAVEC");
+EXPORT_SYMBOL_NS_GPL(dmavec_mapping_vecs, "DMAVEC");
+EXPORT_SYMBOL_NS_GPL(dmavec_mapping_type, "DMAVEC");
+EXPORT_SYMBOL_NS_GPL(dmavec_mapping_unmap, "DMAVEC");
 
 /* capi.rs mirrors struct dmavec_export_info. */
 static_assert(offsetof(struct dmavec_export_info, release) == 48);

@@ -6,10 +6,14 @@
 //! gets a dma-buf ([`DmaBuf`]) plus a shared handle on the buffer ([`Buffer`]) through which it
 //! revokes access when the memory goes away (device reset, remove, free) and restores it after.
 //!
-//! Every dmavec buffer has the same `dma_buf_ops`, so importers recognise one ([`is_dmavec`])
-//! and map it to an array of [`DmaVec`](crate::range::DmaVec) directly (see
-//! [`crate::import`]); the dma-buf core's importers (`dma_buf_map_attachment()`) are served a
-//! DMA-only sg_table built from the same [`Mapping`](crate::map::Mapping).
+//! A dmavec buffer offers two mapping types to the dma-buf core's negotiation at attach
+//! (`patches/0007`): the DMA-vector type, whose importers (`dma_buf_map_dma_vec()`, and
+//! [`crate::import`]) get the array of [`DmaVec`](crate::range::DmaVec) of a
+//! [`Mapping`](crate::map::Mapping) as it is, and the sg_table type, whose importers
+//! (`dma_buf_map_attachment()`) get a DMA-only sg_table built from the same mapping. On a
+//! kernel without the negotiation (stock 7.3) every dmavec buffer has the same `dma_buf_ops`,
+//! by which dmavec's importer API recognises one (the fallback in `import::stock`).
+//! [`is_dmavec`] tells the exporter-side C API its own buffers.
 //!
 //! # Policy
 //!
@@ -56,13 +60,18 @@ use kernel::{
 mod attachment;
 mod cpu;
 mod dma_buf_ops;
+#[cfg(dmavec_mapping_types)]
+mod dma_vec_type;
 mod dmabuf;
 mod registry;
 
+#[cfg(not(dmavec_mapping_types))]
 pub(crate) use attachment::LiveMapping;
+pub(crate) use dma_buf_ops::direction;
 pub use dma_buf_ops::is_dmavec;
+#[cfg(not(dmavec_mapping_types))]
+pub(crate) use dma_buf_ops::ops;
 use dma_buf_ops::DMAVEC_OPS;
-pub(crate) use dma_buf_ops::{direction, ops};
 pub use dmabuf::DmaBuf;
 use registry::BUFFERS;
 pub(crate) use registry::{exit_registry, init_registry, Registry};

@@ -4,10 +4,13 @@
 //!
 //! An importer attaches dynamically ([`Attachment::new`]: `allow_peer2peer`, and an
 //! [`Importer::invalidate`] callback), takes the dma-buf's reservation lock
-//! ([`Attachment::lock`]) and maps ([`Locked::map`]). For a dmavec buffer the mapping comes
-//! straight from the mapping core: no sg_table is built. For a buffer of any other exporter the
-//! dma-buf core maps it (`dma_buf_map_attachment()`) and the DMA side of its sg_table is
-//! presented as [`DmaVec`] entries, adjacent segments merged.
+//! ([`Attachment::lock`]) and maps ([`Locked::map`]). The attach asks the dma-buf core for the
+//! DMA-vector mapping type first and the sg_table type second (`patches/0007`); an exporter
+//! that offers the DMA-vector type, dmavec's or any other, maps the buffer to the array
+//! itself, and no sg_table is built. With any other exporter the dma-buf core maps it
+//! (`dma_buf_map_attachment()`) and the DMA side of its sg_table is presented as [`DmaVec`]
+//! entries, adjacent segments merged. On a kernel without the negotiation (stock 7.3),
+//! `stock` recognises dmavec buffers by their ops instead.
 //!
 //! The mapping lives in the attachment and is reachable only through a [`Locked`] guard, which
 //! proves the reservation lock is held: the locking rules of dma-buf are enforced by types. It
@@ -18,11 +21,7 @@
 //!
 //! [`DmaVec`]: crate::range::DmaVec
 
-use crate::{
-    export::{is_dmavec, DmaBuf},
-    map::MapType,
-    range::SegLimits,
-};
+use crate::{export::DmaBuf, map::MapType, range::SegLimits};
 use core::{cell::UnsafeCell, ptr::NonNull};
 use kernel::{
     bindings,
@@ -33,14 +32,23 @@ use kernel::{
 };
 
 mod locked;
+#[cfg(dmavec_mapping_types)]
+mod negotiated;
+#[cfg(not(dmavec_mapping_types))]
+mod stock;
 
 use locked::Mapped;
 pub use locked::{Locked, MappedView};
+#[cfg(dmavec_mapping_types)]
+use negotiated::{attach, ArrayMap};
+#[cfg(not(dmavec_mapping_types))]
+use stock::{attach, ArrayMap};
 
 /// How an [`Attachment`]'s current mapping was made.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum MapKind {
-    /// By dmavec's mapping core, along this path.
+    /// As an array of the DMA-vector mapping type (dmavec's mapping core, or another exporter
+    /// that offers the type), with addresses of this kind.
     Dmavec(MapType),
     /// By another exporter, through the dma-buf core's sg_table.
     SgTable,
@@ -184,7 +192,7 @@ impl Attachment {
         // SAFETY: `dmabuf` holds a reference, `dev` is valid, `IMPORTER_OPS` is static and
         // `priv_` stays valid (pinned) until the attachment is detached in `drop`.
         let raw = from_err_ptr(unsafe {
-            bindings::dma_buf_dynamic_attach(
+            attach(
                 dmabuf.as_raw(),
                 crate::raw::device(dev),
                 &IMPORTER_OPS,
@@ -207,11 +215,6 @@ impl Attachment {
     pub fn resv(&self) -> *mut bindings::dma_resv {
         // SAFETY: `self.dmabuf` holds a reference.
         unsafe { (*self.dmabuf.as_raw()).resv }
-    }
-
-    /// Whether the exporter is dmavec.
-    pub fn is_dmavec(&self) -> bool {
-        is_dmavec(&self.dmabuf)
     }
 
     /// Whether the exporter granted peer-to-peer access.

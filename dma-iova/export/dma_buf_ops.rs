@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! The `dma_buf_ops` of every dmavec buffer: attach, detach, the sg_table map and unmap of the
-//! dma-buf core's importers, and release (those of CPU access are in [`super::cpu`]).
+//! dma-buf core's importers, and release (those of CPU access are in [`super::cpu`], the
+//! DMA-vector mapping type in `super::dma_vec_type`).
 //!
 //! C header: [`include/linux/dma-buf.h`](srctree/include/linux/dma-buf.h).
 
@@ -204,12 +205,15 @@ pub(crate) fn direction(d: bindings::dma_data_direction) -> Option<DataDirection
     })
 }
 
-/// The ops of every dmavec dma-buf.
+/// The ops of every dmavec dma-buf. Without the dma-buf core's mapping types (stock 7.3), the
+/// importer API recognises a dmavec buffer by them (`import::stock`).
+#[cfg(not(dmavec_mapping_types))]
 pub(crate) fn ops() -> &'static bindings::dma_buf_ops {
     &DMAVEC_OPS
 }
 
-/// The dma-buf ops of every dmavec buffer: importers recognise dmavec buffers by them.
+/// The dma-buf ops of every dmavec buffer; with the dma-buf core's mapping types, the
+/// negotiation offers the DMA-vector type ([`super::dma_vec_type`]) before the sg_table.
 pub(super) static DMAVEC_OPS: bindings::dma_buf_ops = bindings::dma_buf_ops {
     attach: Some(dmavec_dma_buf_attach),
     detach: Some(dmavec_dma_buf_detach),
@@ -219,5 +223,7 @@ pub(super) static DMAVEC_OPS: bindings::dma_buf_ops = bindings::dma_buf_ops {
     begin_cpu_access: Some(dmavec_dma_buf_begin_cpu_access),
     end_cpu_access: Some(dmavec_dma_buf_end_cpu_access),
     mmap: Some(dmavec_dma_buf_mmap),
+    #[cfg(dmavec_mapping_types)]
+    match_mapping: Some(super::dma_vec_type::dmavec_dma_buf_match_mapping),
     ..pin_init::zeroed()
 };

@@ -1,14 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! [`Locked`]: an attachment with its dma-buf's reservation lock held, and what that lock
-//! guards: the attachment's mapping (made by dmavec's mapping core, or from another exporter's
-//! sg_table), its segment limits and the fences of its DMA.
+//! guards: the attachment's mapping (an array of the DMA-vector type, or collected from the
+//! exporter's sg_table), its segment limits and the fences of its DMA.
 //!
 //! C header: [`include/linux/dma-buf.h`](srctree/include/linux/dma-buf.h).
 
-use super::{Inner, MapKind};
+use super::{ArrayMap, Inner, MapKind};
 use crate::{
-    export::{buffer_of, LiveMapping},
     fence::Fence,
     map::{DmaBackend, KernelDma},
     range::{DmaVec, SegLimits},
@@ -25,10 +24,7 @@ use kernel::{
 };
 
 pub(super) enum Mapped {
-    Native {
-        live: LiveMapping<'static>,
-        dir: DataDirection,
-    },
+    Array(ArrayMap),
     Foreign {
         sgt: NonNull<bindings::sg_table>,
         dir: DataDirection,
@@ -40,7 +36,8 @@ pub(super) enum Mapped {
 impl Mapped {
     fn dir(&self) -> DataDirection {
         match self {
-            Self::Native { dir, .. } | Self::Foreign { dir, .. } => *dir,
+            Self::Array(a) => a.dir(),
+            Self::Foreign { dir, .. } => *dir,
         }
     }
 }
@@ -132,11 +129,17 @@ impl<'a> Locked<'a> {
     /// The current mapping is returned if it was made for `dir` or for
     /// [`DataDirection::Bidirectional`], as `dma_buf_map_attachment()` does with its cache.
     ///
+    /// An exporter that offers the DMA-vector mapping type (every dmavec buffer, and any other
+    /// exporter that does) gives its array, merged and split within the importer's own limits
+    /// if it stated any; with any other exporter the dma-buf core's sg_table is mapped and its
+    /// DMA side collected.
+    ///
     /// # Errors
     ///
     /// `EBUSY` if the attachment is mapped already for another direction (unmap first);
     /// dmavec buffers: `ENODEV` once revoked, and the errors of [`crate::Mapping::map`]; other
-    /// exporters: what `dma_buf_map_attachment()` returns, and `ENOMEM`.
+    /// exporters: what `dma_buf_map_dma_vec()` or `dma_buf_map_attachment()` returns, and
+    /// `ENOMEM`.
     pub fn map(&mut self, dir: DataDirection) -> Result<MappedView<'_>> {
         // SAFETY: `self` proves it.
         unsafe { shim::dmavec_shim_dma_resv_assert_held(self.resv()) };
@@ -149,21 +152,10 @@ impl<'a> Locked<'a> {
         if self.slot().is_none() {
             let limits = self.limits();
             let attach = self.attach.as_ptr();
-            // SAFETY: The attachment is valid.
-            let dmabuf = unsafe { (*attach).dmabuf };
-            // SAFETY: The attachment holds a reference to its dma-buf, so `dmabuf` is live;
-            // its `ops` identify the exporter.
-            let native = core::ptr::eq(unsafe { (*dmabuf).ops }, crate::export::ops());
-            let m = if native {
-                // SAFETY: A dmavec dma-buf, attached (so not released), lock held.
-                let buf = unsafe { buffer_of(dmabuf) };
-                Mapped::Native {
-                    // SAFETY: `attach` is an attachment of `buf`'s dma-buf, lock held.
-                    live: unsafe { buf.map_attachment(attach, dir, limits) }?.into_static(),
-                    dir,
-                }
-            } else {
-                map_foreign(attach, dir, limits)?
+            // SAFETY: The attachment is valid and `self` proves the reservation lock is held.
+            let m = match unsafe { ArrayMap::map(attach, dir, limits) }? {
+                Some(a) => Mapped::Array(a),
+                None => map_foreign(attach, dir, limits)?,
             };
             *self.slot() = Some(m);
         }
@@ -203,7 +195,11 @@ impl<'a> Locked<'a> {
     pub fn unmap(&mut self) {
         let attach = self.attach.as_ptr();
         match self.slot().take() {
-            None | Some(Mapped::Native { .. }) => {}
+            None => {}
+            Some(Mapped::Array(a)) => {
+                // SAFETY: Mapped for this attachment in `map`; lock held.
+                unsafe { a.unmap(attach) };
+            }
             Some(Mapped::Foreign { sgt, dir, .. }) => {
                 // SAFETY: `sgt` was mapped for this attachment in `map_foreign`; lock held.
                 unsafe { bindings::dma_buf_unmap_attachment(attach, sgt.as_ptr(), dir.into()) };
@@ -223,10 +219,10 @@ impl Drop for Locked<'_> {
 
 fn view(m: &Mapped) -> MappedView<'_> {
     match m {
-        Mapped::Native { live: l, .. } => MappedView {
-            entries: l.mapping().entries(),
-            kind: MapKind::Dmavec(l.mapping().map_type()),
-            bytes: l.mapping().size(),
+        Mapped::Array(a) => MappedView {
+            entries: a.entries(),
+            kind: MapKind::Dmavec(a.kind()),
+            bytes: a.bytes(),
         },
         Mapped::Foreign { entries, bytes, .. } => MappedView {
             entries,

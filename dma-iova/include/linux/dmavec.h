@@ -25,8 +25,13 @@ struct p2pdma_provider;
  *	once: the importer sits behind a translating IOMMU
  * @DMAVEC_MAP_DIRECT: dma_map_phys() per range: no translating IOMMU
  * @DMAVEC_MAP_BUS_ADDR: PCI bus addresses of MMIO behind a common switch
- * @DMAVEC_MAP_SG_TABLE: a dma-buf of another exporter, mapped by the
- *	dma-buf core; the entries are the DMA side of its sg_table
+ * @DMAVEC_MAP_SG_TABLE: a dma-buf whose exporter does not offer the
+ *	DMA-vector mapping type, mapped by the dma-buf core; the entries are
+ *	the DMA side of its sg_table
+ *
+ * The first three are the numbers of &enum dma_buf_dma_vec_addr too: they
+ * say how an exporter of the DMA-vector mapping type, dmavec or another,
+ * mapped the array.
  */
 enum dmavec_map_type {
 	DMAVEC_MAP_IOVA,
@@ -319,5 +324,74 @@ int dmavec_set_seg_limits(struct dmavec_attachment *att, size_t max_segment,
  * lock.
  */
 void dmavec_unmap(struct dmavec_attachment *att);
+
+struct dmavec_mapping;
+
+/**
+ * dmavec_mapping_map() - Map physical ranges as an array of DMA ranges
+ * @dev: the device that will DMA (an importer's &dma_buf_attachment.dev)
+ * @provider: the P2PDMA provider of the MMIO @ranges belong to; NULL for
+ *	system memory. It must stay valid until dmavec_mapping_unmap().
+ * @ranges: the ranges, in buffer order, by the rules of
+ *	dmavec_phys_vec_check(); read during the call only
+ * @nr_ranges: number of entries in @ranges
+ * @dir: the direction of the DMA
+ *
+ * The mapping core of dmavec's exporter, for an exporter that keeps its own
+ * &dma_buf_ops and offers the DMA-vector mapping type with them: its
+ * &dma_buf_dma_vec_ops.map_dma_vec calls this with the attachment's device
+ * and hands over dmavec_mapping_vecs(), its unmap_dma_vec calls
+ * dmavec_mapping_unmap(). Behind a translating IOMMU the ranges are linked
+ * into one IOVA allocation; without one they are mapped range by range with
+ * dma_map_phys(); MMIO that @dev reaches through a common PCI switch gets
+ * bus addresses. Entries follow @dev's segment limits
+ * (dma_get_max_seg_size(), dma_get_seg_boundary()). The exporter
+ * serialises a mapping against the memory going away (revocation).
+ *
+ * Context: Process context; may sleep.
+ * Return: the mapping, or an ERR_PTR(): -EINVAL for ranges that break the
+ * rules of dmavec_phys_vec_check(), no ranges, or a bad @dir; -EOVERFLOW
+ * when a range wraps or the total is too large; -EPERM when @dev cannot
+ * reach the MMIO of @provider (PCI_P2PDMA_MAP_NOT_SUPPORTED); -ERANGE when
+ * the buffer or an entry lies beyond what @dev can address; -ENOMEM; or the
+ * error of the DMA API call that failed. Nothing stays mapped on error.
+ */
+struct dmavec_mapping *dmavec_mapping_map(struct device *dev,
+					  struct p2pdma_provider *provider,
+					  const struct phys_vec *ranges,
+					  size_t nr_ranges,
+					  enum dma_data_direction dir);
+
+/**
+ * dmavec_mapping_vecs() - The entries of a mapping
+ * @m: a mapping dmavec_mapping_map() returned
+ * @nr: receives the number of entries, at least one
+ *
+ * Context: Any context.
+ * Return: the DMA ranges, in buffer order, owned by @m until
+ * dmavec_mapping_unmap().
+ */
+const struct dma_vec *dmavec_mapping_vecs(const struct dmavec_mapping *m,
+					  size_t *nr);
+
+/**
+ * dmavec_mapping_type() - How a mapping was made
+ * @m: a mapping dmavec_mapping_map() returned
+ *
+ * Context: Any context.
+ * Return: %DMAVEC_MAP_IOVA, %DMAVEC_MAP_DIRECT or %DMAVEC_MAP_BUS_ADDR;
+ * the same number as &enum dma_buf_dma_vec_addr.
+ */
+enum dmavec_map_type dmavec_mapping_type(const struct dmavec_mapping *m);
+
+/**
+ * dmavec_mapping_unmap() - Unmap and free a mapping
+ * @m: a mapping dmavec_mapping_map() returned, or NULL (nothing is done)
+ *
+ * The entries must no longer be in use by the device.
+ *
+ * Context: Process context.
+ */
+void dmavec_mapping_unmap(struct dmavec_mapping *m);
 
 #endif /* _LINUX_DMAVEC_H */
