@@ -336,7 +336,8 @@ def judge(lines, res, timed_out, exempt):
             continue
         kind, name = block[0], block[1]
         m = re.match(r"^(\s*)1\.\.(\d+)", ln)
-        if m and (kind == "kselftest" and not m.group(1) or kind == "kunit" and m.group(1)):
+        if m and (kind == "kselftest" and not m.group(1)
+                  or kind == "kunit" and len(m.group(1).expandtabs()) == 4):
             block[3] = int(m.group(2))
             continue
         m = TAP_RE.match(ln)
@@ -346,6 +347,10 @@ def judge(lines, res, timed_out, exempt):
         # KUnit: test cases are the indented lines (the unindented one is the suite).
         # kselftest: test cases are the unindented lines.
         if (kind == "kunit") != bool(indent):
+            continue
+        # KUnit: the cases of a parameterised test are nested one level deeper; the
+        # test's own line, which fails if any of them does, is the one counted.
+        if kind == "kunit" and len(indent.expandtabs()) > 4:
             continue
         block[2] += 1
         full = f"{kind} {name}: {case.strip()}"
