@@ -40,7 +40,7 @@
  *
  * The KUnit suite dmavec_capi tests the exporter's side of the C API that
  * the files above do not reach (dmavec_export_priv(), dmavec_export_ranges(),
- * the export flags).
+ * the export flags) and the mapping core's C face (dmavec_mapping_*()).
  *
  * Test VMs only: edu (1234:11e8) is used as a bare DMA master.
  */
@@ -661,10 +661,78 @@ static void capi_export_flags_and_owner(struct kunit *test)
 	dma_buf_put(dmabuf);
 }
 
+/*
+ * dmavec_mapping_map() for edu: two pages of system memory in reverse order
+ * become one entry behind a translating IOMMU, the entries cover both pages
+ * and the type says how they were made; bad input fails with the errnos of
+ * <linux/dmavec.h> and maps nothing (DMA-API debugging and kmemleak check).
+ */
+static void capi_mapping_map_and_errnos(struct kunit *test)
+{
+	struct pci_dev *edu = ctest_edu();
+	struct dmavec_mapping *m;
+	const struct dma_vec *v;
+	struct page *a, *b;
+	struct phys_vec r[2];
+	size_t nr = 0, i, total = 0;
+
+	if (!edu)
+		kunit_skip(test, "no edu device (1234:11e8)");
+	a = alloc_page(GFP_KERNEL);
+	b = alloc_page(GFP_KERNEL);
+	if (!a || !b)
+		goto out;
+	r[0] = (struct phys_vec){ page_to_phys(b), PAGE_SIZE };
+	r[1] = (struct phys_vec){ page_to_phys(a), PAGE_SIZE };
+	m = dmavec_mapping_map(&edu->dev, NULL, r, 2, DMA_TO_DEVICE);
+	if (IS_ERR(m)) {
+		KUNIT_FAIL(test, "dmavec_mapping_map(): %ld", PTR_ERR(m));
+		goto out;
+	}
+	v = dmavec_mapping_vecs(m, &nr);
+	for (i = 0; i < nr; i++)
+		total += v[i].len;
+	KUNIT_EXPECT_EQ(test, 2 * PAGE_SIZE, total);
+	if (dmavec_mapping_type(m) == DMAVEC_MAP_IOVA) {
+		KUNIT_EXPECT_EQ(test, 1, nr);
+	} else {
+		KUNIT_EXPECT_EQ(test, DMAVEC_MAP_DIRECT, dmavec_mapping_type(m));
+		KUNIT_EXPECT_LE(test, nr, 2);
+	}
+	dmavec_mapping_unmap(m);
+
+	KUNIT_EXPECT_EQ(test, -EINVAL,
+			PTR_ERR(dmavec_mapping_map(&edu->dev, NULL, r, 0, DMA_TO_DEVICE)));
+	KUNIT_EXPECT_EQ(test, -EINVAL,
+			PTR_ERR(dmavec_mapping_map(&edu->dev, NULL, NULL, 2, DMA_TO_DEVICE)));
+	KUNIT_EXPECT_EQ(test, -EINVAL,
+			PTR_ERR(dmavec_mapping_map(&edu->dev, NULL, r, 2, DMA_NONE)));
+	/* An inner boundary inside a page. */
+	r[0].len = PAGE_SIZE / 2;
+	KUNIT_EXPECT_EQ(test, -EINVAL,
+			PTR_ERR(dmavec_mapping_map(&edu->dev, NULL, r, 2, DMA_TO_DEVICE)));
+	r[0].len = 0;
+	KUNIT_EXPECT_EQ(test, -EINVAL,
+			PTR_ERR(dmavec_mapping_map(&edu->dev, NULL, r, 2, DMA_TO_DEVICE)));
+	/* A range that wraps the physical address space. */
+	r[0] = (struct phys_vec){ (phys_addr_t)-PAGE_SIZE, 2 * PAGE_SIZE };
+	KUNIT_EXPECT_EQ(test, -EOVERFLOW,
+			PTR_ERR(dmavec_mapping_map(&edu->dev, NULL, r, 1, DMA_TO_DEVICE)));
+	dmavec_mapping_unmap(NULL);
+out:
+	if (a)
+		__free_page(a);
+	if (b)
+		__free_page(b);
+	pci_dev_put(edu);
+	KUNIT_EXPECT_TRUE(test, a && b);
+}
+
 static struct kunit_case capi_cases[] = {
 	KUNIT_CASE(capi_export_priv_names_the_exporter),
 	KUNIT_CASE(capi_export_ranges_follow_revocation),
 	KUNIT_CASE(capi_export_flags_and_owner),
+	KUNIT_CASE(capi_mapping_map_and_errnos),
 	{}
 };
 
