@@ -17,7 +17,7 @@ KDIR=${KDIR:-$("$here/kernel.sh" debug)}
 mo="$DMAVEC_ROOT/out/rust-analyzer"
 mkdir -p "$mo"
 make -s -C "$KDIR" M="$DMAVEC_ROOT" MO="$mo" "${KMAKE_VARS[@]}" \
-	CONFIG_DMAVEC=m CONFIG_DMAVEC_BAR=m CONFIG_DMAVEC_EDU=m CONFIG_DMAVEC_KUNIT_TEST=y \
+	CONFIG_DMAVEC=m CONFIG_DMAVEC_BAR=m CONFIG_DMAVEC_EDU=m CONFIG_DMAVEC_KUNIT_TEST=y CONFIG_DMAVEC_QEMU_TEST=y \
 	CONFIG_DMAVEC_BENCH=m \
 	rust-analyzer
 python3 - "$mo/rust-project.json" "$out" <<'PY'
