@@ -151,12 +151,14 @@ static IMPORTER_OPS: bindings::dma_buf_attach_ops = bindings::dma_buf_attach_ops
 };
 
 impl Attachment {
-    /// Attaches `dev` to `dmabuf` dynamically, accepting peer-to-peer memory.
+    /// Attaches `dev` to `dmabuf` dynamically, accepting peer-to-peer memory, and asking for
+    /// the DMA-vector mapping type first and the sg_table type second.
     ///
     /// # Errors
     ///
     /// What the exporter's attach refuses with (dmavec: `EPERM` for an importer that cannot
-    /// reach its MMIO, `ENODEV` for a revoked buffer), or `ENOMEM`.
+    /// reach its MMIO, `ENODEV` for a revoked buffer), `EOPNOTSUPP` if the exporter offers
+    /// neither the DMA-vector nor the sg_table mapping type, or `ENOMEM`.
     ///
     /// # Examples
     ///

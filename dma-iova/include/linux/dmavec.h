@@ -222,13 +222,16 @@ struct dmavec_importer_ops {
  *
  * The attachment accepts peer-to-peer memory and is revocable. When the
  * exporter invalidates it, @ops->invalidate is called with the reservation
- * lock held; it is no longer called once dmavec_detach() has started.
+ * lock held; it is no longer called once dmavec_detach() has started. On a
+ * kernel with the dma-buf mapping types it asks for the DMA-vector type
+ * first and the sg_table type second (dma_buf_mapping_attach()).
  *
  * Context: Process context; may sleep. The reservation lock must not be
  * held.
  * Return: the attachment, or an ERR_PTR(): what the exporter refuses with
  * (dmavec: -EPERM for an importer that cannot reach its MMIO, -ENODEV for
- * a revoked buffer), -EINVAL, -ENOMEM.
+ * a revoked buffer), -EOPNOTSUPP if the exporter offers neither type,
+ * -EINVAL, -ENOMEM.
  */
 struct dmavec_attachment *dmavec_attach(struct dma_buf *dmabuf,
 					struct device *dev,
@@ -263,12 +266,15 @@ struct dma_buf *dmavec_attachment_dmabuf(struct dmavec_attachment *att);
  * @nr_vecs: receives the number of entries
  * @type: if not NULL, receives the &enum dmavec_map_type
  *
- * A dmavec dma-buf is mapped by dmavec's mapping core, with no sg_table:
- * behind a translating IOMMU the whole buffer is a single entry, split only
- * where the importer's maximum segment size or segment boundary requires
- * (its device's, or those stated with dmavec_set_seg_limits()). Any other
- * dma-buf is mapped by the dma-buf core and the DMA side of its sg_table is
- * presented as entries, adjacent segments merged within the same limits.
+ * A dma-buf whose exporter offers the DMA-vector mapping type (every dmavec
+ * dma-buf, and any exporter that offers it) is mapped by its exporter, with
+ * no sg_table: for a dmavec dma-buf behind a translating IOMMU the whole
+ * buffer is a single entry, split only where the importer's maximum segment
+ * size or segment boundary requires (its device's, or those stated with
+ * dmavec_set_seg_limits(), within which the exporter's entries are merged
+ * and split). Any other dma-buf is mapped by the dma-buf core and the DMA
+ * side of its sg_table is presented as entries, adjacent segments merged
+ * within the same limits.
  * Mapping an attachment that is mapped already returns the current mapping
  * if it was made for @dir or for DMA_BIDIRECTIONAL.
  *
