@@ -283,15 +283,6 @@ TEST(large_exports_map_to_page_aligned_entries)
 	close(bar);
 }
 
-static int edu_xfer(int edu, unsigned long cmd, __u64 off, __u64 len, __u32 seed, void *data)
-{
-	struct dmavec_edu_xfer x = {
-		.offset = off, .length = len, .seed = seed, .data = (__u64)(unsigned long)data,
-	};
-
-	return ioctl(edu, cmd, &x) ? -errno : 0;
-}
-
 /*
  * edu DMAs into a 6 GiB dma-buf of two swapped 3 GiB ranges: buffer offset
  * b is BAR offset 3 GiB + b below 3 GiB, and b - 3 GiB above. Its writes at

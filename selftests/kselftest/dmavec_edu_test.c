@@ -52,15 +52,6 @@ static int swiotlb_forced(void)
 	return !!strstr(line, "swiotlb=force");
 }
 
-static int edu_xfer(int edu, unsigned long cmd, __u64 off, __u64 len, __u32 seed, void *data)
-{
-	struct dmavec_edu_xfer x = {
-		.offset = off, .length = len, .seed = seed, .data = (__u64)(unsigned long)data,
-	};
-
-	return ioctl(edu, cmd, &x) ? -errno : 0;
-}
-
 FIXTURE(e2e) {
 	int bar, edu, buf;
 	char bdf[256];

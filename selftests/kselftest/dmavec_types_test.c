@@ -37,27 +37,6 @@
 #define XFER		2048ULL
 #define PAGE		4096ULL
 
-static int edu_xfer(int edu, unsigned long cmd, __u64 off, __u64 len, __u32 seed, void *data)
-{
-	struct dmavec_edu_xfer x = {
-		.offset = off, .length = len, .seed = seed, .data = (__u64)(unsigned long)data,
-	};
-
-	return ioctl(edu, cmd, &x) ? -errno : 0;
-}
-
-static int edu_info(int edu, struct dmavec_edu_info *i)
-{
-	return ioctl(edu, DMAVEC_EDU_IOCTL_INFO, i) ? -errno : 0;
-}
-
-static int edu_import(int edu, int fd)
-{
-	struct dmavec_edu_import im = { .fd = fd };
-
-	return ioctl(edu, DMAVEC_EDU_IOCTL_IMPORT, &im) ? -errno : 0;
-}
-
 /* The first line of @path, without its newline. */
 static int read_line(const char *path, char *buf, size_t len)
 {

@@ -13,9 +13,36 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
+#include <linux/dmavec_edu.h>
 
 #include "host_agent.h"
+
+/* edu's WRITE or READ (@cmd) of @len bytes at buffer offset @off; 0 or -errno. */
+static inline int edu_xfer(int edu, unsigned long cmd, __u64 off, __u64 len, __u32 seed,
+			   void *data)
+{
+	struct dmavec_edu_xfer x = {
+		.offset = off, .length = len, .seed = seed, .data = (__u64)(unsigned long)data,
+	};
+
+	return ioctl(edu, cmd, &x) ? -errno : 0;
+}
+
+/* edu's INFO of its import; 0 or -errno. */
+static inline int edu_info(int edu, struct dmavec_edu_info *i)
+{
+	return ioctl(edu, DMAVEC_EDU_IOCTL_INFO, i) ? -errno : 0;
+}
+
+/* edu's IMPORT of the dma-buf @fd; 0 or -errno. */
+static inline int edu_import(int edu, int fd)
+{
+	struct dmavec_edu_import im = { .fd = fd };
+
+	return ioctl(edu, DMAVEC_EDU_IOCTL_IMPORT, &im) ? -errno : 0;
+}
 
 /*
  * Opens the first /dev/<prefix>* node (O_RDWR | O_CLOEXEC); stores the rest

@@ -155,20 +155,6 @@ static int translated(const char *bdf)
 	return !strcmp(type, "DMA\n") || !strcmp(type, "DMA-FQ\n");
 }
 
-static int edu_xfer(int edu, unsigned long cmd, __u64 off, __u64 len, __u32 seed, void *data)
-{
-	struct dmavec_edu_xfer x = {
-		.offset = off, .length = len, .seed = seed, .data = (__u64)(unsigned long)data,
-	};
-
-	return ioctl(edu, cmd, &x) ? -errno : 0;
-}
-
-static int edu_info(int edu, struct dmavec_edu_info *i)
-{
-	return ioctl(edu, DMAVEC_EDU_IOCTL_INFO, i) ? -errno : 0;
-}
-
 /* A test's state: ivshmem bound to vfio-pci, opened through iommufd; edu. */
 struct vctx {
 	char bdf[64], edu_name[64];
