@@ -63,7 +63,8 @@ unsafe extern "C" fn dmavec_dma_buf_map_dma_vec(
         let out = bindings::dma_buf_dma_vec {
             vecs: m.entries().as_ptr().cast(),
             nr: m.entries().len(),
-            // The numbers of `MapType` are those of `enum dma_buf_dma_vec_addr`.
+            // CAST: The numbers of `MapType` are those of `enum dma_buf_dma_vec_addr` (asserted
+            // in dmavec_shim.c).
             addr: m.map_type() as bindings::dma_buf_dma_vec_addr,
             exp_priv: core::ptr::null_mut(),
         };
