@@ -71,7 +71,8 @@ gate checkpatch-c checkpatch_files "${c_files[@]}"
 # Patches go in on stdin: inside a git work tree checkpatch checks something else.
 # FILE_PATH_CHANGES ("does MAINTAINERS need updating?") is raised for any new
 # file; the only ones are vfio-pci's (patches/0006), which the VFIO DRIVER
-# entry already covers (F: drivers/vfio/).
+# entry already covers (F: drivers/vfio/), and rust/kernel/pci/p2pdma.rs
+# (patches/0011), which PCI SUBSYSTEM [RUST] covers (F: rust/kernel/pci/).
 checkpatch_patches() {
 	local p rc=0
 	for p in patches/*.patch; do
