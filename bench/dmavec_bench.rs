@@ -389,7 +389,7 @@ fn run(cell: Cell) -> Result<Row> {
     // B needs an attachment of edu to a dma-buf of these ranges, with its reservation lock.
     let mut v = KVec::with_capacity(ranges.len(), GFP_KERNEL)?;
     v.extend_from_slice(&ranges, GFP_KERNEL)?;
-    let (_buf, dmabuf) = export_mmio(v, prov)?;
+    let (_buf, dmabuf) = export_mmio(v, prov.clone())?;
     let att = Attachment::new(dmabuf, edu.dev(), Idle)?;
     let locked = att.lock();
 
@@ -412,7 +412,7 @@ fn run(cell: Cell) -> Result<Row> {
     }
     let mut s = Setup {
         dev: edu.dev(),
-        prov,
+        prov: prov.clone(),
         ranges,
         path,
         route: KernelDma::new(edu.dev()).p2p_type(&prov),

@@ -38,7 +38,7 @@
 //! still using it.
 
 use crate::{
-    map::Provider,
+    map::{Provider, Unbind},
     range::{PhysVec, Ranges},
     shim,
 };
@@ -112,6 +112,9 @@ pub struct Buffer {
     ops: KBox<dyn ExporterOps>,
     /// Written with the reservation lock held; read by attach (advisory) and map (locked).
     revoked: Atomic<bool>,
+    /// Revoked for good: the provider's device was unbound ([`revoke_unbound`]). Set under
+    /// the registry's lock, before the revocation; read by restore, under the state lock.
+    unbound: Atomic<bool>,
     #[pin]
     state: Mutex<State>,
     /// Mappings alive, across all attachments.
@@ -212,6 +215,9 @@ impl ModuleOwner {
 /// buf.revoke();
 /// ```
 pub fn export(info: ExportInfo, ops: KBox<dyn ExporterOps>) -> Result<(Arc<Buffer>, DmaBuf)> {
+    if info.provider.as_ref().is_some_and(Provider::is_unbound) {
+        return Err(ENODEV);
+    }
     let ranges = Ranges::new(info.ranges)?;
     let size = ranges.size();
     let mut offsets = KVec::with_capacity(ranges.len(), GFP_KERNEL)?;
@@ -230,6 +236,7 @@ pub fn export(info: ExportInfo, ops: KBox<dyn ExporterOps>) -> Result<(Arc<Buffe
             mmap: info.mmap,
             ops,
             revoked: Atomic::new(false),
+            unbound: Atomic::new(false),
             state <- new_mutex!(State { dmabuf: None }, "dmavec::Buffer::state"),
             live <- new_mutex!(0, "dmavec::Buffer::live"),
             unmapped <- new_condvar!("dmavec::Buffer::unmapped"),
@@ -262,8 +269,47 @@ pub fn export(info: ExportInfo, ops: KBox<dyn ExporterOps>) -> Result<(Arc<Buffe
     // or an exporter's `release` would run while this function reports an error.
     let dmabuf = DmaBuf(raw);
     buf.state.lock().dmabuf = Some(dmabuf.0);
-    BUFFERS.lock().push_back(registered);
+    let mut list = BUFFERS.lock();
+    if buf.provider.as_ref().is_some_and(Provider::is_unbound) {
+        // Unbound since the check above, and `revoke_unbound()` has walked the registry
+        // already (it marks the provider under this lock first): born revoked for good. No
+        // importer can have reached the dma-buf yet, so there is nothing to invalidate.
+        buf.unbound.store(true, Relaxed);
+        buf.revoked.store(true, Relaxed);
+    }
+    list.push_back(registered);
+    drop(list);
     Ok((buf, dmabuf))
+}
+
+/// Revokes for good every buffer exported with the provider of `unbind`: its device is being
+/// unbound, and the provider goes with it (see [`Provider::of_bar`]).
+///
+/// Buffers are revoked one at a time, each with the registry's lock released, since a
+/// revocation waits for importers and one may release another buffer meanwhile.
+pub(crate) fn revoke_unbound(unbind: &Unbind) {
+    // Under the lock, against a registration in progress: from here on `export()` registers
+    // no live buffer with this provider.
+    {
+        let _list = BUFFERS.lock();
+        unbind.gone.store(true, Relaxed);
+    }
+    loop {
+        let next: Option<Arc<Buffer>> = {
+            let list = BUFFERS.lock();
+            let found = list.iter().find(|b| {
+                !b.unbound.load(Relaxed) && b.provider.as_ref().is_some_and(|p| p.is_of(unbind))
+            });
+            found.map(|b| {
+                b.unbound.store(true, Relaxed);
+                b.into()
+            })
+        };
+        let Some(buf) = next else {
+            return;
+        };
+        buf.revoke();
+    }
 }
 
 /// The buffer behind a dmavec dma-buf.
@@ -311,13 +357,18 @@ impl Buffer {
         self.set_revoked(true);
     }
 
-    /// Restores access after [`Buffer::revoke`]: the next map succeeds again.
+    /// Restores access after [`Buffer::revoke`]: the next map succeeds again. Does nothing for
+    /// a buffer whose [`Provider::of_bar`] device was unbound: that revocation is for good.
     pub fn restore(&self) {
         self.set_revoked(false);
     }
 
     fn set_revoked(&self, revoked: bool) {
         let state = self.state.lock();
+        if !revoked && self.unbound.load(Relaxed) {
+            // The provider's device is gone: revoked for good.
+            return;
+        }
         let Some(d) = state.dmabuf else {
             // Released: nothing can be mapped any more.
             self.revoked.store(revoked, Relaxed);
@@ -357,5 +408,73 @@ impl Buffer {
                 self.unmapped.wait(&mut live);
             }
         }
+    }
+}
+
+#[kunit_tests(dmavec_export)]
+mod tests {
+    use super::*;
+    use kernel::page::PAGE_SIZE;
+
+    struct NoOps;
+    impl ExporterOps for NoOps {}
+
+    fn export_with(provider: &Provider) -> Result<(Arc<Buffer>, DmaBuf)> {
+        let mut ranges = KVec::new();
+        // MMIO that is never mapped: no importer attaches.
+        ranges.push(PhysVec::new(0x1_0000_0000, PAGE_SIZE), GFP_KERNEL)?;
+        export(
+            ExportInfo {
+                ranges,
+                provider: Some(provider.clone()),
+                name: c"dmavec_export_test",
+                owner: kernel::module::this_module::<crate::LocalModule>().into(),
+                flags: bindings::O_RDWR,
+                mmap: false,
+            },
+            KBox::new(NoOps, GFP_KERNEL)?,
+        )
+    }
+
+    /// What [`Provider::of_bar`]'s devres action does at unbind: the buffers of that provider,
+    /// and only those, are revoked for good, and the provider exports nothing more.
+    #[test]
+    fn unbinding_a_provider_revokes_its_buffers_for_good() -> Result {
+        let structs = KBox::new(
+            [
+                bindings::p2pdma_provider::default(),
+                bindings::p2pdma_provider::default(),
+            ],
+            GFP_KERNEL,
+        )?;
+        // SAFETY: `structs` outlives every buffer below: they are released (their dma-bufs
+        // dropped) before it, and none is ever mapped.
+        let (gone, unbind) = unsafe { Provider::unbound_by_hand(NonNull::from(&structs[0]))? };
+        // SAFETY: As above.
+        let (kept, _) = unsafe { Provider::unbound_by_hand(NonNull::from(&structs[1]))? };
+        let (a, da) = export_with(&gone)?;
+        let (b, db) = export_with(&kept)?;
+        a.revoke();
+        a.restore();
+        assert!(!a.is_revoked());
+
+        revoke_unbound(&unbind);
+        assert!(a.is_revoked());
+        assert!(!b.is_revoked());
+        assert!(gone.is_unbound());
+        assert!(!kept.is_unbound());
+        // For good: neither a restore (after a reset, say) nor a new export brings it back.
+        a.restore();
+        assert!(a.is_revoked());
+        assert_eq!(export_with(&gone).err(), Some(ENODEV));
+        // The other provider's buffers come and go as before.
+        b.revoke();
+        b.restore();
+        assert!(!b.is_revoked());
+        // Twice (a second devres action for the same BAR) changes nothing.
+        revoke_unbound(&unbind);
+        assert!(a.is_revoked());
+        drop((da, db));
+        Ok(())
     }
 }

@@ -6,49 +6,17 @@
 //! from the next aligned boundary past a misaligned fit, so it costs one search per used block
 //! it skips. Free ranges are the maple tree's gaps: no fragmentation bookkeeping of our own.
 
-use core::ops::Deref;
 use kernel::{
-    maple_tree::{AllocErrorKind, MapleTreeAlloc},
+    maple_tree::AllocErrorKind,
     prelude::*,
     sync::atomic::{Atomic, Relaxed},
-    types::ForeignOwnable,
 };
 
-/// A [`MapleTreeAlloc`] that may be shared between threads.
-///
-/// Every method of the 7.3 `MapleTree` abstraction goes through an `mtree_*()` function, which
-/// takes the tree's internal spinlock, or through `lock()`, which takes it too: the tree
-/// serialises all access by itself. The abstraction is nonetheless neither `Send` nor `Sync`
-/// (its C struct holds raw pointers); this wrapper states what the locking guarantees.
-#[pin_data]
-pub(crate) struct SharedTree<T: ForeignOwnable> {
-    #[pin]
-    tree: MapleTreeAlloc<T>,
-}
-
-// SAFETY: The tree owns its values and frees them when dropped, from whatever thread: values
-// must be `Send`. The C tree itself has no thread affinity.
-unsafe impl<T: ForeignOwnable + Send> Send for SharedTree<T> {}
-// SAFETY: All access to the tree is serialised by its internal spinlock (see above); values
-// are reached from several threads, so they must be `Send + Sync`.
-unsafe impl<T: ForeignOwnable + Send + Sync> Sync for SharedTree<T> {}
-
-impl<T: ForeignOwnable> SharedTree<T> {
-    /// An empty allocating tree.
-    pub(crate) fn new() -> impl PinInit<Self> {
-        pin_init!(Self {
-            tree <- MapleTreeAlloc::new(),
-        })
-    }
-}
-
-impl<T: ForeignOwnable> Deref for SharedTree<T> {
-    type Target = MapleTreeAlloc<T>;
-
-    fn deref(&self) -> &MapleTreeAlloc<T> {
-        &self.tree
-    }
-}
+/// An allocating maple tree that several threads use: it serialises access itself.
+#[cfg(dmavec_rust_apis)]
+pub(crate) type SharedTree<T> = kernel::maple_tree::MapleTreeAlloc<T>;
+#[cfg(not(dmavec_rust_apis))]
+pub(crate) use dmavec::compat::stock::SharedTree;
 
 /// Page ranges `[0, pages)` of a BAR, allocated in whole pages.
 #[pin_data]

@@ -16,8 +16,12 @@
 //! device revokes every dma-buf (importers are invalidated, CPU mappings zapped) before the
 //! BAR goes away.
 
-use core::{fmt, ptr::NonNull};
-use dmavec::{range::check_phys_ranges, raw, DmaBuf, ExportInfo, ExporterOps, PhysVec, Provider};
+use core::fmt;
+#[cfg(not(dmavec_rust_apis))]
+use dmavec::compat::stock::PciResourceFlags as _;
+use dmavec::{
+    compat::MiscNames, range::check_phys_ranges, DmaBuf, ExportInfo, ExporterOps, PhysVec, Provider,
+};
 use kernel::{
     bindings, debugfs,
     device::Core,
@@ -27,7 +31,6 @@ use kernel::{
     page::PAGE_SIZE,
     pci,
     prelude::*,
-    str::CString,
     sync::{
         atomic::{Atomic, Relaxed},
         Arc, CondVar, Mutex,
@@ -43,6 +46,10 @@ use alloc::BarAlloc;
 use file::BarMisc;
 
 const MODULE_NAME: &CStr = <LocalModule as kernel::ModuleMetadata>::NAME;
+
+/// The misc devices' names (`dmavec-<pci name>`), for the life of the module: a registration
+/// borrows its name while it lives.
+static NAMES: MiscNames<32> = MiscNames::new();
 
 /// QEMU's ivshmem-plain device (vendor Red Hat/Qumranet), its shared memory in BAR 2.
 const IVSHMEM_DEVICE: u32 = 0x1110;
@@ -64,8 +71,6 @@ impl Drop for DebugfsRootGuard {
 /// A bound BAR, shared by the driver, its open files, its allocations and its dma-bufs.
 #[pin_data]
 pub(crate) struct BarDevice {
-    /// The misc device's name, `dmavec-<pci name>`.
-    name: CString,
     index: u32,
     start: u64,
     size: u64,
@@ -142,7 +147,7 @@ impl BarDevice {
         let (buf, dmabuf) = dmavec::export(
             ExportInfo {
                 ranges,
-                provider: Some(self.provider),
+                provider: Some(self.provider.clone()),
                 name: MODULE_NAME,
                 owner: kernel::module::this_module::<LocalModule>().into(),
                 flags: access,
@@ -446,22 +451,10 @@ kernel::pci_device_table!(
     )]
 );
 
-/// Returns the flags of resource `bar` of `pdev` (`pci_resource_flags()`).
-fn resource_flags(pdev: &pci::Device<Core<'_>>, bar: u32) -> Result<u64> {
-    let idx = usize::try_from(bar)?;
-    if idx >= bindings::PCI_STD_NUM_BARS as usize {
-        return Err(EINVAL);
-    }
-    // SAFETY: `raw::pci_dev` yields the valid `struct pci_dev` behind `pdev`, bound for the
-    // duration of this call; `idx` is within `resource[]`, which has more than
-    // `PCI_STD_NUM_BARS` entries.
-    Ok(unsafe { (*raw::pci_dev(pdev)).resource[idx].flags } as u64)
-}
-
 /// Checks that a BAR can be exported: present, memory, page aligned (it is
 /// handed out and mmapped in pages) and a valid dmavec range. Returns its length.
-fn check_bar(flags: u64, start: u64, size: u64) -> Result<usize> {
-    if size == 0 || flags & u64::from(bindings::IORESOURCE_MEM) == 0 {
+fn check_bar(flags: usize, start: u64, size: u64) -> Result<usize> {
+    if size == 0 || flags & bindings::IORESOURCE_MEM as usize == 0 {
         return Err(ENODEV);
     }
     if start % PAGE_SIZE as u64 != 0 || size % PAGE_SIZE as u64 != 0 {
@@ -498,7 +491,7 @@ impl pci::Driver for DmavecBarDriver {
     ) -> impl PinInit<Self::Data<'bound>, Error> + 'bound {
         pin_init::pin_init_scope(move || {
             let index = module_parameters::bar.value();
-            let flags = resource_flags(pdev, index).inspect_err(|_| {
+            let flags = pdev.resource_flags(index).inspect_err(|_| {
                 dev_err!(pdev, "bar={} is not a standard BAR index\n", index);
             })?;
             let start = pdev.resource_start(index)?;
@@ -516,21 +509,14 @@ impl pci::Driver for DmavecBarDriver {
             })?;
 
             pdev.enable_device_mem()?;
-            // The BAR's P2PDMA provider (bus offset, owner), device-managed.
-            // SAFETY: `pdev` is a bound PCI device.
-            kernel::error::to_result(unsafe { bindings::pcim_p2pdma_init(raw::pci_dev(pdev)) })?;
-            // SAFETY: `pdev` is a bound PCI device whose P2PDMA state was just set up, and
-            // `index` is a standard BAR index (checked by `resource_flags`).
-            let prov = unsafe { bindings::pcim_p2pdma_provider(raw::pci_dev(pdev), index as i32) };
-            // SAFETY: The provider is device-managed: valid until unbind, and every buffer that
-            // uses it is revoked for good in `DmavecBar::drop`, before unbind completes.
-            let provider = unsafe { Provider::from_raw(NonNull::new(prov).ok_or(ENODEV)?) };
+            // The BAR's P2PDMA provider (bus offset, owner), device-managed: its buffers are
+            // revoked for good at unbind (`DmavecBar::drop` does it first, with the scrubber).
+            let provider = Provider::of_bar(pdev, index)?;
             let bar = pdev.iomap_region(index, MODULE_NAME)?.into_devres()?;
-            let name = CString::try_from_fmt(fmt!("dmavec-{}", pdev.as_ref().name()))?;
+            let misc_name = NAMES.get(b"dmavec-", pdev.as_ref().name())?;
 
             let dev = Arc::pin_init(
                 try_pin_init!(BarDevice {
-                    name,
                     index,
                     start,
                     size,
@@ -557,9 +543,6 @@ impl pci::Driver for DmavecBarDriver {
             // SAFETY: See `DEBUGFS_ROOT`.
             let root = unsafe { DEBUGFS_ROOT.as_ref() }.ok_or(ENODEV)?;
             let info = BarInfo { index, start, size };
-            // SAFETY: `dev.name` lives in `dev`, which outlives the registration: the
-            // registration is a field of the driver data, which also holds `dev`.
-            let misc_name: &'static CStr = unsafe { &*core::ptr::from_ref::<CStr>(&dev.name) };
 
             dev_info!(
                 pdev,
@@ -646,8 +629,8 @@ mod tests {
 
     #[test]
     fn check_bar_accepts_memory_bars_only() -> Result {
-        let mem = u64::from(bindings::IORESOURCE_MEM);
-        let io = u64::from(bindings::IORESOURCE_IO);
+        let mem = bindings::IORESOURCE_MEM as usize;
+        let io = bindings::IORESOURCE_IO as usize;
         assert_eq!(check_bar(mem, 0xfd00_0000, 16 << 20), Ok(16 << 20));
         assert_eq!(check_bar(io, 0xc000, 0x100), Err(ENODEV));
         assert_eq!(check_bar(0, 0, 0), Err(ENODEV));

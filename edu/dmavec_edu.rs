@@ -18,7 +18,6 @@
 
 use dmavec::Attachment;
 use kernel::{
-    bindings,
     device::Core,
     dma::{self, Coherent, DmaMask},
     driver::Registration,
@@ -79,24 +78,11 @@ impl PinnedDrop for EduData {
 
 struct EduDriver;
 
-/// 1234:11e8. QEMU's vendor ID has no `PCI_VENDOR_ID_*` name, hence no `pci::Vendor` constant,
-/// and 7.3 builds a `pci::DeviceId` only from a `pci::Vendor` (`Vendor::from_raw()` is
-/// `pub(super)`) or from a class (edu's, 0x00ff00, is shared by other unclassified devices).
-const EDU_ID: pci::DeviceId = {
-    let raw = bindings::pci_device_id {
-        vendor: 0x1234,
-        device: 0x11e8,
-        subvendor: !0,
-        subdevice: !0,
-        class: 0,
-        class_mask: 0,
-        driver_data: 0,
-        override_only: 0,
-    };
-    // SAFETY: `pci::DeviceId` is `#[repr(transparent)]` over `struct pci_device_id` and adds
-    // no invariant: this is the value `DeviceId::from_id()` builds for a vendor of 0x1234.
-    unsafe { core::mem::transmute::<bindings::pci_device_id, pci::DeviceId>(raw) }
-};
+/// 1234:11e8. QEMU's vendor ID has no `PCI_VENDOR_ID_*` name, hence no `pci::Vendor` constant.
+#[cfg(dmavec_rust_apis)]
+const EDU_ID: pci::DeviceId = pci::DeviceId::from_id(pci::Vendor::from_raw(0x1234), 0x11e8);
+#[cfg(not(dmavec_rust_apis))]
+const EDU_ID: pci::DeviceId = dmavec::compat::stock::device_id(0x1234, 0x11e8);
 
 kernel::pci_device_table!(
     PCI_TABLE,
@@ -134,11 +120,11 @@ impl pci::Driver for EduDriver {
             }
             let bar = bar.into_devres()?;
             let bounce = Coherent::<[u8; CHUNK]>::zeroed(pdev.as_ref(), GFP_KERNEL)?;
-            let misc_name = file::misc_name(pdev.as_ref().name())?;
+            let misc_name = file::NAMES.get(file::NAME_PREFIX, pdev.as_ref().name())?;
             let dev = Arc::pin_init(
                 try_pin_init!(EduDevice {
                     dev: pdev.as_ref().into(),
-                    hw <- new_mutex!(Some(EduHw::new(pdev, bar, bounce)), "EduDevice::hw"),
+                    hw <- new_mutex!(Some(EduHw::new(bar, bounce)), "EduDevice::hw"),
                     import <- new_mutex!(None, "EduDevice::import"),
                 }),
                 GFP_KERNEL,

@@ -5,56 +5,22 @@
 //! it, READ from it, INFO on the mapping, DETACH it.
 
 use crate::{hw::CHUNK, import::Pattern, module_parameters, uapi, EduDevice};
+use dmavec::compat::MiscNames;
 use kernel::{
     fs::File,
     ioctl::_IOC_SIZE,
     miscdevice::{MiscDevice, MiscDeviceRegistration},
     prelude::*,
-    sync::{Arc, SetOnce},
+    sync::Arc,
     uaccess::{UserPtr, UserSlice},
 };
 
+/// The misc devices' names (`dmavec-edu-<pci name>`), for the life of the module: a
+/// registration borrows its name while it lives.
+pub(crate) static NAMES: MiscNames<32> = MiscNames::new();
+
 /// The prefix of a misc device's name.
-const NAME_PREFIX: &[u8] = b"dmavec-edu-";
-
-/// Bytes of a name and its NUL: the prefix and a PCI name (`dddd:bb:dd.f`, its domain up to
-/// eight digits) fit.
-const NAME_LEN: usize = 32;
-
-/// Most edu devices, by PCI name, that get a misc device in one load of the module.
-const MAX_NAMES: usize = 32;
-
-/// The misc devices' names, for the life of the module: a registration borrows its name
-/// (`&'static CStr`) while it lives. A slot is written once; a device that binds again finds
-/// its name where it left it.
-static NAMES: [SetOnce<[u8; NAME_LEN]>; MAX_NAMES] = [const { SetOnce::new() }; MAX_NAMES];
-
-/// The name of the misc device of the PCI device `pci_name`: `dmavec-edu-<pci name>`.
-///
-/// # Errors
-///
-/// `ENAMETOOLONG` for a PCI name too long (none is), `ENOSPC` once `MAX_NAMES` names are taken.
-pub(crate) fn misc_name(pci_name: &CStr) -> Result<&'static CStr> {
-    let pci_name = pci_name.to_bytes();
-    let len = NAME_PREFIX.len() + pci_name.len();
-    if len >= NAME_LEN {
-        return Err(ENAMETOOLONG);
-    }
-    let mut name = [0u8; NAME_LEN];
-    name[..NAME_PREFIX.len()].copy_from_slice(NAME_PREFIX);
-    name[NAME_PREFIX.len()..len].copy_from_slice(pci_name);
-    // Slots fill in order and are never emptied: the first that is empty (or that a concurrent
-    // probe of another device is filling) comes after every name already given out.
-    for slot in &NAMES {
-        if slot.as_ref().is_none() {
-            slot.populate(name);
-        }
-        if let Some(taken) = slot.as_ref().filter(|taken| **taken == name) {
-            return CStr::from_bytes_until_nul(taken).map_err(|_| EINVAL);
-        }
-    }
-    Err(ENOSPC)
-}
+pub(crate) const NAME_PREFIX: &[u8] = b"dmavec-edu-";
 
 /// An open file.
 pub(crate) struct EduFile {

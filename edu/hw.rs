@@ -9,15 +9,11 @@
 
 use crate::{module_parameters, regs};
 use kernel::{
-    bindings,
     dma::Coherent,
     io::{io_project, poll::read_poll_timeout, Io},
     pci,
     prelude::*,
-    sync::{
-        aref::ARef,
-        atomic::{Atomic, Relaxed},
-    },
+    sync::atomic::{Atomic, Relaxed},
     time::Delta,
 };
 
@@ -33,23 +29,16 @@ pub(crate) struct EduHw {
     /// BAR 0, revoked when the device is unbound.
     bar: pci::DevresBar<{ regs::END }>,
     bounce: Coherent<[u8; CHUNK]>,
-    /// The device, to turn bus mastering off and on around a transfer that timed out.
-    pdev: ARef<pci::Device>,
     /// Bus mastering was turned off after a timeout: on again once the engine is idle.
     stopped: Atomic<bool>,
 }
 
 impl EduHw {
-    /// The engine of `pdev`, whose BAR 0 is `bar`, with a bounce buffer `bounce`.
-    pub(crate) fn new(
-        pdev: &pci::Device,
-        bar: pci::DevresBar<{ regs::END }>,
-        bounce: Coherent<[u8; CHUNK]>,
-    ) -> Self {
+    /// The engine whose registers are `bar` (BAR 0), with a bounce buffer `bounce`.
+    pub(crate) fn new(bar: pci::DevresBar<{ regs::END }>, bounce: Coherent<[u8; CHUNK]>) -> Self {
         Self {
             bar,
             bounce,
-            pdev: pdev.into(),
             stopped: Atomic::new(false),
         }
     }
@@ -63,23 +52,24 @@ impl EduHw {
 
     /// Turns bus mastering on (`pci_set_master()`) or off (`pci_clear_master()`); `ENODEV` once
     /// the device is unbound.
+    #[cfg(dmavec_rust_apis)]
     fn set_bus_master(&self, on: bool) -> Result {
+        // Neither call sleeps: both may run in the RCU read-side section of the access.
         self.bar
-            .try_access_with(|_| {
-                let pdev = dmavec::raw::pci_dev(&self.pdev);
-                // SAFETY: `pdev` is the `struct pci_dev` we hold a reference to, and it is bound
-                // to this driver: its BAR is still accessible (`Devres` revokes it before unbind
-                // completes). Neither function sleeps, so both may run in this RCU read-side
-                // section.
-                unsafe {
-                    if on {
-                        bindings::pci_set_master(pdev)
-                    } else {
-                        bindings::pci_clear_master(pdev)
-                    }
+            .try_access_with(|bar| {
+                if on {
+                    bar.device().set_master();
+                } else {
+                    bar.device().clear_master();
                 }
             })
             .ok_or(ENODEV)
+    }
+
+    /// See above; for a kernel without `pci::Bar::device()`.
+    #[cfg(not(dmavec_rust_apis))]
+    fn set_bus_master(&self, on: bool) -> Result {
+        dmavec::compat::stock::set_bus_master(&self.bar, on)
     }
 
     /// One DMA transfer of `len` bytes, polled to completion (edu takes about 100 ms).
