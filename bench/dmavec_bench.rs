@@ -256,11 +256,12 @@ impl Setup<'_> {
         })?;
         // SAFETY: `sgt` was returned by `dma_buf_phys_vec_to_sgt()` and is unmapped once, below.
         let bytes = unsafe { dmavec_bench_sgt_bytes(sgt) };
-        // SAFETY: As above.
+        // SAFETY: `sgt` is a live table from `dma_buf_phys_vec_to_sgt()`, not yet unmapped.
         let len = unsafe { dmavec_bench_sgt_dma_len(sgt) };
-        // SAFETY: As above: a valid table (DMA-only: `nents` counts its DMA segments).
+        // SAFETY: `sgt` is a live table (DMA-only: `nents` counts its DMA segments).
         let nents = unsafe { (*sgt).nents };
-        // SAFETY: As above, with the reservation lock still held.
+        // SAFETY: `sgt` is a live table from `dma_buf_phys_vec_to_sgt()`, unmapped here once,
+        // with the reservation lock it was mapped under still held (`locked`).
         unsafe { dmavec_bench_sgt_unmap(locked.as_raw(), sgt) };
         if len != self.ranges.size() as u64 {
             return Err(EIO);

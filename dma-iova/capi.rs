@@ -36,25 +36,24 @@ pub(crate) unsafe extern "C" fn dmavec_phys_vec_check(
     nr: usize,
     total: *mut usize,
 ) -> c_int {
-    if vecs.is_null() && nr != 0 {
-        return EINVAL.to_errno();
-    }
-    let raw = if nr == 0 {
-        &[]
-    } else {
-        // SAFETY: The caller guarantees `nr` readable elements at `vecs`, checked non-null above.
-        unsafe { core::slice::from_raw_parts(vecs, nr) }
-    };
-    match check_phys_ranges(PhysVec::from_raw_slice(raw)) {
-        Ok(t) => {
-            if !total.is_null() {
-                // SAFETY: The caller guarantees that a non-null `total` is writable.
-                unsafe { total.write(t) };
-            }
-            0
+    from_result(|| {
+        if vecs.is_null() && nr != 0 {
+            return Err(EINVAL);
         }
-        Err(e) => e.to_errno(),
-    }
+        let raw = if nr == 0 {
+            &[]
+        } else {
+            // SAFETY: The caller guarantees `nr` readable elements at `vecs`, checked non-null
+            // above.
+            unsafe { core::slice::from_raw_parts(vecs, nr) }
+        };
+        let t = check_phys_ranges(PhysVec::from_raw_slice(raw))?;
+        if !total.is_null() {
+            // SAFETY: The caller guarantees that a non-null `total` is writable.
+            unsafe { total.write(t) };
+        }
+        Ok(0)
+    })
 }
 
 // ---- exporter ----
@@ -167,19 +166,21 @@ pub(crate) unsafe extern "C" fn dmavec_revoke(
     dmabuf: *mut bindings::dma_buf,
     revoked: bool,
 ) -> c_int {
-    // SAFETY: The caller holds a reference to a non-null `dmabuf`.
-    if dmabuf.is_null() || !unsafe { is_dmavec_raw(dmabuf) } {
-        return EINVAL.to_errno();
-    }
-    // SAFETY: A dmavec dma-buf (checked above) the caller holds a reference to, so it is not
-    // released.
-    let buf = unsafe { buffer_of(dmabuf) };
-    if revoked {
-        buf.revoke();
-    } else {
-        buf.restore();
-    }
-    0
+    from_result(|| {
+        // SAFETY: The caller holds a reference to a non-null `dmabuf`.
+        if dmabuf.is_null() || !unsafe { is_dmavec_raw(dmabuf) } {
+            return Err(EINVAL);
+        }
+        // SAFETY: A dmavec dma-buf (checked above) the caller holds a reference to, so it is
+        // not released.
+        let buf = unsafe { buffer_of(dmabuf) };
+        if revoked {
+            buf.revoke();
+        } else {
+            buf.restore();
+        }
+        Ok(0)
+    })
 }
 
 /// See `dmavec_export_priv()` in `<linux/dmavec.h>`.
@@ -219,26 +220,28 @@ pub(crate) unsafe extern "C" fn dmavec_export_ranges(
     ranges: *mut *const bindings::phys_vec,
     nr_ranges: *mut usize,
 ) -> c_int {
-    // SAFETY: The caller holds a reference to a non-null `dmabuf`.
-    if dmabuf.is_null() || !unsafe { is_dmavec_raw(dmabuf) } {
-        return EINVAL.to_errno();
-    }
-    // SAFETY: The reservation lock of a live dma-buf, which the caller holds.
-    unsafe { shim::dmavec_shim_dma_resv_assert_held((*dmabuf).resv) };
-    // SAFETY: A dmavec dma-buf the caller holds a reference to: not released.
-    let buf = unsafe { buffer_of(dmabuf) };
-    // `revoked` is written with the reservation lock held, which the caller holds.
-    if buf.is_revoked() {
-        return ENODEV.to_errno();
-    }
-    let r = buf.ranges();
-    // SAFETY: The caller passes writable pointers. The ranges are immutable and live as long
-    // as the buffer, which the caller's reference keeps.
-    unsafe {
-        ranges.write(PhysVec::as_raw_slice(r).as_ptr());
-        nr_ranges.write(r.len());
-    }
-    0
+    from_result(|| {
+        // SAFETY: The caller holds a reference to a non-null `dmabuf`.
+        if dmabuf.is_null() || !unsafe { is_dmavec_raw(dmabuf) } {
+            return Err(EINVAL);
+        }
+        // SAFETY: The reservation lock of a live dma-buf, which the caller holds.
+        unsafe { shim::dmavec_shim_dma_resv_assert_held((*dmabuf).resv) };
+        // SAFETY: A dmavec dma-buf the caller holds a reference to: not released.
+        let buf = unsafe { buffer_of(dmabuf) };
+        // `revoked` is written with the reservation lock held, which the caller holds.
+        if buf.is_revoked() {
+            return Err(ENODEV);
+        }
+        let r = buf.ranges();
+        // SAFETY: The caller passes writable pointers. The ranges are immutable and live as
+        // long as the buffer, which the caller's reference keeps.
+        unsafe {
+            ranges.write(PhysVec::as_raw_slice(r).as_ptr());
+            nr_ranges.write(r.len());
+        }
+        Ok(0)
+    })
 }
 
 /// See `dmavec_is_dmavec()` in `<linux/dmavec.h>`.

@@ -447,10 +447,11 @@ mod tests {
             ],
             GFP_KERNEL,
         )?;
-        // SAFETY: `structs` outlives every buffer below: they are released (their dma-bufs
-        // dropped) before it, and none is ever mapped.
+        // SAFETY: Nothing dereferences this provider: no importer attaches to or maps the
+        // buffers below, and neither a buffer's release nor the registry's dump reads its
+        // provider. `structs` only gives the two providers distinct addresses.
         let (gone, unbind) = unsafe { Provider::unbound_by_hand(NonNull::from(&structs[0]))? };
-        // SAFETY: As above.
+        // SAFETY: Nothing dereferences this provider either, for the same reasons.
         let (kept, _) = unsafe { Provider::unbound_by_hand(NonNull::from(&structs[1]))? };
         let (a, da) = export_with(&gone)?;
         let (b, db) = export_with(&kept)?;

@@ -134,7 +134,8 @@ unsafe extern "C" fn dmavec_vm_fault(vmf: *mut bindings::vm_fault) -> bindings::
             (*(*a.vma).vm_file).private_data.cast::<bindings::dma_buf>(),
         )
     };
-    // SAFETY: See above.
+    // SAFETY: `dmabuf` is the live dmavec dma-buf behind this VMA's file, which holds a
+    // reference to it.
     let buf = unsafe { buffer_of(dmabuf) };
     let sigbus = bindings::vm_fault_reason_VM_FAULT_SIGBUS as bindings::vm_fault_t;
     let Some(off) = pgoff.checked_mul(bindings::PAGE_SIZE) else {

@@ -142,8 +142,8 @@ unsafe extern "C" fn dmavec_dma_buf_map(
         return EOVERFLOW.to_ptr();
     };
     let s = SgtMapping {
-        // SAFETY: All-zero is a valid empty `sg_table`.
-        sgt: unsafe { core::mem::zeroed() },
+        // An empty `sg_table`, which `sg_alloc_table()` fills.
+        sgt: pin_init::zeroed(),
         nents,
         live,
     };

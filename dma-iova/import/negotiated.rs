@@ -68,8 +68,8 @@ impl ArrayMap {
         if !core::ptr::eq(ty, &raw const bindings::dma_buf_mapping_dma_vec_type) {
             return Ok(None);
         }
-        // SAFETY: All-zero is a valid empty mapping, which the core fills.
-        let mut map: bindings::dma_buf_dma_vec = unsafe { core::mem::zeroed() };
+        // An empty mapping, which the core fills.
+        let mut map: bindings::dma_buf_dma_vec = pin_init::zeroed();
         // SAFETY: `attach` is of the DMA-vector type and the reservation lock is held.
         to_result(unsafe { bindings::dma_buf_map_dma_vec(attach, dir.into(), &mut map) })?;
         let mut m = Self {

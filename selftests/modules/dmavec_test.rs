@@ -460,7 +460,8 @@ mod tests {
             allow_peer2peer: true,
             invalidate_mappings: None,
         };
-        // SAFETY: As above; `PINNING` is static.
+        // SAFETY: `dmabuf` holds a reference to the dma-buf, `dev` is edu's valid device, and
+        // `PINNING` is static.
         let att = unsafe {
             bindings::dma_buf_dynamic_attach(dmabuf.as_raw(), dev, &PINNING, core::ptr::null_mut())
         };
