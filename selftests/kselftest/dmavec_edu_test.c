@@ -399,6 +399,59 @@ TEST_F(e2e, removal_cuts_a_transfer_short)
 	ASSERT_EQ(0, write_file("/sys/bus/pci/rescan", "1"));
 }
 
+/* Bus mastering of the edu device: bit 2 of its PCI command register. */
+static int edu_bus_master(const char *bdf)
+{
+	char path[PATH_MAX];
+	unsigned char cmd;
+	int fd, n;
+
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/config", bdf);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	n = pread(fd, &cmd, 1, 4);
+	close(fd);
+	return n == 1 ? !!(cmd & 0x4) : -EIO;
+}
+
+/*
+ * A transfer that outlives dma_timeout_ms: edu's engine cannot be stopped,
+ * so the driver turns bus mastering off (it can no longer reach memory that
+ * is unmapped or handed back) and fails with ETIMEDOUT. The next transfer
+ * is refused with EBUSY while the engine still runs; once it is idle, bus
+ * mastering goes back on for the next one. edu takes 100 ms (QEMU's virtual
+ * clock) per transfer: the VM's init loads the driver with a shorter
+ * timeout for this test and says so in DMAVEC_EDU_TIMEOUT_MS.
+ */
+TEST_F(e2e, timeout_stops_bus_mastering)
+{
+	char bdf[256];
+	int e;
+
+	if (!getenv("DMAVEC_EDU_TIMEOUT_MS"))
+		SKIP(return, "edu's driver runs with its default timeout");
+	e = open_node("dmavec-edu-", bdf, sizeof(bdf));
+	ASSERT_GE(e, 0);
+	close(e);
+	ASSERT_EQ(1, edu_bus_master(bdf));
+
+	EXPECT_EQ(-ETIMEDOUT, edu_xfer(self->edu, DMAVEC_EDU_IOCTL_WRITE, 0, 64, 1, NULL));
+	EXPECT_EQ(0, edu_bus_master(bdf));
+	/* The engine still runs the transfer that timed out. */
+	EXPECT_EQ(-EBUSY, edu_xfer(self->edu, DMAVEC_EDU_IOCTL_WRITE, 0, 64, 1, NULL));
+	EXPECT_EQ(0, edu_bus_master(bdf));
+
+	/*
+	 * Idle again: not EBUSY but a transfer that starts, with bus mastering
+	 * back on, and times out in turn, turning it off again.
+	 */
+	usleep(500 * 1000);
+	EXPECT_EQ(-ETIMEDOUT, edu_xfer(self->edu, DMAVEC_EDU_IOCTL_READ, 0, 64, 1, NULL));
+	EXPECT_EQ(0, edu_bus_master(bdf));
+	usleep(500 * 1000);
+}
+
 /* (e) A dma-buf core importer without peer2peer (vgem's PRIME import) is refused. */
 struct drm_prime_handle {
 	__u32 handle;
