@@ -17,7 +17,11 @@
 //! BAR goes away.
 
 use core::fmt;
+// Not `expect`: the stock-7.3 gate builds against the patched debug kernel, whose inherent
+// `pci::Device::resource_flags()` (patches/0009) takes precedence and leaves this unused; on
+// an unpatched kernel it is used.
 #[cfg(not(dmavec_rust_apis))]
+#[allow(unused_imports)]
 use dmavec::compat::stock::PciResourceFlags as _;
 use dmavec::{
     compat::MiscNames, range::check_phys_ranges, DmaBuf, ExportInfo, ExporterOps, PhysVec, Provider,
