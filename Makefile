@@ -13,6 +13,8 @@
 #   make soak       long reliability runs (fuzzer, churn, fault injection) with figures
 #   make intree     build the kernel with this tree in drivers/dmavec, =m and
 #                   =y, and boot the =y kernel with its KUnit suites
+#   make kunit      the hermetic KUnit suites through kunit.py (.kunitconfig,
+#                   x86_64 under QEMU, in the in-tree source)
 #   make rust-analyzer   rust-project.json for editors (crates of this tree
 #                   and of the kernel they build against)
 #   make kernel     build the test kernel of FLAVOUR (debug|plain)
@@ -21,7 +23,7 @@
 
 FLAVOUR ?= debug
 
-.PHONY: all modules check demo bench soak intree rust-analyzer kernel setup clean
+.PHONY: all modules check demo bench soak intree kunit rust-analyzer kernel setup clean
 
 all modules:
 	@scripts/modules.sh $(FLAVOUR) >/dev/null
@@ -40,6 +42,9 @@ soak:
 
 intree:
 	@scripts/intree.sh
+
+kunit:
+	@scripts/intree.sh kunit
 
 rust-analyzer:
 	@scripts/rust-analyzer.sh
