@@ -495,9 +495,12 @@ impl pci::Driver for DmavecBarDriver {
     ) -> impl PinInit<Self::Data<'bound>, Error> + 'bound {
         pin_init::pin_init_scope(move || {
             let index = module_parameters::bar.value();
-            let flags = pdev.resource_flags(index).inspect_err(|_| {
+            // `resource_flags()` also takes the ROM and bridge window indices.
+            if index >= bindings::PCI_STD_NUM_BARS {
                 dev_err!(pdev, "bar={} is not a standard BAR index\n", index);
-            })?;
+                return Err(EINVAL);
+            }
+            let flags = pdev.resource_flags(index)?;
             let start = pdev.resource_start(index)?;
             let size = pdev.resource_len(index)?;
             let len = check_bar(flags, start, size).inspect_err(|e| {
