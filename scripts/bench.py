@@ -8,8 +8,9 @@ holds '==DMAVEC== BENCH <n> <size> <path> <A> <B> <F> <A/B> <A/F> <bytesA>
 medians in ns per map + unmap, ratios in thousandths; and '==DMAVEC== REVOKE
 <k> <revoke> <remap>' lines: median ns of a revocation with k live
 attachments, and of mapping them again; and '==DMAVEC== VFIOBENCH <kernel>
-<n> <bytes> <core> <dmavec> <kind> <entries> <nents>' lines: median ns per
-map + unmap of vfio-pci's dma-buf of n ranges for a dma-buf core importer and
+<layout> <n> <bytes> <core> <dmavec> <kind> <entries> <nents>' lines: median
+ns per map + unmap of vfio-pci's dma-buf of n ranges (rev: reversed, adj:
+adjacent in BAR order) for a dma-buf core importer and
 for dmavec's importer API, on upstream's vfio-pci (stock) or on vfio-pci
 exporting through dmavec. The map table is followed by the
 dma_iova_sync() calls per mapping and how the rows compare with the targets
@@ -24,7 +25,7 @@ import sys
 MARK = "==DMAVEC== BENCH "
 REVOKE = "==DMAVEC== REVOKE "
 VFIO = "==DMAVEC== VFIOBENCH "
-VFIO_ROW = re.compile(r"(stock|dmavec) (\d+) (\d+) (\d+) (\d+) ([a-z-]+) (\d+) (\d+)")
+VFIO_ROW = re.compile(r"(stock|dmavec) (rev|adj) (\d+) (\d+) (\d+) (\d+) ([a-z-]+) (\d+) (\d+)")
 ROW = re.compile(r"(\d+) (\d+) ([a-z-]+)" + r" (\d+)" * 10)
 REVOKE_ROW = re.compile(r"(\d+) (\d+) (\d+)")
 COLS = ["iommu", "n", "size", "path", "A", "B", "F", "A/B", "A/F", "bytesA", "bytesB",
@@ -49,8 +50,8 @@ def rows_of(mode, path, vfio):
                 m = VFIO_ROW.match(ln.split(VFIO, 1)[1])
                 if not m:
                     sys.exit(f"bench: cannot parse: {ln.strip()}")
-                kern, n, size, core, vec, kind, ent, nents = m.groups()
-                vfio.setdefault((mode, int(n), int(size)), {})[kern] = dict(
+                kern, layout, n, size, core, vec, kind, ent, nents = m.groups()
+                vfio.setdefault((mode, layout, int(n), int(size)), {})[kern] = dict(
                     core=int(core), vec=int(vec), kind=kind, ent=int(ent), nents=int(nents))
                 continue
             if REVOKE in ln:
@@ -165,20 +166,22 @@ def main():
     if vfio:
         print()
         print("vfio-pci's dma-buf (VFIO_DEVICE_FEATURE_DMA_BUF, n ranges of 64 KiB of one BAR,")
-        print("reversed): median ns per map + unmap, upstream's vfio-pci (stock) against vfio-pci")
-        print("on dmavec (conv); core: a dma-buf core importer (dma_buf_map_attachment(), an")
-        print("sg_table either way); vec: dmavec's importer API (the array; on stock, converted")
-        print("from the sg_table); ent: entries of the array; nents: of the core's sg_table")
-        table = [["iommu", "n", "size", "core stock", "core conv", "conv/stock",
+        print("rev: reversed, adj: adjacent in BAR order): median ns per map + unmap, upstream's")
+        print("vfio-pci (stock) against vfio-pci on dmavec (conv); core: a dma-buf core importer")
+        print("(dma_buf_map_attachment(), an sg_table either way); vec: dmavec's importer API")
+        print("(the array; on stock, converted from the sg_table); ent: entries of the array;")
+        print("nents: of the core's sg_table (stock/conv)")
+        table = [["iommu", "ranges", "n", "size", "core stock", "core conv", "conv/stock",
                   "vec stock", "vec conv", "conv/stock", "vec conv/core stock", "kind stock",
                   "kind conv", "ent", "nents"]]
-        for (mode, n, size), k in sorted(vfio.items(), key=lambda i: (i[0][0] != "strict",
-                                                                     i[0][0], i[0][1])):
+        for (mode, layout, n, size), k in sorted(
+                vfio.items(), key=lambda i: (i[0][0] != "strict", i[0][0], i[0][1] != "rev",
+                                             i[0][2])):
             st, cv = k.get("stock"), k.get("dmavec")
             if not st or not cv:
-                table.append([mode, str(n), human(size)] + ["-"] * 11)
+                table.append([mode, layout, str(n), human(size)] + ["-"] * 11)
                 continue
-            table.append([mode, str(n), human(size), str(st["core"]), str(cv["core"]),
+            table.append([mode, layout, str(n), human(size), str(st["core"]), str(cv["core"]),
                           f"{cv['core'] / st['core']:.2f}", str(st["vec"]), str(cv["vec"]),
                           f"{cv['vec'] / st['vec']:.2f}", f"{cv['vec'] / st['core']:.2f}",
                           st["kind"], cv["kind"], f"{st['ent']}/{cv['ent']}",

@@ -48,6 +48,12 @@ static const struct vfio_region_dma_range two_ranges[2] = {
 	{ .offset = 0, .length = SZ_64K },
 };
 
+/* Buffer page 0..31 is BAR [0, 128 KiB), in two adjacent ranges. */
+static const struct vfio_region_dma_range adjacent_ranges[2] = {
+	{ .offset = 0, .length = SZ_64K },
+	{ .offset = SZ_64K, .length = SZ_64K },
+};
+
 /* 1: upstream vfio-pci; 0: vfio-pci on dmavec; -1: not said (skip). */
 static int vfio_expect(void)
 {
@@ -165,6 +171,8 @@ struct vctx {
 	 * restore does not invalidate (Buffer::set_revoked()).
 	 */
 	unsigned int cycle;
+	/* edu's IOMMU domain type before edu_domain() changed it, "" if it did not. */
+	char edu_type[16];
 	__u32 ioas;
 	__u64 bar_size, cfg_off;
 	int bufs[MAX_BUFS], nbufs;
@@ -307,6 +315,85 @@ static int vfio_open(struct vctx *v, const char **why)
 	return 0;
 }
 
+/* The CPU physical start of ivshmem's BAR 2 (its bus address on x86), 0 if unknown. */
+static __u64 bar_bus_addr(struct vctx *v)
+{
+	char text[1024], *line = text, *end;
+	unsigned long long start;
+	int k;
+
+	if (dev_attr(v->bdf, "resource", text, sizeof(text)))
+		return 0;
+	for (k = 0; k < BAR2 && line; k++) {
+		line = strchr(line, '\n');
+		if (line)
+			line++;
+	}
+	if (!line)
+		return 0;
+	start = strtoull(line, &end, 16);
+	return end == line ? 0 : start;
+}
+
+/* Puts PCI device @bdf, unbound, in an IOMMU domain of @type and binds it again. */
+static int set_domain(const char *bdf, const char *type)
+{
+	int ret;
+
+	if (dev_attr_write(bdf, "driver/unbind", bdf))
+		return -errno;
+	ret = dev_attr_write(bdf, "iommu_group/type", type) ? -errno : 0;
+	/* Bound again whether or not the type changed. */
+	if (write_file("/sys/bus/pci/drivers_probe", bdf) && !ret)
+		ret = -errno;
+	return ret;
+}
+
+/*
+ * Puts every edu (the test's and dmavec_ctest's, which may be another) in an
+ * IOMMU domain of @type ("identity", "DMA", "DMA-FQ"): each is unbound, its
+ * group's type written (it can only change without a driver) and bound
+ * again; the test's edu node is reopened in v->edu. The type the test's edu
+ * had first is kept in v->edu_type for vfio_release(). 0 or -errno.
+ */
+static int edu_domain(struct vctx *v, const char *type)
+{
+	char cur[sizeof(v->edu_type)] = "", path[PATH_MAX], ven[16], dev[16];
+	struct dirent *de;
+	int ret = 0;
+	DIR *d;
+
+	if (dev_attr(v->edu_name, "iommu_group/type", cur, sizeof(cur)))
+		return -ENODEV;
+	cur[strcspn(cur, "\n")] = '\0';
+	if (!v->edu_type[0])
+		memcpy(v->edu_type, cur, sizeof(cur));
+	if (v->edu >= 0) {
+		close(v->edu);
+		v->edu = -1;
+	}
+	d = opendir(PCI_DEVICES);
+	if (!d)
+		return -errno;
+	while ((de = readdir(d))) {
+		if (de->d_name[0] == '.' ||
+		    dev_attr(de->d_name, "vendor", ven, sizeof(ven)) ||
+		    dev_attr(de->d_name, "device", dev, sizeof(dev)) ||
+		    strcmp(ven, "0x1234\n") || strcmp(dev, "0x11e8\n"))
+			continue;
+		if (!ret)
+			ret = set_domain(de->d_name, type);
+		else
+			set_domain(de->d_name, type);
+	}
+	closedir(d);
+	snprintf(path, sizeof(path), "/dev/dmavec-edu-%s", v->edu_name);
+	v->edu = open(path, O_RDWR | O_CLOEXEC);
+	if (v->edu < 0 && !ret)
+		ret = -errno;
+	return ret;
+}
+
 /* Closes everything and gives ivshmem back to its driver; 0 if it is back. */
 static int vfio_release(struct vctx *v)
 {
@@ -323,6 +410,14 @@ static int vfio_release(struct vctx *v)
 		close(v->dev);
 	if (v->iommufd >= 0)
 		close(v->iommufd);
+	if (v->edu_type[0]) {
+		v->edu = -1;
+		if (edu_domain(v, v->edu_type))
+			fprintf(stderr, "# %s: cannot put edu back in a '%s' domain\n",
+				v->edu_name, v->edu_type);
+		if (v->edu >= 0)
+			close(v->edu);
+	}
 	dev_attr_write(v->bdf, "driver_override", "\n");
 	driver_of(v->bdf, drv, sizeof(drv));
 	if (!strcmp(drv, "vfio-pci"))
@@ -347,6 +442,7 @@ FIXTURE_SETUP(vfio)
 	v->iommufd = -1;
 	v->edu = -1;
 	v->nbufs = 0;
+	v->edu_type[0] = '\0';
 	v->stock = vfio_expect();
 	if (v->stock < 0)
 		SKIP(return, "DMAVEC_VFIO_EXPECT is neither 'dmavec' nor 'stock'");
@@ -457,6 +553,66 @@ TEST_F(vfio, dma_buf_core_importer_gets_a_dma_only_table)
 	EXPECT_EQ(0, pages);
 	EXPECT_EQ(SZ_128K, bytes);
 	EXPECT_EQ(v->translated ? 1 : 2, nents);
+}
+
+/*
+ * Without IOMMU translation (edu in an identity domain), two adjacent ranges
+ * in BAR order: dmavec maps them as one run, so a dma-buf core importer gets
+ * an sg_table of one entry and edu one DIRECT entry; upstream's
+ * dma_buf_phys_vec_to_sgt() maps each range on its own, an sg_table of two
+ * (which dmavec's importer API merges into one entry for edu, SG_TABLE).
+ * Both start at the BAR's bus address. edu's WRITEs at buffer offsets 100 and
+ * 64 KiB + 100 reach the host file at the same BAR offsets.
+ */
+TEST_F(vfio, adjacent_ranges_without_translation)
+{
+	struct vctx *v = &self->c;
+	unsigned long long bytes, first;
+	char line[256], fd_text[16];
+	unsigned int nents, pages, k;
+	struct dmavec_edu_info i;
+	__u8 want[XFER], got[XFER];
+	int fd, n;
+
+	if (access(CTEST_SGT, F_OK))
+		SKIP(return, "no " CTEST_SGT " (dmavec_ctest)");
+	ASSERT_EQ(0, edu_domain(v, "identity")) TH_LOG("edu %s", v->edu_name);
+	ASSERT_FALSE(translated(v->edu_name));
+
+	fd = get_dmabuf(v, 2, adjacent_ranges);
+	ASSERT_LE(0, fd);
+	snprintf(fd_text, sizeof(fd_text), "%d", fd);
+	ASSERT_EQ(0, write_file(CTEST_SGT, fd_text));
+	ASSERT_EQ(0, read_text(CTEST_SGT, line, sizeof(line)));
+	TH_LOG("dma-buf core importer: %s", line);
+	n = sscanf(line, "nents %u pages %u bytes %llu first %llx", &nents, &pages, &bytes,
+		   &first);
+	ASSERT_EQ(4, n);
+	EXPECT_EQ(0, pages);
+	EXPECT_EQ(SZ_128K, bytes);
+	EXPECT_EQ(v->stock ? 2 : 1, nents);
+
+	ASSERT_LE(0, import(v, 2, adjacent_ranges));
+	for (k = 0; k < 2; k++) {
+		__u64 off = k * SZ_64K + 100;
+
+		ASSERT_EQ(0, edu_xfer(v->edu, DMAVEC_EDU_IOCTL_WRITE, off, XFER, 1151 + k, NULL));
+		EXPECT_EQ(XFER, agent_check(off, XFER, 1151 + k)) TH_LOG("BAR offset %llu",
+									 (unsigned long long)off);
+		ASSERT_EQ(0, edu_xfer(v->edu, DMAVEC_EDU_IOCTL_READ, off, XFER, 0, got));
+		agent_pattern(1151 + k, want, XFER);
+		EXPECT_EQ(0, memcmp(want, got, XFER));
+	}
+	ASSERT_EQ(0, edu_info(v->edu, &i));
+	TH_LOG("edu: map type %u, %u entries, %llu bytes, first DMA address %#llx",
+	       i.map_type, i.entries, (unsigned long long)i.size,
+	       (unsigned long long)i.first_addr);
+	EXPECT_EQ(SZ_128K, i.size);
+	EXPECT_EQ(v->stock ? DMAVEC_EDU_MAP_SG_TABLE : DMAVEC_EDU_MAP_DIRECT, i.map_type);
+	EXPECT_EQ(1, i.entries);
+	/* BAR offset 0 at its bus address, for both importers. */
+	EXPECT_EQ(first, i.first_addr);
+	EXPECT_EQ(bar_bus_addr(v), i.first_addr);
 }
 
 /*
@@ -653,10 +809,11 @@ TEST_F(vfio, bad_requests_keep_vfio_errnos)
 
 /*
  * make bench only (DMAVEC_VFIO_BENCH=1): the median cost of one map + unmap
- * of vfio-pci's dma-buf of n ranges of 64 KiB (reversed, so not adjacent),
- * for a dma-buf core importer and for dmavec's importer API, as
- * "==DMAVEC== VFIOBENCH <kernel> <n> <bytes> <core ns> <dmavec ns> <kind>
- * <entries> <nents>" lines that scripts/bench.py tabulates.
+ * of vfio-pci's dma-buf of n ranges of 64 KiB, reversed (never adjacent) and
+ * adjacent in BAR order, for a dma-buf core importer and for dmavec's
+ * importer API, as "==DMAVEC== VFIOBENCH <kernel> <layout> <n> <bytes>
+ * <core ns> <dmavec ns> <kind> <entries> <nents>" lines that scripts/bench.py
+ * tabulates.
  */
 TEST_F(vfio, map_unmap_cost)
 {
@@ -665,7 +822,7 @@ TEST_F(vfio, map_unmap_cost)
 	const char *reps = getenv("DMAVEC_BENCH_REPS");
 	unsigned long long core, vec;
 	char line[256], cmd[32], kind[16];
-	unsigned int entries, nents, k, i;
+	unsigned int entries, nents, c, k, i, adj;
 	int fd, n;
 
 	if (!getenv("DMAVEC_VFIO_BENCH"))
@@ -674,12 +831,17 @@ TEST_F(vfio, map_unmap_cost)
 		SKIP(return, "no " CTEST_TIME " (dmavec_ctest)");
 	r = calloc(ns[3], sizeof(*r));
 	ASSERT_NE(NULL, r);
-	for (k = 0; k < 4 && ns[k] * SZ_64K <= self->c.bar_size; k++) {
+	for (c = 0; c < 2 * ARRAY_SIZE(ns); c++) {
+		adj = c / ARRAY_SIZE(ns);
+		k = c % ARRAY_SIZE(ns);
+		if (ns[k] * SZ_64K > self->c.bar_size)
+			continue;
 		for (i = 0; i < ns[k]; i++) {
-			r[i].offset = (ns[k] - 1 - i) * SZ_64K;
+			r[i].offset = (adj ? i : ns[k] - 1 - i) * SZ_64K;
 			r[i].length = SZ_64K;
 		}
-		fd = get_dmabuf(&self->c, ns[k], r);
+		/* Closed here, not by the teardown. */
+		fd = dmabuf_ex(&self->c, BAR2, 0, ns[k], r);
 		ASSERT_LE(0, fd);
 		snprintf(cmd, sizeof(cmd), "%d %s", fd, reps ? reps : "21");
 		ASSERT_EQ(0, write_file(CTEST_TIME, cmd));
@@ -687,9 +849,9 @@ TEST_F(vfio, map_unmap_cost)
 		n = sscanf(line, "core %llu dmavec %llu kind %15s entries %u nents %u",
 			   &core, &vec, kind, &entries, &nents);
 		ASSERT_EQ(5, n) TH_LOG("%s", line);
-		printf("==DMAVEC== VFIOBENCH %s %u %llu %llu %llu %s %u %u\n",
-		       self->c.stock ? "stock" : "dmavec", ns[k], ns[k] * SZ_64K, core, vec,
-		       kind, entries, nents);
+		printf("==DMAVEC== VFIOBENCH %s %s %u %llu %llu %llu %s %u %u\n",
+		       self->c.stock ? "stock" : "dmavec", adj ? "adj" : "rev", ns[k],
+		       ns[k] * SZ_64K, core, vec, kind, entries, nents);
 		fflush(stdout);
 		close(fd);
 	}
