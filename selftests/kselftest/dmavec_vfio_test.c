@@ -526,6 +526,30 @@ TEST_F(vfio, two_reversed_ranges_reach_the_bar)
 	}
 }
 
+/* What a dma-buf core importer (dmavec_ctest's sgt file, for edu) mapped. */
+struct core_map {
+	unsigned int nents, pages;
+	unsigned long long bytes, first;
+	char line[256];
+};
+
+/* A new dma-buf of @nr ranges @r of BAR 2, mapped by the core importer; 0 or -1. */
+static int core_map(struct vctx *v, __u32 nr, const struct vfio_region_dma_range *r,
+		    struct core_map *m)
+{
+	int fd = get_dmabuf(v, nr, r);
+	char fd_text[16];
+
+	m->line[0] = '\0';
+	if (fd < 0)
+		return -1;
+	snprintf(fd_text, sizeof(fd_text), "%d", fd);
+	if (write_file(CTEST_SGT, fd_text) || read_text(CTEST_SGT, m->line, sizeof(m->line)))
+		return -1;
+	return sscanf(m->line, "nents %u pages %u bytes %llu first %llx", &m->nents, &m->pages,
+		      &m->bytes, &m->first) == 4 ? 0 : -1;
+}
+
 /*
  * A dma-buf core importer (dmavec_ctest's sgt file, for edu) gets a
  * DMA-only table of 128 KiB: one entry over an IOVA behind a translating
@@ -534,25 +558,15 @@ TEST_F(vfio, two_reversed_ranges_reach_the_bar)
 TEST_F(vfio, dma_buf_core_importer_gets_a_dma_only_table)
 {
 	struct vctx *v = &self->c;
-	unsigned long long bytes, first;
-	char line[256], fd_text[16];
-	unsigned int nents, pages;
-	int fd, n;
+	struct core_map m;
 
 	if (access(CTEST_SGT, F_OK))
 		SKIP(return, "no " CTEST_SGT " (dmavec_ctest)");
-	fd = get_dmabuf(v, 2, two_ranges);
-	ASSERT_LE(0, fd);
-	snprintf(fd_text, sizeof(fd_text), "%d", fd);
-	ASSERT_EQ(0, write_file(CTEST_SGT, fd_text));
-	ASSERT_EQ(0, read_text(CTEST_SGT, line, sizeof(line)));
-	TH_LOG("%s: %s", v->translated ? "translated" : "not translated", line);
-	n = sscanf(line, "nents %u pages %u bytes %llu first %llx", &nents, &pages, &bytes,
-		   &first);
-	ASSERT_EQ(4, n);
-	EXPECT_EQ(0, pages);
-	EXPECT_EQ(SZ_128K, bytes);
-	EXPECT_EQ(v->translated ? 1 : 2, nents);
+	ASSERT_EQ(0, core_map(v, 2, two_ranges, &m)) TH_LOG("'%s'", m.line);
+	TH_LOG("%s: %s", v->translated ? "translated" : "not translated", m.line);
+	EXPECT_EQ(0, m.pages);
+	EXPECT_EQ(SZ_128K, m.bytes);
+	EXPECT_EQ(v->translated ? 1 : 2, m.nents);
 }
 
 /*
@@ -567,30 +581,21 @@ TEST_F(vfio, dma_buf_core_importer_gets_a_dma_only_table)
 TEST_F(vfio, adjacent_ranges_without_translation)
 {
 	struct vctx *v = &self->c;
-	unsigned long long bytes, first;
-	char line[256], fd_text[16];
-	unsigned int nents, pages, k;
-	struct dmavec_edu_info i;
 	__u8 want[XFER], got[XFER];
-	int fd, n;
+	struct dmavec_edu_info i;
+	struct core_map m;
+	unsigned int k;
 
 	if (access(CTEST_SGT, F_OK))
 		SKIP(return, "no " CTEST_SGT " (dmavec_ctest)");
 	ASSERT_EQ(0, edu_domain(v, "identity")) TH_LOG("edu %s", v->edu_name);
 	ASSERT_FALSE(translated(v->edu_name));
 
-	fd = get_dmabuf(v, 2, adjacent_ranges);
-	ASSERT_LE(0, fd);
-	snprintf(fd_text, sizeof(fd_text), "%d", fd);
-	ASSERT_EQ(0, write_file(CTEST_SGT, fd_text));
-	ASSERT_EQ(0, read_text(CTEST_SGT, line, sizeof(line)));
-	TH_LOG("dma-buf core importer: %s", line);
-	n = sscanf(line, "nents %u pages %u bytes %llu first %llx", &nents, &pages, &bytes,
-		   &first);
-	ASSERT_EQ(4, n);
-	EXPECT_EQ(0, pages);
-	EXPECT_EQ(SZ_128K, bytes);
-	EXPECT_EQ(v->stock ? 2 : 1, nents);
+	ASSERT_EQ(0, core_map(v, 2, adjacent_ranges, &m)) TH_LOG("'%s'", m.line);
+	TH_LOG("dma-buf core importer: %s", m.line);
+	EXPECT_EQ(0, m.pages);
+	EXPECT_EQ(SZ_128K, m.bytes);
+	EXPECT_EQ(v->stock ? 2 : 1, m.nents);
 
 	ASSERT_LE(0, import(v, 2, adjacent_ranges));
 	for (k = 0; k < 2; k++) {
@@ -611,7 +616,7 @@ TEST_F(vfio, adjacent_ranges_without_translation)
 	EXPECT_EQ(v->stock ? DMAVEC_EDU_MAP_SG_TABLE : DMAVEC_EDU_MAP_DIRECT, i.map_type);
 	EXPECT_EQ(1, i.entries);
 	/* BAR offset 0 at its bus address, for both importers. */
-	EXPECT_EQ(first, i.first_addr);
+	EXPECT_EQ(m.first, i.first_addr);
 	EXPECT_EQ(bar_bus_addr(v), i.first_addr);
 }
 
