@@ -360,7 +360,7 @@ static int edu_domain(struct vctx *v, const char *type)
 {
 	char cur[sizeof(v->edu_type)] = "", path[PATH_MAX], ven[16], dev[16];
 	struct dirent *de;
-	int ret = 0;
+	int ret = 0, err;
 	DIR *d;
 
 	if (dev_attr(v->edu_name, "iommu_group/type", cur, sizeof(cur)))
@@ -381,10 +381,10 @@ static int edu_domain(struct vctx *v, const char *type)
 		    dev_attr(de->d_name, "device", dev, sizeof(dev)) ||
 		    strcmp(ven, "0x1234\n") || strcmp(dev, "0x11e8\n"))
 			continue;
+		/* Every edu is tried; the first error is the answer. */
+		err = set_domain(de->d_name, type);
 		if (!ret)
-			ret = set_domain(de->d_name, type);
-		else
-			set_domain(de->d_name, type);
+			ret = err;
 	}
 	closedir(d);
 	snprintf(path, sizeof(path), "/dev/dmavec-edu-%s", v->edu_name);
