@@ -222,12 +222,12 @@ static int get_dmabuf(struct vctx *v, __u32 nr, const struct vfio_region_dma_ran
 /* A dma-buf of BAR 2, imported by edu; its fd or -errno. */
 static int import(struct vctx *v, __u32 nr, const struct vfio_region_dma_range *r)
 {
-	int fd = get_dmabuf(v, nr, r);
-	struct dmavec_edu_import im = { .fd = fd };
+	int fd = get_dmabuf(v, nr, r), err;
 
 	if (fd < 0)
 		return fd;
-	return ioctl(v->edu, DMAVEC_EDU_IOCTL_IMPORT, &im) ? -errno : fd;
+	err = edu_import(v->edu, fd);
+	return err ? err : fd;
 }
 
 static int region(struct vctx *v, __u32 index, __u64 *size, __u64 *off)
@@ -313,26 +313,6 @@ static int vfio_open(struct vctx *v, const char **why)
 	if (set_memory(v, 1))
 		return fail(why, "enable memory decoding through the config region");
 	return 0;
-}
-
-/* The CPU physical start of ivshmem's BAR 2 (its bus address on x86), 0 if unknown. */
-static __u64 bar_bus_addr(struct vctx *v)
-{
-	char text[1024], *line = text, *end;
-	unsigned long long start;
-	int k;
-
-	if (dev_attr(v->bdf, "resource", text, sizeof(text)))
-		return 0;
-	for (k = 0; k < BAR2 && line; k++) {
-		line = strchr(line, '\n');
-		if (line)
-			line++;
-	}
-	if (!line)
-		return 0;
-	start = strtoull(line, &end, 16);
-	return end == line ? 0 : start;
 }
 
 /* Puts PCI device @bdf, unbound, in an IOMMU domain of @type and binds it again. */
@@ -617,7 +597,8 @@ TEST_F(vfio, adjacent_ranges_without_translation)
 	EXPECT_EQ(1, i.entries);
 	/* BAR offset 0 at its bus address, for both importers. */
 	EXPECT_EQ(m.first, i.first_addr);
-	EXPECT_EQ(bar_bus_addr(v), i.first_addr);
+	/* The BAR's CPU physical address is its bus address on x86. */
+	EXPECT_EQ(bar_phys(v->bdf, BAR2), i.first_addr);
 }
 
 /*
