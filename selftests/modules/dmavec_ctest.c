@@ -2,7 +2,7 @@
 /*
  * dmavec_ctest: the C API of <linux/dmavec.h> in use, for the kselftests.
  *
- * debugfs/dmavec_ctest/export: reading it exports 16 scattered pages of
+ * debugfs/dmavec_ctest/export: reading it exports 16 discontiguous pages of
  * system memory with dmavec_export() and returns the number of a new dma-buf
  * file descriptor in the reader's process. export_nommap: the same with
  * DMAVEC_EXPORT_NO_MMAP.
@@ -38,6 +38,25 @@
  * cost of an exporter's mapping as each kind of importer sees it (make bench,
  * vfio-pci's dma-buf before and after its conversion).
  *
+ * debugfs/dmavec_ctest/export_unaligned: as export, but the first range
+ * starts CTEST_MID_OFF bytes into its page (and the buffer is that much
+ * shorter): a buffer that cannot be mmap()ed, whose first range an IOMMU
+ * bounces for an untrusted importer (it is not aligned to the IOVA granule).
+ *
+ * debugfs/dmavec_ctest/cpu_buf: write a dma-buf file descriptor of export or
+ * export_unaligned; the module keeps a reference to it (the one before is
+ * dropped), write -1 to drop it. debugfs/dmavec_ctest/cpu: read() and write()
+ * at file offset N read and write byte N of that buffer with the CPU,
+ * through the exporter's own kernel mapping of its pages: the CPU's view of
+ * a buffer that has no mmap, to be used between DMA_BUF_IOCTL_SYNC START and
+ * END as an mmap would.
+ *
+ * debugfs/dmavec_ctest/edu_untrusted: write 1 (0) to mark every edu device
+ * untrusted (trusted) as the PCI core marks a device behind an
+ * external-facing port (pci_dev->untrusted); reading returns the first edu's
+ * flag. The IOMMU DMA layer reads it at each map and sync call; set it
+ * before the importer maps.
+ *
  * The KUnit suite dmavec_capi tests the exporter's side of the C API that
  * the files above do not reach (dmavec_export_priv(), dmavec_export_ranges(),
  * the export flags) and the mapping core's C face (dmavec_mapping_*()).
@@ -62,6 +81,9 @@
 #include <linux/uaccess.h>
 
 #define NR_PAGES 16
+/* 2 * NR_PAGES pages: ctest_export() uses every other one. */
+#define CTEST_ORDER 5
+static_assert(1 << CTEST_ORDER == 2 * NR_PAGES);
 
 static struct dentry *root;
 static atomic_t exports_done = ATOMIC_INIT(0);
@@ -97,21 +119,29 @@ static struct dma_buf *ctest_export(unsigned int export_flags)
 	};
 	struct dma_buf *dmabuf;
 	struct ctest_buf *b;
+	struct page *page;
 	int i;
 
 	b = kzalloc_obj(*b);
 	if (!b)
 		return ERR_PTR(-ENOMEM);
-	for (i = 0; i < 2 * NR_PAGES; i++) {
-		b->pages[i] = alloc_page(GFP_KERNEL);
-		if (!b->pages[i]) {
-			while (i--)
-				__free_page(b->pages[i]);
-			kfree(b);
-			return ERR_PTR(-ENOMEM);
-		}
+	/*
+	 * One physically contiguous block, split into pages that are freed
+	 * one by one: the layout below does not depend on where the page
+	 * allocator puts separate pages (two of them may touch).
+	 */
+	page = alloc_pages(GFP_KERNEL, CTEST_ORDER);
+	if (!page) {
+		kfree(b);
+		return ERR_PTR(-ENOMEM);
 	}
-	/* Every other page, in reverse order: discontiguous. */
+	split_page(page, CTEST_ORDER);
+	for (i = 0; i < 2 * NR_PAGES; i++)
+		b->pages[i] = page + i;
+	/*
+	 * Every other page of the block, in reverse order: no range ends where
+	 * the next one starts, so the 16 ranges are 16 runs by construction.
+	 */
 	for (i = 0; i < NR_PAGES; i++) {
 		ranges[i].paddr = page_to_phys(b->pages[2 * (NR_PAGES - 1 - i)]);
 		ranges[i].len = PAGE_SIZE;
@@ -554,6 +584,229 @@ static const struct file_operations revoke_fops = {
 	.write = revoke_write,
 };
 
+/* The first range of export_unaligned starts this far into its page. */
+#define CTEST_MID_OFF 256
+
+/*
+ * Exports 16 discontiguous pages as ctest_export() lays them out, the first
+ * range starting CTEST_MID_OFF bytes into its page; the caller owns the
+ * dma-buf's reference.
+ */
+static struct dma_buf *ctest_export_unaligned(void)
+{
+	struct phys_vec ranges[NR_PAGES];
+	struct dmavec_export_info info = {
+		.name = KBUILD_MODNAME,
+		.owner = THIS_MODULE,
+		.ranges = ranges,
+		.nr_ranges = NR_PAGES,
+		.flags = O_RDWR,
+		.release = ctest_release,
+	};
+	struct dma_buf *dmabuf;
+	struct ctest_buf *b;
+	struct page *page;
+	int i;
+
+	b = kzalloc_obj(*b);
+	if (!b)
+		return ERR_PTR(-ENOMEM);
+	page = alloc_pages(GFP_KERNEL, CTEST_ORDER);
+	if (!page) {
+		kfree(b);
+		return ERR_PTR(-ENOMEM);
+	}
+	split_page(page, CTEST_ORDER);
+	for (i = 0; i < 2 * NR_PAGES; i++)
+		b->pages[i] = page + i;
+	/* Every other page of the block, in reverse order: 16 runs. */
+	for (i = 0; i < NR_PAGES; i++) {
+		ranges[i].paddr = page_to_phys(b->pages[2 * (NR_PAGES - 1 - i)]);
+		ranges[i].len = PAGE_SIZE;
+	}
+	ranges[0].paddr += CTEST_MID_OFF;
+	ranges[0].len -= CTEST_MID_OFF;
+	info.priv = b;
+	dmabuf = dmavec_export(&info);
+	if (IS_ERR(dmabuf))
+		ctest_release(b);
+	return dmabuf;
+}
+
+static ssize_t export_unaligned_read(struct file *file, char __user *ubuf,
+				     size_t len, loff_t *ppos)
+{
+	struct dma_buf *dmabuf;
+	char out[16];
+	int fd, n;
+
+	if (*ppos)
+		return 0;
+	dmabuf = ctest_export_unaligned();
+	if (IS_ERR(dmabuf))
+		return PTR_ERR(dmabuf);
+	fd = dma_buf_fd(dmabuf, O_CLOEXEC);
+	if (fd < 0) {
+		dma_buf_put(dmabuf);
+		return fd;
+	}
+	n = scnprintf(out, sizeof(out), "%d\n", fd);
+	return simple_read_from_buffer(ubuf, len, ppos, out, n);
+}
+
+/* The buffer of cpu_buf (a reference), its ranges and size, under cpu_lock. */
+static DEFINE_MUTEX(cpu_lock);
+static struct dma_buf *cpu_dmabuf;
+static const struct phys_vec *cpu_ranges;
+static size_t cpu_nr_ranges;
+
+static ssize_t cpu_buf_write(struct file *file, const char __user *ubuf,
+			     size_t len, loff_t *ppos)
+{
+	const struct phys_vec *ranges = NULL;
+	struct dma_buf *dmabuf = NULL, *old;
+	size_t nr = 0;
+	int fd, ret;
+
+	ret = kstrtoint_from_user(ubuf, len, 10, &fd);
+	if (ret)
+		return ret;
+	if (fd >= 0) {
+		dmabuf = dma_buf_get(fd);
+		if (IS_ERR(dmabuf))
+			return PTR_ERR(dmabuf);
+		/* Only this module's buffers: system memory it allocated. */
+		ret = dmavec_export_priv(dmabuf, ctest_release) ? 0 : -EINVAL;
+		if (!ret) {
+			dma_resv_lock(dmabuf->resv, NULL);
+			ret = dmavec_export_ranges(dmabuf, &ranges, &nr);
+			dma_resv_unlock(dmabuf->resv);
+		}
+		if (ret) {
+			dma_buf_put(dmabuf);
+			return ret;
+		}
+	}
+	mutex_lock(&cpu_lock);
+	old = cpu_dmabuf;
+	cpu_dmabuf = dmabuf;
+	cpu_ranges = ranges;
+	cpu_nr_ranges = nr;
+	mutex_unlock(&cpu_lock);
+	if (old)
+		dma_buf_put(old);
+	return len;
+}
+
+/*
+ * Copies @len bytes at buffer offset *@ppos of the cpu_buf buffer to or from
+ * @ubuf; short at the end of the buffer.
+ */
+static ssize_t cpu_rw(char __user *ubuf, size_t len, loff_t *ppos,
+		      bool write)
+{
+	size_t i, start = 0, done = 0;
+	loff_t pos = *ppos;
+	int ret = 0;
+
+	if (pos < 0)
+		return -EINVAL;
+	mutex_lock(&cpu_lock);
+	if (!cpu_dmabuf)
+		ret = -ENOENT;
+	/* The ranges stay valid, and the pages ours, while the reference is held. */
+	for (i = 0; !ret && i < cpu_nr_ranges && done < len; i++) {
+		const struct phys_vec *r = &cpu_ranges[i];
+		size_t off, n;
+		void *cpu;
+
+		start += r->len;
+		if (pos + done >= start)
+			continue;
+		off = r->len - (start - (pos + done));
+		n = min(r->len - off, len - done);
+		cpu = phys_to_virt(r->paddr + off);
+		if (write ? copy_from_user(cpu, ubuf + done, n) :
+			    copy_to_user(ubuf + done, cpu, n))
+			ret = -EFAULT;
+		else
+			done += n;
+	}
+	mutex_unlock(&cpu_lock);
+	if (ret)
+		return ret;
+	*ppos = pos + done;
+	return done;
+}
+
+static ssize_t cpu_read(struct file *file, char __user *ubuf, size_t len,
+			loff_t *ppos)
+{
+	return cpu_rw(ubuf, len, ppos, false);
+}
+
+static ssize_t cpu_write(struct file *file, const char __user *ubuf,
+			 size_t len, loff_t *ppos)
+{
+	return cpu_rw((char __user *)ubuf, len, ppos, true);
+}
+
+/*
+ * Sets pci_dev->untrusted of every edu device. A plain store to a bitfield:
+ * test VMs only, while nothing else changes the device's flags.
+ */
+static ssize_t edu_untrusted_write(struct file *file, const char __user *ubuf,
+				   size_t len, loff_t *ppos)
+{
+	struct pci_dev *edu = NULL;
+	bool on;
+	int ret;
+
+	ret = kstrtobool_from_user(ubuf, len, &on);
+	if (ret)
+		return ret;
+	while ((edu = pci_get_device(0x1234, 0x11e8, edu)))
+		edu->untrusted = on;
+	return len;
+}
+
+static ssize_t edu_untrusted_read(struct file *file, char __user *ubuf,
+				  size_t len, loff_t *ppos)
+{
+	struct pci_dev *edu = pci_get_device(0x1234, 0x11e8, NULL);
+	char out[4];
+	int n;
+
+	if (!edu)
+		return -ENODEV;
+	n = scnprintf(out, sizeof(out), "%d\n", edu->untrusted ? 1 : 0);
+	pci_dev_put(edu);
+	return simple_read_from_buffer(ubuf, len, ppos, out, n);
+}
+
+static const struct file_operations export_unaligned_fops = {
+	.owner = THIS_MODULE,
+	.read = export_unaligned_read,
+};
+
+static const struct file_operations cpu_buf_fops = {
+	.owner = THIS_MODULE,
+	.write = cpu_buf_write,
+};
+
+static const struct file_operations cpu_fops = {
+	.owner = THIS_MODULE,
+	.read = cpu_read,
+	.write = cpu_write,
+	.llseek = default_llseek,
+};
+
+static const struct file_operations edu_untrusted_fops = {
+	.owner = THIS_MODULE,
+	.read = edu_untrusted_read,
+	.write = edu_untrusted_write,
+};
+
 static int __init dmavec_ctest_init(void)
 {
 	root = debugfs_create_dir(KBUILD_MODNAME, NULL);
@@ -565,12 +818,20 @@ static int __init dmavec_ctest_init(void)
 	debugfs_create_file("import", 0600, root, NULL, &import_fops);
 	debugfs_create_file("revoke", 0600, root, NULL, &revoke_fops);
 	debugfs_create_file("hold", 0600, root, NULL, &hold_fops);
+	debugfs_create_file("export_unaligned", 0400, root, NULL,
+			    &export_unaligned_fops);
+	debugfs_create_file("cpu_buf", 0200, root, NULL, &cpu_buf_fops);
+	debugfs_create_file("cpu", 0600, root, NULL, &cpu_fops);
+	debugfs_create_file("edu_untrusted", 0600, root, NULL,
+			    &edu_untrusted_fops);
 	return 0;
 }
 
 static void __exit dmavec_ctest_exit(void)
 {
 	debugfs_remove(root);
+	if (cpu_dmabuf)
+		dma_buf_put(cpu_dmabuf);
 }
 
 static void other_release(void *priv)
