@@ -16,7 +16,7 @@
 use crate::raw;
 use core::{ops::Deref, ptr::NonNull};
 use kernel::{
-    bindings, device::Bound, maple_tree::MapleTreeAlloc, pci, prelude::*, types::ForeignOwnable,
+    bindings, device::{Bound, Core}, maple_tree::MapleTreeAlloc, pci, prelude::*, types::ForeignOwnable,
 };
 
 /// `pci::Device::resource_flags()` of `patches/0009`.
@@ -44,14 +44,15 @@ impl PciResourceFlags for pci::Device {
 }
 
 /// The `struct p2pdma_provider` of memory BAR `bar` of `pdev` (`pci::Device::p2pdma_provider()`
-/// of `patches/0011`): device-managed, valid while `pdev` is bound.
+/// of `patches/0011`): device-managed, valid while `pdev` is bound. From a bus callback only
+/// (`Core`): `pcim_p2pdma_init()` relies on the device lock.
 ///
 /// # Errors
 ///
 /// As `patches/0011`: `EINVAL` for a BAR index past the standard BARs, `ENODEV` for a BAR that
 /// is not memory, `EOPNOTSUPP` for non-mappable BARs, `ENOMEM`.
 pub(crate) fn p2pdma_provider(
-    pdev: &pci::Device<Bound>,
+    pdev: &pci::Device<Core<'_>>,
     bar: u32,
 ) -> Result<NonNull<bindings::p2pdma_provider>> {
     if bar >= bindings::PCI_STD_NUM_BARS {
@@ -61,7 +62,7 @@ pub(crate) fn p2pdma_provider(
         return Err(ENODEV);
     }
     let raw = raw::pci_dev(pdev);
-    // SAFETY: `raw` is the bound `struct pci_dev` behind `pdev`.
+    // SAFETY: `raw` is the bound `struct pci_dev` behind `pdev`, its device lock held (`Core`).
     kernel::error::to_result(unsafe { bindings::pcim_p2pdma_init(raw) })?;
     // CAST: `bar` is less than `PCI_STD_NUM_BARS`, as checked above.
     // SAFETY: `raw` is bound, its P2PDMA state was just set up, and `bar` is a standard BAR.

@@ -11,7 +11,7 @@ use crate::{raw, shim};
 use core::ptr::NonNull;
 use kernel::{
     bindings,
-    device::{Bound, Device},
+    device::{Bound, Core, Device},
     devres, pci,
     prelude::*,
     sync::{
@@ -84,7 +84,8 @@ impl Drop for UnbindGuard {
 
 impl Provider {
     /// Returns the P2PDMA provider of memory BAR `bar` of `pdev`, setting up the device's
-    /// P2PDMA state first if no one did.
+    /// P2PDMA state first if no one did. Only from `probe` (or another bus callback): setting
+    /// up that state relies on the device lock held there.
     ///
     /// The provider is device-managed: when `pdev` is unbound, every buffer exported with it
     /// is revoked for good (as [`Buffer::revoke`](crate::Buffer::revoke) does, and
@@ -105,7 +106,7 @@ impl Provider {
     /// ```
     ///
     /// [`export`]: crate::export
-    pub fn of_bar(pdev: &pci::Device<Bound>, bar: u32) -> Result<Self> {
+    pub fn of_bar(pdev: &pci::Device<Core<'_>>, bar: u32) -> Result<Self> {
         #[cfg(dmavec_rust_apis)]
         let raw = NonNull::new(pdev.p2pdma_provider(bar)?.as_raw()).ok_or(ENODEV)?;
         #[cfg(not(dmavec_rust_apis))]
