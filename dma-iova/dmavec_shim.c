@@ -16,6 +16,8 @@
 #include <linux/dmaengine.h>
 #include <linux/dmavec.h>
 #include <linux/export.h>
+#include <linux/file.h>
+#include <linux/fs.h>
 #include <linux/mm.h>
 #include <linux/module.h>
 #include <linux/pci.h>
@@ -105,9 +107,22 @@ int dmavec_shim_mmap_prepare(struct vm_area_struct *vma, bool mmio,
 }
 
 /* Zaps every CPU mapping of @dmabuf: the next access faults. */
-void dmavec_shim_zap(struct dma_buf *dmabuf)
+/*
+ * A reference to the file of @dmabuf, or NULL once its count has reached
+ * zero: the dma-buf core releases a dma-buf from the dentry's d_release,
+ * after the inode that f_mapping points into was put, so a dying file must
+ * not be touched. Nothing can map or attach a dma-buf whose file is dying:
+ * every VMA and every importer holds a reference to it.
+ */
+struct file *dmavec_shim_dma_buf_file_get(struct dma_buf *dmabuf)
 {
-	unmap_mapping_range(dmabuf->file->f_mapping, 0, 0, true);
+	return get_file_active(&dmabuf->file);
+}
+
+/* Zaps the CPU mappings of the live file @file of a dma-buf. */
+void dmavec_shim_zap(struct file *file)
+{
+	unmap_mapping_range(file->f_mapping, 0, 0, true);
 }
 
 void dmavec_shim_cond_resched(void)

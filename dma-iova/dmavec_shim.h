@@ -14,6 +14,7 @@ struct device;
 struct dma_buf;
 struct dma_fence;
 struct dma_resv;
+struct file;
 struct dma_vec;
 struct page;
 struct pci_dev;
@@ -32,7 +33,8 @@ int dmavec_shim_sgt_fill(struct sg_table *sgt, const struct dma_vec *vecs,
 void dmavec_shim_sgt_free(struct sg_table *sgt, unsigned int nents);
 int dmavec_shim_mmap_prepare(struct vm_area_struct *vma, bool mmio,
 			     const struct vm_operations_struct *ops);
-void dmavec_shim_zap(struct dma_buf *dmabuf);
+struct file *dmavec_shim_dma_buf_file_get(struct dma_buf *dmabuf);
+void dmavec_shim_zap(struct file *file);
 bool dmavec_shim_dev_is_dma_coherent(struct device *dev);
 void dmavec_shim_dma_sync_single(struct device *dev, dma_addr_t addr,
 				 size_t size, enum dma_data_direction dir,

@@ -47,10 +47,12 @@ use kernel::{
     bindings,
     error::from_err_ptr,
     ffi::{c_int, c_ulong},
+    fs::File,
     list::{AtomicTracker, ListArc, ListLinks, TryNewListArc},
     new_condvar, new_mutex,
     prelude::*,
     sync::{
+        aref::ARef,
         atomic::{Atomic, Relaxed},
         Arc, CondVar, Mutex,
     },
@@ -107,6 +109,10 @@ pub struct Buffer {
     provider: Option<Provider>,
     size: usize,
     name: &'static CStr,
+    /// The exporter's module, whose code (`ops`' drop glue) and data (`name`) the buffer uses:
+    /// the dma-buf holds a reference to it until its release returns, and whoever else may
+    /// hold the last `Arc<Buffer>` after that (the registry's dump) holds one too.
+    owner: ModuleOwner,
     /// Whether the dma-buf may be mapped into user space ([`ExportInfo::mmap`]).
     mmap: bool,
     ops: KBox<dyn ExporterOps>,
@@ -161,6 +167,13 @@ pub struct ExportInfo {
 /// The module that owns a dma-buf's code (`dma_buf_export_info.owner`).
 #[derive(Clone, Copy)]
 pub struct ModuleOwner(*mut bindings::module);
+
+// SAFETY: A module pointer is only handed to the module reference counting functions, which
+// any thread may call.
+unsafe impl Send for ModuleOwner {}
+
+// SAFETY: See `Send`: `&ModuleOwner` only gives the pointer's value.
+unsafe impl Sync for ModuleOwner {}
 
 impl From<&'static ThisModule> for ModuleOwner {
     fn from(m: &'static ThisModule) -> Self {
@@ -233,6 +246,7 @@ pub fn export(info: ExportInfo, ops: KBox<dyn ExporterOps>) -> Result<(Arc<Buffe
             provider: info.provider,
             size,
             name: info.name,
+            owner: info.owner,
             mmap: info.mmap,
             ops,
             revoked: Atomic::new(false),
@@ -352,7 +366,12 @@ impl Buffer {
     /// maps with `ENODEV`, zaps CPU mappings of the dma-buf, waits for the fences of its
     /// reservation object, and waits until every mapping is gone. After it returns no importer
     /// can reach the memory, and no attach is still using the provider: the exporter may free it
-    /// if it never restores. The wait is bounded because every importer is revocable.
+    /// if it never restores.
+    ///
+    /// The waits hold no lock of the buffer's (faults, attaches and debugfs go on meanwhile)
+    /// and have no timeout: every importer is revocable and promises to end its DMA and unmap
+    /// soon after its invalidation, and returning before it did would let the exporter reuse
+    /// memory an importer still reaches. A concurrent revocation waits as long.
     pub fn revoke(&self) {
         self.set_revoked(true);
     }
@@ -369,12 +388,24 @@ impl Buffer {
             // The provider's device is gone: revoked for good.
             return;
         }
-        let Some(d) = state.dmabuf else {
-            // Released: nothing can be mapped any more.
+        // A reference to the dma-buf's file, if it is not dying: the dma-buf core calls release
+        // from the dentry's `d_release`, after the inode was put, and release waits for the
+        // state lock held here, so `dmabuf` may be a dma-buf whose file is being torn down.
+        let file = state.dmabuf.and_then(|d| {
+            // SAFETY: `d` is alive while `state` is locked: release takes the lock before the
+            // dma-buf core frees it.
+            let f = NonNull::new(unsafe { shim::dmavec_shim_dma_buf_file_get(d.as_ptr()) })?;
+            // SAFETY: `f` is a reference to a `struct file`, owned by the `ARef` from here on.
+            Some((d, unsafe { ARef::<File>::from_raw(f.cast()) }))
+        });
+        let Some((d, file)) = file else {
+            // Released, or its file is dying: nothing can attach, map or mmap it any more (each
+            // importer and each VMA holds a reference to the file), so there is nothing to
+            // invalidate, zap or wait for.
             self.revoked.store(revoked, Relaxed);
             return;
         };
-        // SAFETY: The dma-buf is alive while `state` is locked (release takes the lock).
+        // SAFETY: The dma-buf is alive while `file` is held.
         let resv = unsafe { (*d.as_ptr()).resv };
         // SAFETY: `resv` is the dma-buf's reservation object; no acquire context.
         unsafe { bindings::dma_resv_lock(resv, core::ptr::null_mut()) };
@@ -385,10 +416,20 @@ impl Buffer {
             // SAFETY: The reservation lock is held, as required.
             unsafe { bindings::dma_buf_invalidate_mappings(d.as_ptr()) };
             // CPU mappings too: faults take the state lock we hold, and see `revoked`.
-            // SAFETY: The dma-buf and its file are alive.
-            unsafe { shim::dmavec_shim_zap(d.as_ptr()) };
-            // SAFETY: `resv` is the live dma-buf's reservation object, which may be waited on
-            // with its lock held: wait for the fences of DMA the importers still have queued.
+            // SAFETY: `file` is the dma-buf's live file.
+            unsafe { shim::dmavec_shim_zap(file.as_ptr()) };
+        }
+        // SAFETY: Locked above.
+        unsafe { bindings::dma_resv_unlock(resv) };
+        drop(state);
+        if revoked {
+            // The fences of DMA the importers still have queued, waited for with no lock held:
+            // faults, attaches and debugfs take the state lock, and an importer the
+            // reservation lock, and none of them waits for a slow importer's DMA. Nothing new
+            // can be mapped meanwhile (the buffer is marked revoked). Every revocation waits,
+            // not only the one that marked the buffer: none returns before the DMA is over.
+            // SAFETY: `resv` is the reservation object of the dma-buf that `file` keeps alive;
+            // `dma_resv_wait_timeout()` needs no lock.
             unsafe {
                 bindings::dma_resv_wait_timeout(
                     resv,
@@ -398,9 +439,9 @@ impl Buffer {
                 )
             };
         }
-        // SAFETY: Locked above.
-        unsafe { bindings::dma_resv_unlock(resv) };
-        drop(state);
+        // The last reference may be this one, when the dma-buf was closed meanwhile: `fput()`
+        // then defers the release (task work or a worker), which takes the state lock.
+        drop(file);
         if revoked {
             // Importers unmap from their invalidate callback or soon after it.
             let mut live = self.live.lock();

@@ -27,7 +27,10 @@ extern "C" {
         mmio: bool,
         ops: *const bindings::vm_operations_struct,
     ) -> ffi::c_int;
-    pub(crate) fn dmavec_shim_zap(dmabuf: *mut bindings::dma_buf);
+    pub(crate) fn dmavec_shim_dma_buf_file_get(
+        dmabuf: *mut bindings::dma_buf,
+    ) -> *mut bindings::file;
+    pub(crate) fn dmavec_shim_zap(file: *mut bindings::file);
     pub(crate) fn dmavec_shim_cond_resched();
     pub(crate) fn dmavec_shim_dev_is_dma_coherent(dev: *mut bindings::device) -> bool;
     pub(crate) fn dmavec_shim_dma_sync_single(

@@ -188,6 +188,10 @@ unsafe extern "C" fn dmavec_dma_buf_unmap(
 ///
 /// The dma-buf core calls this once, when the last reference to a dmavec dma-buf is gone.
 unsafe extern "C" fn dmavec_dma_buf_release(dmabuf: *mut bindings::dma_buf) {
+    // The window of a revocation racing the last close: the file is dying and its inode was
+    // put, the buffer is still registered and its state still names the dma-buf.
+    #[cfg(CONFIG_DMAVEC_KUNIT_TEST)]
+    crate::test_hooks::RELEASE_HOLD.pass();
     // SAFETY: `priv` holds the reference `export` took; release is called once.
     let buf = unsafe { Arc::from_raw((*dmabuf).priv_.cast::<Buffer>()) };
     // SAFETY: `BUFFERS` is the only list a `Buffer` is ever inserted in.

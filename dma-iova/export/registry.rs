@@ -5,7 +5,7 @@
 
 use super::{attachment::for_each_attachment, Buffer};
 use crate::map::MapType;
-use core::fmt;
+use core::{fmt, mem::ManuallyDrop};
 use kernel::{
     bindings,
     list::List,
@@ -84,22 +84,69 @@ impl fmt::Debug for Buffer {
 /// The debugfs `buffers` file: every dmavec buffer and its attachments.
 pub(crate) struct Registry;
 
+/// A buffer of a snapshot of the registry, with a reference to its exporter's module.
+///
+/// Once the dma-buf is released, the dma-buf core puts its reference to the exporter's module:
+/// the last `Arc<Buffer>` may then be this one, and dropping it runs the exporter's drop glue
+/// (`Buffer::ops`), whose code is the exporter's. The module reference keeps that code, and the
+/// exporter's name that the dump prints, until the `Arc` is gone.
+///
+/// # Invariants
+///
+/// A reference to `buf.owner` was taken with `try_module_get()` and is put on drop, after
+/// `buf`.
+struct Pinned {
+    buf: ManuallyDrop<Arc<Buffer>>,
+}
+
+impl Pinned {
+    /// Pins `buf` and its exporter's module, if that module is not being removed.
+    fn new(buf: Arc<Buffer>) -> Option<Self> {
+        // SAFETY: `owner` is a module that holds a reference to itself through the dma-buf,
+        // which is registered, so not yet released: it is live.
+        if !unsafe { bindings::try_module_get(buf.owner.0) } {
+            return None;
+        }
+        // INVARIANT: The reference was taken just above.
+        Some(Self {
+            buf: ManuallyDrop::new(buf),
+        })
+    }
+}
+
+impl Drop for Pinned {
+    fn drop(&mut self) {
+        let owner = self.buf.owner.0;
+        // SAFETY: `buf` is not used after this.
+        unsafe { ManuallyDrop::drop(&mut self.buf) };
+        // SAFETY: By the type invariant, the reference taken in `new`, put after the `Arc`.
+        unsafe { bindings::module_put(owner) };
+    }
+}
+
 impl fmt::Debug for Registry {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // A snapshot under the global lock; each buffer is then printed, taking its own locks
         // (the reservation lock among them), with the global lock released, so that an importer
-        // holding a reservation lock never stalls every export and release.
-        let mut snapshot: KVec<Arc<Buffer>> = KVec::new();
+        // holding a reservation lock never stalls every export and release. Each buffer of the
+        // snapshot pins its exporter's module (`Pinned`): the `Arc` may outlive the dma-buf.
+        let mut snapshot: KVec<Pinned> = KVec::new();
         {
             let list = BUFFERS.lock();
+            snapshot
+                .reserve(list.iter().count(), GFP_KERNEL)
+                .map_err(|_| fmt::Error)?;
             for b in list.iter() {
-                snapshot
-                    .push(b.into(), GFP_KERNEL)
-                    .map_err(|_| fmt::Error)?;
+                if let Some(p) = Pinned::new(b.into()) {
+                    // Within the capacity reserved above: cannot fail.
+                    snapshot.push_within_capacity(p).map_err(|_| fmt::Error)?;
+                }
             }
         }
-        for b in snapshot.iter() {
-            write!(f, "{:?}", **b)?;
+        #[cfg(CONFIG_DMAVEC_KUNIT_TEST)]
+        crate::test_hooks::REGISTRY_HOLD.pass();
+        for p in snapshot.iter() {
+            write!(f, "{:?}", **p.buf)?;
         }
         Ok(())
     }

@@ -689,10 +689,96 @@ impl fmt::Debug for AttachDelay {
     }
 }
 
+/// `debugfs/dmavec_test/fence_hold`: an importer (edu) whose DMA does not end until the test
+/// says so, for the race tests of the kselftests. Writing `<fd>` attaches edu to the dma-buf,
+/// maps it and publishes an unsignalled fence (`Locked::fence_dma()`): a revocation of the
+/// buffer waits for it. Writing `0` signals the fence and detaches. Reading gives `1` while a
+/// fence is held, else `0`.
+#[pin_data]
+struct FenceHold {
+    #[pin]
+    held: Mutex<Option<(dmavec::Fence, Attachment)>>,
+}
+
+impl FenceHold {
+    fn hold(fd: i32) -> Result<(dmavec::Fence, Attachment)> {
+        let edu = PciRef::edu()?;
+        let dmabuf = dmavec::DmaBuf::from_fd(fd)?;
+        let inval = Arc::new(Atomic::new(0u32), GFP_KERNEL)?;
+        let att = Attachment::new(dmabuf, edu.dev(), CountingImporter(inval))?;
+        let fence = {
+            let mut l = att.lock();
+            l.map(BIDI)?;
+            l.fence_dma()?
+        };
+        Ok((fence, att))
+    }
+}
+
+impl debugfs::Reader for FenceHold {
+    fn read_from_slice(&self, reader: &mut UserSliceReader) -> Result {
+        let mut buf = [0u8; 16];
+        let n = reader.len().min(buf.len());
+        reader.read_slice(&mut buf[..n])?;
+        let s = core::str::from_utf8(&buf[..n]).map_err(|_| EINVAL)?;
+        let fd: i32 = s.trim().parse().map_err(|_| EINVAL)?;
+        // Dropped outside the lock: the fence is signalled, then edu detaches.
+        let old = if fd == 0 {
+            self.held.lock().take()
+        } else {
+            let new = Self::hold(fd)?;
+            self.held.lock().replace(new)
+        };
+        drop(old);
+        Ok(())
+    }
+}
+
+impl fmt::Debug for FenceHold {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "{}", u8::from(self.held.lock().is_some()))
+    }
+}
+
+/// `debugfs/dmavec_test/{release,registry,scrub}_hold`: one of dmavec's [`Gate`]s, for the race tests
+/// of the kselftests. Writing `1` arms it, `0` disarms it (and lets the held tasks go on);
+/// reading gives `<armed> <tasks that reached it since it was armed>`.
+///
+/// [`Gate`]: dmavec::test_hooks::Gate
+struct GateFile(&'static dmavec::test_hooks::Gate);
+
+impl debugfs::Reader for GateFile {
+    fn read_from_slice(&self, reader: &mut UserSliceReader) -> Result {
+        let mut buf = [0u8; 4];
+        let n = reader.len().min(buf.len());
+        reader.read_slice(&mut buf[..n])?;
+        match core::str::from_utf8(&buf[..n]).map_err(|_| EINVAL)?.trim() {
+            "1" => self.0.arm(true),
+            "0" => self.0.arm(false),
+            _ => return Err(EINVAL),
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Debug for GateFile {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "{} {}", u8::from(self.0.is_armed()), self.0.reached())
+    }
+}
+
 #[pin_data]
 struct DmavecTest {
     #[pin]
     _delay: debugfs::File<AttachDelay>,
+    #[pin]
+    _release_hold: debugfs::File<GateFile>,
+    #[pin]
+    _registry_hold: debugfs::File<GateFile>,
+    #[pin]
+    _scrub_hold: debugfs::File<GateFile>,
+    #[pin]
+    _fence_hold: debugfs::File<FenceHold>,
     #[pin]
     _import: debugfs::File<ImportFile>,
     #[pin]
@@ -709,6 +795,24 @@ impl kernel::InPlaceModule for DmavecTest {
         let root = debugfs::Dir::new(c"dmavec_test");
         try_pin_init!(Self {
             _delay <- root.read_write_file(c"attach_delay_ms", AttachDelay),
+            _release_hold <- root.read_write_file(
+                c"release_hold",
+                GateFile(&dmavec::test_hooks::RELEASE_HOLD)
+            ),
+            _registry_hold <- root.read_write_file(
+                c"registry_hold",
+                GateFile(&dmavec::test_hooks::REGISTRY_HOLD)
+            ),
+            _scrub_hold <- root.read_write_file(
+                c"scrub_hold",
+                GateFile(&dmavec::test_hooks::SCRUB_HOLD)
+            ),
+            _fence_hold <- root.read_write_file(
+                c"fence_hold",
+                pin_init!(FenceHold {
+                    held <- new_mutex!(None),
+                })
+            ),
             _import <- root.read_write_file(
                 c"import",
                 pin_init!(ImportFile {
