@@ -135,6 +135,13 @@ const SCRUB_CHUNK_PAGES: usize = 256;
 /// Scrubs of freed memory deferred past a reset, for all devices (debugfs `bar`).
 static DEFERRED_SCRUBS: Atomic<u64> = Atomic::new(0);
 
+/// ALLOCs waiting for the scrubber, for all devices (debugfs `bar`).
+static ALLOC_WAITING: Atomic<u64> = Atomic::new(0);
+
+/// Freed allocations that found no room in `Exports::scrubs`, for all devices (debugfs `bar`):
+/// their pages stay taken until unbind. Zero unless the invariant of `Exports::live` breaks.
+static LOST_SCRUBS: Atomic<u64> = Atomic::new(0);
+
 impl BarDevice {
     /// Exports `ranges` (of `allocs`) as a dma-buf.
     fn export(
@@ -259,6 +266,8 @@ impl BarDevice {
     /// they are zero. It stops when a reset begins (`reset_done` queues it again) and when the
     /// device goes away (what is left returns to the allocator unzeroed, see `revoke_all`).
     fn scrub(&self) {
+        #[cfg(CONFIG_DMAVEC_KUNIT_TEST)]
+        dmavec::test_hooks::SCRUB_HOLD.pass();
         loop {
             let mut ex = self.exports.lock();
             let gone = ex.list.is_none();
@@ -315,18 +324,23 @@ impl Allocation {
     /// signal interrupts the wait, `ENODEV` once the device is gone, `EINVAL`, `ENOMEM`.
     fn new(dev: &Arc<BarDevice>, pages: usize, align: usize) -> Result<Arc<Self>> {
         let first = {
-            // Room for this allocation's scrub, reserved now (see `Exports::live`);
-            // `reserve(n)` makes the capacity at least `len + n`.
             let mut ex = dev.exports.lock();
-            let more = ex.live + 1;
-            ex.scrubs.reserve(more, GFP_KERNEL)?;
             let first = loop {
                 if ex.list.is_none() {
                     return Err(ENODEV);
                 }
+                // Room for this allocation's scrub (see `Exports::live`), reserved in the same
+                // critical section as the `live += 1` below, never across the wait: allocations
+                // that wait together would each reserve for the same `live`.
+                // `reserve(n)` makes the capacity at least `len + n`.
+                let more = ex.live + 1;
+                ex.scrubs.reserve(more, GFP_KERNEL)?;
                 match dev.alloc.alloc(pages, align) {
                     Err(e) if e == ENOSPC && !ex.scrubs.is_empty() => {
-                        if dev.scrubbed.wait_interruptible(&mut ex) {
+                        ALLOC_WAITING.fetch_add(1, Relaxed);
+                        let interrupted = dev.scrubbed.wait_interruptible(&mut ex);
+                        ALLOC_WAITING.fetch_sub(1, Relaxed);
+                        if interrupted {
                             return Err(ERESTARTSYS);
                         }
                     }
@@ -378,12 +392,17 @@ impl Drop for Allocation {
             pages: self.pages,
             done: 0,
         };
-        let inline = self.pages <= SCRUB_INLINE_PAGES && !ex.resetting;
-        // The push never allocates (the capacity was reserved in `Allocation::new`) and so
-        // never fails, by the invariant of `Exports::live`; were it to, zero here, not leak.
-        if inline || ex.scrubs.push_within_capacity(scrub).is_err() {
+        if self.pages <= SCRUB_INLINE_PAGES && !ex.resetting {
             dev.zero(self.first, self.pages);
             dev.alloc.free(self.first);
+            return;
+        }
+        // The push never allocates (the capacity was reserved in `Allocation::new`) and so
+        // never fails, by the invariant of `Exports::live`. Were it to, the pages stay taken
+        // until the device is unbound, unzeroed and counted (debugfs `bar`): zeroing them here
+        // could stall this task, under the exports lock, for gigabytes, and during a reset.
+        if ex.scrubs.push_within_capacity(scrub).is_err() {
+            LOST_SCRUBS.add(1, Relaxed);
             return;
         }
         dev.scrubbing.add(self.pages as u64, Relaxed);
@@ -422,7 +441,9 @@ impl fmt::Debug for BarInfo {
         writeln!(f, "index: {}", self.index)?;
         writeln!(f, "start: {:#x}", self.start)?;
         writeln!(f, "size: {}", self.size)?;
-        writeln!(f, "deferred_scrubs: {}", DEFERRED_SCRUBS.load(Relaxed))
+        writeln!(f, "deferred_scrubs: {}", DEFERRED_SCRUBS.load(Relaxed))?;
+        writeln!(f, "lost_scrubs: {}", LOST_SCRUBS.load(Relaxed))?;
+        writeln!(f, "alloc_waiting: {}", ALLOC_WAITING.load(Relaxed))
     }
 }
 

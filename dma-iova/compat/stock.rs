@@ -16,7 +16,7 @@
 use crate::raw;
 use core::{ops::Deref, ptr::NonNull};
 use kernel::{
-    bindings, device::{Bound, Core}, maple_tree::MapleTreeAlloc, pci, prelude::*, types::ForeignOwnable,
+    bindings, device::Core, maple_tree::MapleTreeAlloc, pci, prelude::*, types::ForeignOwnable,
 };
 
 /// `pci::Device::resource_flags()` of `patches/0009`.

@@ -11,7 +11,7 @@ use crate::{raw, shim};
 use core::ptr::NonNull;
 use kernel::{
     bindings,
-    device::{Bound, Core, Device},
+    device::{Core, Device},
     devres, pci,
     prelude::*,
     sync::{

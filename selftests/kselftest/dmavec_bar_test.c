@@ -11,8 +11,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/wait.h>
 #include <unistd.h>
+#include <linux/dmavec.h>
 #include <linux/types.h>
 
 #include "kselftest_harness.h"
@@ -202,6 +205,98 @@ TEST_F(ivshmem, bar_is_the_host_memory)
 	munmap(bar, 4 * len);
 	ASSERT_EQ(0, agent_read(off_guest, got, len));
 	EXPECT_EQ(0, memcmp(want, got, len));
+}
+
+/*
+ * Allocations that wait together for one scrub (issue 25, item 1). The whole
+ * BAR is allocated, filled by the host and freed; dmavec_test's scrub_hold
+ * holds the scrubber before it zeroes it, while WAITERS processes ALLOC an
+ * eighth of the BAR each and wait for it (debugfs "alloc_waiting" counts
+ * them). Then the scrubber runs, they all get their memory, and they all
+ * free it at once. Each of their allocations is larger than what a free
+ * zeroes inline, so each must be queued for the scrubber: none may find its
+ * queue without room ("lost_scrubs"), and once the scrubber is done the host
+ * file holds zeroes where the host wrote.
+ */
+#define WAITERS 6
+
+TEST_F(ivshmem, waiters_behind_one_scrub_keep_room_for_their_scrubs)
+{
+	struct dmavec_info info = { 0 };
+	struct dmavec_alloc all = { 0 };
+	struct dmavec_free fr = { 0 };
+	unsigned long long lost, waiting;
+	int bar, i, status, go[2], done[2];
+	__u8 got[4096], zero[4096] = { 0 };
+	pid_t pid[WAITERS];
+	char ok;
+
+	DMAVEC_NEEDS(return, NEED_STATS | NEED_RTEST | NEED_AGENT);
+	bar = open_node("dmavec-", NULL, 0);
+	ASSERT_GE(bar, 0);
+	ASSERT_EQ(0, ioctl(bar, DMAVEC_IOCTL_INFO, &info));
+	/* Each waiter's allocation is more than a free zeroes inline (1 MiB). */
+	ASSERT_GT(info.bar_size / 8, 1ULL << 20) TH_LOG("BAR too small for the test");
+	ASSERT_EQ(0, bar_field(self->bdf, "lost_scrubs", &lost));
+	ASSERT_EQ(0, pipe(go));
+	ASSERT_EQ(0, pipe(done));
+
+	all.size = info.bar_size;
+	ASSERT_EQ(0, ioctl(bar, DMAVEC_IOCTL_ALLOC, &all));
+	ASSERT_EQ(0, agent_fill(0, 4096, 0x5c5c));
+	for (i = 0; i < WAITERS; i++)
+		ASSERT_EQ(0, agent_fill(i * (info.bar_size / 8), 4096, 0x5c5c + i));
+	ASSERT_EQ(0, write_file("/sys/kernel/debug/dmavec_test/scrub_hold", "1"));
+	fr.handle = all.handle;
+	ASSERT_EQ(0, ioctl(bar, DMAVEC_IOCTL_FREE, &fr));
+
+	for (i = 0; i < WAITERS; i++) {
+		pid[i] = fork();
+		ASSERT_GE(pid[i], 0);
+		if (!pid[i]) {
+			struct dmavec_alloc a = { .size = info.bar_size / 8 };
+			struct dmavec_free f = { 0 };
+			int fd = open_node("dmavec-", NULL, 0);
+
+			ok = fd >= 0 && !ioctl(fd, DMAVEC_IOCTL_ALLOC, &a);
+			if (write(done[1], &ok, 1) != 1 || read(go[0], &ok, 1) != 1)
+				_exit(2);
+			f.handle = a.handle;
+			_exit(ioctl(fd, DMAVEC_IOCTL_FREE, &f) ? 1 : 0);
+		}
+	}
+	/* Every waiter waits for the held scrub. */
+	for (i = 0; i < 1000; i++) {
+		if (!bar_field(self->bdf, "alloc_waiting", &waiting) && waiting == WAITERS)
+			break;
+		usleep(10000);
+	}
+	EXPECT_EQ(WAITERS, waiting);
+	ASSERT_EQ(0, write_file("/sys/kernel/debug/dmavec_test/scrub_hold", "0"));
+	for (i = 0; i < WAITERS; i++) {
+		ASSERT_EQ(1, read(done[0], &ok, 1));
+		EXPECT_TRUE(ok) TH_LOG("a waiter's ALLOC failed");
+	}
+	/* All free at once. */
+	for (i = 0; i < WAITERS; i++)
+		ASSERT_EQ(1, write(go[1], "g", 1));
+	for (i = 0; i < WAITERS; i++) {
+		ASSERT_EQ(pid[i], waitpid(pid[i], &status, 0));
+		EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	}
+	/* This ALLOC of the whole BAR waits until every scrub is done. */
+	memset(&all, 0, sizeof(all));
+	all.size = info.bar_size;
+	ASSERT_EQ(0, ioctl(bar, DMAVEC_IOCTL_ALLOC, &all));
+	ASSERT_EQ(0, bar_field(self->bdf, "lost_scrubs", &waiting));
+	EXPECT_EQ(lost, waiting) TH_LOG("freed allocations found no room to be scrubbed");
+	for (i = 0; i < WAITERS; i++) {
+		ASSERT_EQ(0, agent_read(i * (info.bar_size / 8), got, sizeof(got)));
+		EXPECT_EQ(0, memcmp(zero, got, sizeof(got))) TH_LOG("eighth %d not zeroed", i);
+	}
+	fr.handle = all.handle;
+	EXPECT_EQ(0, ioctl(bar, DMAVEC_IOCTL_FREE, &fr));
+	close(bar);
 }
 
 TEST_HARNESS_MAIN
