@@ -100,7 +100,7 @@ struct dmavec_range {
  * struct dmavec_export - DMAVEC_IOCTL_EXPORT
  * @ranges: in: user pointer to @count struct dmavec_range, in buffer order
  * @count: in: 1 to DMAVEC_MAX_RANGES
- * @fd_flags: in: O_CLOEXEC and the access mode (O_RDONLY, O_RDWR)
+ * @fd_flags: in: O_CLOEXEC and the access mode (O_RDONLY, O_WRONLY, O_RDWR)
  * @flags: in: zero
  * @fd: in: zero; out: the dma-buf file descriptor
  * @reserved: in: zero

@@ -306,7 +306,10 @@ int dmavec_map(struct dmavec_attachment *att, enum dma_data_direction dir,
  * 4 GiB. An importer whose hardware takes longer segments states its own
  * limits here, for every map of @att that follows: with SIZE_MAX and
  * U64_MAX, a buffer behind a translating IOMMU is one entry whatever its
- * size. Entries are split only at page boundaries. A dma-buf of another
+ * size. An entry ends where it reaches @max_segment bytes or a multiple of
+ * @boundary_mask + 1, whichever comes first; both are at least PAGE_SIZE, so
+ * an entry that starts inside a page (one whose buffer starts there) may be
+ * split inside a page. A dma-buf of another
  * exporter is mapped by the dma-buf core with the device's limits whatever
  * is stated here; its segments are merged within these limits. Passing 0
  * for both returns to the device's limits.
