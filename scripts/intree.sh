@@ -107,14 +107,16 @@ boot() {
 
 # kunit: the hermetic KUnit suites, as a kernel developer runs them: kunit.py
 # configures a kernel of the tree's own .kunitconfig (drivers/dmavec/.kunitconfig)
-# for x86_64, builds it and runs it under QEMU. kunit-build only configures and
+# merged with the dma-buf core's (drivers/dma-buf/.kunitconfig: its own suites,
+# which patches/0004 and 0007 must keep passing) for x86_64, builds it and runs
+# it under QEMU. kunit-build only configures and
 # builds (make check does that in the background, at low priority, while its VMs
 # run). The build directory is cached like the others, keyed by the .kunitconfig
 # and the toolchain; kunit.py rebuilds what changed.
 kunit() {
 	local cmd=$1 key out opts=() v nokvm=()
-	key=$( { cat "$DMAVEC_ROOT/.kunitconfig"; echo "$toolchain"; echo kunit-v1; } |
-		sha256sum | cut -c1-12)
+	key=$( { cat "$DMAVEC_ROOT/.kunitconfig" "$tree/drivers/dma-buf/.kunitconfig"
+		 echo "$toolchain"; echo kunit-v2; } | sha256sum | cut -c1-12)
 	out="$base/kunit-$key"
 	[ -d "$out" ] || rm -rf "$base/kunit-"*
 	for v in "${KMAKE_VARS[@]}"; do opts+=(--make_options "$v"); done
@@ -123,7 +125,8 @@ kunit() {
 	# selftests/vm/run.py): without /dev/kvm, QEMU falls back to TCG.
 	[ -e /dev/kvm ] && nokvm=(unshare -m sh -c 'mount --bind /dev/null /dev/kvm && exec "$0" "$@"')
 	"${nokvm[@]}" python3 "$tree/tools/testing/kunit/kunit.py" "$cmd" \
-		--kunitconfig="$tree/drivers/dmavec" --arch=x86_64 --build_dir="$out" \
+		--kunitconfig="$tree/drivers/dmavec" --kunitconfig="$tree/drivers/dma-buf" \
+		--arch=x86_64 --build_dir="$out" \
 		--jobs="${DMAVEC_JOBS:-3}" "${opts[@]}"
 }
 
