@@ -101,4 +101,8 @@ pub trait DmaBackend {
     fn sync_phys(&self, addr: DmaAddr, size: usize, dir: DataDirection, for_cpu: bool);
     /// Whether the device's DMA is cache-coherent (`dev_is_dma_coherent()`).
     fn coherent(&self) -> bool;
+    /// Whether the device is untrusted (`pci_dev->untrusted`, dma-iommu's `dev_is_untrusted()`):
+    /// the IOMMU DMA layer bounces its mappings of memory not aligned to the IOVA granule
+    /// through swiotlb.
+    fn untrusted(&self) -> bool;
 }

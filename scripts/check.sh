@@ -159,6 +159,8 @@ echo "== VM suite: exporter and importer behind one PCIe switch (bus addresses),
 # swiotlb=force: system memory mapped for edu bounces, so the RAM round trip
 # only passes when the CPU access hooks hand the buffer over.
 vm switch --mode switch --topology switch --append "iommu=pt swiotlb=force"
+echo "== VM suite: an untrusted importer of system memory that bounces behind a translated IOMMU"
+vm bounce --mode bounce --append "swiotlb=force"
 echo "== VM suite: an importer P2PDMA cannot route to the exporter (another host bridge)"
 vm route --mode route --topology pxb
 echo "== VM suite: bus addresses above 4 GiB for a 32-bit importer (8 GiB BAR behind the switch)"

@@ -255,4 +255,11 @@ impl DmaBackend for KernelDma {
         // SAFETY: `self.raw()` is a valid device.
         unsafe { shim::dmavec_shim_dev_is_dma_coherent(self.raw()) }
     }
+
+    fn untrusted(&self) -> bool {
+        // SAFETY: `self.raw()` is a valid device.
+        let pdev = unsafe { shim::dmavec_shim_pci_dev(self.raw()) };
+        // SAFETY: `pdev` is null or the PCI device around `self.raw()`, valid as long as it.
+        unsafe { pdev.as_ref() }.is_some_and(|p| p.untrusted() != 0)
+    }
 }

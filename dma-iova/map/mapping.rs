@@ -20,7 +20,8 @@ use kernel::{
 pub enum MapType {
     /// One IOVA range, linked range by range and synced once.
     Iova = 0,
-    /// `dma_map_phys()` per range: no translating IOMMU, or no IOVA space.
+    /// `dma_map_phys()` per range: no translating IOMMU, no IOVA space, or system memory for an
+    /// importer whose mapping needs CPU syncs (not cache-coherent, or untrusted).
     Direct = 1,
     /// PCI bus addresses: no DMA API involved.
     BusAddr = 2,
@@ -188,10 +189,15 @@ impl<B: DmaBackend> Mapping<B> {
             }
             _ => {
                 let mut state = IovaState { addr: 0, __size: 0 };
-                // System memory takes the IOVA path only for a cache-coherent importer: a
-                // non-coherent one needs CPU syncs of its mapping, which the DMA API offers
-                // for `dma_map_phys()` mappings only.
-                let iova_ok = provider.is_some() || m.backend.coherent();
+                // System memory takes the IOVA path only for a cache-coherent, trusted
+                // importer. The others need CPU syncs of their mapping, which the DMA API
+                // offers for `dma_map_phys()` mappings only: a non-coherent one for its cache,
+                // an untrusted one because `dma_iova_link()` bounces every piece of a range
+                // that is not aligned to the IOVA granule through swiotlb, and nothing syncs
+                // those bounce slots before `dma_iova_unlink()` (`dma_iova_sync()` flushes the
+                // IOTLB only).
+                let iova_ok =
+                    provider.is_some() || (m.backend.coherent() && !m.backend.untrusted());
                 if iova_ok
                     && m.backend
                         .iova_try_alloc(&mut state, ranges[0].paddr(), size)
@@ -497,6 +503,7 @@ mod tests {
         limits: SegLimits,
         dma_limit: u64,
         coherent: bool,
+        untrusted: bool,
         granule: u64,
         fail_link_at: Option<usize>,
         fail_map_at: Option<usize>,
@@ -514,6 +521,7 @@ mod tests {
                 limits: SegLimits::UNLIMITED,
                 dma_limit: u64::MAX,
                 coherent: true,
+                untrusted: false,
                 granule: P as u64,
                 fail_link_at: None,
                 fail_map_at: None,
@@ -604,6 +612,9 @@ mod tests {
         fn sync_phys(&self, _addr: u64, _len: usize, _d: DataDirection, _for_cpu: bool) {}
         fn coherent(&self) -> bool {
             self.coherent
+        }
+        fn untrusted(&self) -> bool {
+            self.untrusted
         }
     }
 
@@ -986,6 +997,37 @@ mod tests {
         let mut raw = raw_provider(0);
         let p = provider(&mut raw);
         let m = Mapping::map(&f, &r, Some(&p), BIDI)?;
+        assert_eq!(m.map_type(), MapType::Iova);
+        assert!(m.mapped_runs().is_empty());
+        Ok(())
+    }
+
+    /// An untrusted importer (`pci_dev->untrusted`) maps system memory with `dma_map_phys()`,
+    /// whose bounce slots the CPU access hooks can sync, even behind an IOMMU and for ranges
+    /// that would not bounce (a first range starting mid-page here, which would); MMIO, which
+    /// never bounces, still takes the IOVA path.
+    #[test]
+    fn untrusted_importer_maps_ram_directly() -> Result {
+        let mut f = Fake::new(true);
+        f.untrusted = true;
+        let mut r = scattered(4)?;
+        r[0] = PhysVec::new(r[0].paddr() + 256, P - 256);
+        let m = Mapping::map(&f, &r, None, BIDI)?;
+        assert_eq!(m.map_type(), MapType::Direct);
+        assert_eq!(m.mapped_runs().len(), 4);
+        assert_eq!(
+            m.mapped_runs()[0],
+            v_at(r[0].paddr() + DIRECT_OFFSET, P - 256)
+        );
+        assert_eq!(
+            f.count(|c| matches!(c, Call::Alloc(_) | Call::Link { .. })),
+            0
+        );
+        drop(m);
+        assert_eq!(f.count(|c| matches!(c, Call::Unmap { .. })), 4);
+        let mut raw = raw_provider(0);
+        let p = provider(&mut raw);
+        let m = Mapping::map(&f, &scattered(4)?, Some(&p), BIDI)?;
         assert_eq!(m.map_type(), MapType::Iova);
         assert!(m.mapped_runs().is_empty());
         Ok(())

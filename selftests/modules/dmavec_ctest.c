@@ -57,6 +57,11 @@
  * flag. The IOMMU DMA layer reads it at each map and sync call; set it
  * before the importer maps.
  *
+ * debugfs/dmavec_ctest/edu_min_align_mask: write a mask to set every edu
+ * device's DMA minimum alignment mask (dma_set_min_align_mask(), as NVMe
+ * sets one): the low address bits a bounce slot keeps; reading returns the
+ * first edu's.
+ *
  * The KUnit suite dmavec_capi tests the exporter's side of the C API that
  * the files above do not reach (dmavec_export_priv(), dmavec_export_ranges(),
  * the export flags) and the mapping core's C face (dmavec_mapping_*()).
@@ -784,6 +789,43 @@ static ssize_t edu_untrusted_read(struct file *file, char __user *ubuf,
 	return simple_read_from_buffer(ubuf, len, ppos, out, n);
 }
 
+/* Sets the DMA minimum alignment mask of every edu device; test VMs only. */
+static ssize_t edu_min_align_mask_write(struct file *file,
+					const char __user *ubuf, size_t len,
+					loff_t *ppos)
+{
+	struct pci_dev *edu = NULL;
+	unsigned int mask;
+	int ret;
+
+	ret = kstrtouint_from_user(ubuf, len, 0, &mask);
+	if (ret)
+		return ret;
+	while ((edu = pci_get_device(0x1234, 0x11e8, edu)))
+		dma_set_min_align_mask(&edu->dev, mask);
+	return len;
+}
+
+static ssize_t edu_min_align_mask_read(struct file *file, char __user *ubuf,
+				       size_t len, loff_t *ppos)
+{
+	struct pci_dev *edu = pci_get_device(0x1234, 0x11e8, NULL);
+	char out[16];
+	int n;
+
+	if (!edu)
+		return -ENODEV;
+	n = scnprintf(out, sizeof(out), "%#x\n", dma_get_min_align_mask(&edu->dev));
+	pci_dev_put(edu);
+	return simple_read_from_buffer(ubuf, len, ppos, out, n);
+}
+
+static const struct file_operations edu_min_align_mask_fops = {
+	.owner = THIS_MODULE,
+	.read = edu_min_align_mask_read,
+	.write = edu_min_align_mask_write,
+};
+
 static const struct file_operations export_unaligned_fops = {
 	.owner = THIS_MODULE,
 	.read = export_unaligned_read,
@@ -824,6 +866,8 @@ static int __init dmavec_ctest_init(void)
 	debugfs_create_file("cpu", 0600, root, NULL, &cpu_fops);
 	debugfs_create_file("edu_untrusted", 0600, root, NULL,
 			    &edu_untrusted_fops);
+	debugfs_create_file("edu_min_align_mask", 0600, root, NULL,
+			    &edu_min_align_mask_fops);
 	return 0;
 }
 

@@ -7,6 +7,8 @@ on the console (ttyS0). This runner:
   * builds the QEMU command line for a topology ('iommu': q35 + intel-iommu in
     translated mode, ivshmem-plain backed by a host file, edu; 'switch': the
     same devices behind an emulated PCIe switch);
+    the guest's --mode picks what it runs (selftests/vm/init: check, switch,
+    route, big, bounce, ...);
   * serves the host agent on ttyS1, through which guest tests read and write
     the ivshmem backing file (HOSTREAD/HOSTWRITE/HOSTFILL, see host_agent.h);
   * counts KUnit and kselftest cases, named steps, and fails the run on any
