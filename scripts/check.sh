@@ -10,6 +10,12 @@
 # flavour, booted: its KUnit suites, vfio-pci exporting through dmavec, vfio's
 # selftests with the results of the check run). Ends with one line "N passed,
 # N failed" and exits non-zero on any failure.
+# The kernel's own suites of the dma-buf core that patches/0004 and 0007
+# change run on the debug kernel too (scripts/peer-selftests.sh), each case counted:
+#   dmabuf-heaps: the system heap's buffers, imported by vgem (check run);
+#   iommufd: its dma-buf cases, the mock exporter attached, pinned, revoked (check run);
+#   udmabuf (drivers/dma-buf): its own boot, 4 GiB with 1024 2 MiB huge pages;
+#   all of iommufd and iommufd_fail_nth: make soak (scripts/soak.sh).
 set -uo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -155,6 +161,8 @@ vm() {
 	echo "   VM $name: $p passed, $f failed${sk:+, $sk skipped} (guest log: out/logs/vm-$name.log)"
 }
 vm check --mode check
+echo "== VM suite: udmabuf's kselftest, with the 2 GiB of huge pages its last cases map"
+vm udmabuf --mode udmabuf --memory 4G --append hugepages=1024
 echo "== VM suite: exporter and importer behind one PCIe switch (bus addresses), bounce buffers"
 # swiotlb=force: system memory mapped for edu bounces, so the RAM round trip
 # only passes when the CPU access hooks hand the buffer over.

@@ -18,7 +18,7 @@ log() { printf '[setup] %s\n' "$*" >&2; }
 PKGS=(rustc-web rust-web-src rust-web-clippy rustfmt-web clang-22 lld-22 llvm-22
       libclang-22-dev flex bison bc libelf-dev libssl-dev cpio kmod
       qemu-system-x86 busybox-static make gcc xz-utils python3-docutils
-      perl git uuid-dev)
+      perl git uuid-dev libcap-dev)
 
 setup_packages() {
 	local missing=()
