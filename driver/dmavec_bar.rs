@@ -27,6 +27,7 @@ use dmavec::{
     compat::MiscNames, range::check_phys_ranges, DmaBuf, ExportInfo, ExporterOps, PhysVec, Provider,
 };
 use kernel::{
+    alloc::VVec,
     bindings, debugfs,
     device::Core,
     driver::Registration,
@@ -105,6 +106,11 @@ kernel::impl_has_work! {
 struct Exports {
     /// `None` once the device is gone.
     list: Option<KVec<Arc<dmavec::Buffer>>>,
+    /// One bit per page of the BAR, set while the page was never zeroed since the device was
+    /// bound: it holds whatever the firmware, a previous driver or a previous bind left there.
+    /// `Allocation::new` zeroes such pages before it hands them out; memory freed afterwards
+    /// is zeroed by the free path, so a bit once cleared stays clear.
+    unzeroed: VVec<u64>,
     /// Between `reset_prepare` and `reset_done`: exports are revoked, new ones born revoked,
     /// and freed memory is not zeroed (memory decode is off): the scrubber waits for
     /// `reset_done`.
@@ -142,7 +148,72 @@ static ALLOC_WAITING: Atomic<u64> = Atomic::new(0);
 /// their pages stay taken until unbind. Zero unless the invariant of `Exports::live` breaks.
 static LOST_SCRUBS: Atomic<u64> = Atomic::new(0);
 
+/// A bitmap of `pages` bits, all set: no page of a newly bound BAR is known to be zero.
+fn unzeroed_bitmap(pages: usize) -> Result<VVec<u64>> {
+    let mut v = VVec::from_elem(u64::MAX, pages.div_ceil(64), GFP_KERNEL)?;
+    if pages % 64 != 0 {
+        if let Some(last) = v.last_mut() {
+            *last = (1u64 << (pages % 64)) - 1;
+        }
+    }
+    Ok(v)
+}
+
+/// Whether bit `i` of `map` is set.
+fn test_bit(map: &[u64], i: usize) -> bool {
+    map[i / 64] & (1u64 << (i % 64)) != 0
+}
+
 impl BarDevice {
+    /// Zeroes the pages of `[first, first + pages)` that were never zeroed since the device was
+    /// bound (see `Exports::unzeroed`), `SCRUB_CHUNK_PAGES` at a time under the exports lock
+    /// (so that no reset begins halfway), rescheduling between chunks. While a reset is under
+    /// way it waits for `reset_done`: memory decode is off.
+    ///
+    /// # Errors
+    ///
+    /// `ERESTARTSYS` when a signal is pending (the caller drops the allocation, whose pages are
+    /// then zeroed on the free path), `ENODEV` once the device is gone.
+    fn zero_unzeroed(&self, first: usize, pages: usize) -> Result {
+        let end = first + pages;
+        let mut at = first;
+        while at < end {
+            let stop = end.min(at + SCRUB_CHUNK_PAGES);
+            {
+                let mut ex = self.exports.lock();
+                while ex.resetting && ex.list.is_some() {
+                    if self.scrubbed.wait_interruptible(&mut ex) {
+                        return Err(ERESTARTSYS);
+                    }
+                }
+                if ex.list.is_none() {
+                    return Err(ENODEV);
+                }
+                let mut p = at;
+                while p < stop {
+                    if !test_bit(&ex.unzeroed, p) {
+                        p += 1;
+                        continue;
+                    }
+                    let run = p;
+                    while p < stop && test_bit(&ex.unzeroed, p) {
+                        ex.unzeroed[p / 64] &= !(1u64 << (p % 64));
+                        p += 1;
+                    }
+                    self.zero(run, p - run);
+                }
+            }
+            at = stop;
+            if at < end {
+                if kernel::current!().signal_pending() {
+                    return Err(ERESTARTSYS);
+                }
+                dmavec::compat::cond_resched();
+            }
+        }
+        Ok(())
+    }
+
     /// Exports `ranges` (of `allocs`) as a dma-buf.
     fn export(
         self: &Arc<Self>,
@@ -245,6 +316,10 @@ impl BarDevice {
                 b.restore();
             }
         }
+        if !resetting {
+            // ALLOCs that wait to zero memory never zeroed since bind (`zero_unzeroed`).
+            self.scrubbed.notify_all();
+        }
         if !resetting && !ex.scrubs.is_empty() && ex.list.is_some() {
             // Already queued (it saw `resetting` and stopped, or has not run yet): fine.
             let _ = workqueue::system_unbound().enqueue(self.clone());
@@ -316,12 +391,14 @@ pub(crate) struct Allocation {
 
 impl Allocation {
     /// Allocates `pages` pages aligned to `align` pages. When the memory is there but still
-    /// being zeroed, waits for the scrubber.
+    /// being zeroed, waits for the scrubber. Pages never zeroed since the device was bound are
+    /// zeroed here, before the allocation is returned.
     ///
     /// # Errors
     ///
     /// `ENOSPC` when no free range fits even once every scrub is done, `ERESTARTSYS` when a
-    /// signal interrupts the wait, `ENODEV` once the device is gone, `EINVAL`, `ENOMEM`.
+    /// signal interrupts the wait or the zeroing, `ENODEV` once the device is gone, `EINVAL`,
+    /// `ENOMEM`.
     fn new(dev: &Arc<BarDevice>, pages: usize, align: usize) -> Result<Arc<Self>> {
         let first = {
             let mut ex = dev.exports.lock();
@@ -352,14 +429,18 @@ impl Allocation {
         };
         // Counted from here: if `Arc::new` fails, the allocation it drops undoes both (with
         // the exports lock released above, which its `drop` takes).
-        Ok(Arc::new(
+        let a = Arc::new(
             Self {
                 dev: dev.clone(),
                 first,
                 pages,
             },
             GFP_KERNEL,
-        )?)
+        )?;
+        // What was never zeroed since bind is zeroed before anyone can reach it; on an error
+        // `a` is dropped, and its pages are zeroed on the free path.
+        dev.zero_unzeroed(first, pages)?;
+        Ok(a)
     }
 
     /// Size in bytes.
@@ -554,6 +635,7 @@ impl pci::Driver for DmavecBarDriver {
                     exports <- new_mutex!(
                         Exports {
                             list: Some(KVec::new()),
+                            unzeroed: unzeroed_bitmap(len / PAGE_SIZE)?,
                             resetting: false,
                             scrubs: KVec::new(),
                             live: 0,

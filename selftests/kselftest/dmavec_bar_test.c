@@ -208,6 +208,47 @@ TEST_F(ivshmem, bar_is_the_host_memory)
 }
 
 /*
+ * Stale data across binds (issue 25, item 7): the host fills the whole BAR
+ * with a pattern, dmavec_bar is unbound and bound again, and an ALLOC of
+ * the whole BAR hands out zeroes only: memory never zeroed since the bind
+ * is zeroed by ALLOC before it returns.
+ */
+TEST_F(ivshmem, rebind_hands_out_zeroes)
+{
+	struct dmavec_info info = { 0 };
+	struct dmavec_alloc all = { 0 };
+	struct dmavec_free fr = { 0 };
+	__u8 got[4096], zero[4096] = { 0 };
+	unsigned long long off;
+	int bar, i;
+
+	DMAVEC_NEEDS(return, NEED_AGENT);
+	bar = open_node("dmavec-", NULL, 0);
+	ASSERT_GE(bar, 0);
+	ASSERT_EQ(0, ioctl(bar, DMAVEC_IOCTL_INFO, &info));
+	close(bar);
+	ASSERT_EQ(0, write_str(DRIVER "/unbind", self->bdf));
+	ASSERT_EQ(0, agent_fill(0, info.bar_size, 0x7e57));
+	ASSERT_EQ(0, write_str(DRIVER "/bind", self->bdf));
+	bar = open_node("dmavec-", NULL, 0);
+	ASSERT_GE(bar, 0);
+	all.size = info.bar_size;
+	ASSERT_EQ(0, ioctl(bar, DMAVEC_IOCTL_ALLOC, &all));
+	/* The first, a middle and the last page, read in the host file. */
+	for (i = 0; i < 3; i++) {
+		off = i * (info.bar_size / 2);
+		if (off >= info.bar_size)
+			off = info.bar_size - sizeof(got);
+		ASSERT_EQ(0, agent_read(off, got, sizeof(got)));
+		EXPECT_EQ(0, memcmp(zero, got, sizeof(got)))
+			TH_LOG("BAR offset %#llx holds the previous contents", off);
+	}
+	fr.handle = all.handle;
+	EXPECT_EQ(0, ioctl(bar, DMAVEC_IOCTL_FREE, &fr));
+	close(bar);
+}
+
+/*
  * Allocations that wait together for one scrub (issue 25, item 1). The whole
  * BAR is allocated, filled by the host and freed; dmavec_test's scrub_hold
  * holds the scrubber before it zeroes it, while WAITERS processes ALLOC an
