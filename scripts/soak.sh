@@ -68,6 +68,18 @@ else
 fi
 tail -n 1 out/logs/vm-soak.result
 
+# The lifetime races of issue 25 (mode races: revocation against the last
+# close, a debugfs reader against release and unbind, ALLOCs waiting for one
+# scrub, a held importer fence), each landed in its window by dmavec_test's
+# gates, DMAVEC_SOAK_RACE_ROUNDS times (20) in one boot.
+rounds=${DMAVEC_SOAK_RACE_ROUNDS:-20}
+python3 selftests/vm/run.py --kernel "$kdir/arch/x86/boot/bzImage" --initrd out/debug/initrd.gz \
+	--mode races --quiet --log out/logs/vm-soak-races.log --timeout 3600 \
+	--append "dmavec.race_rounds=$rounds" > out/logs/vm-soak-races.result || status=1
+echo "lifetime races, $rounds rounds: $(tail -n 1 out/logs/vm-soak-races.result)" \
+	"(kmemleak and splat checks included; see out/logs/vm-soak-races.result)"
+grep -E '^  FAIL ' out/logs/vm-soak-races.result
+
 # The kernel's own iommufd suites on the patched dma-buf core (scripts/peer-selftests.sh).
 python3 selftests/vm/run.py --kernel "$kdir/arch/x86/boot/bzImage" --initrd out/debug/initrd.gz \
 	--mode iommufd --quiet --log out/logs/vm-soak-iommufd.log --timeout 1800 \
