@@ -89,6 +89,8 @@
 /* 2 * NR_PAGES pages: ctest_export() uses every other one. */
 #define CTEST_ORDER 5
 static_assert(1 << CTEST_ORDER == 2 * NR_PAGES);
+/* The first range of export_unaligned starts this far into its page. */
+#define CTEST_MID_OFF 256
 
 static struct dentry *root;
 static atomic_t exports_done = ATOMIC_INIT(0);
@@ -109,8 +111,11 @@ static void ctest_release(void *priv)
 	kfree(b);
 }
 
-/* Exports 16 scattered pages; the caller owns the dma-buf's reference. */
-static struct dma_buf *ctest_export(unsigned int export_flags)
+/*
+ * Exports 16 discontiguous pages, the first range starting @first_off bytes
+ * into its page; the caller owns the dma-buf's reference.
+ */
+static struct dma_buf *ctest_export(unsigned int export_flags, size_t first_off)
 {
 	struct phys_vec ranges[NR_PAGES];
 	struct dmavec_export_info info = {
@@ -151,6 +156,8 @@ static struct dma_buf *ctest_export(unsigned int export_flags)
 		ranges[i].paddr = page_to_phys(b->pages[2 * (NR_PAGES - 1 - i)]);
 		ranges[i].len = PAGE_SIZE;
 	}
+	ranges[0].paddr += first_off;
+	ranges[0].len -= first_off;
 	info.priv = b;
 	dmabuf = dmavec_export(&info);
 	if (IS_ERR(dmabuf))
@@ -167,7 +174,7 @@ static ssize_t export_read_flags(char __user *ubuf, size_t len, loff_t *ppos,
 
 	if (*ppos)
 		return 0;
-	dmabuf = ctest_export(export_flags);
+	dmabuf = ctest_export(export_flags, 0);
 	if (IS_ERR(dmabuf))
 		return PTR_ERR(dmabuf);
 	atomic_inc(&exports_done);
@@ -589,55 +596,6 @@ static const struct file_operations revoke_fops = {
 	.write = revoke_write,
 };
 
-/* The first range of export_unaligned starts this far into its page. */
-#define CTEST_MID_OFF 256
-
-/*
- * Exports 16 discontiguous pages as ctest_export() lays them out, the first
- * range starting CTEST_MID_OFF bytes into its page; the caller owns the
- * dma-buf's reference.
- */
-static struct dma_buf *ctest_export_unaligned(void)
-{
-	struct phys_vec ranges[NR_PAGES];
-	struct dmavec_export_info info = {
-		.name = KBUILD_MODNAME,
-		.owner = THIS_MODULE,
-		.ranges = ranges,
-		.nr_ranges = NR_PAGES,
-		.flags = O_RDWR,
-		.release = ctest_release,
-	};
-	struct dma_buf *dmabuf;
-	struct ctest_buf *b;
-	struct page *page;
-	int i;
-
-	b = kzalloc_obj(*b);
-	if (!b)
-		return ERR_PTR(-ENOMEM);
-	page = alloc_pages(GFP_KERNEL, CTEST_ORDER);
-	if (!page) {
-		kfree(b);
-		return ERR_PTR(-ENOMEM);
-	}
-	split_page(page, CTEST_ORDER);
-	for (i = 0; i < 2 * NR_PAGES; i++)
-		b->pages[i] = page + i;
-	/* Every other page of the block, in reverse order: 16 runs. */
-	for (i = 0; i < NR_PAGES; i++) {
-		ranges[i].paddr = page_to_phys(b->pages[2 * (NR_PAGES - 1 - i)]);
-		ranges[i].len = PAGE_SIZE;
-	}
-	ranges[0].paddr += CTEST_MID_OFF;
-	ranges[0].len -= CTEST_MID_OFF;
-	info.priv = b;
-	dmabuf = dmavec_export(&info);
-	if (IS_ERR(dmabuf))
-		ctest_release(b);
-	return dmabuf;
-}
-
 static ssize_t export_unaligned_read(struct file *file, char __user *ubuf,
 				     size_t len, loff_t *ppos)
 {
@@ -647,7 +605,7 @@ static ssize_t export_unaligned_read(struct file *file, char __user *ubuf,
 
 	if (*ppos)
 		return 0;
-	dmabuf = ctest_export_unaligned();
+	dmabuf = ctest_export(0, CTEST_MID_OFF);
 	if (IS_ERR(dmabuf))
 		return PTR_ERR(dmabuf);
 	fd = dma_buf_fd(dmabuf, O_CLOEXEC);
@@ -890,7 +848,7 @@ static void capi_free_page(void *priv)
 /* dmavec_export_priv() answers the exporter that passes its release only. */
 static void capi_export_priv_names_the_exporter(struct kunit *test)
 {
-	struct dma_buf *dmabuf = ctest_export(0);
+	struct dma_buf *dmabuf = ctest_export(0, 0);
 	void *priv;
 
 	KUNIT_ASSERT_FALSE(test, IS_ERR(dmabuf));
@@ -904,7 +862,7 @@ static void capi_export_priv_names_the_exporter(struct kunit *test)
 /* The ranges as exported, under the reservation lock; -ENODEV revoked. */
 static void capi_export_ranges_follow_revocation(struct kunit *test)
 {
-	struct dma_buf *dmabuf = ctest_export(0);
+	struct dma_buf *dmabuf = ctest_export(0, 0);
 	const struct phys_vec *r = NULL;
 	struct ctest_buf *b;
 	size_t nr = 0, i;
