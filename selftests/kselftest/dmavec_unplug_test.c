@@ -846,7 +846,6 @@ TEST_F_TIMEOUT(unplug, held_fence_blocks_only_the_revocation, UNPLUG_TIMEOUT)
 	close(bar);
 }
 
-
 TEST_F_TIMEOUT(unplug, remove_under_dma_load, UNPLUG_TIMEOUT)
 {
 	run(_metadata, REMOVE, "remove");
