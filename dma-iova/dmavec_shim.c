@@ -119,6 +119,21 @@ struct file *dmavec_shim_dma_buf_file_get(struct dma_buf *dmabuf)
 	return get_file_active(&dmabuf->file);
 }
 
+/*
+ * A reference to module @owner (NULL for built-in code), unless it is being
+ * removed: try_module_get() and module_put() are inline without
+ * CONFIG_MODULE_UNLOAD.
+ */
+bool dmavec_shim_module_get(struct module *owner)
+{
+	return try_module_get(owner);
+}
+
+void dmavec_shim_module_put(struct module *owner)
+{
+	module_put(owner);
+}
+
 /* Zaps the CPU mappings of the live file @file of a dma-buf. */
 void dmavec_shim_zap(struct file *file)
 {

@@ -15,6 +15,7 @@ struct dma_buf;
 struct dma_fence;
 struct dma_resv;
 struct file;
+struct module;
 struct dma_vec;
 struct page;
 struct pci_dev;
@@ -35,6 +36,8 @@ int dmavec_shim_mmap_prepare(struct vm_area_struct *vma, bool mmio,
 			     const struct vm_operations_struct *ops);
 struct file *dmavec_shim_dma_buf_file_get(struct dma_buf *dmabuf);
 void dmavec_shim_zap(struct file *file);
+bool dmavec_shim_module_get(struct module *owner);
+void dmavec_shim_module_put(struct module *owner);
 bool dmavec_shim_dev_is_dma_coherent(struct device *dev);
 void dmavec_shim_dma_sync_single(struct device *dev, dma_addr_t addr,
 				 size_t size, enum dma_data_direction dir,

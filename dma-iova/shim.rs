@@ -31,6 +31,8 @@ extern "C" {
         dmabuf: *mut bindings::dma_buf,
     ) -> *mut bindings::file;
     pub(crate) fn dmavec_shim_zap(file: *mut bindings::file);
+    pub(crate) fn dmavec_shim_module_get(owner: *mut bindings::module) -> bool;
+    pub(crate) fn dmavec_shim_module_put(owner: *mut bindings::module);
     pub(crate) fn dmavec_shim_cond_resched();
     pub(crate) fn dmavec_shim_dev_is_dma_coherent(dev: *mut bindings::device) -> bool;
     pub(crate) fn dmavec_shim_dma_sync_single(

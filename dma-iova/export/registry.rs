@@ -104,7 +104,7 @@ impl Pinned {
     fn new(buf: Arc<Buffer>) -> Option<Self> {
         // SAFETY: `owner` is a module that holds a reference to itself through the dma-buf,
         // which is registered, so not yet released: it is live.
-        if !unsafe { bindings::try_module_get(buf.owner.0) } {
+        if !unsafe { crate::shim::dmavec_shim_module_get(buf.owner.0) } {
             return None;
         }
         // INVARIANT: The reference was taken just above.
@@ -120,7 +120,7 @@ impl Drop for Pinned {
         // SAFETY: `buf` is not used after this.
         unsafe { ManuallyDrop::drop(&mut self.buf) };
         // SAFETY: By the type invariant, the reference taken in `new`, put after the `Arc`.
-        unsafe { bindings::module_put(owner) };
+        unsafe { crate::shim::dmavec_shim_module_put(owner) };
     }
 }
 
