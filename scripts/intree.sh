@@ -120,7 +120,8 @@ kunit() {
 	out="$base/kunit-$key"
 	[ -d "$out" ] || rm -rf "$base/kunit-"*
 	for v in "${KMAKE_VARS[@]}"; do opts+=(--make_options "$v"); done
-	[ "$cmd" = run ] && opts+=(--timeout=900)
+	# Two CPUs: the dma-buf core's fence suite has a race case that skips on one.
+	[ "$cmd" = run ] && opts+=(--timeout=900 --qemu_args "-smp 2")
 	# kunit.py asks QEMU for KVM first, which hangs on these machines (see
 	# selftests/vm/run.py): without /dev/kvm, QEMU falls back to TCG.
 	[ -e /dev/kvm ] && nokvm=(unshare -m sh -c 'mount --bind /dev/null /dev/kvm && exec "$0" "$@"')
