@@ -23,6 +23,7 @@
 
 #include "kselftest_harness.h"
 #include "dmavec_util.h"
+#include "dmavec_edu_util.h"
 
 #define CTEST "/sys/kernel/debug/dmavec_ctest/"
 #define RTEST "/sys/kernel/debug/dmavec_test/"

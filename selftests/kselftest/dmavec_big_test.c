@@ -26,6 +26,7 @@
 #include "kselftest_harness.h"
 #include "host_agent.h"
 #include "dmavec_util.h"
+#include "dmavec_edu_util.h"
 
 /*
  * Zeroing gigabytes of a BAR under TCG takes a while, and an ALLOC may wait

@@ -21,6 +21,7 @@
 #include "kselftest.h"
 #include "host_agent.h"
 #include "dmavec_util.h"
+#include "dmavec_edu_util.h"
 
 #define M "==DMAVEC== DEMO "
 #define KIB 1024ULL
@@ -74,7 +75,7 @@ int main(void)
 	struct dmavec_alloc a;
 	struct dmavec_range r[2];
 	struct dmavec_export e;
-	const char *why = dmavec_missing(NEED_DEV | NEED_EDU | NEED_AGENT);
+	const char *why = dmavec_missing_all(NEED_DEV | NEED_EDU | NEED_AGENT);
 	char name[256];
 	size_t len, ok;
 	long n0, n1;

@@ -12,6 +12,7 @@
 
 #include "kselftest_harness.h"
 #include "dmavec_util.h"
+#include "dmavec_edu_util.h"
 
 #define STATS "/sys/kernel/debug/dmavec/stats"
 #define CTEST "/sys/kernel/debug/dmavec_ctest/"

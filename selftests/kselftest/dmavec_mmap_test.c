@@ -24,6 +24,7 @@
 #include "kselftest_harness.h"
 #include "host_agent.h"
 #include "dmavec_util.h"
+#include "dmavec_edu_util.h"
 
 #define BAR "/sys/kernel/debug/dmavec_test/bar/"
 #define STATS "/sys/kernel/debug/dmavec/stats"

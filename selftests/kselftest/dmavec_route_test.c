@@ -29,6 +29,7 @@
 
 #include "kselftest_harness.h"
 #include "dmavec_util.h"
+#include "dmavec_edu_util.h"
 
 #define PAGE 4096ULL
 

@@ -28,6 +28,7 @@
 #include "kselftest_harness.h"
 #include "host_agent.h"
 #include "dmavec_util.h"
+#include "dmavec_edu_util.h"
 
 #define OWNEXP		"/sys/kernel/debug/dmavec_ownexp/"
 #define CTEST_SGT	"/sys/kernel/debug/dmavec_ctest/sgt"

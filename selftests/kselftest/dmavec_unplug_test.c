@@ -49,6 +49,7 @@
 #include "kselftest_harness.h"
 #include "host_agent.h"
 #include "dmavec_util.h"
+#include "dmavec_edu_util.h"
 
 #define PAGE 4096ULL
 #define MAX_EDU 4

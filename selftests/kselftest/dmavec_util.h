@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * Helpers shared by the dmavec kselftests: finding the device nodes,
- * reading and writing sysfs/debugfs files, and what a test needs to run.
+ * Helpers shared by the dmavec kselftests: finding dmavec_bar's device
+ * nodes, writing sysfs files, what a test needs to run, and fail-nth
+ * sweeps of the calls of a test.
  */
 #ifndef DMAVEC_UTIL_H
 #define DMAVEC_UTIL_H
@@ -13,36 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <unistd.h>
-#include <linux/dmavec_edu.h>
-
-#include "host_agent.h"
-
-/* edu's WRITE or READ (@cmd) of @len bytes at buffer offset @off; 0 or -errno. */
-static inline int edu_xfer(int edu, unsigned long cmd, __u64 off, __u64 len, __u32 seed,
-			   void *data)
-{
-	struct dmavec_edu_xfer x = {
-		.offset = off, .length = len, .seed = seed, .data = (__u64)(unsigned long)data,
-	};
-
-	return ioctl(edu, cmd, &x) ? -errno : 0;
-}
-
-/* edu's INFO of its import; 0 or -errno. */
-static inline int edu_info(int edu, struct dmavec_edu_info *i)
-{
-	return ioctl(edu, DMAVEC_EDU_IOCTL_INFO, i) ? -errno : 0;
-}
-
-/* edu's IMPORT of the dma-buf @fd; 0 or -errno. */
-static inline int edu_import(int edu, int fd)
-{
-	struct dmavec_edu_import im = { .fd = fd };
-
-	return ioctl(edu, DMAVEC_EDU_IOCTL_IMPORT, &im) ? -errno : 0;
-}
 
 /*
  * Opens the first /dev/<prefix>* node (O_RDWR | O_CLOEXEC); stores the rest
@@ -85,64 +57,10 @@ static inline int write_file(const char *path, const char *s)
 	return ret;
 }
 
-/* The value of "<key>: <n>" in @file, or 0. */
-static inline unsigned long long read_key(const char *file, const char *key)
-{
-	unsigned long long v = 0;
-	char line[128], fmt[64];
-	FILE *f = fopen(file, "r");
-
-	if (!f)
-		return 0;
-	snprintf(fmt, sizeof(fmt), "%s: %%llu", key);
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, fmt, &v) == 1)
-			break;
-	fclose(f);
-	return v;
-}
-
-/* Reads a file descriptor number a test module's debugfs file hands out. */
-static inline int read_fd_from(const char *path)
-{
-	char buf[32], *end;
-	int f = open(path, O_RDONLY), n, fd = -1;
-
-	if (f < 0)
-		return -1;
-	n = read(f, buf, sizeof(buf) - 1);
-	close(f);
-	if (n > 0) {
-		buf[n] = '\0';
-		fd = strtol(buf, &end, 10);
-		if (end == buf)
-			fd = -1;
-	}
-	return fd;
-}
-
-/* Physical start of BAR @bar of PCI device @bdf, from sysfs, or 0. */
-static inline unsigned long long bar_phys(const char *bdf, int bar)
-{
-	unsigned long long s = 0, e, f;
-	char path[PATH_MAX], line[128];
-	FILE *fp;
-	int i;
-
-	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/resource", bdf);
-	fp = fopen(path, "r");
-	if (!fp)
-		return 0;
-	for (i = 0; i <= bar && fgets(line, sizeof(line), fp); i++)
-		;
-	fclose(fp);
-	return sscanf(line, "%llx %llx %llx", &s, &e, &f) == 3 ? s : 0;
-}
-
 /*
  * Whether the test runs under the dmavec VM runner, whose init
- * (selftests/vm/init) exports DMAVEC_MODE: there the devices, the modules
- * and the host agent are all present, so a missing one is a failure.
+ * (selftests/vm/init) exports DMAVEC_MODE: there everything a test needs
+ * is present, so a missing device or module is a failure.
  */
 static inline int dmavec_runner(void)
 {
@@ -152,13 +70,7 @@ static inline int dmavec_runner(void)
 /* What a test needs, for dmavec_missing(). */
 enum {
 	NEED_DEV = 1 << 0,	/* a /dev/dmavec-* node: dmavec_bar bound to ivshmem */
-	NEED_EDU = 1 << 1,	/* a /dev/dmavec-edu-* node: dmavec_edu bound to edu */
-	NEED_STATS = 1 << 2,	/* debugfs dmavec/: the dmavec module */
-	NEED_CTEST = 1 << 3,	/* debugfs dmavec_ctest/: the C API test module */
-	NEED_RTEST = 1 << 4,	/* debugfs dmavec_test/: the Rust API test module */
-	NEED_AGENT = 1 << 5,	/* the VM runner's host agent (host_agent.h) */
-	NEED_DMA_HEAP = 1 << 6,	/* /dev/dma_heap/system */
-	NEED_UDMABUF = 1 << 7,	/* /dev/udmabuf */
+	NEED_STATS = 1 << 1,	/* debugfs dmavec/: the dmavec module */
 };
 
 /* Whether the first /dev/<prefix>* node (see open_node()) opens. */
@@ -182,20 +94,8 @@ static inline const char *dmavec_missing(unsigned int needs)
 		return NULL;
 	if ((needs & NEED_DEV) && !have_node("dmavec-"))
 		return "no /dev/dmavec-* node (dmavec_bar and QEMU's ivshmem-plain)";
-	if ((needs & NEED_EDU) && !have_node("dmavec-edu-"))
-		return "no /dev/dmavec-edu-* node (dmavec_edu and QEMU's edu)";
 	if ((needs & NEED_STATS) && access("/sys/kernel/debug/dmavec/stats", R_OK))
 		return "no debugfs dmavec/stats (the dmavec module; debugfs mounted?)";
-	if ((needs & NEED_CTEST) && access("/sys/kernel/debug/dmavec_ctest/export", R_OK))
-		return "no debugfs dmavec_ctest/ (the dmavec_ctest test module)";
-	if ((needs & NEED_RTEST) && access("/sys/kernel/debug/dmavec_test/import", R_OK))
-		return "no debugfs dmavec_test/ (the dmavec_test test module)";
-	if ((needs & NEED_DMA_HEAP) && access("/dev/dma_heap/system", R_OK))
-		return "no /dev/dma_heap/system (CONFIG_DMABUF_HEAPS_SYSTEM)";
-	if ((needs & NEED_UDMABUF) && access("/dev/udmabuf", R_OK | W_OK))
-		return "no /dev/udmabuf (CONFIG_UDMABUF)";
-	if ((needs & NEED_AGENT) && !agent_available())
-		return "no host agent on " HOST_AGENT_TTY " (the dmavec VM runner's)";
 	return NULL;
 }
 

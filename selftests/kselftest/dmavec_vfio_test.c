@@ -33,6 +33,7 @@
 #include "kselftest_harness.h"
 #include "host_agent.h"
 #include "dmavec_util.h"
+#include "dmavec_edu_util.h"
 
 #define SZ_64K		0x10000ULL
 #define SZ_128K		0x20000ULL
