@@ -45,65 +45,10 @@ cc() {
 cc -Wl,-no-as-needed -o "$out/dmabuf-heap" "$sel/dmabuf-heaps/dmabuf-heap.c"
 cc -o "$out/udmabuf" "$sel/drivers/dma-buf/udmabuf.c"
 
-# 7.3's mock exporter hands iommufd's dmabuf_* cases no dma-buf: its
-# IOMMU_TEST_OP_DMABUF_GET installs the new dma-buf's fd but returns 0
-# (drivers/iommu/iommufd/selftest.c, iommufd_test_dmabuf_get(): "rc =
-# dma_buf_fd(...); ... return 0;"), so the test maps and revokes fd 0, its
-# stdin, and all 8 cases fail on unpatched 7.3 as on ours, without ever
-# attaching. ioctl() is wrapped for that one command: when it returns 0, the
-# test gets the fd the kernel installed (the lowest free one before the call,
-# which fd_install() takes) once /proc/self/fdinfo shows a dma-buf of the
-# iommufd exporter there; otherwise, or when a kernel returns the fd, the
-# result is passed on unchanged.
-mkdir -p "$out/.peer"
-cat > "$out/.peer/dmabuf_get_fd.c" <<'C'
-#include <fcntl.h>
-#include <stdarg.h>
-#include <stdio.h>
-#include <string.h>
-#include <unistd.h>
-#include "iommufd_test.h"
-
-int __real_ioctl(int fd, unsigned long req, void *arg);
-
-static int iommufd_dmabuf(int fd)
-{
-	char path[64], line[128];
-	FILE *f;
-	int found = 0;
-
-	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
-	f = fopen(path, "r");
-	if (!f)
-		return 0;
-	while (fgets(line, sizeof(line), f))
-		if (!strcmp(line, "exp_name:\tiommufd\n"))
-			found = 1;
-	fclose(f);
-	return found;
-}
-
-int __wrap_ioctl(int fd, unsigned long req, ...)
-{
-	struct iommu_test_cmd *cmd;
-	int next = -1, ret;
-	va_list ap;
-
-	va_start(ap, req);
-	cmd = va_arg(ap, void *);
-	va_end(ap);
-	if (req == IOMMU_TEST_CMD && cmd->op == IOMMU_TEST_OP_DMABUF_GET) {
-		next = fcntl(fd, F_DUPFD, 0);
-		if (next >= 0)
-			close(next);
-	}
-	ret = __real_ioctl(fd, req, cmd);
-	if (ret == 0 && next >= 0 && iommufd_dmabuf(next))
-		return next;
-	return ret;
-}
-C
-cc -Wno-unused-function -I"$src/drivers/iommu/iommufd" -Wl,--wrap=ioctl \
-	-o "$out/iommufd" "$sel/iommu/iommufd.c" "$out/.peer/dmabuf_get_fd.c" -lcap
+# iommufd's dmabuf_* cases take the dma-buf's fd from the return value of
+# IOMMU_TEST_OP_DMABUF_GET, which 7.3's mock exporter returns only with
+# patches/iommufd-selftest-Return-the-dma-buf-fd-of-IOMMU_TEST_OP_DMABUF_GET.patch
+# (test series); on a kernel without it they get fd 0 and fail.
+cc -Wno-unused-function -o "$out/iommufd" "$sel/iommu/iommufd.c" -lcap
 cc -Wno-unused-function -o "$out/iommufd_fail_nth" "$sel/iommu/iommufd_fail_nth.c" -lcap
 echo "$key" > "$stamp"
