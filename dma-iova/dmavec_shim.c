@@ -60,11 +60,18 @@ void dmavec_shim_get_dma_buf(struct dma_buf *dmabuf)
 	get_dma_buf(dmabuf);
 }
 
+/**
+ * DOC: sg_table for the dma-buf core's importers
+ *
+ * Importers of the dma-buf core, which call dma_buf_map_attachment(), get a
+ * DMA-only sg_table built from the same mapping as dmavec's importers get
+ * their array: the DMA side holds the entries, there is no CPU side (no
+ * pages), and orig_nents is 0 so that users who look can tell.
+ */
+
 /*
- * A DMA-only sg_table for the dma-buf core's importers: the DMA side holds
- * the entries, there is no CPU side (no pages), and orig_nents is 0 so
- * that users who look can tell. The allocation is remembered by the caller
- * and restored before freeing: sg_free_table() walks orig_nents entries.
+ * The allocation is remembered by the caller and restored before freeing:
+ * sg_free_table() walks orig_nents entries.
  */
 int dmavec_shim_sgt_fill(struct sg_table *sgt, const struct dma_vec *vecs,
 			 unsigned int nents)
@@ -90,6 +97,26 @@ void dmavec_shim_sgt_free(struct sg_table *sgt, unsigned int nents)
 	sg_free_table(sgt);
 }
 
+/**
+ * DOC: CPU mappings
+ *
+ * mmap() of a dmavec dma-buf is implemented by dmavec itself. It fails with
+ * -EINVAL when the exporter said so (%DMAVEC_EXPORT_NO_MMAP; Rust:
+ * ``ExportInfo::mmap``) and for a buffer whose ranges are not whole pages,
+ * and with -ENODEV for a revoked buffer.
+ *
+ * - The mapping must be shared: MAP_PRIVATE fails with -EINVAL.
+ * - It is PFN-mapped (VM_PFNMAP | VM_IO), so get_user_pages() fails on it:
+ *   no direct I/O, no vmsplice(), no RDMA registration of the pages.
+ * - It is uncached for MMIO.
+ * - Pages are inserted on fault, from the buffer's ranges.
+ * - Revoking a buffer zaps every CPU mapping of its dma-buf file. A fault
+ *   while the buffer is revoked raises SIGBUS; after a restore, faults
+ *   populate the mapping again.
+ * - Faults and revocation take the buffer's state lock, so no fault can
+ *   install a page of a revoked buffer.
+ */
+
 /*
  * CPU mappings of a dmavec buffer: shared only, PFN-mapped (GUP fails on
  * them), populated on fault by @ops, uncached for MMIO.
@@ -106,7 +133,6 @@ int dmavec_shim_mmap_prepare(struct vm_area_struct *vma, bool mmio,
 	return 0;
 }
 
-/* Zaps every CPU mapping of @dmabuf: the next access faults. */
 /*
  * A reference to the file of @dmabuf, or NULL once its count has reached
  * zero: the dma-buf core releases a dma-buf from the dentry's d_release,
@@ -150,6 +176,57 @@ bool dmavec_shim_dev_is_dma_coherent(struct device *dev)
 	return dev_is_dma_coherent(dev);
 }
 
+/**
+ * DOC: CPU access
+ *
+ * System memory is mapped with the kernel's cached attributes, and an
+ * importer's mapping of it may go through bounce buffers (swiotlb, for a
+ * device whose DMA mask does not reach the pages, or swiotlb=force) or a
+ * non-coherent cache. The streaming DMA rules then apply to the buffer as
+ * a whole, and DMA_BUF_IOCTL_SYNC (in the kernel:
+ * dma_buf_begin_cpu_access() and dma_buf_end_cpu_access()) is the
+ * ownership hand-over:
+ *
+ * device owns
+ *   Between SYNC_END (or no sync at all) and the next SYNC_START:
+ *   importers' DMA may read and write the memory; the CPU must not touch
+ *   it through the mmap.
+ *
+ * CPU owns
+ *   Between SYNC_START and SYNC_END: the CPU reads and writes through the
+ *   mmap; no importer DMA may be in flight.
+ *
+ * begin_cpu_access (SYNC_START) syncs every live mapping of the buffer for
+ * the CPU (dma_sync_single_for_cpu(): bounce buffers are copied back,
+ * caches invalidated), and end_cpu_access (SYNC_END) syncs them for the
+ * devices (dma_sync_single_for_device()), each with the direction the
+ * mapping was made for, under the reservation lock, taken interruptibly:
+ * the ioctl may fail with -EINTR.
+ *
+ * Only mappings made with dma_map_phys() can be synced: those of system
+ * memory are recorded, per attachment, while they live. The IOVA-linking API has no
+ * CPU sync: dma_iova_sync() flushes the IOTLB only, and what
+ * dma_iova_link() bounced through swiotlb is copied back by
+ * dma_iova_unlink() alone. It bounces for an untrusted device
+ * (pci_dev->untrusted, which the PCI core sets behind an external-facing
+ * port, Thunderbolt for one): the partial IOVA granules at the start and
+ * end of each run that does not start and end on the granule, such as a
+ * first range starting inside a page (dev_use_swiotlb() in
+ * drivers/iommu/dma-iommu.c; nothing else makes it bounce for a
+ * cache-coherent device). So system memory takes the IOVA path only for an
+ * importer that is cache-coherent and trusted: a non-coherent or an
+ * untrusted importer gets the direct path, whatever the alignment of the
+ * ranges, and the hooks sync its caches and bounce slots (as dma_map_sg()
+ * maps an untrusted device's list segment by segment). Recording a mapping
+ * allocates a copy of its runs: a map of system memory on the direct path
+ * can fail with -ENOMEM there too.
+ *
+ * For MMIO both hooks do nothing: it is mapped uncached, and P2PDMA never
+ * bounces. dma_iova_link() refuses to bounce it: for an untrusted
+ * importer, a map of MMIO whose first range starts, or whose last range
+ * ends, off the IOVA granule fails with -EPERM.
+ */
+
 void dmavec_shim_dma_sync_single(struct device *dev, dma_addr_t addr,
 				 size_t size, enum dma_data_direction dir,
 				 bool for_cpu)
@@ -164,6 +241,21 @@ int dmavec_shim_dma_resv_lock_interruptible(struct dma_resv *resv)
 {
 	return dma_resv_lock_interruptible(resv, NULL);
 }
+
+/**
+ * DOC: Importer fences
+ *
+ * An importer that runs DMA on its mapping without holding the reservation
+ * lock publishes a fence for it in the dma-buf's reservation object with
+ * usage %DMA_RESV_USAGE_BOOKKEEP, and signals it when the DMA is complete
+ * or stopped. In Rust, ``Locked::fence_dma()`` makes and adds a new fence
+ * on the attachment's own timeline (made here), signalled when it is
+ * dropped; a C importer adds a fence of its own with dma_resv_add_fence().
+ * While the fence is unsignalled, the importer's invalidate callback may
+ * leave the mapping in place, as long as it makes the DMA stop soon:
+ * revocation waits for the fences and then for the unmap, which the
+ * importer does after signalling.
+ */
 
 /*
  * A fence of one importer DMA (fence.rs): the fence and its lock in one

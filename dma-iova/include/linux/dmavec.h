@@ -1,10 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * dmavec: dma-buf mappings as arrays of (dma_addr, len).
- *
- * The C interface of the dmavec module, for C exporters and importers.
- * Every symbol is exported in the "DMAVEC" namespace: users need
- * MODULE_IMPORT_NS("DMAVEC").
  */
 #ifndef _LINUX_DMAVEC_H
 #define _LINUX_DMAVEC_H
@@ -18,6 +14,74 @@ struct dma_buf;
 struct dma_vec;
 struct module;
 struct p2pdma_provider;
+
+/**
+ * DOC: C interface
+ *
+ * C exporters and importers use the functions of <linux/dmavec.h>. Every
+ * symbol is exported in the ``DMAVEC`` namespace: their modules need
+ * ``MODULE_IMPORT_NS("DMAVEC")``. The module is written in Rust, and Rust
+ * drivers use its crate, ``dmavec``; both are one implementation with the
+ * same rules, and the Rust names of the same operations are given in
+ * parentheses where they differ.
+ */
+
+/**
+ * DOC: Ranges and entries
+ *
+ * An exporter describes its buffer as an array of &struct phys_vec, in
+ * buffer order. dmavec_phys_vec_check() applies the rules of the
+ * IOVA-linking API to them on every path, so that a buffer maps the same
+ * way for every importer. An importer gets an array of &struct dma_vec
+ * that covers the buffer in order.
+ *
+ * A *run* is a maximal sequence of ranges each starting where the one
+ * before it ends. Each run is linked or mapped with one DMA API call,
+ * whatever the number of ranges in it: fewer calls, and on the IOVA path
+ * the IOMMU driver can map a run with large pages where its physical
+ * address and its IOVA are aligned, which linking its ranges one by one
+ * never allows. Behind a translating IOMMU the whole buffer gets one
+ * contiguous IOVA range and exactly one dma_iova_sync(), whatever the
+ * number of ranges; if the IOMMU granule is larger than a page, every
+ * boundary between two runs must be aligned to it too (-EINVAL
+ * otherwise: dma_iova_link() would warn and map it wrong).
+ *
+ * Entries are built from the DMA-contiguous runs:
+ *
+ * - a run that starts where the previous entry ends merges into it;
+ * - no entry is longer than the importer's maximum segment size, rounded
+ *   down to a multiple of PAGE_SIZE;
+ * - no entry crosses a multiple of the importer's segment boundary mask
+ *   plus one.
+ *
+ * An entry thus ends at a page boundary, except at the end of the buffer
+ * and where the maximum segment size ends an entry that started inside a
+ * page, which only a buffer whose first range starts inside a page has.
+ * The importer's limits are
+ * its device's, dma_get_max_seg_size() and dma_get_seg_boundary(), unless
+ * it states its own with dmavec_set_seg_limits(). A maximum segment
+ * smaller than a page fails the map with -EINVAL. A PCI device's default
+ * limits are 64 KiB and a 4 GiB boundary; and since the maximum segment
+ * size of a device is an unsigned int, a device's limits split a buffer at
+ * least every 4 GiB - 4 KiB, even at their highest.
+ *
+ * Entry lengths are size_t: an entry may be longer than 4 GiB, which an
+ * sg_table (32-bit dma_length) cannot express. An importer that states no
+ * limit (SIZE_MAX and U64_MAX) gets one entry for a whole buffer of any
+ * size behind a translating IOMMU, and one entry per DMA-contiguous run
+ * on the direct path; one that states a maximum M and no boundary gets
+ * ceil(run / M) entries per run (per buffer behind a translating IOMMU),
+ * summing to the size.
+ *
+ * No path maps more than the importer can address: every entry is mapped
+ * at once, at distinct addresses within its DMA mask (lowered by its bus
+ * DMA limit). A buffer larger than that space fails the map with -ERANGE
+ * before any DMA call. So does MMIO that the importer reaches at its own
+ * address (PCI bus addresses, or the direct path without a translating
+ * IOMMU) beyond its mask, where the DMA API would fail the mapping with a
+ * warning in the kernel log. System memory beyond the mask is left to the
+ * DMA API, which bounces it through swiotlb where it can.
+ */
 
 /**
  * enum dmavec_map_type - how an importer's mapping was made
@@ -93,11 +157,13 @@ struct dmavec_export_info {
 	unsigned int export_flags;
 };
 
-/*
- * DMAVEC_EXPORT_NO_MMAP: mmap() of the dma-buf fails with -EINVAL, as for a
- * dma-buf whose ops have no mmap callback. For exporters whose memory is
- * reached from the CPU some other way only (vfio-pci maps BARs through its
- * device file, never through the dma-buf).
+/**
+ * define DMAVEC_EXPORT_NO_MMAP - The dma-buf cannot be mmapped
+ *
+ * mmap() of the dma-buf fails with -EINVAL, as for a dma-buf whose ops
+ * have no mmap callback. For exporters whose memory is reached from the
+ * CPU some other way only (vfio-pci maps BARs through its device file,
+ * never through the dma-buf).
  */
 #define DMAVEC_EXPORT_NO_MMAP		BIT(0)
 
@@ -161,6 +227,42 @@ void *dmavec_export_priv(struct dma_buf *dmabuf, void (*release)(void *priv));
  */
 int dmavec_export_ranges(struct dma_buf *dmabuf,
 			 const struct phys_vec **ranges, size_t *nr_ranges);
+
+/**
+ * DOC: Revocation
+ *
+ * Every dmavec buffer can be revoked, and only revocable importers attach
+ * (dynamic, with an invalidate_mappings callback): they promise to stop
+ * their DMA and to unmap soon after their invalidation, from their
+ * invalidate callback or soon after it, as vfio-pci's importers do. An
+ * exporter revokes before its memory goes away: on device remove, around
+ * a reset, and when it frees the memory. After a reset it restores.
+ *
+ * Revoking (dmavec_revoke() with true; Rust: ``Buffer::revoke()``):
+ *
+ * 1. takes the buffer's state lock and the dma-buf's reservation lock, and
+ *    marks the buffer revoked: new attachments and maps fail with -ENODEV;
+ * 2. calls dma_buf_invalidate_mappings() and zaps the CPU mappings of the
+ *    dma-buf;
+ * 3. drops both locks, waits for the fences of the reservation object
+ *    (%DMA_RESV_USAGE_BOOKKEEP: all of them, the fences of importers' DMA
+ *    among them), then waits until every mapping of the buffer is gone.
+ *
+ * No lock of the buffer is held while it waits: CPU faults (which find the
+ * buffer revoked), attaches (-ENODEV) and the debugfs dump return
+ * meanwhile, whatever an importer's DMA does. Neither wait has a timeout,
+ * and a revocation that finds the buffer revoked already waits as long:
+ * returning while an importer still reaches the memory would let the
+ * exporter reset or reuse it under the importer's DMA. The waits are
+ * bounded by the importers' contract, as vfio-pci's are; an importer that
+ * never signals its fence or never unmaps is a kernel bug, and the
+ * revoking task then shows up in the hung task detector.
+ *
+ * Once revoking returns, no importer can reach the memory and no attach is
+ * still using the P2PDMA provider: an exporter that revokes for good may
+ * let the provider go. Restoring lets attachments and maps succeed again,
+ * and CPU faults populate the mappings again.
+ */
 
 /**
  * dmavec_revoke() - Revoke or restore importers' access to a dmavec buffer
@@ -359,7 +461,9 @@ struct dmavec_mapping;
  *
  * Context: Process context; may sleep.
  * Return: the mapping, or an ERR_PTR(): -EINVAL for ranges that break the
- * rules of dmavec_phys_vec_check(), no ranges, or a bad @dir; -EOVERFLOW
+ * rules of dmavec_phys_vec_check(), no ranges, a bad @dir, a maximum
+ * segment size of @dev below PAGE_SIZE, or a boundary between two runs
+ * not aligned to an IOVA granule larger than a page; -EOVERFLOW
  * when a range wraps or the total is too large; -EPERM when @dev cannot
  * reach the MMIO of @provider (PCI_P2PDMA_MAP_NOT_SUPPORTED); -ERANGE when
  * the buffer or an entry lies beyond what @dev can address; -ENOMEM; or the
