@@ -15,12 +15,18 @@ for dmavec's importer API, on upstream's vfio-pci (stock) or on vfio-pci
 exporting through dmavec. The map table is followed by the
 dma_iova_sync() calls per mapping and how the rows compare with the targets
 of the benchmark (informational: make bench fails only when a run fails).
+
+With --figures (first argument), the tables are also written to
+Documentation/figures.rst (scripts/figures.py): the map table, its targets and
+the revocation table to section 'bench', vfio-pci's table to section 'vfio'.
 """
 import datetime
 import os
 import platform
 import re
 import sys
+
+import figures
 
 MARK = "==DMAVEC== BENCH "
 REVOKE = "==DMAVEC== REVOKE "
@@ -75,10 +81,22 @@ def rows_of(mode, path, vfio):
     return rows, revokes
 
 
+class Out:
+    """Lines printed, kept for the figures file: 'bench' and 'vfio' parts."""
+    part = "bench"
+    lines = {"bench": [], "vfio": []}
+
+
+def emit(line=""):
+    """Prints LINE, and keeps it for the figures file."""
+    Out.lines[Out.part].append(line)
+    sys.stdout.write(line + "\n")
+
+
 def print_table(table):
     widths = [max(len(t[i]) for t in table) for i in range(len(table[0]))]
     for t in table:
-        print("  ".join(c.rjust(w) for c, w in zip(t, widths)).rstrip())
+        emit("  ".join(c.rjust(w) for c, w in zip(t, widths)).rstrip())
 
 
 def machine():
@@ -95,37 +113,41 @@ def machine():
 
 
 def main():
+    args = sys.argv[1:]
+    write_figures = bool(args) and args[0] == "--figures"
+    if write_figures:
+        args = args[1:]
     rows, revokes, vfio = [], [], {}
-    for arg in sys.argv[1:]:
+    for arg in args:
         mode, _, path = arg.rpartition("=")
         r, v = rows_of(mode or "-", path, vfio)
         rows += r
         revokes += v
     if not rows:
-        sys.exit("bench: no BENCH rows in " + " ".join(sys.argv[1:]))
+        sys.exit("bench: no BENCH rows in " + " ".join(args))
     table = [COLS]
     for r in rows:
         table.append([r["mode"], str(r["n"]), human(r["size"]), r["path"], str(r["A"]),
                       str(r["B"]), str(r["F"]), f"{r['AB']:.2f}", f"{r['AF']:.2f}",
                       str(r["bytesA"]), str(r["bytesB"]), str(r["entA"]), str(r["entB"])])
-    print(f"dmavec bench, {datetime.date.today().isoformat()}, {machine()}")
-    print("A, B, F: median ns per map + unmap; A/B, A/F: median of the ratios within each")
-    print("repetition (A, B and F run back to back); bytes: allocated per mapping;")
-    print("entA, entB: entries of A's array (an importer stating no segment limit) and of")
-    print("B's sg_table")
+    emit(f"dmavec bench, {datetime.date.today().isoformat()}, {machine()}")
+    emit("A, B, F: median ns per map + unmap; A/B, A/F: median of the ratios within each")
+    emit("repetition (A, B and F run back to back); bytes: allocated per mapping;")
+    emit("entA, entB: entries of A's array (an importer stating no segment limit) and of")
+    emit("B's sg_table")
     print_table(table)
 
     syncs = sorted({(r["path"].split("-")[0], r["syncs"]) for r in rows})
-    print("dma_iova_sync() per map, A: " +
+    emit("dma_iova_sync() per map, A: " +
           ", ".join(f"{p} {s}" for p, s in syncs) +
           " (B and F: one per IOVA mapping by construction)")
 
     def check(name, sel, cond):
         hit = [r for r in rows if sel(r)]
         ok = [r for r in hit if cond(r)]
-        print(f"  {name}: {len(ok)} of {len(hit)} rows")
+        emit(f"  {name}: {len(ok)} of {len(hit)} rows")
 
-    print("targets:")
+    emit("targets:")
     iova = lambda r: r["path"].startswith("iova")
     direct = lambda r: r["path"].startswith("direct")
     for mode in sorted({r["mode"] for r in rows if iova(r)}, reverse=True):
@@ -142,7 +164,7 @@ def main():
     fb = [r["F"] / r["B"] for r in rows if direct(r) and r["n"] >= 64
           and not r["path"].endswith("-adj")]
     if fb:
-        print(f"  (direct, n >= 64, ranges not adjacent: F/B is {min(fb):.2f} to {max(fb):.2f},"
+        emit(f"  (direct, n >= 64, ranges not adjacent: F/B is {min(fb):.2f} to {max(fb):.2f},"
               " the floor of A/B for any implementation that maps each range)")
     check("direct n = 4096 bytesA <= 0.5 bytesB", lambda r: direct(r) and r["n"] == 4096,
           lambda r: r["bytesA"] <= 0.5 * r["bytesB"])
@@ -151,10 +173,10 @@ def main():
           lambda r: r["entA"] == 1 and r["entB"] >= 2)
 
     if revokes:
-        print()
-        print("revocation: a buffer of 16 ranges of 64 KiB with k live attachments of one importer,")
-        print("each unmapping from its invalidate callback; median ns from revoke() to its return")
-        print("(no importer can reach the memory), and to map all k again after restore()")
+        emit()
+        emit("revocation: a buffer of 16 ranges of 64 KiB with k live attachments of one importer,")
+        emit("each unmapping from its invalidate callback; median ns from revoke() to its return")
+        emit("(no importer can reach the memory), and to map all k again after restore()")
         table = [["iommu", "k", "revoke", "per att", "remap", "per att", "revoke/remap"]]
         for v in revokes:
             table.append([v["mode"], str(v["k"]), str(v["revoke"]),
@@ -164,13 +186,14 @@ def main():
         print_table(table)
 
     if vfio:
-        print()
-        print("vfio-pci's dma-buf (VFIO_DEVICE_FEATURE_DMA_BUF, n ranges of 64 KiB of one BAR,")
-        print("rev: reversed, adj: adjacent in BAR order): median ns per map + unmap, upstream's")
-        print("vfio-pci (stock) against vfio-pci on dmavec (conv); core: a dma-buf core importer")
-        print("(dma_buf_map_attachment(), an sg_table either way); vec: dmavec's importer API")
-        print("(the array; on stock, converted from the sg_table); ent: entries of the array;")
-        print("nents: of the core's sg_table (stock/conv)")
+        sys.stdout.write("\n")
+        Out.part = "vfio"
+        emit("vfio-pci's dma-buf (VFIO_DEVICE_FEATURE_DMA_BUF, n ranges of 64 KiB of one BAR,")
+        emit("rev: reversed, adj: adjacent in BAR order): median ns per map + unmap, upstream's")
+        emit("vfio-pci (stock) against vfio-pci on dmavec (conv); core: a dma-buf core importer")
+        emit("(dma_buf_map_attachment(), an sg_table either way); vec: dmavec's importer API")
+        emit("(the array; on stock, converted from the sg_table); ent: entries of the array;")
+        emit("nents: of the core's sg_table (stock/conv)")
         table = [["iommu", "ranges", "n", "size", "core stock", "core conv", "conv/stock",
                   "vec stock", "vec conv", "conv/stock", "vec conv/core stock", "kind stock",
                   "kind conv", "ent", "nents"]]
@@ -187,6 +210,12 @@ def main():
                           st["kind"], cv["kind"], f"{st['ent']}/{cv['ent']}",
                           f"{st['nents']}/{cv['nents']}"])
         print_table(table)
+
+    if write_figures:
+        for part in ("bench", "vfio"):
+            if Out.lines[part]:
+                figures.set_section(part, figures.body_of("\n".join(Out.lines[part]),
+                                                          literal=True, with_stamp=True))
 
 
 if __name__ == "__main__":

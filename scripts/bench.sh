@@ -6,9 +6,11 @@
 # in passthrough (iommu=pt), run the dmavec_bench matrix, the revocation
 # cells and vfio-pci's dma-buf (upstream's) in each; then boot the in-tree
 # kernel without sanitizers (vfio-pci exports through dmavec) in the same
-# three modes for vfio-pci's rows; print the tables (scripts/bench.py).
+# three modes for vfio-pci's rows; print the tables (scripts/bench.py) and
+# write them into Documentation/figures.rst (sections bench and vfio).
 #
-# DMAVEC_BENCH_REPS=<n> changes the repetitions per cell (default 21).
+# DMAVEC_BENCH_REPS=<n> changes the repetitions per cell (default 21); such a
+# run only prints its tables: the figures file keeps those of default runs.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -59,4 +61,6 @@ for mode in strict lazy pt; do
 	echo "booting the in-tree VM ($mode) for vfio-pci on dmavec ..." >&2
 	boot vfiobench $mode "$ykdir" "$ird/initrd.gz" vfiobench 1800
 done
-python3 "$here/bench.py" "${logs[@]}"
+fig=()
+[ -n "${DMAVEC_BENCH_REPS:-}" ] || fig=(--figures)
+python3 "$here/bench.py" "${fig[@]}" "${logs[@]}"
