@@ -11,8 +11,15 @@
 #   make bench      map/unmap cost: dmavec's array against the dma-buf core's
 #                   sg_table helper and the bare DMA calls, one table
 #   make soak       long reliability runs (fuzzer, churn, fault injection) with figures
-#   make intree     build the kernel with this tree in drivers/dmavec, =m and
-#                   =y, and boot the =y kernel with its KUnit suites
+#   make series     the kernel patch series of patches/series: out/series/
+#                   (posted, with its cover letter) and out/series-test/
+#                   (test-only); DMAVEC_AUTHOR="Name <address>" signs them
+#   make series-check  git am of both on the base kernel; each posted patch
+#                   built in turn (W=1), checkpatch, kernel-doc,
+#                   checkkconfigsymbols, get_maintainer.pl (long)
+#   make intree     build the kernel with the whole series applied (dmavec in
+#                   drivers/dma-buf/dmavec), =m and =y, and boot the =y
+#                   kernel with its KUnit suites
 #   make kunit      the hermetic KUnit suites through kunit.py (.kunitconfig,
 #                   x86_64 under QEMU, in the in-tree source)
 #   make rust-analyzer   rust-project.json for editors (crates of this tree
@@ -23,7 +30,8 @@
 
 FLAVOUR ?= debug
 
-.PHONY: all modules check demo bench soak intree kunit rust-analyzer kernel setup clean
+.PHONY: all modules check demo bench soak series series-check intree kunit rust-analyzer \
+	kernel setup clean
 
 all modules:
 	@scripts/modules.sh $(FLAVOUR) >/dev/null
@@ -39,6 +47,12 @@ bench:
 
 soak:
 	@scripts/soak.sh
+
+series:
+	@scripts/series.sh series
+
+series-check:
+	@scripts/series.sh check
 
 intree:
 	@scripts/intree.sh

@@ -5,7 +5,7 @@
 //! An importer attaches dynamically ([`Attachment::new`]: `allow_peer2peer`, and an
 //! [`Importer::invalidate`] callback), takes the dma-buf's reservation lock
 //! ([`Attachment::lock`]) and maps ([`Locked::map`]). The attach asks the dma-buf core for the
-//! DMA-vector mapping type first and the sg_table type second (`patches/0007`); an exporter
+//! DMA-vector mapping type first and the sg_table type second; an exporter
 //! that offers the DMA-vector type, dmavec's or any other, maps the buffer to the array
 //! itself, and no sg_table is built. With any other exporter the dma-buf core maps it
 //! (`dma_buf_map_attachment()`) and the DMA side of its sg_table is presented as [`DmaVec`]

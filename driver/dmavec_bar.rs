@@ -18,7 +18,7 @@
 
 use core::fmt;
 // Not `expect`: the stock-7.3 gate builds against the patched debug kernel, whose inherent
-// `pci::Device::resource_flags()` (patches/0009) takes precedence and leaves this unused; on
+// `pci::Device::resource_flags()` takes precedence and leaves this unused; on
 // an unpatched kernel it is used.
 #[cfg(not(dmavec_rust_apis))]
 #[allow(unused_imports)]
@@ -576,7 +576,7 @@ impl pci::Driver for DmavecBarDriver {
 
     const ID_TABLE: pci::IdTable<Self::IdInfo> = &PCI_TABLE;
 
-    // Reset hooks need the Rust PCI API of patches/0003 (detected by Kbuild): without it a
+    // Reset hooks need the reset hooks of the Rust PCI API (detected by Kbuild): without it a
     // reset of the device goes unnoticed by its importers.
     #[cfg(dmavec_pci_reset)]
     const HAS_RESET: bool = true;

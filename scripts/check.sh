@@ -10,8 +10,8 @@
 # flavour, booted: its KUnit suites, vfio-pci exporting through dmavec, vfio's
 # selftests with the results of the check run). Ends with one line "N passed,
 # N failed" and exits non-zero on any failure.
-# The kernel's own suites of the dma-buf core that patches/0004 and 0007
-# change run on the debug kernel too (scripts/peer-selftests.sh), each case counted:
+# The kernel's own suites of the dma-buf core, which the series changes,
+# run on the debug kernel too (scripts/peer-selftests.sh), each case counted:
 #   dmabuf-heaps: the system heap's buffers, imported by vgem (check run);
 #   iommufd: its dma-buf cases, the mock exporter attached, pinned, revoked (check run);
 #   udmabuf (drivers/dma-buf): its own boot, 4 GiB with 1024 2 MiB huge pages;
@@ -24,12 +24,20 @@ cd "$DMAVEC_ROOT"
 
 passed=0
 failed=0
+# A run that starts without the cache's debug kernel builds everything (a
+# fresh machine): its time goes to its own section of the figures.
+fresh=
+[ -e "$DMAVEC_CACHE/build/debug" ] || fresh=1
 logdir="$DMAVEC_ROOT/out/logs"
 mkdir -p "$logdir"
 
 pass() { passed=$((passed + 1)); echo "ok    $*"; }
 fail() { failed=$((failed + 1)); echo "FAIL  $*"; }
 finish() {
+	local line
+	line="$passed passed, $failed failed, $SECONDS s, $(python3 scripts/figures.py stamp)"
+	echo "$line" | python3 scripts/figures.py set check
+	[ -n "$fresh" ] && echo "$line, empty cache" | python3 scripts/figures.py set check-fresh
 	echo "$passed passed, $failed failed"
 	[ "$failed" -eq 0 ]
 	exit
@@ -74,19 +82,21 @@ checkpatch_files() {
 	return $rc
 }
 gate checkpatch-c checkpatch_files "${c_files[@]}"
-# Patches go in on stdin: inside a git work tree checkpatch checks something else.
-# FILE_PATH_CHANGES ("does MAINTAINERS need updating?") is raised for any new
-# file; the only ones are vfio-pci's (patches/0006), which the VFIO DRIVER
-# entry already covers (F: drivers/vfio/), and rust/kernel/pci/p2pdma.rs
-# (patches/0011), which PCI SUBSYSTEM [RUST] covers (F: rust/kernel/pci/).
+# The patch entries of patches/series (the generated commits are this tree's
+# files, which the gates above check; make series-check checks the series as
+# posted). Patches go in on stdin: inside a git work tree checkpatch checks
+# something else. FILE_PATH_CHANGES ("does MAINTAINERS need updating?") is
+# raised for any new file; the only ones are vfio-pci's, which the VFIO
+# DRIVER entry already covers (F: drivers/vfio/), and
+# rust/kernel/pci/p2pdma.rs, which PCI SUBSYSTEM [RUST] covers
+# (F: rust/kernel/pci/). MISSING_SIGN_OFF: the stored patches carry none;
+# make series adds DMAVEC_AUTHOR's.
 checkpatch_patches() {
 	local p rc=0
-	for p in patches/*.patch; do
-		# The cover letter is no patch: checkpatch has nothing to check in it.
-		case $p in patches/0000-cover-letter.patch) continue ;; esac
+	while IFS= read -r p; do
 		echo "$p:"
-		checkpatch --ignore FILE_PATH_CHANGES - < "$p" || rc=1
-	done
+		checkpatch --ignore FILE_PATH_CHANGES,MISSING_SIGN_OFF - < "$p" || rc=1
+	done < <(python3 scripts/series.py patches)
 	return $rc
 }
 gate checkpatch-patches checkpatch_patches
@@ -129,12 +139,12 @@ gate rust-analyzer "$here/rust-analyzer.sh" "$DMAVEC_ROOT/out/rust-project.json"
 
 # The configuration of an unpatched 7.3 (no pci_p2pdma_map_type() export, no
 # Rust PCI reset hooks, no mapping types, none of the Rust abstractions of
-# patches/0008-0012) must build too: the fallbacks are code, not comments.
+# the series) must build too: the fallbacks are code, not comments.
 gate stock-7.3-build env MO="$DMAVEC_ROOT/out/stock" "$here/modules.sh" debug DMAVEC_STOCK_7_3=1
 
 # The kernel of kunit.py's step (the last one) builds meanwhile, at low
 # priority: the VMs leave part of the two cores idle. It must be done before
-# the in-tree builds, which rewrite drivers/dmavec in the same source tree.
+# the in-tree builds, which bring this tree into the same source tree.
 nice -n 19 "$here/intree.sh" kunit-build > "$logdir/kunit-build.log" 2>&1 &
 kunit_build=$!
 
@@ -213,9 +223,13 @@ wait "$kunit_build" || true
 # The =y kernel only: an in-tree =m build proves little that the M= build of the
 # modules above and the =y kernel don't, and costs a kernel build (make intree
 # still builds both).
-echo "== in-tree build: drivers/dmavec =y, the kernel's KUnit suites"
+echo "== in-tree build: the series applied, dmavec =y, the kernel's KUnit suites"
 if "$here/intree.sh" y > "$logdir/intree.log" 2>&1; then
 	pass "in-tree build, =y"
+	# That source is the base kernel with both series applied, and nothing
+	# else: make series, then every file the series changes compared.
+	gate series-is-intree-source "$here/series.sh" verify \
+		"$("$here/intree.sh" source 2>/dev/null)"
 	counts=$(mktemp)
 	DMAVEC_INTREE_COUNTS=$counts "$here/intree.sh" boot 2>&1 |
 		grep -v '^  ok ' | grep -vE '^[0-9]+ passed, [0-9]+ failed'
@@ -236,7 +250,7 @@ fi
 # tree's .kunitconfig, on its own small x86_64 kernel under QEMU. Its summary
 # ("Ran N tests: passed: P, failed: F, ...") gives the count; its exit status
 # and the summary must both say that nothing failed, crashed or was skipped.
-echo "== kunit.py run --kunitconfig=drivers/dmavec --kunitconfig=drivers/dma-buf (x86_64, QEMU)"
+echo "== kunit.py run --kunitconfig=drivers/dma-buf/dmavec --kunitconfig=drivers/dma-buf (x86_64, QEMU)"
 if "$here/intree.sh" kunit > "$logdir/kunit.log" 2>&1; then kunit_rc=0; else kunit_rc=$?; fi
 summary=$(grep -o 'Ran [0-9]* tests: .*' "$logdir/kunit.log" | tail -n 1)
 kp=$(echo "$summary" | grep -o 'passed: [0-9]*' | grep -o '[0-9]*')

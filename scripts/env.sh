@@ -17,16 +17,13 @@ export LIBCLANG_PATH=/usr/lib/llvm-22/lib
 KMAKE_VARS=(LLVM=$LLVM_SUFFIX RUSTC=/usr/bin/rustc BINDGEN=$BINDGEN
 	    RUSTFMT=/usr/bin/rustfmt CLIPPY_DRIVER=/usr/bin/clippy-driver)
 
-# Key of the patched source tree: upstream version + what the patch series
-# changes (the diff hunks only: regenerating a patch or rewording its commit
-# message does not force a kernel rebuild).
+# Key of the patched source tree: upstream version + what the patch entries
+# of patches/series change (their diff hunks only: regenerating a patch or
+# rewording its commit message does not force a kernel rebuild, and neither
+# does any change to dmavec's own files, which the in-tree builds take from
+# this tree through scripts/series.py).
 kernel_src_key() {
-	local ver=$1 h
-	h=$(for p in "$DMAVEC_ROOT"/patches/*.patch; do
-		[ -e "$p" ] || continue
-		awk '/^diff --git /{d=1} /^From [0-9a-f]{40} /{d=0} d && !/^index /' "$p"
-	    done | sha256sum | cut -c1-12)
-	echo "linux-$ver-p$h"
+	echo "linux-$1-p$(python3 "$DMAVEC_ROOT/scripts/series.py" key)"
 }
 
 # kconfig OUT SRC FRAGMENT...: .config in OUT from allnoconfig plus the
@@ -57,7 +54,8 @@ kconfig() {
 # errors left to match.
 patch_warnings() {
 	local log=$1 files re
-	files=$(grep -h '^+++ b/' "$DMAVEC_ROOT"/patches/*.patch | sed 's#^+++ b/##' |
+	files=$(python3 "$DMAVEC_ROOT/scripts/series.py" patches | xargs grep -h '^+++ b/' |
+		sed 's#^+++ b/##' |
 		grep -E '\.(c|h|rs)$' | sort -u | sed 's/[.]/[.]/g' | paste -sd'|')
 	[ -n "$files" ] || return 0
 	re="((^|[ /])($files):[0-9]+:[0-9]+: warning:)|(^ *--> (.*/)?($files):[0-9]+:[0-9]+)"

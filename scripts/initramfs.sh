@@ -23,8 +23,8 @@ tests=$(cd "$tests" && pwd)
 # The kernel's own vfio selftests, and the kernel's uapi headers (in
 # $tests/.khdr) that dmavec_vfio_test needs too: the host's are older.
 "$here/vfio-selftests.sh" "$tests"
-# The kernel's own suites of the dma-buf core that patches/0004 and 0007
-# change: dmabuf-heaps, udmabuf, iommufd and iommufd_fail_nth.
+# The kernel's own suites of the dma-buf core, which the series
+# changes: dmabuf-heaps, udmabuf, iommufd and iommufd_fail_nth.
 "$here/peer-selftests.sh" "$tests"
 # The kselftests, through their kernel-style Makefile (selftests/kselftest,
 # tools/testing/selftests/drivers/dmavec in a kernel tree) and the source's

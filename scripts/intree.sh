@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# make intree: drop this tree into the kernel source as drivers/dmavec, hook
-# it into drivers/Kconfig and drivers/Makefile, and build the kernel with
-# dmavec =m and =y. The =y kernel boots in the VM and its built-in KUnit
-# suites must pass. Builds are cached and incremental: only what changed in
-# this tree is rebuilt.
+# make intree: the kernel with the whole series of patches/series applied
+# (posted and test-only), dmavec in drivers/dma-buf/dmavec, built with dmavec
+# =m and =y. The =y kernel boots in the VM and its built-in KUnit suites must
+# pass. The source is the cached patched tree (the patch entries) plus the
+# commits generated from this repository, brought in by scripts/series.py:
+# only files whose content changed are written, so builds are incremental.
 #
-# Usage: scripts/intree.sh [m|y|yplain|boot|kunit|kunit-build]...   (default: m y boot)
+# Usage: scripts/intree.sh [m|y|yplain|boot|kunit|kunit-build|source]...   (default: m y boot)
+#   source: only bring the source up to date, and print its directory
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -18,40 +20,18 @@ src=$(readlink -f "$DMAVEC_CACHE/src/current")
 base="$DMAVEC_CACHE/intree/$(basename "$src")"
 tree="$base/src"
 
-# The source: a hard-link copy of the patched tree (files we change are
-# rewritten, which breaks their links), with drivers/dmavec hooked in.
+# The source: a hard-link copy of the patched tree, made once per patch
+# series; series.py never writes through a link (a file it changes is a new
+# file).
 if [ ! -f "$tree/.dmavec-ready" ]; then
 	rm -rf "$DMAVEC_CACHE/intree"
 	mkdir -p "$base"
 	cp -al "$src" "$tree.tmp"
-	sed -i 's|^endmenu$|source "drivers/dmavec/Kconfig"\n\nendmenu|' "$tree.tmp/drivers/Kconfig"
-	grep -q 'drivers/dmavec/Kconfig' "$tree.tmp/drivers/Kconfig"
-	printf 'obj-$(CONFIG_DMAVEC)\t\t+= dmavec/\n' > "$tree.tmp/drivers/Makefile.dmavec"
-	cat "$tree.tmp/drivers/Makefile" "$tree.tmp/drivers/Makefile.dmavec" > "$tree.tmp/drivers/Makefile.new"
-	mv "$tree.tmp/drivers/Makefile.new" "$tree.tmp/drivers/Makefile"
-	rm "$tree.tmp/drivers/Makefile.dmavec"
 	touch "$tree.tmp/.dmavec-ready"
 	mv "$tree.tmp" "$tree"
 fi
-
-# This tree, as it is now (committed or not), with its mtimes.
-sync_tree() {
-	local dst="$tree/drivers/dmavec" new="$tree/drivers/dmavec.new"
-	rm -rf "$new"
-	mkdir -p "$new"
-	(cd "$DMAVEC_ROOT" && git ls-files --cached --others --exclude-standard -z |
-		while IFS= read -r -d '' f; do [ -e "$f" ] && printf '%s\0' "$f"; done |
-		tar --null -T - -c) | tar -x -C "$new"
-	rm -rf "$dst"
-	mv "$new" "$dst"
-	# The C API's header where the kernel's users include it from (vfio-pci,
-	# patches/0006), as dmavec's own patch would place it upstream. A new file:
-	# never one of the hard links into the shared source.
-	rm -f "$tree/include/linux/dmavec.h"
-	# Its mtime kept: an unchanged header rebuilds nothing.
-	cp -p "$DMAVEC_ROOT/dma-iova/include/linux/dmavec.h" "$tree/include/linux/dmavec.h"
-}
-sync_tree
+# This tree, as it is now (committed or not), as the generated commits put it.
+python3 "$DMAVEC_ROOT/scripts/series.py" intree "$src" "$tree"
 
 toolchain=$( { /usr/bin/rustc --version; clang$LLVM_SUFFIX --version | head -n1; } )
 
@@ -86,7 +66,7 @@ build() {
 	if [ "$v" = m ]; then
 		local k
 		for k in dmavec dmavec_bar dmavec_edu dmavec_bench; do
-			[ -f "$out/drivers/dmavec/$k.ko" ] ||
+			[ -f "$out/drivers/dma-buf/dmavec/$k.ko" ] ||
 				{ echo "[intree] $k.ko missing" >&2; return 1; }
 		done
 	else
@@ -106,9 +86,9 @@ boot() {
 }
 
 # kunit: the hermetic KUnit suites, as a kernel developer runs them: kunit.py
-# configures a kernel of the tree's own .kunitconfig (drivers/dmavec/.kunitconfig)
+# configures a kernel of the tree's own .kunitconfig (drivers/dma-buf/dmavec/.kunitconfig)
 # merged with the dma-buf core's (drivers/dma-buf/.kunitconfig: its own suites,
-# which patches/0004 and 0007 must keep passing) for x86_64, builds it and runs
+# which the series must keep passing) for x86_64, builds it and runs
 # it under QEMU. kunit-build only configures and
 # builds (make check does that in the background, at low priority, while its VMs
 # run). The build directory is cached like the others, keyed by the .kunitconfig
@@ -126,7 +106,7 @@ kunit() {
 	# selftests/vm/run.py): without /dev/kvm, QEMU falls back to TCG.
 	[ -e /dev/kvm ] && nokvm=(unshare -m sh -c 'mount --bind /dev/null /dev/kvm && exec "$0" "$@"')
 	"${nokvm[@]}" python3 "$tree/tools/testing/kunit/kunit.py" "$cmd" \
-		--kunitconfig="$tree/drivers/dmavec" --kunitconfig="$tree/drivers/dma-buf" \
+		--kunitconfig="$tree/drivers/dma-buf/dmavec" --kunitconfig="$tree/drivers/dma-buf" \
 		--arch=x86_64 --build_dir="$out" \
 		--jobs="${DMAVEC_JOBS:-3}" "${opts[@]}"
 }
@@ -138,7 +118,8 @@ for what in "${@:-m y boot}"; do
 		boot) boot ;;
 		kunit) kunit run ;;
 		kunit-build) kunit build ;;
-		*) echo "usage: $0 [m|y|yplain|boot|kunit|kunit-build]..." >&2; exit 2 ;;
+		source) echo "$tree" ;;
+		*) echo "usage: $0 [m|y|yplain|boot|kunit|kunit-build|source]..." >&2; exit 2 ;;
 		esac
 	done
 done

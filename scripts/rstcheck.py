@@ -36,17 +36,19 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 REPO_ONLY = re.compile(r"^\.\. repo-only:", re.M)
 
 
+_KPATHS = None
+
+
 def kernel_to_repo(path):
-    """The file of kernel-tree path PATH: in this repository if the series adds it, else in
-    the kernel source tree."""
-    table = [
-        ("drivers/dma-buf/dmavec/", ""),
-        ("include/linux/dmavec.h", "dma-iova/include/linux/dmavec.h"),
-        ("include/uapi/linux/", "uapi/linux/"),
-    ]
-    for kpath, rpath in table:
-        if path == kpath or (kpath.endswith("/") and path.startswith(kpath)):
-            return os.path.join(ROOT, rpath + path[len(kpath):])
+    """The file of kernel-tree path PATH: in this repository if the series adds it
+    (patches/series, through scripts/series.py), else in the kernel source tree."""
+    global _KPATHS
+    if _KPATHS is None:
+        sys.path.insert(0, os.path.join(ROOT, "scripts"))
+        import series
+        _KPATHS = {k: f for f, (i, k) in series.mapping(series.parse()).items()}
+    if path in _KPATHS:
+        return os.path.join(ROOT, _KPATHS[path])
     return os.path.join(KSRC, path)
 
 

@@ -21,6 +21,8 @@
 set -uo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
+# Its report goes to Documentation/figures.rst (section soak) when it passes.
+[ -n "${DMAVEC_FIGURES_RUN:-}" ] || exec python3 "$here/figures.py" run soak --literal --stamp -- "$0" "$@"
 . "$here/env.sh"
 cd "$DMAVEC_ROOT"
 

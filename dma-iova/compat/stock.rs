@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! The Rust abstractions of `patches/0008`-`0012`, for a kernel without them (stock 7.3).
+//! The Rust abstractions of the series (`patches/series`), for a kernel without them (stock 7.3).
 //!
 //! dmavec's drivers are written against the kernel crate with those patches applied: a PCI
 //! device's resource flags and P2PDMA providers, bus mastering of a bound device, a
@@ -19,7 +19,7 @@ use kernel::{
     bindings, device::Core, maple_tree::MapleTreeAlloc, pci, prelude::*, types::ForeignOwnable,
 };
 
-/// `pci::Device::resource_flags()` of `patches/0009`.
+/// `pci::Device::resource_flags()` of the series.
 pub trait PciResourceFlags {
     /// Returns the flags of PCI BAR resource `bar` (`pci_resource_flags()`).
     ///
@@ -44,12 +44,12 @@ impl PciResourceFlags for pci::Device {
 }
 
 /// The `struct p2pdma_provider` of memory BAR `bar` of `pdev` (`pci::Device::p2pdma_provider()`
-/// of `patches/0011`): device-managed, valid while `pdev` is bound. From a bus callback only
+/// of the series): device-managed, valid while `pdev` is bound. From a bus callback only
 /// (`Core`): `pcim_p2pdma_init()` relies on the device lock.
 ///
 /// # Errors
 ///
-/// As `patches/0011`: `EINVAL` for a BAR index past the standard BARs, `ENODEV` for a BAR that
+/// As `pci::Device::p2pdma_provider()`: `EINVAL` for a BAR index past the standard BARs, `ENODEV` for a BAR that
 /// is not memory, `EOPNOTSUPP` for non-mappable BARs, `ENOMEM`.
 pub(crate) fn p2pdma_provider(
     pdev: &pci::Device<Core<'_>>,
@@ -72,7 +72,7 @@ pub(crate) fn p2pdma_provider(
 
 /// Switches bus mastering of the device of `bar` on or off (`pci_set_master()`,
 /// `pci_clear_master()`): `bar.try_access_with(|bar| bar.device().set_master())` with
-/// `patches/0010`.
+/// the series.
 ///
 /// # Errors
 ///
@@ -96,7 +96,7 @@ pub fn set_bus_master<const SIZE: usize>(bar: &pci::DevresBar<SIZE>, on: bool) -
 }
 
 /// `pci::DeviceId::from_id(pci::Vendor::from_raw(vendor), device)` (`Vendor::from_raw()` is
-/// public from `patches/0008` on).
+/// public in the series).
 pub const fn device_id(vendor: u16, device: u32) -> pci::DeviceId {
     let raw = bindings::pci_device_id {
         vendor: vendor as u32,
@@ -113,7 +113,7 @@ pub const fn device_id(vendor: u16, device: u32) -> pci::DeviceId {
     unsafe { core::mem::transmute::<bindings::pci_device_id, pci::DeviceId>(raw) }
 }
 
-/// A [`MapleTreeAlloc`] that may be shared between threads (`patches/0012` makes the maple tree
+/// A [`MapleTreeAlloc`] that may be shared between threads (the series makes the maple tree
 /// `Send` and `Sync` itself).
 ///
 /// Every method of the 7.3 `MapleTree` abstraction goes through an `mtree_*()` function, which

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! The DMA-vector mapping type of every dmavec buffer (`patches/0007`): the exporter's list
+//! The DMA-vector mapping type of every dmavec buffer: the exporter's list
 //! for the dma-buf core's negotiation, and the map and unmap of importers that chose the type.
 //!
 //! A dmavec buffer offers the DMA-vector type first and the sg_table type second, so an

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! The array through the dma-buf core's DMA-vector mapping type (`patches/0007`).
+//! The array through the dma-buf core's DMA-vector mapping type.
 //!
 //! The importer attaches with the DMA-vector type first and the sg_table type second; the
 //! dma-buf core negotiates with the exporter, whoever it is: a dmavec buffer, or any exporter

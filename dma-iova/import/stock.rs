@@ -4,7 +4,7 @@
 //!
 //! Without the negotiation an importer cannot ask an exporter for the array: dmavec buffers
 //! are recognised by their `dma_buf_ops`, the "private interconnect" pattern the negotiation
-//! (`patches/0007`, `super::negotiated`) replaces, and mapped by the mapping core directly.
+//! (`super::negotiated`) replaces, and mapped by the mapping core directly.
 //! Every other exporter's buffer is mapped through its sg_table.
 //!
 //! C header: [`include/linux/dma-buf.h`](srctree/include/linux/dma-buf.h).

@@ -98,7 +98,7 @@ impl DmaBackend for KernelDma {
     #[inline]
     fn p2p_type(&self, provider: &Provider) -> P2pType {
         // Kbuild sets this where the kernel exports `pci_p2pdma_map_type_nowarn()`
-        // (patches/0001). Not the verbose `pci_p2pdma_map_type()`: attach is reached from user
+        // Not the verbose `pci_p2pdma_map_type()`: attach is reached from user
         // space, which must not be able to make the kernel log.
         #[cfg(dmavec_p2pdma_map_type)]
         {

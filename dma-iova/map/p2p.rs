@@ -213,7 +213,7 @@ unsafe fn share_a_bridge(a: *mut bindings::pci_dev, b: *mut bindings::pci_dev) -
 
 /// How `dev` reaches `provider`'s MMIO, decided without `pci_p2pdma_map_type()`.
 ///
-/// For kernels that do not export that function (7.3 without `patches/0001`). It is
+/// For kernels that do not export that function (stock 7.3). It is
 /// conservative: P2PDMA must accept the pair (`pci_p2pdma_distance_many()`, which also applies
 /// the host bridge whitelist), and devices below a common bridge are refused, because whether
 /// their traffic goes straight through the switch (bus addresses) or up to the host bridge

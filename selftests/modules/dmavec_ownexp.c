@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * dmavec_ownexp: a dma-buf exporter that keeps its own dma_buf_ops and offers
- * the dma-buf core's DMA-vector mapping type (patches/0007) before the
+ * the dma-buf core's DMA-vector mapping type before the
  * sg_table type, as any driver with its own exporter could: the array comes
  * from dmavec's mapping core used as a library (dmavec_mapping_map()), the
  * sg_table from dma_buf_phys_vec_to_sgt(). It is not a dmavec buffer: no

@@ -193,7 +193,7 @@ mod tests {
         let edu = PciRef::edu()?;
         let (shm, prov, _) = ivshmem_bar()?;
         let fallback = dmavec::map::p2p_type_fallback(&prov, edu.dev());
-        // The kernel's own answer, where it is exported (patches/0001).
+        // The kernel's own answer, where it is exported (pci_p2pdma_map_type_nowarn()).
         #[cfg(dmavec_p2pdma_map_type)]
         {
             // SAFETY: Valid provider and device.

@@ -2,7 +2,8 @@
 /*
  * dmavec_edu user API: drive QEMU's edu DMA engine into and out of an
  * imported dma-buf. /dev/dmavec-edu-<pci name>, one per edu device.
- * A test and example importer; see Documentation/userspace-api/dmavec.rst.
+ * A test and example importer; see
+ * Documentation/driver-api/dmavec/test-drivers.rst.
  */
 #ifndef _UAPI_LINUX_DMAVEC_EDU_H
 #define _UAPI_LINUX_DMAVEC_EDU_H
