@@ -318,7 +318,7 @@ static_assert(sizeof(struct dmavec_export_info) == 72);
 static_assert(DMAVEC_MAP_IOVA == 0 && DMAVEC_MAP_DIRECT == 1);
 static_assert(DMAVEC_MAP_BUS_ADDR == 2 && DMAVEC_MAP_SG_TABLE == 3);
 #ifdef DMA_BUF_IMAPPING_DMA_VEC
-/* The DMA-vector mapping type (patches/0007) reports the map types by them. */
+/* The DMA-vector mapping type reports the map types by them. */
 static_assert((int)DMA_BUF_DMA_VEC_IOVA == (int)DMAVEC_MAP_IOVA);
 static_assert((int)DMA_BUF_DMA_VEC_DIRECT == (int)DMAVEC_MAP_DIRECT);
 static_assert((int)DMA_BUF_DMA_VEC_BUS_ADDR == (int)DMAVEC_MAP_BUS_ADDR);

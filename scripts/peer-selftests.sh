@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# Build the kernel's own selftests of the code that patches/0004 and
-# patches/0007 change (the dma-buf core and its importers) as static binaries
+# Build the kernel's own selftests of the code that the series
+# changes (the dma-buf core and its importers) as static binaries
 # for the busybox guest, outside the kselftest make system, as
 # scripts/vfio-selftests.sh builds vfio's: the uapi headers of the patched
 # source (make headers, into OUTDIR/.khdr) and gcc -static on each test with

@@ -9,7 +9,7 @@
  * PCI_P2PDMA_MAP_NOT_SUPPORTED for edu and ivshmem, and on its first query
  * for a client it reports why in the kernel log. IMPORT is reached from user
  * space: it must fail with EPERM and leave the kernel log as it was (dmavec
- * asks with pci_p2pdma_map_type_nowarn(), patches/0001).
+ * asks with pci_p2pdma_map_type_nowarn()).
  *
  * bus_addr_beyond_the_mask_is_erange: exporter and importer behind one PCIe
  * switch (bus addresses, no DMA API call), with an 8 GiB BAR that the

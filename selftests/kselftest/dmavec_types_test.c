@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * The array as a negotiated dma-buf mapping type (patches/0007): edu, through
+ * The array as a negotiated dma-buf mapping type: edu, through
  * dmavec's importer API, asks the dma-buf core for the DMA-vector type and
  * gets it from two exporters, dmavec_bar's buffers and dmavec_ownexp's, which
  * keeps its own dma_buf_ops and maps with dmavec's mapping core as a library;
