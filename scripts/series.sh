@@ -15,8 +15,9 @@
 # Rust, dmavec =m and vfio-pci on it (kernel/base.config, plain.config,
 # series-check.config), failing on a compiler warning in a file the patch
 # touches; checkpatch --strict of the patch, kernel-doc -Wall of the headers
-# it touches; at the end checkkconfigsymbols over the series and
-# get_maintainer.pl for every file the series adds. One line per patch.
+# it touches; at the end checkkconfigsymbols over the series,
+# get_maintainer.pl for every file the series adds and make htmldocs of the
+# documentation directories it touches. One line per patch.
 #
 # series.sh verify TREE: after make series, every file the two series change
 # is in TREE (the in-tree kernels' source, scripts/intree.sh) as git am of
@@ -168,12 +169,38 @@ if [ -n "$ck" ]; then echo "checkkconfigsymbols: FAIL"; echo "$ck" | sed 's/^/  
 else echo "checkkconfigsymbols: ok"; fi
 bad=0
 while IFS= read -r f; do
-	grep -q 'dmavec' <(scripts/get_maintainer.pl --no-git --no-rolestats -f "$f" 2>/dev/null) ||
-		grep -q 'DMAVEC' <(scripts/get_maintainer.pl --no-git --sections -f "$f" 2>/dev/null) ||
-		{ echo "    get_maintainer.pl names no dmavec entry for $f"; bad=1; }
+	grep -q '(maintainer:' <(scripts/get_maintainer.pl --no-git --no-git-fallback -f "$f" \
+		2>/dev/null) || { echo "    get_maintainer.pl names no maintainer for $f"; bad=1; }
 done < <(git diff --name-only --diff-filter=A base..HEAD)
 if [ $bad -eq 0 ]; then echo "get_maintainer.pl: ok for every new file"
 else echo "get_maintainer.pl: FAIL"; rc=1; fi
+
+# The documentation the series touches, through the kernel's own make
+# htmldocs (Sphinx from the Debian package), one SPHINXDIRS directory at a
+# time: a warning in a file the series adds or changes fails, except a link
+# to a document of another directory that the tree has (SPHINXDIRS builds
+# each directory on its own, so such links cannot resolve there).
+if ! /usr/bin/python3 -c 'import sphinx' 2>/dev/null; then
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+		python3-sphinx >/dev/null
+fi
+rst=$(git diff --name-only base..HEAD -- 'Documentation/*.rst')
+dirs=$(for f in $rst; do d=${f#Documentation/}; d=${d%/*}; [ "$d" = "${f#Documentation/}" ] && continue
+	echo "$d"; done | sort -u)
+docs_bad=0
+for d in $dirs; do
+	make -s -C "$wt" O="$kout/docs" htmldocs SPHINXDIRS="$d" > "$kout/.docs.log" 2>&1 ||
+		{ echo "    htmldocs SPHINXDIRS=$d failed"; docs_bad=1; }
+	while IFS= read -r w; do
+		doc=$(sed -n "s/.*unknown document: '\/\([^']*\)'.*/\1/p" <<< "$w")
+		[ -n "$doc" ] && [ -f "Documentation/$doc.rst" ] && continue
+		echo "    $w"
+		docs_bad=1
+	done < <(grep -F "$(printf '%s\n' $rst $(git diff --name-only base..HEAD -- '*.h' '*.c'))" \
+		"$kout/.docs.log" | grep -i 'warning\|error')
+done
+if [ $docs_bad -eq 0 ]; then echo "htmldocs (SPHINXDIRS=$(echo $dirs)): ok"
+else echo "htmldocs: FAIL"; rc=1; fi
 
 # The test series applies on top and builds.
 for p in "$DMAVEC_ROOT"/out/series-test/0*.patch; do
