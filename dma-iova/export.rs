@@ -7,9 +7,10 @@
 //! revokes access when the memory goes away (device reset, remove, free) and restores it after.
 //!
 //! A dmavec buffer offers two mapping types to the dma-buf core's negotiation at attach
-//! (`struct dma_buf_mapping_type`): the DMA-vector type, whose importers (`dma_buf_map_dma_vec()`, and
-//! [`crate::import`]) get the array of [`DmaVec`](crate::range::DmaVec) of a
-//! [`Mapping`](crate::map::Mapping) as it is, and the sg_table type, whose importers
+//! (`struct dma_buf_mapping_type`): the DMA-vector type, whose importers
+//! (`dma_buf_map_dma_vec()`, and [`crate::import`]) get the array of
+//! [`DmaVec`](crate::range::DmaVec) of a [`Mapping`](crate::map::Mapping) as it is, and the
+//! sg_table type, whose importers
 //! (`dma_buf_map_attachment()`) get a DMA-only sg_table built from the same mapping. On a
 //! kernel without the negotiation (stock 7.3) every dmavec buffer has the same `dma_buf_ops`,
 //! by which dmavec's importer API recognises one (the fallback in `import::stock`).

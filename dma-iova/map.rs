@@ -7,7 +7,7 @@
 //!
 //! | memory | `pci_p2pdma_map_type()` | IOVA space | path |
 //! |--------|-------------------------|------------|------|
-//! | RAM (no provider) | - | yes | [`MapType::Iova`]: `dma_iova_link()` per range, one `dma_iova_sync()` |
+//! | RAM (no provider) | - | yes | [`MapType::Iova`]: a link per range, one sync |
 //! | RAM (no provider) | - | no | [`MapType::Direct`]: `dma_map_phys()` per range |
 //! | MMIO | `THRU_HOST_BRIDGE` | yes | [`MapType::Iova`] with `DMA_ATTR_MMIO` |
 //! | MMIO | `THRU_HOST_BRIDGE` | no | [`MapType::Direct`] with `DMA_ATTR_MMIO` |

@@ -49,7 +49,10 @@ macro_rules! uapi_struct {
 
         const _: () = {
             // Every field can be read from and written as bytes ...
-            const fn field_is_plain<T: ::kernel::transmute::FromBytes + ::kernel::transmute::AsBytes>() {}
+            const fn field_is_plain<
+                T: ::kernel::transmute::FromBytes + ::kernel::transmute::AsBytes,
+            >() {
+            }
             $(field_is_plain::<$ty>();)*
             // ... and no padding lies between or after them.
             assert!(

@@ -179,7 +179,7 @@ module! {
         },
         dma_bits: u32 {
             default: 64,
-            description: "Width of the DMA addresses the device is given (default 64; lower it to try an importer that cannot reach high memory)",
+            description: "DMA address width of the device (default 64; lower: a limited importer)",
         },
     },
 }

@@ -126,7 +126,8 @@ impl EduHw {
         Ok(())
     }
 
-    /// `data` (at most `CHUNK` bytes) → the bounce buffer → edu's buffer → bus address `addr`.
+    /// `data` (at most `CHUNK` bytes) to the bounce buffer, to edu's buffer, to bus address
+    /// `addr`.
     pub(crate) fn push(&self, data: &[u8], addr: u64) -> Result {
         // The device does not use the bounce buffer between transfers.
         io_project!(&self.bounce, [try: ..data.len()]).copy_from_slice(data);

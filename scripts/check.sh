@@ -81,7 +81,7 @@ checkpatch_files() {
 	done
 	return $rc
 }
-gate checkpatch-c checkpatch_files "${c_files[@]}"
+gate checkpatch checkpatch_files "${c_files[@]}" "${rs_files[@]}"
 # The patch entries of patches/series (the generated commits are this tree's
 # files, which the gates above check; make series-check checks the series as
 # posted). Patches go in on stdin: inside a git work tree checkpatch checks

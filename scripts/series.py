@@ -22,6 +22,9 @@ tree, and in which order. Everything that puts dmavec into a kernel reads it:
         when its content changes, and always as a new file (never through a
         link into SRC), so an unchanged file keeps its mtime and nothing is
         rebuilt for it.
+  series.py checkpatch-filter < REPORT
+        checkpatch.pl's report of a patch, less what scripts/checkpatch-exceptions
+        accepts for the file (looked up by kernel path).
   series.py kpath PATH...
         the repository file each kernel path comes from (or "-").
   series.py generate BASE_GIT OUT_POSTED OUT_TEST
@@ -465,6 +468,38 @@ def figures(section):
     sys.exit(f"{p}: no section {section}")
 
 
+def cmd_checkpatch_filter():
+    """checkpatch.pl's report of a patch on stdin, less the findings that
+    scripts/checkpatch-exceptions accepts for the file (the same list make
+    check applies to this tree's files, looked up by kernel path): prints
+    the rest, and "excepted: N (TYPE in FILE, ...)" on stderr."""
+    entries = parse()
+    rev = {k: f for f, (i, k) in mapping(entries).items()}
+    allowed = {}
+    with open(os.path.join(ROOT, "scripts", "checkpatch-exceptions")) as f:
+        for line in f:
+            w = line.split()
+            if len(w) >= 2 and not line.startswith("#"):
+                allowed[w[0]] = set(w[1].split(","))
+    report = sys.stdin.read()
+    kept, excepted = [], []
+    for block in re.split(r"\n\s*\n", report.strip()):
+        m = re.match(r"^(?:ERROR|WARNING|CHECK):(\w+):", block)
+        if not m:
+            continue
+        f = re.search(r"FILE: ([^:]+):", block)
+        repo = rev.get(f.group(1)) if f else None
+        if repo and m.group(1) in allowed.get(repo, ()):
+            excepted.append(f"{m.group(1)} in {f.group(1)}")
+        else:
+            kept.append(block)
+    if kept:
+        print("\n\n".join(kept))
+    if excepted:
+        print(f"excepted by scripts/checkpatch-exceptions: {len(excepted)} "
+              f"({', '.join(sorted(set(excepted)))})", file=sys.stderr)
+
+
 def main():
     a = sys.argv[1:]
     if not a:
@@ -475,6 +510,8 @@ def main():
         cmd_key()
     elif a[0] == "intree" and len(a) == 3:
         cmd_intree(a[1], a[2])
+    elif a[0] == "checkpatch-filter" and len(a) == 1:
+        cmd_checkpatch_filter()
     elif a[0] == "kpath":
         cmd_kpath(a[1:])
     elif a[0] == "generate" and len(a) == 4:

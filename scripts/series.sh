@@ -41,7 +41,7 @@ ident=(-c user.name=dmavec -c user.email=dmavec@invalid)
 # The base: the unpacked source, one commit, made once per Debian version.
 if [ ! -f "$bare/dmavec-ready" ]; then
 	echo "[series] committing linux-source $ver as the base (once)" >&2
-	rm -rf "$sdir"/base-*.git "$sdir/unpack"
+	rm -rf "$sdir"/base-*.git "$sdir/unpack" "$sdir/check" "$sdir/check-build"
 	mkdir -p "$sdir/unpack"
 	dpkg-deb --fsys-tarfile "$deb" |
 		tar -x -O --wildcards "./usr/src/linux-source-$KERNEL_SERIES.tar.xz" |
@@ -84,9 +84,12 @@ fi
 # ------------------------------------------------------------ series-check
 wt=$sdir/check
 kout=$sdir/check-build
-if [ ! -d "$wt/.git" ] && [ ! -f "$wt/.git" ]; then
+# A clone sharing the base's objects, not a worktree of the bare repository:
+# checkpatch's spdxcheck.py (GitPython) refuses a worktree of a bare one.
+if [ ! -d "$wt/.git" ]; then
 	rm -rf "$wt"
-	git --git-dir="$bare" worktree add -q --detach "$wt" base
+	git clone -q --shared --no-checkout "$bare" "$wt"
+	git -C "$wt" checkout -q --detach base
 fi
 cd "$wt"
 git am --abort >/dev/null 2>&1 || true
@@ -116,12 +119,24 @@ start=$(date +%s)
 kmake W=1 bzImage modules > "$kout/.base.log" 2>&1 || { tail -n 30 "$kout/.base.log"; exit 1; }
 echo "base: built in $(( $(date +%s) - start )) s"
 
+# What checkpatch (spdxcheck.py) and make htmldocs need, from the Debian
+# packages of the machine's release.
+missing=()
+for m in ply:python3-ply git:python3-git sphinx:python3-sphinx; do
+	/usr/bin/python3 -c "import ${m%%:*}" 2>/dev/null || missing+=("${m#*:}")
+done
+[ ${#missing[@]} -eq 0 ] || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	--no-install-recommends "${missing[@]}" >/dev/null
+
 rc=0
 n=0
-# Unsigned patches (no DMAVEC_AUTHOR) lack the sign-off only a person can give.
-cpignore=()
+# FILE_PATH_CHANGES ("does MAINTAINERS need updating?") is checkpatch's guess
+# for any new file; get_maintainer.pl below checks that a maintainer answers
+# for every new file of the series. Unsigned patches (no DMAVEC_AUTHOR) lack
+# the sign-off only a person can give.
+cpignore=(--ignore FILE_PATH_CHANGES)
 if [ -z "${DMAVEC_AUTHOR:-}" ]; then
-	cpignore=(--ignore MISSING_SIGN_OFF)
+	cpignore=(--ignore FILE_PATH_CHANGES,MISSING_SIGN_OFF)
 	echo "checkpatch: MISSING_SIGN_OFF not checked (DMAVEC_AUTHOR unset: the patches are unsigned)"
 fi
 for p in "$DMAVEC_ROOT"/out/series/0*.patch; do
@@ -133,6 +148,7 @@ for p in "$DMAVEC_ROOT"/out/series/0*.patch; do
 	grep -q 'Kconfig' <<< "$files" && configure "${frags[@]}"
 	start=$(date +%s)
 	notes=()
+	notes_ok=()
 	if ! kmake W=1 bzImage modules > "$kout/.patch.log" 2>&1; then
 		notes+=("BUILD FAILED")
 		tail -n 30 "$kout/.patch.log" | sed 's/^/    /'
@@ -145,10 +161,11 @@ for p in "$DMAVEC_ROOT"/out/series/0*.patch; do
 		notes+=("$(wc -l < "$kout/.warn") W=1 warnings")
 		sed 's/^/    /' "$kout/.warn"
 	fi
-	cp=$(scripts/checkpatch.pl --strict --quiet --show-types "${cpignore[@]}" "$p" 2>&1 |
-		grep -cE '^(ERROR|WARNING|CHECK):' || true)
-	[ "$cp" -eq 0 ] || { notes+=("$cp checkpatch"); scripts/checkpatch.pl --strict --quiet \
-		--show-types "${cpignore[@]}" "$p" 2>&1 | sed 's/^/    /'; }
+	scripts/checkpatch.pl --strict --quiet --show-types "${cpignore[@]}" "$p" 2>&1 |
+		python3 "$DMAVEC_ROOT/scripts/series.py" checkpatch-filter > "$kout/.cp" 2> "$kout/.cpx" || true
+	cp=$(grep -cE '^(ERROR|WARNING|CHECK):' "$kout/.cp" || true)
+	[ "$cp" -eq 0 ] || { notes+=("$cp checkpatch"); sed 's/^/    /' "$kout/.cp"; }
+	[ -s "$kout/.cpx" ] && notes_ok+=("checkpatch $(cat "$kout/.cpx")")
 	hdrs=$(grep -E '\.h$' <<< "$files" | while read -r f; do [ -f "$f" ] && echo "$f"; done || true)
 	if [ -n "$hdrs" ]; then
 		kd=$(scripts/kernel-doc -none -Wall $hdrs 2>&1 | grep -c . || true)
@@ -157,6 +174,7 @@ for p in "$DMAVEC_ROOT"/out/series/0*.patch; do
 	fi
 	if [ ${#notes[@]} -eq 0 ]; then
 		printf '%2d ok   %4d s  %s\n' "$n" "$secs" "$name"
+		[ ${#notes_ok[@]} -eq 0 ] || printf '                  %s\n' "${notes_ok[@]}"
 	else
 		printf '%2d FAIL %4d s  %s: %s\n' "$n" "$secs" "$name" "$(IFS=,; echo "${notes[*]}")"
 		rc=1
@@ -180,10 +198,6 @@ else echo "get_maintainer.pl: FAIL"; rc=1; fi
 # time: a warning in a file the series adds or changes fails, except a link
 # to a document of another directory that the tree has (SPHINXDIRS builds
 # each directory on its own, so such links cannot resolve there).
-if ! /usr/bin/python3 -c 'import sphinx' 2>/dev/null; then
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-		python3-sphinx >/dev/null
-fi
 rst=$(git diff --name-only base..HEAD -- 'Documentation/*.rst')
 dirs=$(for f in $rst; do d=${f#Documentation/}; d=${d%/*}; [ "$d" = "${f#Documentation/}" ] && continue
 	echo "$d"; done | sort -u)

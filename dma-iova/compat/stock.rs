@@ -49,8 +49,8 @@ impl PciResourceFlags for pci::Device {
 ///
 /// # Errors
 ///
-/// As `pci::Device::p2pdma_provider()`: `EINVAL` for a BAR index past the standard BARs, `ENODEV` for a BAR that
-/// is not memory, `EOPNOTSUPP` for non-mappable BARs, `ENOMEM`.
+/// As `pci::Device::p2pdma_provider()`: `EINVAL` for a BAR index past the standard BARs,
+/// `ENODEV` for a BAR that is not memory, `EOPNOTSUPP` for non-mappable BARs, `ENOMEM`.
 pub(crate) fn p2pdma_provider(
     pdev: &pci::Device<Core<'_>>,
     bar: u32,

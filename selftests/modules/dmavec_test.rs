@@ -740,8 +740,8 @@ impl fmt::Debug for FenceHold {
     }
 }
 
-/// `debugfs/dmavec_test/{release,registry,scrub}_hold`: one of dmavec's [`Gate`]s, for the race tests
-/// of the kselftests. Writing `1` arms it, `0` disarms it (and lets the held tasks go on);
+/// `debugfs/dmavec_test/{release,registry,scrub}_hold`: one of dmavec's [`Gate`]s, for the race
+/// tests of the kselftests. Writing `1` arms it, `0` disarms it (and lets the held tasks go on);
 /// reading gives `<armed> <tasks that reached it since it was armed>`.
 ///
 /// [`Gate`]: dmavec::test_hooks::Gate
