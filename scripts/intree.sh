@@ -59,8 +59,14 @@ build() {
 	echo "[intree] building the kernel with dmavec =$v in $out" >&2
 	# Builds are incremental: the log of every build is kept, so that a warning
 	# of the first one is still seen.
+	local start kind=incremental
+	start=$(date +%s)
+	[ -f "$out/vmlinux" ] || kind="first build"
 	make -s -C "$tree" O="$out" "${KMAKE_VARS[@]}" -j"${DMAVEC_JOBS:-3}" bzImage modules 2>&1 |
 		tee -a "$out/.dmavec-build.log" >&2
+	[ "${PIPESTATUS[0]}" -eq 0 ] || return 1
+	echo "$(( $(date +%s) - start )) s ($kind), $(python3 "$here/figures.py" stamp)" |
+		python3 "$here/figures.py" set "intree-$v"
 	patch_warnings "$out/.dmavec-build.log" || return 1
 	ln -sfn "$out" "$base/build-$v"
 	if [ "$v" = m ]; then

@@ -35,6 +35,8 @@ if [ ! -f "$out/.dmavec-ready" ]; then
 	# The log is kept: patch_warnings reads it on every use of the build.
 	kmake -j"${DMAVEC_JOBS:-3}" bzImage modules 2>&1 | tee "$out/.dmavec-build.log" >&2
 	echo "[kernel] $flavour kernel built in $(( $(date +%s) - start )) s" >&2
+	echo "$(( $(date +%s) - start )) s, $(python3 "$here/figures.py" stamp)" |
+		python3 "$here/figures.py" set "kernel-$flavour"
 	echo "$toolchain" > "$out/.dmavec-toolchain"
 	touch "$out/.dmavec-ready"
 	# Keep the cache bounded: drop older builds of the same flavour, then
