@@ -29,7 +29,7 @@ tests=$(cd "$tests" && pwd)
 # The kselftests, through their kernel-style Makefile (selftests/kselftest,
 # tools/testing/selftests/drivers/dmavec in a kernel tree) and the source's
 # lib.mk, static for the busybox guest; make rebuilds what changed (a source,
-# dmavec_util.h, host_agent.h, uapi/, the harness). stdout stays clean.
+# the headers beside it, uapi/, the harness). stdout stays clean.
 make -C "$DMAVEC_ROOT/selftests/kselftest" KSFT_DIR="$src/tools/testing/selftests" \
 	OUTPUT="$tests" CC=gcc LDFLAGS=-static \
 	KHDR_INCLUDES="-isystem $tests/.khdr/usr/include" >&2

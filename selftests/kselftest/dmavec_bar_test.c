@@ -23,6 +23,7 @@
 #include "kselftest_harness.h"
 #include "host_agent.h"
 #include "dmavec_util.h"
+#include "dmavec_dev.h"
 #include "dmavec_edu_util.h"
 
 #define PCI_DEVICES "/sys/bus/pci/devices"
@@ -342,64 +343,6 @@ TEST_F(ivshmem, waiters_behind_one_scrub_keep_room_for_their_scrubs)
 	fr.handle = all.handle;
 	EXPECT_EQ(0, ioctl(bar, DMAVEC_IOCTL_FREE, &fr));
 	close(bar);
-}
-
-/* The uAPI calls of dmavec_uapi_test, for the tests below. */
-static int alloc(int dev, __u64 size, __u64 align, __u32 *handle)
-{
-	struct dmavec_alloc a = { .size = size, .align = align };
-	int ret = ioctl(dev, DMAVEC_IOCTL_ALLOC, &a);
-
-	if (!ret)
-		*handle = a.handle;
-	return ret ? -errno : 0;
-}
-
-static int free_handle(int dev, __u32 handle)
-{
-	struct dmavec_free f = { .handle = handle };
-
-	return ioctl(dev, DMAVEC_IOCTL_FREE, &f) ? -errno : 0;
-}
-
-static int export(int dev, struct dmavec_range *r, __u32 count, __u32 fd_flags)
-{
-	struct dmavec_export e = {
-		.ranges = (__u64)(unsigned long)r,
-		.count = count,
-		.fd_flags = fd_flags,
-	};
-
-	return ioctl(dev, DMAVEC_IOCTL_EXPORT, &e) ? -errno : e.fd;
-}
-
-/* The PCI name of the device behind the first /dev/dmavec-* node. */
-static int dev_name(char *bdf, size_t len)
-{
-	int fd = open_node("dmavec-", bdf, len);
-
-	if (fd < 0)
-		return -1;
-	close(fd);
-	return 0;
-}
-
-FIXTURE(dev) {
-	int fd;
-	struct dmavec_info info;
-};
-
-FIXTURE_SETUP(dev)
-{
-	DMAVEC_NEEDS(return, NEED_DEV);
-	self->fd = open_node("dmavec-", NULL, 0);
-	ASSERT_GE(self->fd, 0) TH_LOG("no /dev/dmavec-* device");
-	ASSERT_EQ(0, ioctl(self->fd, DMAVEC_IOCTL_INFO, &self->info));
-}
-
-FIXTURE_TEARDOWN(dev)
-{
-	close(self->fd);
 }
 
 /*

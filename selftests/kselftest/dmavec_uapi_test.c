@@ -25,6 +25,7 @@
 
 #include "kselftest_harness.h"
 #include "dmavec_util.h"
+#include "dmavec_dev.h"
 
 #define PAGE 4096ULL
 
@@ -35,34 +36,6 @@ static_assert(sizeof(struct dmavec_alloc) == 40, "dmavec_alloc");
 static_assert(sizeof(struct dmavec_free) == 16, "dmavec_free");
 static_assert(sizeof(struct dmavec_range) == 24, "dmavec_range");
 static_assert(sizeof(struct dmavec_export) == 40, "dmavec_export");
-
-static int alloc(int dev, __u64 size, __u64 align, __u32 *handle)
-{
-	struct dmavec_alloc a = { .size = size, .align = align };
-	int ret = ioctl(dev, DMAVEC_IOCTL_ALLOC, &a);
-
-	if (!ret)
-		*handle = a.handle;
-	return ret ? -errno : 0;
-}
-
-static int free_handle(int dev, __u32 handle)
-{
-	struct dmavec_free f = { .handle = handle };
-
-	return ioctl(dev, DMAVEC_IOCTL_FREE, &f) ? -errno : 0;
-}
-
-static int export(int dev, struct dmavec_range *r, __u32 count, __u32 fd_flags)
-{
-	struct dmavec_export e = {
-		.ranges = (__u64)(unsigned long)r,
-		.count = count,
-		.fd_flags = fd_flags,
-	};
-
-	return ioctl(dev, DMAVEC_IOCTL_EXPORT, &e) ? -errno : e.fd;
-}
 
 static __u64 bytes_free(int dev)
 {
@@ -75,24 +48,6 @@ static __u64 bytes_free(int dev)
 static int klog(char *buf, int len)
 {
 	return klogctl(3 /* SYSLOG_ACTION_READ_ALL */, buf, len);
-}
-
-FIXTURE(dev) {
-	int fd;
-	struct dmavec_info info;
-};
-
-FIXTURE_SETUP(dev)
-{
-	DMAVEC_NEEDS(return, NEED_DEV);
-	self->fd = open_node("dmavec-", NULL, 0);
-	ASSERT_GE(self->fd, 0) TH_LOG("no /dev/dmavec-* device");
-	ASSERT_EQ(0, ioctl(self->fd, DMAVEC_IOCTL_INFO, &self->info));
-}
-
-FIXTURE_TEARDOWN(dev)
-{
-	close(self->fd);
 }
 
 TEST_F(dev, info)
@@ -540,17 +495,6 @@ TEST(freed_memory_is_zeroed)
 	munmap(map, 4 * PAGE);
 	close(buf);
 	close(dev);
-}
-
-/* The PCI name of the device behind the first /dev/dmavec-* node. */
-static int dev_name(char *bdf, size_t len)
-{
-	int fd = open_node("dmavec-", bdf, len);
-
-	if (fd < 0)
-		return -1;
-	close(fd);
-	return 0;
 }
 
 /* Touches @p in a child; returns the signal that killed it, or 0. */
