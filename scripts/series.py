@@ -145,8 +145,10 @@ def render(repo_file, upto, index_of):
             out.append(line)
     if skip:
         sys.exit(f"{repo_file}: a '# series:' block is not closed")
-    # A block left out leaves the blank lines around it: keep one.
+    # A block left out leaves the blank lines around it: keep one, and none
+    # at the end of the file.
     text = re.sub(r"\n\n\n+", "\n\n", "".join(out))
+    text = text.rstrip("\n") + "\n" if text.strip() else text
     return text.encode()
 
 

@@ -128,6 +128,12 @@ done
 [ ${#missing[@]} -eq 0 ] || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
 	--no-install-recommends "${missing[@]}" >/dev/null
 
+# kdoc FILE: its kernel-doc -Wall warnings, one per line, without line numbers.
+kdoc() {
+	"$wt/scripts/kernel-doc" -none -Wall "$1" 2>&1 | paste -sd$'\001' |
+		sed 's/\x01 /  /g' | tr '\001' '\n' | sed -E 's/^(Warning: [^:]+):[0-9]+ /\1 /' | grep . || true
+}
+
 rc=0
 n=0
 # FILE_PATH_CHANGES ("does MAINTAINERS need updating?") is checkpatch's guess
@@ -154,7 +160,7 @@ for p in "$DMAVEC_ROOT"/out/series/0*.patch; do
 		tail -n 30 "$kout/.patch.log" | sed 's/^/    /'
 	fi
 	secs=$(( $(date +%s) - start ))
-	re=$(grep -E '\.(c|h|rs)$' <<< "$files" | sed 's/[.]/[.]/g' | paste -sd'|')
+	re=$(grep -E '\.(c|h|rs)$' <<< "$files" | sed 's/[.]/[.]/g' | paste -sd'|' || true)
 	if [ -n "$re" ] &&
 	   grep -E "((^|[ /])($re):[0-9]+:[0-9]+: warning:)|(^ *--> (.*/)?($re):[0-9]+:[0-9]+)" \
 		"$kout/.patch.log" > "$kout/.warn" 2>/dev/null; then
@@ -166,12 +172,27 @@ for p in "$DMAVEC_ROOT"/out/series/0*.patch; do
 	cp=$(grep -cE '^(ERROR|WARNING|CHECK):' "$kout/.cp" || true)
 	[ "$cp" -eq 0 ] || { notes+=("$cp checkpatch"); sed 's/^/    /' "$kout/.cp"; }
 	[ -s "$kout/.cpx" ] && notes_ok+=("checkpatch $(cat "$kout/.cpx")")
+	# kernel-doc -Wall of every header the patch touches: what it reports
+	# that it did not report before the patch (messages compared without
+	# their line numbers) fails; what was there already is upstream's.
 	hdrs=$(grep -E '\.h$' <<< "$files" | while read -r f; do [ -f "$f" ] && echo "$f"; done || true)
-	if [ -n "$hdrs" ]; then
-		kd=$(scripts/kernel-doc -none -Wall $hdrs 2>&1 | grep -c . || true)
-		[ "$kd" -eq 0 ] || { notes+=("$kd kernel-doc"); scripts/kernel-doc -none -Wall $hdrs 2>&1 |
-			sed 's/^/    /'; }
-	fi
+	for f in $hdrs; do
+		kdoc "$f" > "$kout/.kd.new"
+		if git cat-file -e "HEAD~1:$f" 2>/dev/null; then
+			mkdir -p "$kout/.kd/$(dirname "$f")"
+			git show "HEAD~1:$f" > "$kout/.kd/$f"
+			(cd "$kout/.kd" && kdoc "$f") > "$kout/.kd.old"
+		else
+			: > "$kout/.kd.old"
+		fi
+		new=$(diff <(sort "$kout/.kd.old") <(sort "$kout/.kd.new") | sed -n 's/^> //p' || true)
+		old=$(grep -c . "$kout/.kd.old" || true)
+		if [ -n "$new" ]; then
+			notes+=("$(grep -c . <<< "$new") new kernel-doc warnings in $f")
+			sed 's/^/    /' <<< "$new"
+		fi
+		[ "$old" -eq 0 ] || notes_ok+=("kernel-doc: $f has $old warnings before this patch too (upstream's), none new")
+	done
 	if [ ${#notes[@]} -eq 0 ]; then
 		printf '%2d ok   %4d s  %s\n' "$n" "$secs" "$name"
 		[ ${#notes_ok[@]} -eq 0 ] || printf '                  %s\n' "${notes_ok[@]}"
