@@ -624,9 +624,10 @@ static int export_two_pages(int bar)
 TEST_F_TIMEOUT(unplug, reset_races_last_close, UNPLUG_TIMEOUT)
 {
 	char bdf[256], path[PATH_MAX];
-	int bar, fd, status;
+	int bar, fd, status, go[2];
 	__u8 *map;
 	pid_t closer;
+	char c;
 
 	DMAVEC_NEEDS(return, NEED_DEV | NEED_RTEST);
 	bar = wait_node(bdf, sizeof(bdf), 10000);
@@ -639,14 +640,26 @@ TEST_F_TIMEOUT(unplug, reset_races_last_close, UNPLUG_TIMEOUT)
 	map[0] = 1;
 	munmap(map, 2 * PAGE);
 	ASSERT_EQ(0, write_file(RTEST "release_hold", "1"));
+	ASSERT_EQ(0, pipe(go));
 	closer = fork();
 	ASSERT_GE(closer, 0);
 	if (!closer) {
-		/* The last reference: close() returns once the release is done. */
+		/*
+		 * The last reference, whatever the scheduler does: the child
+		 * closes only once the parent has closed its copy (the pipe's
+		 * end of file), and its close() returns once the release is
+		 * done. Were the parent's close the last, the parent would be
+		 * the task held at the gate.
+		 */
+		close(go[1]);
+		while (read(go[0], &c, 1) < 0 && errno == EINTR)
+			;
 		close(fd);
 		_exit(0);
 	}
+	close(go[0]);
 	close(fd);
+	close(go[1]);
 	EXPECT_TRUE(POLL(10000, gate_reached("release_hold") == 1))
 		TH_LOG("the release did not reach the gate");
 	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/reset", bdf);
