@@ -46,7 +46,7 @@ def kernel_to_repo(path):
     if _KPATHS is None:
         sys.path.insert(0, os.path.join(ROOT, "scripts"))
         import series
-        _KPATHS = {k: f for f, (i, k) in series.mapping(series.parse()).items()}
+        _KPATHS = series.repo_files_by_kernel_path()
     if path in _KPATHS:
         return os.path.join(ROOT, _KPATHS[path])
     return os.path.join(KSRC, path)

@@ -25,8 +25,6 @@ tree, and in which order. Everything that puts dmavec into a kernel reads it:
   series.py checkpatch-filter < REPORT
         checkpatch.pl's report of a patch, less what scripts/checkpatch-exceptions
         accepts for the file (looked up by kernel path).
-  series.py kpath PATH...
-        the repository file each kernel path comes from (or "-").
   series.py generate BASE_GIT OUT_POSTED OUT_TEST
         commit the series onto the base tree committed in BASE_GIT (a bare
         repository whose HEAD is the unpacked kernel source) and write it
@@ -295,11 +293,9 @@ def cmd_intree(src, tree):
     print(f"[series] {len(wanted)} generated files in {tree}, {changed} written", file=sys.stderr)
 
 
-def cmd_kpath(paths):
-    entries = parse()
-    rev = {k: f for f, (i, k) in mapping(entries).items()}
-    for p in paths:
-        print(rev.get(p, "-"))
+def repo_files_by_kernel_path():
+    """{kernel path: repository file} of every file the generated commits add."""
+    return {k: f for f, (i, k) in mapping(parse()).items()}
 
 
 def git(repo, *args, env=None, input=None):
@@ -362,16 +358,19 @@ def cmd_generate(base, out_posted, out_test):
         git(base, "read-tree", "HEAD", env=idx)
         head = git(base, "rev-parse", "HEAD").decode().strip()
         marks = {}
+        staged = {}     # kernel path -> the content last put in the index
         for i, e in enumerate(entries):
             if e.kind == "patch":
                 git(base, "apply", "--cached", "--whitespace=nowarn", e.path(), env=idx)
                 subject, body, pdate = message_of_patch(e.path())
             else:
                 for f, (ci, kpath) in files.items():
-                    if ci > i:
+                    data = render(f, i, index_of) if ci <= i else None
+                    if data is None or staged.get(kpath) == data:
                         continue
+                    staged[kpath] = data
                     blob = git(base, "hash-object", "-w", "--stdin",
-                               input=render(f, i, index_of)).decode().strip()
+                               input=data).decode().strip()
                     mode = "100755" if os.access(os.path.join(ROOT, f), os.X_OK) else "100644"
                     git(base, "update-index", "--add", "--cacheinfo",
                         f"{mode},{blob},{kpath}", env=idx)
@@ -398,18 +397,17 @@ def cmd_generate(base, out_posted, out_test):
             for f in os.listdir(d):
                 if f.endswith(".patch"):
                     os.unlink(os.path.join(d, f))
-        n = sum(1 for e in entries if e.series == "posted")
         git(base, "format-patch", "-q", "--zero-commit", "--no-signature", "--cover-letter",
             "-o", out_posted, f"{base_commit}..{posted_end}", env=ident)
         git(base, "format-patch", "-q", "--zero-commit", "--no-signature",
             "--subject-prefix=PATCH TEST-ONLY", "-o", out_test,
             f"{posted_end}..{marks['test']}", env=ident)
-        cover(os.path.join(out_posted, "0000-cover-letter.patch"), n)
+        cover(os.path.join(out_posted, "0000-cover-letter.patch"))
         git(base, "update-ref", "refs/dmavec/series", posted_end)
         git(base, "update-ref", "refs/dmavec/series-test", marks["test"])
 
 
-def cover(path, n):
+def cover(path):
     """Fill git's cover letter from patches/cover-letter.txt: its first line
     is the subject, the rest the body. A line "@figures SECTION@" takes that
     section of Documentation/figures.rst as the command that measured it
@@ -475,8 +473,7 @@ def cmd_checkpatch_filter():
     scripts/checkpatch-exceptions accepts for the file (the same list make
     check applies to this tree's files, looked up by kernel path): prints
     the rest, and "excepted: N (TYPE in FILE, ...)" on stderr."""
-    entries = parse()
-    rev = {k: f for f, (i, k) in mapping(entries).items()}
+    rev = repo_files_by_kernel_path()
     allowed = {}
     with open(os.path.join(ROOT, "scripts", "checkpatch-exceptions")) as f:
         for line in f:
@@ -514,8 +511,6 @@ def main():
         cmd_intree(a[1], a[2])
     elif a[0] == "checkpatch-filter" and len(a) == 1:
         cmd_checkpatch_filter()
-    elif a[0] == "kpath":
-        cmd_kpath(a[1:])
     elif a[0] == "generate" and len(a) == 4:
         cmd_generate(a[1], a[2], a[3])
     else:
