@@ -5,15 +5,11 @@
 //! Each item here is a candidate for `rust/kernel`, and goes from here when an equivalent
 //! lands: [`cond_resched`] for `kernel::task`, [`flush_work`] for `kernel::workqueue`,
 //! [`zero_io`] for `kernel::io` (which has single accesses only), [`MiscNames`] for
-//! `kernel::miscdevice` (whose registrations borrow a `&'static CStr` name). [`stock`] has
-//! the abstractions of dmavec's own kernel patches, for a kernel without them.
+//! `kernel::miscdevice` (whose registrations borrow a `&'static CStr` name).
 //!
 //! C headers: [`include/linux/sched.h`](srctree/include/linux/sched.h),
 //! [`include/linux/workqueue.h`](srctree/include/linux/workqueue.h),
 //! [`include/asm-generic/io.h`](srctree/include/asm-generic/io.h).
-
-#[cfg(not(dmavec_rust_apis))]
-pub mod stock;
 
 use crate::shim;
 use kernel::{

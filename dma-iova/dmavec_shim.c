@@ -40,11 +40,6 @@ struct pci_dev *dmavec_shim_pci_dev(struct device *dev)
 	return dev_is_pci(dev) ? to_pci_dev(dev) : NULL;
 }
 
-struct pci_dev *dmavec_shim_pci_upstream_bridge(struct pci_dev *pdev)
-{
-	return pci_upstream_bridge(pdev);
-}
-
 phys_addr_t dmavec_shim_page_to_phys(struct page *page)
 {
 	return page_to_phys(page);

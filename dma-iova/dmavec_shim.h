@@ -24,7 +24,6 @@ struct vm_area_struct;
 struct vm_operations_struct;
 
 struct pci_dev *dmavec_shim_pci_dev(struct device *dev);
-struct pci_dev *dmavec_shim_pci_upstream_bridge(struct pci_dev *pdev);
 phys_addr_t dmavec_shim_page_to_phys(struct page *page);
 void dmavec_shim_cond_resched(void);
 void dmavec_shim_dma_resv_assert_held(struct dma_resv *resv);

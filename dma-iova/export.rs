@@ -11,9 +11,7 @@
 //! (`dma_buf_map_dma_vec()`, and [`crate::import`]) get the array of
 //! [`DmaVec`](crate::range::DmaVec) of a [`Mapping`](crate::map::Mapping) as it is, and the
 //! sg_table type, whose importers
-//! (`dma_buf_map_attachment()`) get a DMA-only sg_table built from the same mapping. On a
-//! kernel without the negotiation (stock 7.3) every dmavec buffer has the same `dma_buf_ops`,
-//! by which dmavec's importer API recognises one (the fallback in `import::stock`).
+//! (`dma_buf_map_attachment()`) get a DMA-only sg_table built from the same mapping.
 //! [`is_dmavec`] tells the exporter-side C API its own buffers.
 //!
 //! # Policy
@@ -63,17 +61,12 @@ use kernel::{
 mod attachment;
 mod cpu;
 mod dma_buf_ops;
-#[cfg(dmavec_mapping_types)]
 mod dma_vec_type;
 mod dmabuf;
 mod registry;
 
-#[cfg(not(dmavec_mapping_types))]
-pub(crate) use attachment::LiveMapping;
 pub(crate) use dma_buf_ops::direction;
 pub use dma_buf_ops::is_dmavec;
-#[cfg(not(dmavec_mapping_types))]
-pub(crate) use dma_buf_ops::ops;
 use dma_buf_ops::DMAVEC_OPS;
 pub use dmabuf::DmaBuf;
 use registry::BUFFERS;

@@ -9,8 +9,7 @@
 //! that offers the DMA-vector type, dmavec's or any other, maps the buffer to the array
 //! itself, and no sg_table is built. With any other exporter the dma-buf core maps it
 //! (`dma_buf_map_attachment()`) and the DMA side of its sg_table is presented as [`DmaVec`]
-//! entries, adjacent segments merged. On a kernel without the negotiation (stock 7.3),
-//! `stock` recognises dmavec buffers by their ops instead.
+//! entries, adjacent segments merged.
 //!
 //! The mapping lives in the attachment and is reachable only through a [`Locked`] guard, which
 //! proves the reservation lock is held: the locking rules of dma-buf are enforced by types. It
@@ -32,17 +31,11 @@ use kernel::{
 };
 
 mod locked;
-#[cfg(dmavec_mapping_types)]
 mod negotiated;
-#[cfg(not(dmavec_mapping_types))]
-mod stock;
 
 use locked::Mapped;
 pub use locked::{Locked, MappedView};
-#[cfg(dmavec_mapping_types)]
 use negotiated::{attach, ArrayMap};
-#[cfg(not(dmavec_mapping_types))]
-use stock::{attach, ArrayMap};
 
 /// How an [`Attachment`]'s current mapping was made.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -46,7 +46,7 @@ mod p2p;
 pub use kernel_dma::KernelDma;
 pub use mapping::{MapType, Mapping};
 pub(crate) use p2p::Unbind;
-pub use p2p::{p2p_type_fallback, P2pType, Provider};
+pub use p2p::{P2pType, Provider};
 
 /// The kernel's `struct dma_iova_state`.
 pub type IovaState = bindings::dma_iova_state;

@@ -10,9 +10,6 @@ use kernel::{bindings, ffi};
 #[expect(improper_ctypes)]
 extern "C" {
     pub(crate) fn dmavec_shim_pci_dev(dev: *mut bindings::device) -> *mut bindings::pci_dev;
-    pub(crate) fn dmavec_shim_pci_upstream_bridge(
-        pdev: *mut bindings::pci_dev,
-    ) -> *mut bindings::pci_dev;
     pub(crate) fn dmavec_shim_page_to_phys(page: *mut bindings::page) -> bindings::phys_addr_t;
     pub(crate) fn dmavec_shim_dma_resv_assert_held(resv: *mut bindings::dma_resv);
     pub(crate) fn dmavec_shim_get_dma_buf(dmabuf: *mut bindings::dma_buf);

@@ -13,10 +13,7 @@ use kernel::{
 };
 
 /// An allocating maple tree that several threads use: it serialises access itself.
-#[cfg(dmavec_rust_apis)]
 pub(crate) type SharedTree<T> = kernel::maple_tree::MapleTreeAlloc<T>;
-#[cfg(not(dmavec_rust_apis))]
-pub(crate) use dmavec::compat::stock::SharedTree;
 
 /// Page ranges `[0, pages)` of a BAR, allocated in whole pages.
 #[pin_data]

@@ -17,12 +17,6 @@
 //! BAR goes away.
 
 use core::fmt;
-// Not `expect`: the stock-7.3 gate builds against the patched debug kernel, whose inherent
-// `pci::Device::resource_flags()` takes precedence and leaves this unused; on
-// an unpatched kernel it is used.
-#[cfg(not(dmavec_rust_apis))]
-#[allow(unused_imports)]
-use dmavec::compat::stock::PciResourceFlags as _;
 use dmavec::{
     compat::MiscNames, range::check_phys_ranges, DmaBuf, ExportInfo, ExporterOps, PhysVec, Provider,
 };
@@ -305,7 +299,6 @@ impl BarDevice {
     /// to unmap and for their fences, neither of which takes this lock (the dma-buf release
     /// that does is never called from an invalidation, and `export()` revokes under it too).
     /// `reset_done` then restarts the scrubber.
-    #[cfg_attr(not(dmavec_pci_reset), expect(dead_code))]
     fn reset_exports(self: &Arc<Self>, resetting: bool) {
         let mut ex = self.exports.lock();
         ex.resetting = resetting;
@@ -576,17 +569,12 @@ impl pci::Driver for DmavecBarDriver {
 
     const ID_TABLE: pci::IdTable<Self::IdInfo> = &PCI_TABLE;
 
-    // Reset hooks need the reset hooks of the Rust PCI API (detected by Kbuild): without it a
-    // reset of the device goes unnoticed by its importers.
-    #[cfg(dmavec_pci_reset)]
     const HAS_RESET: bool = true;
 
-    #[cfg(dmavec_pci_reset)]
     fn reset_prepare<'bound>(_pdev: &'bound pci::Device<Core<'_>>, this: Pin<&DmavecBar>) {
         this.dev.reset_exports(true);
     }
 
-    #[cfg(dmavec_pci_reset)]
     fn reset_done<'bound>(_pdev: &'bound pci::Device<Core<'_>>, this: Pin<&DmavecBar>) {
         this.dev.reset_exports(false);
     }

@@ -79,10 +79,7 @@ impl PinnedDrop for EduData {
 struct EduDriver;
 
 /// 1234:11e8. QEMU's vendor ID has no `PCI_VENDOR_ID_*` name, hence no `pci::Vendor` constant.
-#[cfg(dmavec_rust_apis)]
 const EDU_ID: pci::DeviceId = pci::DeviceId::from_id(pci::Vendor::from_raw(0x1234), 0x11e8);
-#[cfg(not(dmavec_rust_apis))]
-const EDU_ID: pci::DeviceId = dmavec::compat::stock::device_id(0x1234, 0x11e8);
 
 kernel::pci_device_table!(
     PCI_TABLE,

@@ -52,7 +52,6 @@ impl EduHw {
 
     /// Turns bus mastering on (`pci_set_master()`) or off (`pci_clear_master()`); `ENODEV` once
     /// the device is unbound.
-    #[cfg(dmavec_rust_apis)]
     fn set_bus_master(&self, on: bool) -> Result {
         // Neither call sleeps: both may run in the RCU read-side section of the access.
         self.bar
@@ -64,12 +63,6 @@ impl EduHw {
                 }
             })
             .ok_or(ENODEV)
-    }
-
-    /// See above; for a kernel without `pci::Bar::device()`.
-    #[cfg(not(dmavec_rust_apis))]
-    fn set_bus_master(&self, on: bool) -> Result {
-        dmavec::compat::stock::set_bus_master(&self.bar, on)
     }
 
     /// One DMA transfer of `len` bytes, polled to completion (edu takes about 100 ms).

@@ -2,8 +2,8 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # make check: set-up if needed, the debug test kernel (cached), the style
-# gates (rustfmt, checkpatch --strict, kernel-doc, rst, SPDX, rust-analyzer,
-# the unpatched-7.3 build), the modules (compiled by clippy-driver: zero
+# gates (rustfmt, checkpatch --strict, kernel-doc, rst, SPDX, rust-analyzer),
+# the modules (compiled by clippy-driver: zero
 # warnings), the VM suites on the debug kernel (translated IOMMU, with
 # upstream's vfio-pci and vfio's own selftests; exporter and importer behind a
 # PCIe switch; ...), and the in-tree build (=y, debug
@@ -136,11 +136,6 @@ else
 fi
 
 gate rust-analyzer "$here/rust-analyzer.sh" "$DMAVEC_ROOT/out/rust-project.json"
-
-# The configuration of an unpatched 7.3 (no pci_p2pdma_map_type() export, no
-# Rust PCI reset hooks, no mapping types, none of the Rust abstractions of
-# the series) must build too: the fallbacks are code, not comments.
-gate stock-7.3-build env MO="$DMAVEC_ROOT/out/stock" "$here/modules.sh" debug DMAVEC_STOCK_7_3=1
 
 # The kernel of kunit.py's step (the last one) builds meanwhile, at low
 # priority: the VMs leave part of the two cores idle. It must be done before

@@ -209,15 +209,8 @@ pub(crate) fn direction(d: bindings::dma_data_direction) -> Option<DataDirection
     })
 }
 
-/// The ops of every dmavec dma-buf. Without the dma-buf core's mapping types (stock 7.3), the
-/// importer API recognises a dmavec buffer by them (`import::stock`).
-#[cfg(not(dmavec_mapping_types))]
-pub(crate) fn ops() -> &'static bindings::dma_buf_ops {
-    &DMAVEC_OPS
-}
-
-/// The dma-buf ops of every dmavec buffer; with the dma-buf core's mapping types, the
-/// negotiation offers the DMA-vector type ([`super::dma_vec_type`]) before the sg_table.
+/// The dma-buf ops of every dmavec buffer: the negotiation offers the DMA-vector type
+/// ([`super::dma_vec_type`]) before the sg_table.
 pub(super) static DMAVEC_OPS: bindings::dma_buf_ops = bindings::dma_buf_ops {
     attach: Some(dmavec_dma_buf_attach),
     detach: Some(dmavec_dma_buf_detach),
@@ -227,7 +220,6 @@ pub(super) static DMAVEC_OPS: bindings::dma_buf_ops = bindings::dma_buf_ops {
     begin_cpu_access: Some(dmavec_dma_buf_begin_cpu_access),
     end_cpu_access: Some(dmavec_dma_buf_end_cpu_access),
     mmap: Some(dmavec_dma_buf_mmap),
-    #[cfg(dmavec_mapping_types)]
     match_mapping: Some(super::dma_vec_type::dmavec_dma_buf_match_mapping),
     ..pin_init::zeroed()
 };

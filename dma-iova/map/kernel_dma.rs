@@ -5,8 +5,6 @@
 //!
 //! C header: [`include/linux/dma-mapping.h`](srctree/include/linux/dma-mapping.h).
 
-#[cfg(not(dmavec_p2pdma_map_type))]
-use super::p2p_type_fallback;
 use super::{DmaBackend, IovaState, P2pType, Provider};
 use crate::{
     range::{DmaAddr, PhysAddr, SegLimits},
@@ -97,20 +95,12 @@ unsafe impl Sync for KernelDma {}
 impl DmaBackend for KernelDma {
     #[inline]
     fn p2p_type(&self, provider: &Provider) -> P2pType {
-        // Kbuild sets this where the kernel exports `pci_p2pdma_map_type_nowarn()`
         // Not the verbose `pci_p2pdma_map_type()`: attach is reached from user
         // space, which must not be able to make the kernel log.
-        #[cfg(dmavec_p2pdma_map_type)]
-        {
-            // SAFETY: `provider` is live (type invariant) and `self.raw()` is a valid device.
-            P2pType::from_raw(unsafe {
-                bindings::pci_p2pdma_map_type_nowarn(provider.as_raw(), self.raw())
-            })
-        }
-        #[cfg(not(dmavec_p2pdma_map_type))]
-        {
-            p2p_type_fallback(provider, self.device())
-        }
+        // SAFETY: `provider` is live (type invariant) and `self.raw()` is a valid device.
+        P2pType::from_raw(unsafe {
+            bindings::pci_p2pdma_map_type_nowarn(provider.as_raw(), self.raw())
+        })
     }
 
     #[inline]

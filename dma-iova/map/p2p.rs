@@ -1,17 +1,15 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! P2PDMA routing: the [`Provider`] of MMIO ranges, how an importer reaches them
-//! ([`P2pType`]), and [`p2p_type_fallback`], which decides that without
-//! `pci_p2pdma_map_type()` by walking the PCI bridges above both devices.
+//! ([`P2pType`]).
 //!
 //! C headers: [`include/linux/pci-p2pdma.h`](srctree/include/linux/pci-p2pdma.h),
 //! [`include/linux/pci.h`](srctree/include/linux/pci.h).
 
-use crate::{raw, shim};
 use core::ptr::NonNull;
 use kernel::{
     bindings,
-    device::{Core, Device},
+    device::Core,
     devres, pci,
     prelude::*,
     sync::{
@@ -107,10 +105,7 @@ impl Provider {
     ///
     /// [`export`]: crate::export
     pub fn of_bar(pdev: &pci::Device<Core<'_>>, bar: u32) -> Result<Self> {
-        #[cfg(dmavec_rust_apis)]
         let raw = NonNull::new(pdev.p2pdma_provider(bar)?.as_raw()).ok_or(ENODEV)?;
-        #[cfg(not(dmavec_rust_apis))]
-        let raw = crate::compat::stock::p2pdma_provider(pdev, bar)?;
         let unbind = Arc::new(
             Unbind {
                 gone: Atomic::new(false),
@@ -186,59 +181,4 @@ impl Provider {
         // SAFETY: By the type invariant `self.raw` is valid while it is used.
         unsafe { (*self.raw.as_ptr()).bus_offset }
     }
-}
-
-/// Whether two PCI devices sit below a common bridge (a switch port or a root port).
-///
-/// # Safety
-///
-/// `a` and `b` are valid PCI devices.
-unsafe fn share_a_bridge(a: *mut bindings::pci_dev, b: *mut bindings::pci_dev) -> bool {
-    // SAFETY: Valid devices (caller); upstream bridges of valid devices are valid or null.
-    unsafe {
-        let mut x = shim::dmavec_shim_pci_upstream_bridge(a);
-        while !x.is_null() {
-            let mut y = shim::dmavec_shim_pci_upstream_bridge(b);
-            while !y.is_null() {
-                if x == y {
-                    return true;
-                }
-                y = shim::dmavec_shim_pci_upstream_bridge(y);
-            }
-            x = shim::dmavec_shim_pci_upstream_bridge(x);
-        }
-    }
-    false
-}
-
-/// How `dev` reaches `provider`'s MMIO, decided without `pci_p2pdma_map_type()`.
-///
-/// For kernels that do not export that function (stock 7.3). It is
-/// conservative: P2PDMA must accept the pair (`pci_p2pdma_distance_many()`, which also applies
-/// the host bridge whitelist), and devices below a common bridge are refused, because whether
-/// their traffic goes straight through the switch (bus addresses) or up to the host bridge
-/// depends on ACS redirection, which only the unexported function weighs. So it answers
-/// `ThruHostBridge` or `NotSupported`, never `BusAddr`, and never something the kernel would
-/// not.
-pub fn p2p_type_fallback(provider: &Provider, dev: &Device) -> P2pType {
-    // SAFETY: `provider` is live (type invariant), so its owner is a valid device; `dev` is
-    // valid.
-    let (owner, client) = unsafe {
-        (
-            shim::dmavec_shim_pci_dev((*provider.as_raw()).owner),
-            shim::dmavec_shim_pci_dev(raw::device(dev)),
-        )
-    };
-    if owner.is_null() || client.is_null() {
-        return P2pType::NotSupported;
-    }
-    let mut clients = [raw::device(dev)];
-    // SAFETY: `owner` is a valid PCI device, `clients` one valid device; not verbose: this may
-    // be reached from user-triggered paths, which must not log.
-    let dist = unsafe { bindings::pci_p2pdma_distance_many(owner, clients.as_mut_ptr(), 1, false) };
-    // SAFETY: Both are valid PCI devices.
-    if dist < 0 || unsafe { share_a_bridge(owner, client) } {
-        return P2pType::NotSupported;
-    }
-    P2pType::ThruHostBridge
 }
