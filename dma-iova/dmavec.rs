@@ -19,6 +19,7 @@ pub mod import;
 pub mod map;
 pub mod range;
 pub mod raw;
+pub mod rust_kernel;
 mod shim;
 pub mod stats;
 #[cfg(CONFIG_DMAVEC_KUNIT_TEST)]
