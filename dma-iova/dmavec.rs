@@ -24,7 +24,6 @@ mod shim;
 pub mod stats;
 #[cfg(CONFIG_DMAVEC_KUNIT_TEST)]
 pub mod test_hooks;
-pub mod uapi;
 
 pub use export::{export, is_dmavec, Buffer, DmaBuf, ExportInfo, ExporterOps};
 pub use fence::Fence;

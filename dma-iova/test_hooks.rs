@@ -8,7 +8,6 @@
 //! thousand runs.
 
 use kernel::{
-    bindings,
     sync::atomic::{Atomic, Relaxed},
     time::{delay::fsleep, Delta},
 };
@@ -71,9 +70,7 @@ impl Gate {
         if !self.armed.load(Relaxed) {
             return;
         }
-        // SAFETY: `rcu_barrier()` has no preconditions; it sleeps, and `pass()` is only called
-        // in process context, with no spinlock held.
-        unsafe { bindings::rcu_barrier() };
+        kernel::sync::rcu::rcu_barrier();
         self.reached.fetch_add(1, Relaxed);
         while self.armed.load(Relaxed) {
             fsleep(Delta::from_millis(1));
