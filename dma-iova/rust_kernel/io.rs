@@ -35,4 +35,3 @@ pub fn zero_io<'a, IO: Io<'a, Backend = MmioBackend>>(io: IO, offset: usize, len
     unsafe { bindings::memset_io(base.wrapping_add(offset).cast(), 0, len) };
     Ok(())
 }
-

@@ -17,4 +17,3 @@ pub fn cond_resched() {
     // Rust caller that may sleep runs in.
     unsafe { shim::dmavec_shim_cond_resched() };
 }
-
