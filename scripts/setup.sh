@@ -88,6 +88,9 @@ prune_sources() {
 	for old in "$DMAVEC_CACHE/src/linux-"*; do
 		[ -d "$old" ] || continue
 		case $old in *.tmp) continue ;; esac
+		# Compared resolved, as $cur and $used are: the cache may be
+		# reached through a symbolic link.
+		old=$(readlink -f "$old")
 		[ "$old" = "$cur" ] && continue
 		printf '%s\n' "$used" | grep -qxF "$old" && continue
 		rm -rf "$old"
