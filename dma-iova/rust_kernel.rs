@@ -9,3 +9,7 @@
 //! Until then this is the only part of the helper besides the C API that holds `unsafe` code;
 //! the helper's policy (ranges, segment limits, route choice, revocation, the registry) sits on
 //! the safe interfaces these modules give.
+
+pub mod dma_iova;
+pub mod p2pdma;
+pub mod page;

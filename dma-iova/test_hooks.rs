@@ -94,3 +94,26 @@ pub static REGISTRY_HOLD: Gate = Gate::new();
 /// Held by an exporter's background work before it starts (`dmavec_bar`'s scrubber of freed
 /// memory): the window of allocations that wait for it.
 pub static SCRUB_HOLD: Gate = Gate::new();
+
+impl crate::map::Provider {
+    /// A provider of `raw` that a test unbinds by hand, with
+    /// [`revoke_unbound`](crate::export::revoke_unbound) on the returned `Unbind`.
+    ///
+    /// # Safety
+    ///
+    /// As [`Provider::from_raw`](crate::map::Provider::from_raw).
+    pub(crate) unsafe fn unbound_by_hand(
+        raw: core::ptr::NonNull<bindings::p2pdma_provider>,
+    ) -> kernel::error::Result<(Self, kernel::sync::Arc<crate::map::Unbind>)> {
+        let unbind = kernel::sync::Arc::new(
+            crate::map::Unbind {
+                gone: Atomic::new(false),
+            },
+            kernel::alloc::flags::GFP_KERNEL,
+        )?;
+        // SAFETY: As `Provider::from_raw`, which the caller's promise satisfies.
+        let mut p = unsafe { Self::from_raw(raw) };
+        p.unbind = Some(unbind.clone());
+        Ok((p, unbind))
+    }
+}
