@@ -9,6 +9,13 @@
 //! Until then this is the only part of the helper besides the C API that holds `unsafe` code;
 //! the helper's policy (ranges, segment limits, route choice, revocation, the registry) sits on
 //! the safe interfaces these modules give.
+//!
+//! - [`dma_iova`]: the future `rust/kernel/dma/iova.rs`: [`dma_iova::DmaDevice`],
+//!   [`dma_iova::PhysRange`], [`dma_iova::IovaState`], [`dma_iova::PhysMappings`], typed
+//!   [`dma_iova::Attrs`] and the segment-limit queries.
+//! - [`p2pdma`]: the future additions to `rust/kernel/pci/p2pdma.rs`: the route query
+//!   ([`p2pdma::P2pType::of`]).
+//! - [`page`]: the future `Page::phys_addr()` of `rust/kernel/page.rs`.
 
 pub mod dma_iova;
 pub mod p2pdma;

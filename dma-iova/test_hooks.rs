@@ -117,3 +117,27 @@ impl crate::map::Provider {
         Ok((p, unbind))
     }
 }
+
+/// A `struct p2pdma_provider` with no owner, for tests whose DMA backend never looks at it.
+pub(crate) struct FakeProvider(kernel::alloc::KBox<bindings::p2pdma_provider>);
+
+impl FakeProvider {
+    /// A provider whose bus offset is `bus_offset`.
+    pub(crate) fn new(bus_offset: u64) -> kernel::error::Result<Self> {
+        let raw = bindings::p2pdma_provider {
+            owner: core::ptr::null_mut(),
+            bus_offset,
+        };
+        Ok(Self(kernel::alloc::KBox::new(
+            raw,
+            kernel::alloc::flags::GFP_KERNEL,
+        )?))
+    }
+
+    /// A [`Provider`](crate::map::Provider) of it, to be dropped before `self`.
+    pub(crate) fn provider(&self) -> crate::map::Provider {
+        // SAFETY: Test code drops every clone of the provider before `self`, which owns the
+        // struct; only its bus offset is read.
+        unsafe { crate::map::Provider::from_raw(core::ptr::NonNull::from(&*self.0)) }
+    }
+}

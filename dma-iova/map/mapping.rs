@@ -410,10 +410,9 @@ impl<B: DmaBackend> Mapping<B> {
 #[kunit_tests(dmavec_map)]
 mod tests {
     use super::*;
+    use crate::test_hooks::FakeProvider;
     use crate::{range::PhysVec, rust_kernel::dma_iova::PhysRange};
     use core::cell::{Cell, RefCell};
-    use core::ptr::NonNull;
-    use kernel::bindings;
 
     const P: usize = PAGE_SIZE;
     const IOVA_BASE: u64 = 0xffff_0000_0000;
@@ -660,27 +659,14 @@ mod tests {
         Ok(v)
     }
 
-    /// A provider with no owner: enough for the fake, which never looks at it.
-    fn raw_provider(bus_offset: u64) -> bindings::p2pdma_provider {
-        bindings::p2pdma_provider {
-            owner: core::ptr::null_mut(),
-            bus_offset,
-        }
-    }
-
-    fn provider(raw: &mut bindings::p2pdma_provider) -> Provider {
-        // SAFETY: `raw` outlives every use in the test.
-        unsafe { Provider::from_raw(NonNull::from(raw)) }
-    }
-
     const BIDI: DataDirection = DataDirection::Bidirectional;
 
     #[test]
     fn iova_64_ranges_one_entry_one_sync() -> Result {
         let f = Fake::new(true);
         let r = scattered(64)?;
-        let mut raw = raw_provider(0);
-        let p = provider(&mut raw);
+        let raw = FakeProvider::new(0)?;
+        let p = raw.provider();
         let m = Mapping::map(&f, &rg(&r)?, Some(&p), BIDI)?;
         assert_eq!(m.map_type(), MapType::Iova);
         assert_eq!(
@@ -951,8 +937,8 @@ mod tests {
     /// points; a failure at the k-th run unwinds exactly the k before it.
     #[test]
     fn direct_mmio_whole_runs() -> Result {
-        let mut raw = raw_provider(0);
-        let p = provider(&mut raw);
+        let raw = FakeProvider::new(0)?;
+        let p = raw.provider();
         // Ranges 1 and 2 are adjacent: 5 ranges, 4 runs.
         let r = [
             PhysVec::new(0x9000, P),
@@ -1009,8 +995,8 @@ mod tests {
     fn bus_addr_adds_offset_and_maps_nothing() -> Result {
         let mut f = Fake::new(true);
         f.p2p = P2pType::BusAddr;
-        let mut raw = raw_provider(0x4000_0000);
-        let p = provider(&mut raw);
+        let raw = FakeProvider::new(0x4000_0000)?;
+        let p = raw.provider();
         let r = [PhysVec::new(0xfd00_0000, P), PhysVec::new(0xfd00_1000, P)];
         let m = Mapping::map(&f, &rg(&r)?, Some(&p), BIDI)?;
         assert_eq!(m.map_type(), MapType::BusAddr);
@@ -1037,8 +1023,8 @@ mod tests {
         assert_eq!(m.map_type(), MapType::Direct);
         assert_eq!(m.mapped_runs().len(), 4);
         drop(m);
-        let mut raw = raw_provider(0);
-        let p = provider(&mut raw);
+        let raw = FakeProvider::new(0)?;
+        let p = raw.provider();
         let m = Mapping::map(&f, &rg(&r)?, Some(&p), BIDI)?;
         assert_eq!(m.map_type(), MapType::Iova);
         assert!(m.mapped_runs().is_empty());
@@ -1068,8 +1054,8 @@ mod tests {
         );
         drop(m);
         assert_eq!(f.count(|c| matches!(c, Call::Unmap { .. })), 4);
-        let mut raw = raw_provider(0);
-        let p = provider(&mut raw);
+        let raw = FakeProvider::new(0)?;
+        let p = raw.provider();
         let m = Mapping::map(&f, &rg(&scattered(4)?)?, Some(&p), BIDI)?;
         assert_eq!(m.map_type(), MapType::Iova);
         assert!(m.mapped_runs().is_empty());
@@ -1083,8 +1069,8 @@ mod tests {
         let mut f = Fake::new(true);
         f.p2p = P2pType::BusAddr;
         f.dma_limit = 0xffff_ffff;
-        let mut raw = raw_provider(0);
-        let p = provider(&mut raw);
+        let raw = FakeProvider::new(0)?;
+        let p = raw.provider();
         // Below 4 GiB, up to the last byte the mask reaches: mapped.
         let low = [PhysVec::new(0xffff_f000, P)];
         assert_eq!(
@@ -1119,8 +1105,8 @@ mod tests {
     /// whatever the maximum (a device's `UINT_MAX` included: rounded down to a page).
     #[test]
     fn six_gib_entries_follow_the_importer_limits() -> Result {
-        let mut raw = raw_provider(0);
-        let p = provider(&mut raw);
+        let raw = FakeProvider::new(0)?;
+        let p = raw.provider();
         let r = six_gib_swapped();
         let size = 6 * GIB;
         let mut f = Fake::new(true);
@@ -1157,8 +1143,8 @@ mod tests {
     /// beyond the mask would make the DMA API warn.
     #[test]
     fn buffer_beyond_the_mask_is_erange_before_any_call() -> Result {
-        let mut raw = raw_provider(0);
-        let p = provider(&mut raw);
+        let raw = FakeProvider::new(0)?;
+        let p = raw.provider();
         let mut f = Fake::new(true);
         f.dma_limit = 0xffff_ffff;
         assert_eq!(
@@ -1198,8 +1184,8 @@ mod tests {
     fn not_supported_is_eperm_without_calls() -> Result {
         let mut f = Fake::new(true);
         f.p2p = P2pType::NotSupported;
-        let mut raw = raw_provider(0);
-        let p = provider(&mut raw);
+        let raw = FakeProvider::new(0)?;
+        let p = raw.provider();
         assert_eq!(
             Mapping::map(&f, &rg(&scattered(2)?)?, Some(&p), BIDI).err(),
             Some(EPERM)
@@ -1223,8 +1209,8 @@ mod tests {
     /// them: they must lie in the BAR, and only an exported buffer maps them.
     #[test]
     fn bar_ranges_only_map_through_a_buffer() -> Result {
-        let mut raw = raw_provider(0);
-        let mut p = provider(&mut raw);
+        let raw = FakeProvider::new(0)?;
+        let mut p = raw.provider();
         let bar = 0x1_0000_0000u64;
         let v = |addr: u64, len: usize| -> Result<KVec<PhysVec>> {
             let mut v = KVec::new();
