@@ -48,8 +48,9 @@
 use core::{fmt, ptr::NonNull};
 use dmavec::{
     export,
-    map::{DmaBackend, KernelDma, P2pType},
+    map::{KernelDma, P2pType},
     range::Ranges,
+    rust_kernel::dma_iova::DmaDevice,
     stats::STATS,
     Attachment, DmaBuf, ExportInfo, ExporterOps, Importer, Locked, MapType, Mapping, PhysVec,
     Provider, SegLimits,
@@ -138,7 +139,9 @@ fn exporter() -> Result<(PciRef, Provider, u64, u64)> {
 fn export_mmio(ranges: KVec<PhysVec>, prov: Provider) -> Result<(Arc<dmavec::Buffer>, DmaBuf)> {
     export(
         ExportInfo {
-            ranges,
+            // SAFETY: ivshmem's BAR 2, which the bench VM keeps bound to dmavec_bar while the
+            // bench runs; the bench drops its buffers before it returns.
+            ranges: unsafe { Ranges::new(ranges) }?,
             provider: Some(prov),
             name: c"dmavec_bench",
             owner: kernel::module::this_module::<LocalModule>().into(),
@@ -234,8 +237,9 @@ impl Setup<'_> {
     fn a(&self) -> Result<usize> {
         // As dmavec's exporter maps for an attachment: the device reference and the P2PDMA
         // route are the attachment's, taken and decided when it was made.
-        // SAFETY: `self.dev` outlives the mapping, dropped below.
-        let dma = unsafe { KernelDma::new_unreferenced(self.dev) }
+        // SAFETY: `self.dev` (edu, kept bound while the bench runs) outlives the mapping,
+        // dropped below.
+        let dma = KernelDma::new(unsafe { DmaDevice::assume_bound(self.dev) })
             .with_limits(Some(SegLimits::UNLIMITED));
         let m = Mapping::map_checked(dma, &self.ranges, Some((&self.prov, self.route)), BIDI)?;
         Ok(m.heap_bytes())
@@ -244,11 +248,11 @@ impl Setup<'_> {
     /// Returns the bytes B allocated and its entries.
     fn b(&self, locked: &Locked<'_>) -> Result<(usize, u32)> {
         // SAFETY: The reservation lock is held (`locked`), `PhysVec` is `struct phys_vec`
-        // (`repr(transparent)`), the helper only reads the ranges, and the provider is live.
+        // (`repr(C)`, same layout), the helper only reads the ranges, and the provider is live.
         let sgt = from_err_ptr(unsafe {
             dmavec_bench_sgt_map(
                 locked.as_raw(),
-                self.prov.as_raw(),
+                self.prov.p2pdma().as_raw(),
                 self.ranges.as_ptr().cast_mut().cast(),
                 self.ranges.len(),
                 self.ranges.size(),
@@ -385,7 +389,8 @@ struct Row {
 fn run(cell: Cell) -> Result<Row> {
     let edu = importer()?;
     let (_shm, prov, start, len) = exporter()?;
-    let ranges = Ranges::new(cell.ranges(start, len)?)?;
+    // SAFETY: As in `export_mmio()`: ivshmem's BAR 2, bound while the bench runs.
+    let ranges = unsafe { Ranges::new(cell.ranges(start, len)?) }?;
 
     // B needs an attachment of edu to a dma-buf of these ranges, with its reservation lock.
     let mut v = KVec::with_capacity(ranges.len(), GFP_KERNEL)?;
@@ -396,8 +401,10 @@ fn run(cell: Cell) -> Result<Row> {
 
     // One untimed round of each: the path, the bytes, a check, warm caches.
     let syncs = STATS.iova_syncs.load(Relaxed);
+    // SAFETY: edu stays bound while the bench runs; `m` is dropped below.
+    let dma = unsafe { DmaDevice::assume_bound(edu.dev()) };
     let m = Mapping::map(
-        KernelDma::new(edu.dev()).with_limits(Some(SegLimits::UNLIMITED)),
+        KernelDma::new(dma).with_limits(Some(SegLimits::UNLIMITED)),
         &ranges,
         Some(&prov),
         BIDI,
@@ -416,7 +423,7 @@ fn run(cell: Cell) -> Result<Row> {
         prov: prov.clone(),
         ranges,
         path,
-        route: KernelDma::new(edu.dev()).p2p_type(&prov),
+        route: prov.p2p_type(edu.dev()),
         addrs: KVec::from_elem(0, cell.n, GFP_KERNEL)?,
     };
     let (bytes_b, entries_b) = s.b(&locked)?;

@@ -9,7 +9,7 @@ use crate::{
     export::{buffer_of, export, is_dmavec, DmaBuf, ExportInfo, ExporterOps, ModuleOwner},
     import::{Attachment, Importer, Locked},
     map::Provider,
-    range::{check_phys_ranges, PhysVec, SegLimits},
+    range::{check_phys_ranges, PhysVec, Ranges, SegLimits},
     shim,
 };
 use core::{ffi::c_void, ptr::NonNull};
@@ -20,9 +20,51 @@ use kernel::{
     device::Device,
     error::from_result,
     ffi::{c_char, c_int, c_uint},
+    pci::P2pdmaProvider,
     prelude::*,
     str::CStr,
 };
+
+// `PhysVec` has the layout of `struct phys_vec`: the two slice casts below rely on it.
+const _: () = assert!(
+    size_of::<PhysVec>() == size_of::<bindings::phys_vec>()
+        && align_of::<PhysVec>() == align_of::<bindings::phys_vec>()
+);
+
+/// Views a C array of `struct phys_vec` as a slice of [`PhysVec`].
+fn phys_vecs(raw: &[bindings::phys_vec]) -> &[PhysVec] {
+    // SAFETY: `PhysVec` is `#[repr(C)]` { paddr, len } as `struct phys_vec` is (asserted
+    // above), so the two slices have the same layout, length and lifetime.
+    unsafe { core::slice::from_raw_parts(raw.as_ptr().cast(), raw.len()) }
+}
+
+/// Views ranges as the C `struct phys_vec` array they are.
+fn raw_phys_vecs(v: &[PhysVec]) -> &[bindings::phys_vec] {
+    // SAFETY: As in `phys_vecs()`, the other way round.
+    unsafe { core::slice::from_raw_parts(v.as_ptr().cast(), v.len()) }
+}
+
+impl Provider {
+    /// Wraps the provider pointer of a C exporter or importer.
+    ///
+    /// # Safety
+    ///
+    /// `ptr` must point to a `struct p2pdma_provider` set up by `pcim_p2pdma_init()` that
+    /// stays valid as long as the returned value, and every clone of it, is used. For a
+    /// provider from `pcim_p2pdma_provider()` that is while the exporting device is bound:
+    /// exporters revoke their buffers before unbind (the contract of `<linux/dmavec.h>`).
+    pub unsafe fn from_raw(ptr: NonNull<bindings::p2pdma_provider>) -> Self {
+        // SAFETY: `P2pdmaProvider` is `#[repr(transparent)]` over the C struct, which the
+        // caller guarantees valid as long as the provider is used.
+        let raw = unsafe { &*ptr.as_ptr().cast::<P2pdmaProvider>() };
+        // INVARIANT: Guaranteed by the caller.
+        Self {
+            raw,
+            unbind: None,
+            bar: None,
+        }
+    }
+}
 
 /// See `dmavec_phys_vec_check()` in `<linux/dmavec.h>`.
 ///
@@ -47,7 +89,7 @@ pub(crate) unsafe extern "C" fn dmavec_phys_vec_check(
             // above.
             unsafe { core::slice::from_raw_parts(vecs, nr) }
         };
-        let t = check_phys_ranges(PhysVec::from_raw_slice(raw))?;
+        let t = check_phys_ranges(phys_vecs(raw))?;
         if !total.is_null() {
             // SAFETY: The caller guarantees that a non-null `total` is writable.
             unsafe { total.write(t) };
@@ -121,8 +163,12 @@ pub(crate) unsafe extern "C" fn dmavec_export(
         }
         // SAFETY: The caller guarantees `nr_ranges` readable ranges.
         let raw = unsafe { core::slice::from_raw_parts(info.ranges, info.nr_ranges) };
-        let mut ranges = KVec::with_capacity(raw.len(), GFP_KERNEL)?;
-        ranges.extend_from_slice(PhysVec::from_raw_slice(raw), GFP_KERNEL)?;
+        let mut v = KVec::with_capacity(raw.len(), GFP_KERNEL)?;
+        v.extend_from_slice(phys_vecs(raw), GFP_KERNEL)?;
+        // SAFETY: The exporter owns the memory and keeps it valid, mappable by importers and
+        // (without `DMAVEC_EXPORT_NO_MMAP`) by user space, until it revokes the buffer for
+        // good or the dma-buf is released (documented in the header).
+        let ranges = unsafe { Ranges::new(v) }?;
         // SAFETY: The name lives as long as the exporting module (documented in the header).
         let name: &'static CStr = unsafe { CStr::from_char_ptr(info.name) };
         // SAFETY: The provider stays valid until the exporter revokes the buffer for good
@@ -237,7 +283,7 @@ pub(crate) unsafe extern "C" fn dmavec_export_ranges(
         // SAFETY: The caller passes writable pointers. The ranges are immutable and live as
         // long as the buffer, which the caller's reference keeps.
         unsafe {
-            ranges.write(PhysVec::as_raw_slice(r).as_ptr());
+            ranges.write(raw_phys_vecs(r).as_ptr());
             nr_ranges.write(r.len());
         }
         Ok(0)

@@ -142,9 +142,9 @@ kernel::list::impl_list_item! {
 
 /// What [`export`] needs to know.
 pub struct ExportInfo {
-    /// The buffer's physical ranges, in buffer order (see
-    /// [`check_phys_ranges`](crate::range::check_phys_ranges)).
-    pub ranges: KVec<PhysVec>,
+    /// The buffer's physical ranges, in buffer order, checked and vouched for: of a BAR of
+    /// `provider` ([`Ranges::of_bar`]), or promised by the exporter ([`Ranges::new`]).
+    pub ranges: Ranges,
     /// The P2PDMA provider of MMIO ranges; `None` for system memory.
     pub provider: Option<Provider>,
     /// The exporter's name, as `/sys/kernel/debug/dma_buf/bufinfo` shows it.
@@ -197,8 +197,8 @@ impl ModuleOwner {
 ///
 /// # Errors
 ///
-/// `EINVAL`/`EOVERFLOW` for ranges [`check_phys_ranges`](crate::range::check_phys_ranges)
-/// refuses, `ENOMEM`, or what `dma_buf_export()` returns.
+/// `EINVAL` for ranges of a BAR ([`Ranges::of_bar`]) exported with another provider than
+/// theirs, `ENOMEM`, or what `dma_buf_export()` returns.
 ///
 /// # Examples
 ///
@@ -208,7 +208,7 @@ impl ModuleOwner {
 ///
 /// let (buf, dmabuf) = dmavec::export(
 ///     ExportInfo {
-///         ranges,                  // KVec<PhysVec> of the device's BAR
+///         ranges: Ranges::of_bar(v, &provider)?, // a KVec<PhysVec> in the BAR
 ///         provider: Some(provider), // its P2PDMA provider
 ///         name: c"my_driver",
 ///         owner: kernel::module::this_module::<LocalModule>().into(),
@@ -225,7 +225,13 @@ pub fn export(info: ExportInfo, ops: KBox<dyn ExporterOps>) -> Result<(Arc<Buffe
     if info.provider.as_ref().is_some_and(Provider::is_unbound) {
         return Err(ENODEV);
     }
-    let ranges = Ranges::new(info.ranges)?;
+    let ranges = info.ranges;
+    // Ranges of a BAR are valid while the buffers of their provider are revoked at unbind.
+    if let Some(bar) = ranges.bar_provider() {
+        if !info.provider.as_ref().is_some_and(|p| p.is_of_same(bar)) {
+            return Err(EINVAL);
+        }
+    }
     let size = ranges.size();
     let mut offsets = KVec::with_capacity(ranges.len(), GFP_KERNEL)?;
     let mut off = 0usize;
@@ -460,7 +466,8 @@ mod tests {
         ranges.push(PhysVec::new(0x1_0000_0000, PAGE_SIZE), GFP_KERNEL)?;
         export(
             ExportInfo {
-                ranges,
+                // SAFETY: No importer attaches and `mmap` is off: nothing maps these.
+                ranges: unsafe { Ranges::new(ranges) }?,
                 provider: Some(provider.clone()),
                 name: c"dmavec_export_test",
                 owner: kernel::module::this_module::<crate::LocalModule>().into(),

@@ -36,8 +36,11 @@
 //! [`DmaVec`]: crate::range::DmaVec
 //! [`runs`]: crate::range::runs
 
-use crate::range::{DmaAddr, PhysAddr, SegLimits};
-use kernel::{bindings, dma::DataDirection, ffi::c_ulong, prelude::*};
+use crate::{
+    range::{DmaAddr, DmaVec, PhysAddr, SegLimits},
+    rust_kernel::dma_iova::{Attrs, PhysRange},
+};
+use kernel::{dma::DataDirection, prelude::*};
 
 mod kernel_dma;
 mod mapping;
@@ -48,13 +51,20 @@ pub use mapping::{MapType, Mapping};
 pub(crate) use p2p::Unbind;
 pub use p2p::{P2pType, Provider};
 
-/// The kernel's `struct dma_iova_state`.
-pub type IovaState = bindings::dma_iova_state;
-
 /// The DMA calls of the mapping core, for one importing device.
 ///
 /// [`KernelDma`] makes the real calls. The KUnit suite uses a fake IOMMU instead.
+///
+/// No method has a precondition: what gets mapped is a [`PhysRange`], which only a
+/// [`Ranges`](crate::Ranges) hands out, and what was mapped is unmapped by the
+/// [`DmaBackend::Iova`] or [`DmaBackend::Direct`] object that mapped it, when it drops.
 pub trait DmaBackend {
+    /// IOVA space with the ranges linked into it so far; dropping it unlinks them and frees
+    /// the space (`dma_iova_destroy()` of exactly what was linked).
+    type Iova: IovaLink;
+    /// The `dma_map_phys()` mappings made so far; dropping it unmaps them, last first.
+    type Direct: DirectMaps;
+
     /// `pci_p2pdma_map_type(provider, dev)`.
     fn p2p_type(&self, provider: &Provider) -> P2pType;
     /// The importer's segment limits (`dma_get_max_seg_size()`, `dma_get_seg_boundary()`).
@@ -64,45 +74,47 @@ pub trait DmaBackend {
     fn dma_limit(&self) -> u64;
     /// The IOVA granule (`dma_get_merge_boundary() + 1`), 0 when unknown.
     fn iova_granule(&self) -> u64;
-    /// `dma_iova_try_alloc()`.
-    fn iova_try_alloc(&self, state: &mut IovaState, phys: PhysAddr, size: usize) -> bool;
-    /// `dma_iova_link()`.
-    fn iova_link(
-        &self,
-        state: &mut IovaState,
-        phys: PhysAddr,
-        offset: usize,
-        size: usize,
-        dir: DataDirection,
-        attrs: c_ulong,
-    ) -> Result;
-    /// `dma_iova_sync()`.
-    fn iova_sync(&self, state: &mut IovaState, offset: usize, size: usize) -> Result;
-    /// `dma_iova_destroy()`: unlinks `mapped_len` bytes and frees the IOVA space.
-    fn iova_destroy(
-        &self,
-        state: &mut IovaState,
-        mapped_len: usize,
-        dir: DataDirection,
-        attrs: c_ulong,
-    );
-    /// `dma_map_phys()`, checked with `dma_mapping_error()`.
-    fn map_phys(
-        &self,
-        phys: PhysAddr,
-        size: usize,
-        dir: DataDirection,
-        attrs: c_ulong,
-    ) -> Result<DmaAddr>;
-    /// `dma_unmap_phys()`.
-    fn unmap_phys(&self, addr: DmaAddr, size: usize, dir: DataDirection, attrs: c_ulong);
-    /// `dma_sync_single_for_cpu()` (`for_cpu`) or `dma_sync_single_for_device()` of a range
-    /// that `map_phys` mapped, with the direction it was mapped with.
-    fn sync_phys(&self, addr: DmaAddr, size: usize, dir: DataDirection, for_cpu: bool);
     /// Whether the device's DMA is cache-coherent (`dev_is_dma_coherent()`).
     fn coherent(&self) -> bool;
     /// Whether the device is untrusted (`pci_dev->untrusted`, dma-iommu's `dev_is_untrusted()`):
     /// the IOMMU DMA layer bounces its mappings of memory not aligned to the IOVA granule
     /// through swiotlb.
     fn untrusted(&self) -> bool;
+    /// `dma_iova_try_alloc()` of `size` bytes whose first byte is linked from `phys` (only
+    /// its offset in the IOMMU granule matters), for ranges linked with `dir` and `attrs`;
+    /// `None` without IOVA space.
+    fn iova_try_alloc(
+        &self,
+        phys: PhysAddr,
+        size: usize,
+        dir: DataDirection,
+        attrs: Attrs,
+    ) -> Option<Self::Iova>;
+    /// An empty record of `dma_map_phys()` mappings with `dir` and `attrs`, with room for
+    /// `capacity` of them.
+    fn direct(&self, capacity: usize, dir: DataDirection, attrs: Attrs) -> Result<Self::Direct>;
+}
+
+/// The IOVA state of a [`DmaBackend`]: [`IovaState`](crate::rust_kernel::dma_iova::IovaState)
+/// for the real one.
+pub trait IovaLink {
+    /// The IOVA of the first byte.
+    fn addr(&self) -> DmaAddr;
+    /// `dma_iova_link()` of `r` right after what is linked so far.
+    fn link(&mut self, r: PhysRange) -> Result;
+    /// `dma_iova_sync()` of what is linked.
+    fn sync(&mut self) -> Result;
+}
+
+/// The `dma_map_phys()` record of a [`DmaBackend`]:
+/// [`PhysMappings`](crate::rust_kernel::dma_iova::PhysMappings) for the real one.
+pub trait DirectMaps {
+    /// `dma_map_phys()` of `r`, recorded; its DMA address.
+    fn push(&mut self, r: PhysRange) -> Result<DmaAddr>;
+    /// The mappings, in the order they were made.
+    fn as_slice(&self) -> &[DmaVec];
+    /// How many mappings the record holds without growing.
+    fn capacity(&self) -> usize;
+    /// Syncs every mapping for the CPU (`for_cpu`) or back for the device.
+    fn sync(&self, for_cpu: bool);
 }

@@ -2,8 +2,12 @@
 
 //! Physical input ranges and DMA output entries.
 //!
-//! [`PhysVec`] is the kernel's `struct phys_vec` (what an exporter hands in),
-//! [`DmaVec`] the kernel's `struct dma_vec` (what an importer gets back).
+//! [`PhysVec`] is the kernel's `struct phys_vec`: plain data, which anyone may build and
+//! check ([`check_phys_ranges`]). [`Ranges`] is what gets mapped: an exporter's ranges,
+//! checked once, and vouched for, either by an `unsafe` promise ([`Ranges::new`]) or because
+//! they lie in a BAR whose unbind revokes every buffer exported from it ([`Ranges::of_bar`]).
+//! Only a [`Ranges`] hands out the [`PhysRange`]s the DMA API maps ([`Ranges::phys_runs`]).
+//! [`DmaVec`] is the kernel's `struct dma_vec` (what an importer gets back).
 //! [`SegLimits`] holds an importer's segment constraints, and
 //! [`SegLimits::push`] appends a DMA-contiguous range to an output array,
 //! merging it into the previous entry where the two touch and splitting it
@@ -13,58 +17,58 @@
 //! (`struct dma_vec`), [`include/linux/types.h`](srctree/include/linux/types.h)
 //! (`struct phys_vec`).
 
-use kernel::{bindings, page::PAGE_SIZE, prelude::*};
+use crate::{
+    map::Provider,
+    rust_kernel::{dma_iova::PhysRange, page},
+};
+use kernel::{page::PAGE_SIZE, prelude::*};
+
+pub use crate::rust_kernel::dma_iova::DmaVec;
 
 /// A bus address as the importing device sees it (`dma_addr_t`).
-pub type DmaAddr = bindings::dma_addr_t;
+pub type DmaAddr = kernel::dma::DmaAddress;
 
 /// A physical address (`phys_addr_t`).
-pub type PhysAddr = bindings::phys_addr_t;
+pub type PhysAddr = kernel::io::PhysAddr;
 
 /// One range of an exporter's buffer: the kernel's `struct phys_vec`.
-#[repr(transparent)]
-#[derive(Clone, Copy)]
-pub struct PhysVec(bindings::phys_vec);
+///
+/// Plain data: building one promises nothing, and nothing maps it. Only a [`Ranges`] made of
+/// them is mapped.
+#[repr(C)]
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct PhysVec {
+    paddr: PhysAddr,
+    len: usize,
+}
+
+// `struct phys_vec` is { phys_addr_t paddr; size_t len; } (the C API asserts the same).
+const _: () = assert!(size_of::<PhysVec>() == 16 && align_of::<PhysVec>() == 8);
 
 impl PhysVec {
-    /// Creates a range of `len` bytes at physical address `paddr`.
+    /// A range of `len` bytes at physical address `paddr`.
     pub const fn new(paddr: PhysAddr, len: usize) -> Self {
-        Self(bindings::phys_vec { paddr, len })
+        Self { paddr, len }
     }
 
     /// The physical start address.
     pub const fn paddr(&self) -> PhysAddr {
-        self.0.paddr
+        self.paddr
     }
 
     /// The length in bytes.
     pub const fn len(&self) -> usize {
-        self.0.len
+        self.len
     }
 
     /// Whether the range is empty.
     pub const fn is_empty(&self) -> bool {
-        self.0.len == 0
+        self.len == 0
     }
 
     /// The whole of one page of system memory.
     pub fn from_page(page: &kernel::page::Page) -> Self {
-        // SAFETY: `page` is a valid page, owned by the caller.
-        let paddr = unsafe { crate::shim::dmavec_shim_page_to_phys(page.as_ptr()) };
-        Self::new(paddr, PAGE_SIZE)
-    }
-
-    /// Views a C array of `struct phys_vec` as a slice of [`PhysVec`].
-    pub fn from_raw_slice(raw: &[bindings::phys_vec]) -> &[PhysVec] {
-        // SAFETY: `PhysVec` is `#[repr(transparent)]` over `bindings::phys_vec`, so the two slices
-        // have the same layout, length and lifetime.
-        unsafe { core::slice::from_raw_parts(raw.as_ptr().cast(), raw.len()) }
-    }
-
-    /// Views a slice of ranges as the C `struct phys_vec` array it is.
-    pub fn as_raw_slice(v: &[PhysVec]) -> &[bindings::phys_vec] {
-        // SAFETY: As in `from_raw_slice`, the other way round.
-        unsafe { core::slice::from_raw_parts(v.as_ptr().cast(), v.len()) }
+        Self::new(page::phys_addr(page), PAGE_SIZE)
     }
 }
 
@@ -73,20 +77,6 @@ impl core::fmt::Debug for PhysVec {
         write!(f, "[{:#x} + {:#x}]", self.paddr(), self.len())
     }
 }
-
-/// One DMA segment handed to an importer: the kernel's `struct dma_vec`
-/// (`<linux/dmaengine.h>`).
-#[repr(C)]
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct DmaVec {
-    /// Bus address of the segment for the importing device.
-    pub addr: DmaAddr,
-    /// Length of the segment in bytes.
-    pub len: usize,
-}
-
-// `struct dma_vec` is { dma_addr_t addr; size_t len; }; the C shim asserts the same.
-const _: () = assert!(size_of::<DmaVec>() == 16 && align_of::<DmaVec>() == 8);
 
 /// Checks an exporter's ranges and returns their total length.
 ///
@@ -128,36 +118,100 @@ pub fn check_phys_ranges(ranges: &[PhysVec]) -> Result<usize> {
     Ok(total)
 }
 
-/// An exporter's ranges, checked once: what [`crate::Mapping::map_checked`] maps for every
-/// importer without checking them again.
+/// An exporter's ranges, checked once, that may be mapped for DMA and into user space: what
+/// [`crate::export`] exports and [`crate::Mapping::map`] maps.
 ///
 /// # Invariants
 ///
 /// `v` passes [`check_phys_ranges`] with the total `size`, has `runs` [`runs`], and `last` is
 /// the highest address of any of its bytes.
+///
+/// The memory of `v` may be read and written by DMA of any device and mapped into user space,
+/// and stays valid for as long as `self` and any mapping made from it exist, when `bar` is
+/// `None` (the promise of [`Ranges::new`]'s caller). When `bar` is `Some`, `v` lies in the
+/// BAR of that [`Provider::of_bar`] provider: MMIO of a bound device, which stays valid until
+/// the device is unbound, and unbinding revokes every buffer exported with the provider,
+/// waiting for its mappings; such ranges are only mapped through such a buffer.
 pub struct Ranges {
     v: KVec<PhysVec>,
     size: usize,
     runs: usize,
     last: PhysAddr,
+    bar: Option<Provider>,
 }
 
 impl Ranges {
     /// Checks `v` ([`check_phys_ranges`]) and counts its runs.
     ///
+    /// # Safety
+    ///
+    /// The memory of `v` is the caller's to share, and stays valid (not freed, not reused; for
+    /// MMIO, its device stays bound) for as long as the returned value and any mapping made
+    /// from it exist: the DMA mappings of [`crate::Mapping`]s, and for an exported buffer the
+    /// importers' mappings and user space's (a [`crate::Buffer`] waits for its mappings in
+    /// [`crate::Buffer::revoke`] and unmaps user space there, so revoking before freeing the
+    /// memory is enough). Devices may read and write it by DMA, and user space may map it
+    /// (if the export allows `mmap`). It is system memory when mapped without a provider, and
+    /// MMIO of the provider it is mapped with otherwise.
+    ///
     /// # Errors
     ///
     /// As [`check_phys_ranges`].
-    pub fn new(v: KVec<PhysVec>) -> Result<Self> {
+    pub unsafe fn new(v: KVec<PhysVec>) -> Result<Self> {
+        // INVARIANT: The caller vouches for the memory.
+        Self::checked(v, None)
+    }
+
+    /// Checks `v` ([`check_phys_ranges`]), each range of which must lie in the BAR of
+    /// `provider`, a [`Provider::of_bar`].
+    ///
+    /// Such ranges need no promise: when the BAR's device is unbound, every buffer exported
+    /// with `provider` is revoked for good before the BAR goes away. They can only be
+    /// exported, with `provider` ([`crate::export`]); [`crate::Mapping::map`] refuses them.
+    ///
+    /// # Errors
+    ///
+    /// `EINVAL` if `provider` is not of a BAR or a range lies outside it, else as
+    /// [`check_phys_ranges`].
+    ///
+    /// # Examples
+    ///
+    /// ```ignore
+    /// // In probe: `let provider = dmavec::Provider::of_bar(pdev, 2)?;`
+    /// let mut v = KVec::new();
+    /// v.push(PhysVec::new(bar_start + offset, len), GFP_KERNEL)?;
+    /// let ranges = Ranges::of_bar(v, &provider)?;
+    /// ```
+    pub fn of_bar(v: KVec<PhysVec>, provider: &Provider) -> Result<Self> {
+        let (start, end) = provider.bar().ok_or(EINVAL)?;
+        for r in v.iter() {
+            // Empty or wrapping ranges are left to `check_phys_ranges()`.
+            let Some(last) = r
+                .paddr()
+                .checked_add((r.len() as PhysAddr).saturating_sub(1))
+            else {
+                return Err(EOVERFLOW);
+            };
+            if r.paddr() < start || last > end {
+                return Err(EINVAL);
+            }
+        }
+        // INVARIANT: Within the BAR of an `of_bar` provider, which `bar` keeps.
+        Self::checked(v, Some(provider.clone()))
+    }
+
+    fn checked(v: KVec<PhysVec>, bar: Option<Provider>) -> Result<Self> {
         let size = check_phys_ranges(&v)?;
         let runs = runs(&v).count();
         let last = last_byte(&v);
-        // INVARIANT: Checked and counted just now; `v` cannot change afterwards.
+        // INVARIANT: Checked and counted just now; `v` cannot change afterwards. The memory
+        // is as our callers state.
         Ok(Self {
             v,
             size,
             runs,
             last,
+            bar,
         })
     }
 
@@ -175,6 +229,19 @@ impl Ranges {
     pub fn runs(&self) -> usize {
         self.runs
     }
+
+    /// The provider whose BAR holds the ranges, for ranges of [`Ranges::of_bar`].
+    pub fn bar_provider(&self) -> Option<&Provider> {
+        self.bar.as_ref()
+    }
+
+    /// The runs ([`runs`]), as the [`PhysRange`]s the DMA API maps.
+    #[inline]
+    pub fn phys_runs(&self) -> PhysRuns<'_> {
+        PhysRuns {
+            runs: runs(&self.v),
+        }
+    }
 }
 
 impl core::ops::Deref for Ranges {
@@ -182,6 +249,24 @@ impl core::ops::Deref for Ranges {
 
     fn deref(&self) -> &[PhysVec] {
         &self.v
+    }
+}
+
+/// The iterator of [`Ranges::phys_runs`].
+pub struct PhysRuns<'a> {
+    runs: Runs<'a>,
+}
+
+impl Iterator for PhysRuns<'_> {
+    type Item = PhysRange;
+
+    #[inline]
+    fn next(&mut self) -> Option<PhysRange> {
+        let r = self.runs.next()?;
+        // SAFETY: A run of a `Ranges`, whose ranges passed `check_phys_ranges()` (so the run
+        // is not empty and does not wrap) and may be DMA-mapped as long as any mapping made
+        // from them exists (type invariant of `Ranges`, whose users only map through it).
+        Some(unsafe { PhysRange::new(r.paddr(), r.len()) })
     }
 }
 

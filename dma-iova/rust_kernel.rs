@@ -9,8 +9,22 @@
 //! Until then this is the only part of the helper besides the C API that holds `unsafe` code;
 //! the helper's policy (ranges, segment limits, route choice, revocation, the registry) sits on
 //! the safe interfaces these modules give.
+//!
+//! - [`dma_iova`]: the future `rust/kernel/dma/iova.rs`: [`dma_iova::DmaDevice`],
+//!   [`dma_iova::PhysRange`], [`dma_iova::IovaState`], [`dma_iova::PhysMappings`], typed
+//!   [`dma_iova::Attrs`] and the segment-limit queries.
+//! - [`p2pdma`]: the future additions to `rust/kernel/pci/p2pdma.rs`: the route query
+//!   ([`p2pdma::P2pType::of`]).
+//! - [`page`]: the future `Page::phys_addr()` of `rust/kernel/page.rs`.
+//! - [`io`], [`task`], [`workqueue`]: `zero_io()`, `cond_resched()` and `flush_work()`, for
+//!   `kernel::io`, `kernel::task` and `kernel::workqueue`.
+//! - [`uapi`]: [`uapi_struct!`](crate::uapi_struct), mirrors of ioctl structures that are
+//!   `FromBytes` and `AsBytes` by construction.
 
+pub mod dma_iova;
 pub mod io;
+pub mod p2pdma;
+pub mod page;
 pub mod task;
 pub mod uapi;
 pub mod workqueue;

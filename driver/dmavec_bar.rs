@@ -18,7 +18,8 @@
 
 use core::fmt;
 use dmavec::{
-    compat::MiscNames, range::check_phys_ranges, DmaBuf, ExportInfo, ExporterOps, PhysVec, Provider,
+    compat::MiscNames, range::check_phys_ranges, DmaBuf, ExportInfo, ExporterOps, PhysVec,
+    Provider, Ranges,
 };
 use kernel::{
     alloc::VVec,
@@ -220,6 +221,8 @@ impl BarDevice {
         }
         // Exported without the exports lock: an error drops `allocs`, and dropping the last
         // reference to an allocation takes that lock (to order its scrub against resets).
+        // Checked against the BAR: no promise needed, the provider revokes at unbind.
+        let ranges = Ranges::of_bar(ranges, &self.provider)?;
         let (buf, dmabuf) = dmavec::export(
             ExportInfo {
                 ranges,

@@ -7,7 +7,8 @@
 use crate::{
     export::direction,
     map::{KernelDma, Mapping, Provider},
-    range::PhysVec,
+    range::Ranges,
+    rust_kernel::dma_iova::DmaDevice,
 };
 use core::ptr::NonNull;
 use kernel::{bindings, device::Device, ffi::c_uint, prelude::*};
@@ -37,11 +38,17 @@ pub(crate) unsafe extern "C" fn dmavec_mapping_map(
         let dir = direction(dir).ok_or(EINVAL)?;
         // SAFETY: The caller guarantees `nr_ranges` readable ranges at a non-null `ranges`.
         let raw = unsafe { core::slice::from_raw_parts(ranges, nr_ranges) };
-        // SAFETY: The caller guarantees a valid device; `KernelDma::new` takes a reference.
-        let dma = KernelDma::new(unsafe { Device::from_raw(dev) });
+        // SAFETY: The caller guarantees a valid device, bound to its driver until
+        // `dmavec_mapping_unmap()` drops the mapping.
+        let dma = KernelDma::new(unsafe { DmaDevice::assume_bound(Device::from_raw(dev)) });
         // SAFETY: The caller guarantees the provider outlives the mapping.
         let provider = NonNull::new(provider).map(|p| unsafe { Provider::from_raw(p) });
-        let m = Mapping::map(dma, PhysVec::from_raw_slice(raw), provider.as_ref(), dir)?;
+        let mut v = KVec::with_capacity(raw.len(), GFP_KERNEL)?;
+        v.extend_from_slice(super::phys_vecs(raw), GFP_KERNEL)?;
+        // SAFETY: The caller owns the memory of the ranges and keeps it valid until
+        // `dmavec_mapping_unmap()`, which drops the mapping, and the `Ranges` with it.
+        let ranges = unsafe { Ranges::new(v) }?;
+        let m = Mapping::map(dma, &ranges, provider.as_ref(), dir)?;
         Ok(KBox::into_raw(KBox::new(DmavecMapping(m), GFP_KERNEL)?))
     })();
     match res {

@@ -7,8 +7,9 @@
 
 use super::Buffer;
 use crate::{
-    map::{DmaBackend, KernelDma, Mapping, P2pType},
+    map::{KernelDma, Mapping, P2pType},
     range::{DmaVec, SegLimits},
+    rust_kernel::dma_iova::DmaDevice,
     shim,
 };
 use core::cell::{Cell, UnsafeCell};
@@ -134,13 +135,16 @@ impl AttachState {
     ///
     /// The reservation lock of the attachment's dma-buf is held.
     pub(super) unsafe fn sync(&self, for_cpu: bool) {
-        // SAFETY: The attachment holds a reference to its device.
-        let dma = unsafe { KernelDma::new_unreferenced(&self.dev) };
+        // SAFETY: The attachment holds a reference to its device, which the importer keeps
+        // bound while it is attached.
+        let dma = unsafe { DmaDevice::assume_bound(&self.dev) };
         // SAFETY: The caller holds the reservation lock.
         let list = unsafe { &*self.cpu_sync.get() };
         for s in list.iter() {
             for r in s.runs.iter() {
-                dma.sync_phys(r.addr, r.len, s.dir, for_cpu);
+                // SAFETY: A run of a live mapping of this device with `s.dir`: it is removed
+                // from the list, under the reservation lock, before the mapping is dropped.
+                unsafe { dma.sync_single(*r, s.dir, for_cpu) };
             }
             crate::stats::STATS
                 .cpu_syncs
@@ -170,13 +174,15 @@ impl Buffer {
         // which is what `attach_state` needs.
         let st = unsafe { attach_state(attach) };
         // SAFETY: The attachment state holds a reference to the device until detach, and its
-        // mappings are gone by then (`LiveCount` borrows the state too).
-        let dma = unsafe { KernelDma::new_unreferenced(&st.dev) }.with_limits(limits);
+        // mappings are gone by then (`LiveCount` borrows the state too); the importer keeps
+        // its device bound while attached (the dma-buf importer's contract).
+        let dev = unsafe { DmaDevice::assume_bound(&st.dev) };
+        let dma = KernelDma::new(dev).with_limits(limits);
         let route = match (self.provider.as_ref(), st.p2p) {
             (Some(p), Some(t)) => Some((p, t)),
             _ => None,
         };
-        let m = Mapping::map_checked(dma, &self.ranges, route, dir)?;
+        let m = Mapping::map_exported(dma, &self.ranges, route, dir)?;
         // MMIO is never synced for the CPU (`begin_cpu_access` does nothing for it): only the
         // runs of system memory are recorded, which costs two allocations per map.
         let sync_id = if self.is_mmio() {

@@ -13,10 +13,7 @@ use super::{
     registry::BUFFERS,
     Buffer, DmaBuf,
 };
-use crate::{
-    map::{DmaBackend, KernelDma, P2pType},
-    shim,
-};
+use crate::{map::P2pType, shim};
 use core::cell::{Cell, UnsafeCell};
 use kernel::{
     bindings,
@@ -68,7 +65,7 @@ unsafe extern "C" fn dmavec_dma_buf_attach(
         crate::test_hooks::attach_delay();
         let mut p2p = None;
         if let Some(p) = buf.provider.as_ref() {
-            let t = KernelDma::new(dev).p2p_type(p);
+            let t = p.p2p_type(dev);
             // A device that is not a PCI device has no P2PDMA route at all: it attaches, and
             // every map of MMIO for it fails with EPERM. Such an importer only uses what the
             // exporter hands it outside the mapping ops (iommufd's attachment to vfio-pci's

@@ -9,7 +9,6 @@
 use super::{ArrayMap, Inner, MapKind};
 use crate::{
     fence::Fence,
-    map::{DmaBackend, KernelDma},
     range::{DmaVec, SegLimits},
     shim,
 };
@@ -243,9 +242,7 @@ fn map_foreign(
     limits: Option<SegLimits>,
 ) -> Result<Mapped> {
     // SAFETY: `attach` is valid; its device outlives the attachment, and so this call.
-    let limits = unsafe { KernelDma::new_unreferenced(Device::from_raw((*attach).dev)) }
-        .with_limits(limits)
-        .limits()?;
+    let limits = SegLimits::of_device(unsafe { Device::from_raw((*attach).dev) }, limits)?;
     // SAFETY: `attach` is valid and the reservation lock is held.
     let sgt = from_err_ptr(unsafe { bindings::dma_buf_map_attachment(attach, dir.into()) })?;
     let sgt = NonNull::new(sgt).ok_or(ENOMEM)?;

@@ -1,63 +1,35 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! [`KernelDma`]: the [`DmaBackend`] that makes the real calls, to the kernel's DMA API, for
-//! one importing device.
+//! one importing device, through [`kernel::dma::iova`](crate::rust_kernel::dma_iova).
 //!
 //! C header: [`include/linux/dma-mapping.h`](srctree/include/linux/dma-mapping.h).
 
-use super::{DmaBackend, IovaState, P2pType, Provider};
+use super::{DirectMaps, DmaBackend, IovaLink, P2pType, Provider};
 use crate::{
-    range::{DmaAddr, PhysAddr, SegLimits},
-    shim,
+    range::{DmaAddr, DmaVec, PhysAddr, SegLimits},
+    rust_kernel::dma_iova::{self, Attrs, DmaDevice, IovaState, PhysMappings, PhysRange},
 };
-use core::ptr::NonNull;
-use kernel::{
-    bindings, device::Device, dma::DataDirection, error::to_result, ffi::c_ulong, prelude::*,
-    sync::aref::ARef,
-};
+use kernel::{device::Device, dma::DataDirection, prelude::*};
 
 /// The real DMA API, for one importing device.
 ///
-/// # Invariants
-///
-/// `dev` is a valid device for the lifetime of `self`: `_hold` keeps a reference to it, or the
-/// creator of `self` guaranteed it (see [`KernelDma::new_unreferenced`]).
-pub struct KernelDma {
-    dev: NonNull<bindings::device>,
-    _hold: Option<ARef<Device>>,
+/// The device is a [`DmaDevice`]: bound for `'a` when borrowed as a `Device<Bound>`
+/// ([`DmaDevice::new`]), or for as long as its maker promised
+/// ([`DmaDevice::assume_bound`], `'static`): an exporter mapping for an attachment's device
+/// relies on the importer to unmap before its driver is unbound.
+pub struct KernelDma<'a> {
+    dma: DmaDevice<'a>,
     /// The importer's own segment limits, in place of the device's (see
     /// [`KernelDma::with_limits`]).
     limits: Option<SegLimits>,
 }
 
-impl KernelDma {
-    /// The DMA API of `dev`, holding a reference to it.
-    pub fn new(dev: &Device) -> Self {
-        let hold: ARef<Device> = dev.into();
-        // INVARIANT: `hold` keeps the device alive.
-        Self {
-            // `Device` is `repr(transparent)` over `struct device` (see `raw::device()`).
-            dev: NonNull::from(dev).cast(),
-            _hold: Some(hold),
-            limits: None,
-        }
-    }
-
-    /// The DMA API of `dev`, without taking a reference: what an exporter uses for every map
-    /// of an attachment, whose device reference it already holds.
-    ///
-    /// # Safety
-    ///
-    /// `dev` stays valid as long as the returned value and every [`Mapping`](super::Mapping) made
-    /// with it.
+impl<'a> KernelDma<'a> {
+    /// The DMA API of `dma`'s device.
     #[inline]
-    pub unsafe fn new_unreferenced(dev: &Device) -> Self {
-        // INVARIANT: Guaranteed by the caller.
-        Self {
-            dev: NonNull::from(dev).cast(),
-            _hold: None,
-            limits: None,
-        }
+    pub fn new(dma: DmaDevice<'a>) -> Self {
+        Self { dma, limits: None }
     }
 
     /// Maps with `limits` instead of the device's segment limits, if `Some`.
@@ -75,181 +47,122 @@ impl KernelDma {
 
     /// The importing device.
     pub fn device(&self) -> &Device {
-        // SAFETY: Valid for the lifetime of `self` (type invariant).
-        unsafe { Device::from_raw(self.dev.as_ptr()) }
+        self.dma.device()
     }
 
-    #[inline]
-    fn raw(&self) -> *mut bindings::device {
-        self.dev.as_ptr()
+    /// The DMA API handle of the importing device.
+    pub fn dma_device(&self) -> DmaDevice<'a> {
+        self.dma
     }
 }
 
-// SAFETY: A device may be used from any thread; the raw pointer is only a borrow of a device
-// kept valid as the type invariant says.
-unsafe impl Send for KernelDma {}
-// SAFETY: See `Send`; the DMA API calls made through `&self` are thread-safe.
-unsafe impl Sync for KernelDma {}
+impl SegLimits {
+    /// `limits` if `Some`, else the segment limits of `dev` (`dma_get_max_seg_size()`,
+    /// `dma_get_seg_boundary()`).
+    ///
+    /// # Errors
+    ///
+    /// `EINVAL` for device limits [`SegLimits::new`] refuses.
+    #[inline]
+    pub fn of_device(dev: &Device, limits: Option<SegLimits>) -> Result<SegLimits> {
+        match limits {
+            Some(l) => Ok(l),
+            None => SegLimits::new(dma_iova::max_seg_size(dev), dma_iova::seg_boundary(dev)),
+        }
+    }
+}
 
 // Inlined into users' instances of `Mapping::map`: a call less per DMA API call.
-impl DmaBackend for KernelDma {
+impl<'a> DmaBackend for KernelDma<'a> {
+    type Iova = IovaState<'a>;
+    type Direct = PhysMappings<'a>;
+
     #[inline]
     fn p2p_type(&self, provider: &Provider) -> P2pType {
-        // Not the verbose `pci_p2pdma_map_type()`: attach is reached from user
-        // space, which must not be able to make the kernel log.
-        // SAFETY: `provider` is live (type invariant) and `self.raw()` is a valid device.
-        P2pType::from_raw(unsafe {
-            bindings::pci_p2pdma_map_type_nowarn(provider.as_raw(), self.raw())
-        })
+        provider.p2p_type(self.dma.device())
     }
 
     #[inline]
     fn limits(&self) -> Result<SegLimits> {
-        if let Some(l) = self.limits {
-            return Ok(l);
-        }
-        // `dma_get_max_seg_size()` and `dma_get_seg_boundary()`, static inlines: the device's
-        // DMA parameters where set, else 64 KiB and no boundary.
-        // SAFETY: `self.raw()` is a valid device; its `dma_parms` is NULL or valid as long as
-        // the device.
-        let parms = unsafe { (*self.raw()).dma_parms };
-        // SAFETY: `parms` is NULL or points to the device's DMA parameters, valid as long as
-        // the device, which outlives `self`.
-        let (max, boundary) = unsafe { parms.as_ref() }
-            .map_or((0, 0), |p| (p.max_segment_size, p.segment_boundary_mask));
-        let max = if max == 0 { 64 * 1024 } else { max as usize };
-        let boundary = if boundary == 0 {
-            u64::MAX
-        } else {
-            boundary as u64
-        };
-        SegLimits::new(max, boundary)
+        SegLimits::of_device(self.dma.device(), self.limits)
     }
 
     #[inline]
     fn dma_limit(&self) -> u64 {
-        // SAFETY: `self.raw()` is a valid device; `dma_mask` is null or points to its mask.
-        let (mask, bus) = unsafe {
-            let d = self.raw();
-            (
-                (*d).dma_mask.as_ref().copied().unwrap_or(0),
-                (*d).bus_dma_limit,
-            )
-        };
-        if bus == 0 {
-            mask
-        } else {
-            mask.min(bus)
-        }
+        dma_iova::dma_limit(self.dma.device())
     }
 
     #[inline]
     fn iova_granule(&self) -> u64 {
-        // SAFETY: `self.raw()` is a valid device.
-        let b = unsafe { bindings::dma_get_merge_boundary(self.raw()) } as u64;
-        if b == 0 {
-            0
-        } else {
-            b.wrapping_add(1)
-        }
+        dma_iova::iova_granule(self.dma.device())
     }
 
-    #[inline]
-    fn iova_try_alloc(&self, state: &mut IovaState, phys: PhysAddr, size: usize) -> bool {
-        // SAFETY: `self.raw()` is a valid device; `state` is a valid, exclusively borrowed state.
-        unsafe { bindings::dma_iova_try_alloc(self.raw(), state, phys, size) }
-    }
-
-    #[inline]
-    fn iova_link(
-        &self,
-        state: &mut IovaState,
-        phys: PhysAddr,
-        offset: usize,
-        size: usize,
-        dir: DataDirection,
-        attrs: c_ulong,
-    ) -> Result {
-        // SAFETY: `state` was allocated by `iova_try_alloc` for this device; the caller keeps
-        // `offset + size` within it.
-        let ret = unsafe {
-            bindings::dma_iova_link(self.raw(), state, phys, offset, size, dir.into(), attrs)
-        };
-        if ret == 0 {
-            Ok(())
-        } else {
-            to_result(ret)
-        }
-    }
-
-    #[inline]
-    fn iova_sync(&self, state: &mut IovaState, offset: usize, size: usize) -> Result {
-        // SAFETY: As for `iova_link`.
-        let ret = unsafe { bindings::dma_iova_sync(self.raw(), state, offset, size) };
-        if ret == 0 {
-            Ok(())
-        } else {
-            to_result(ret)
-        }
-    }
-
-    #[inline]
-    fn iova_destroy(
-        &self,
-        state: &mut IovaState,
-        mapped_len: usize,
-        dir: DataDirection,
-        attrs: c_ulong,
-    ) {
-        // SAFETY: `state` was allocated for this device and `mapped_len` bytes from its start
-        // are linked.
-        unsafe { bindings::dma_iova_destroy(self.raw(), state, mapped_len, dir.into(), attrs) }
-    }
-
-    #[inline]
-    fn map_phys(
-        &self,
-        phys: PhysAddr,
-        size: usize,
-        dir: DataDirection,
-        attrs: c_ulong,
-    ) -> Result<DmaAddr> {
-        // SAFETY: `self.raw()` is a valid device; the exporter owns `[phys, phys + size)`.
-        let addr = unsafe { bindings::dma_map_phys(self.raw(), phys, size, dir.into(), attrs) };
-        // `dma_mapping_error()`, a static inline: DMA-API debugging records that the result
-        // was checked, and the error value is all ones.
-        #[cfg(CONFIG_DMA_API_DEBUG)]
-        // SAFETY: `addr` was just returned for this device.
-        unsafe {
-            bindings::debug_dma_mapping_error(self.raw(), addr)
-        };
-        if addr == DmaAddr::MAX {
-            return Err(ENOMEM);
-        }
-        Ok(addr)
-    }
-
-    #[inline]
-    fn unmap_phys(&self, addr: DmaAddr, size: usize, dir: DataDirection, attrs: c_ulong) {
-        // SAFETY: `addr`/`size` were returned by `map_phys` for this device.
-        unsafe { bindings::dma_unmap_phys(self.raw(), addr, size, dir.into(), attrs) }
-    }
-
-    fn sync_phys(&self, addr: DmaAddr, size: usize, dir: DataDirection, for_cpu: bool) {
-        // SAFETY: `addr`/`size` were returned by `map_phys` for this device with `dir`, and are
-        // still mapped (the caller's mapping is alive).
-        unsafe { shim::dmavec_shim_dma_sync_single(self.raw(), addr, size, dir.into(), for_cpu) }
-    }
-
+    // Not inlined: it calls the C shim, which other modules cannot link.
     fn coherent(&self) -> bool {
-        // SAFETY: `self.raw()` is a valid device.
-        unsafe { shim::dmavec_shim_dev_is_dma_coherent(self.raw()) }
+        dma_iova::is_coherent(self.dma.device())
     }
 
+    // As `coherent()`.
     fn untrusted(&self) -> bool {
-        // SAFETY: `self.raw()` is a valid device.
-        let pdev = unsafe { shim::dmavec_shim_pci_dev(self.raw()) };
-        // SAFETY: `pdev` is null or the PCI device around `self.raw()`, valid as long as it.
-        unsafe { pdev.as_ref() }.is_some_and(|p| p.untrusted() != 0)
+        dma_iova::is_untrusted(self.dma.device())
+    }
+
+    #[inline]
+    fn iova_try_alloc(
+        &self,
+        phys: PhysAddr,
+        size: usize,
+        dir: DataDirection,
+        attrs: Attrs,
+    ) -> Option<IovaState<'a>> {
+        self.dma.iova_try_alloc(phys, size, dir, attrs)
+    }
+
+    #[inline]
+    fn direct(
+        &self,
+        capacity: usize,
+        dir: DataDirection,
+        attrs: Attrs,
+    ) -> Result<PhysMappings<'a>> {
+        self.dma.phys_mappings(capacity, dir, attrs)
+    }
+}
+
+impl IovaLink for IovaState<'_> {
+    #[inline]
+    fn addr(&self) -> DmaAddr {
+        IovaState::addr(self)
+    }
+
+    #[inline]
+    fn link(&mut self, r: PhysRange) -> Result {
+        IovaState::link(self, r)
+    }
+
+    #[inline]
+    fn sync(&mut self) -> Result {
+        IovaState::sync(self)
+    }
+}
+
+impl DirectMaps for PhysMappings<'_> {
+    #[inline]
+    fn push(&mut self, r: PhysRange) -> Result<DmaAddr> {
+        PhysMappings::push(self, r)
+    }
+
+    #[inline]
+    fn as_slice(&self) -> &[DmaVec] {
+        PhysMappings::as_slice(self)
+    }
+
+    #[inline]
+    fn capacity(&self) -> usize {
+        PhysMappings::capacity(self)
+    }
+
+    fn sync(&self, for_cpu: bool) {
+        PhysMappings::sync(self, for_cpu)
     }
 }

@@ -4,15 +4,13 @@
 //! device reaches the ranges, maps their runs and builds the entries; dropping the [`Mapping`]
 //! unmaps them. The paths are described in the [parent module](super).
 
-use super::{DmaBackend, IovaState, KernelDma, P2pType, Provider};
+use super::{DirectMaps, DmaBackend, IovaLink, KernelDma, P2pType, Provider};
 use crate::{
-    range::{check_phys_ranges, last_byte, runs, DmaVec, PhysAddr, PhysVec, Ranges, SegLimits},
+    range::{runs, DmaVec, Ranges, SegLimits},
+    rust_kernel::dma_iova::Attrs,
     stats::STATS,
 };
-use kernel::{
-    alloc::AllocError, bindings, dma::DataDirection, ffi::c_ulong, page::PAGE_SIZE, prelude::*,
-    sync::atomic::Relaxed,
-};
+use kernel::{dma::DataDirection, page::PAGE_SIZE, prelude::*, sync::atomic::Relaxed};
 
 /// The path a [`Mapping`] took.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -48,32 +46,34 @@ impl MapType {
     }
 }
 
-/// What tearing a mapping down takes.
-enum Undo {
+/// What tearing a mapping down takes: the objects that made the mappings, which undo exactly
+/// them when they drop.
+enum Undo<B: DmaBackend> {
     /// Nothing: bus addresses.
     Nothing,
-    /// `dma_iova_destroy()` of the first `linked` bytes.
-    Iova { state: IovaState, linked: usize },
-    /// `dma_unmap_phys()` of each run mapped so far, as it was mapped: the entries while
-    /// `record` is `None` (each entry is one run), else `record`.
-    Direct { record: Option<KVec<DmaVec>> },
+    /// The IOVA space and what is linked into it.
+    Iova(B::Iova),
+    /// The `dma_map_phys()` mappings of the runs, as mapped. While `split` is false they are
+    /// the entries too (each entry is one run); else the entries are kept apart.
+    Direct { runs: B::Direct, split: bool },
 }
 
 /// A buffer's ranges mapped for one importing device: an array of [`DmaVec`].
 ///
 /// Dropping it unmaps. A mapping that failed half way is dropped the same way, which is how
 /// every error path unwinds exactly what was done.
-pub struct Mapping<B: DmaBackend = KernelDma> {
+pub struct Mapping<B: DmaBackend = KernelDma<'static>> {
     backend: B,
     map_type: MapType,
     dir: DataDirection,
-    attrs: c_ulong,
-    /// The entries; empty when the mapping has exactly one entry, kept in `one`.
+    attrs: Attrs,
+    /// The entries, unless the direct record holds them; empty when the mapping has exactly
+    /// one entry, kept in `one`.
     entries: KVec<DmaVec>,
     /// The only entry, without an allocation: the common case of the IOVA path.
     one: DmaVec,
     size: usize,
-    undo: Undo,
+    undo: Undo<B>,
 }
 
 impl<B: DmaBackend> Mapping<B> {
@@ -83,11 +83,11 @@ impl<B: DmaBackend> Mapping<B> {
     ///
     /// # Errors
     ///
-    /// - `EINVAL`: the ranges break the rules of [`check_phys_ranges`], the importer's maximum
-    ///   segment size is below `PAGE_SIZE`, or an inner range boundary is not aligned to an
-    ///   IOVA granule larger than a page;
-    /// - `EOVERFLOW`: a range wraps or the total is too large;
-    /// - `EPERM`: the importer cannot reach this MMIO (`PCI_P2PDMA_MAP_NOT_SUPPORTED`);
+    /// - `EPERM`: the ranges are of [`Ranges::of_bar`], which only an exported buffer maps
+    ///   (its revocation at unbind is what keeps them valid), or the importer cannot reach
+    ///   this MMIO (`PCI_P2PDMA_MAP_NOT_SUPPORTED`);
+    /// - `EINVAL`: the importer's maximum segment size is below `PAGE_SIZE`, or an inner range
+    ///   boundary is not aligned to an IOVA granule larger than a page;
     /// - `ERANGE`: the buffer is larger than the importer's DMA mask or bus limit can address
     ///   ([`DmaBackend::dma_limit`]), or an entry would lie beyond it: on the bus-address path,
     ///   and for MMIO on the direct path without a translating IOMMU;
@@ -96,9 +96,13 @@ impl<B: DmaBackend> Mapping<B> {
     /// # Examples
     ///
     /// ```ignore
-    /// // Two pages of system memory, in reverse order, for `dev`.
-    /// let ranges = [PhysVec::from_page(&b), PhysVec::from_page(&a)];
-    /// let m = Mapping::map(KernelDma::new(dev), &ranges, None, DataDirection::ToDevice)?;
+    /// // Two pages of system memory the caller owns, in reverse order, for `dev`.
+    /// let mut v = KVec::new();
+    /// v.push(PhysVec::from_page(&b), GFP_KERNEL)?;
+    /// v.push(PhysVec::from_page(&a), GFP_KERNEL)?;
+    /// // SAFETY: `a` and `b` are ours and outlive `m`.
+    /// let ranges = unsafe { Ranges::new(v) }?;
+    /// let m = Mapping::map(KernelDma::new(DmaDevice::new(dev)), &ranges, None, ToDevice)?;
     /// for e in m.entries() {
     ///     // Program the device with `e.addr` and `e.len`: one entry behind an IOMMU.
     /// }
@@ -106,62 +110,70 @@ impl<B: DmaBackend> Mapping<B> {
     /// ```
     pub fn map(
         backend: B,
-        ranges: &[PhysVec],
+        ranges: &Ranges,
         provider: Option<&Provider>,
         dir: DataDirection,
     ) -> Result<Self> {
-        let size = check_phys_ranges(ranges)?;
+        if ranges.bar_provider().is_some() {
+            return Err(EPERM);
+        }
         let route = provider.map(|p| (p, backend.p2p_type(p)));
-        Self::map_inner(backend, ranges, size, None, last_byte(ranges), route, dir)
+        Self::map_inner(backend, ranges, route, dir)
     }
 
-    /// [`Mapping::map`] of ranges checked once, when the buffer was exported, with the route
-    /// to MMIO already known: `provider` and what `pci_p2pdma_map_type()` answers for it and
-    /// the importer ([`DmaBackend::p2p_type`]). That answer does not change while both devices
-    /// exist (the PCI core caches it too), so an exporter asks once per attachment, when it
-    /// decides whether to accept the importer. A map then costs the DMA API calls and the
-    /// entry array only.
+    /// [`Mapping::map`] with the route to MMIO already known: `provider` and what
+    /// `pci_p2pdma_map_type()` answers for it and the importer ([`DmaBackend::p2p_type`]).
+    /// That answer does not change while both devices exist (the PCI core caches it too), so
+    /// an exporter asks once per attachment, when it decides whether to accept the importer.
+    /// A map then costs the DMA API calls and the entry array only.
     ///
     /// # Errors
     ///
-    /// As [`Mapping::map`], but for the checks [`Ranges::new`] made.
+    /// As [`Mapping::map`].
+    #[inline]
     pub fn map_checked(
         backend: B,
         ranges: &Ranges,
         route: Option<(&Provider, P2pType)>,
         dir: DataDirection,
     ) -> Result<Self> {
-        Self::map_inner(
-            backend,
-            ranges,
-            ranges.size(),
-            Some(ranges.runs()),
-            ranges.last_byte(),
-            route,
-            dir,
-        )
+        if ranges.bar_provider().is_some() {
+            return Err(EPERM);
+        }
+        Self::map_inner(backend, ranges, route, dir)
     }
 
-    /// The common part: `ranges` passed [`check_phys_ranges`] with the total `size`, have
-    /// `nruns` runs where known, and no byte above `last`.
-    fn map_inner(
+    /// [`Mapping::map_checked`] for an exported buffer, whose ranges may be of
+    /// [`Ranges::of_bar`]: the buffer is revoked, waiting for its mappings, before the BAR's
+    /// device is unbound.
+    #[inline]
+    pub(crate) fn map_exported(
         backend: B,
-        ranges: &[PhysVec],
-        size: usize,
-        nruns: Option<usize>,
-        last: PhysAddr,
+        ranges: &Ranges,
         route: Option<(&Provider, P2pType)>,
         dir: DataDirection,
     ) -> Result<Self> {
+        Self::map_inner(backend, ranges, route, dir)
+    }
+
+    /// The common part.
+    fn map_inner(
+        backend: B,
+        ranges: &Ranges,
+        route: Option<(&Provider, P2pType)>,
+        dir: DataDirection,
+    ) -> Result<Self> {
+        let size = ranges.size();
+        let last = ranges.last_byte();
         let limits = backend.limits()?;
         let (provider, p2p) = match route {
             Some((p, t)) => (Some(p), Some(t)),
             None => (None, None),
         };
         let attrs = if provider.is_some() {
-            bindings::DMA_ATTR_MMIO as c_ulong
+            Attrs::MMIO
         } else {
-            0
+            Attrs::EMPTY
         };
         let mut m = Self {
             backend,
@@ -188,7 +200,6 @@ impl<B: DmaBackend> Mapping<B> {
                 }
             }
             _ => {
-                let mut state = IovaState { addr: 0, __size: 0 };
                 // System memory takes the IOVA path only for a cache-coherent, trusted
                 // importer. The others need CPU syncs of their mapping, which the DMA API
                 // offers for `dma_map_phys()` mappings only: a non-coherent one for its cache,
@@ -198,12 +209,19 @@ impl<B: DmaBackend> Mapping<B> {
                 // IOTLB only).
                 let iova_ok =
                     provider.is_some() || (m.backend.coherent() && !m.backend.untrusted());
-                if iova_ok
-                    && m.backend
-                        .iova_try_alloc(&mut state, ranges[0].paddr(), size)
-                {
+                let iova = if iova_ok {
+                    m.backend.iova_try_alloc(
+                        ranges.first().ok_or(EINVAL)?.paddr(),
+                        size,
+                        dir,
+                        attrs,
+                    )
+                } else {
+                    None
+                };
+                if let Some(iova) = iova {
                     m.map_type = MapType::Iova;
-                    m.undo = Undo::Iova { state, linked: 0 };
+                    m.undo = Undo::Iova(iova);
                     m.map_iova(ranges, &limits)?;
                 } else {
                     // No path maps more than the importer can address: every entry is mapped
@@ -214,7 +232,13 @@ impl<B: DmaBackend> Mapping<B> {
                         return Err(ERANGE);
                     }
                     m.map_type = MapType::Direct;
-                    m.undo = Undo::Direct { record: None };
+                    // Typically one entry per run: reserve them, so that mapping allocates
+                    // once; a single entry is kept inline.
+                    let rec = m.backend.direct(ranges.runs(), dir, attrs)?;
+                    m.undo = Undo::Direct {
+                        runs: rec,
+                        split: false,
+                    };
                     // Without a translating IOMMU, MMIO is reached at its own address, which
                     // the DMA API would refuse with a warning when the mask cannot hold it:
                     // refuse it quietly here.
@@ -223,21 +247,18 @@ impl<B: DmaBackend> Mapping<B> {
                             return Err(ERANGE);
                         }
                         if limits.admits(size) {
-                            m.map_direct_whole_runs(ranges, nruns)?;
+                            m.map_direct_whole_runs(ranges)?;
                             return Ok(m);
                         }
                     }
-                    m.map_direct(ranges, &limits, nruns)?;
+                    m.map_direct(ranges, &limits)?;
                 }
             }
         }
         Ok(m)
     }
 
-    fn map_iova(&mut self, ranges: &[PhysVec], limits: &SegLimits) -> Result {
-        let Undo::Iova { state, linked } = &mut self.undo else {
-            return Err(EINVAL);
-        };
+    fn map_iova(&mut self, ranges: &Ranges, limits: &SegLimits) -> Result {
         // Inner run boundaries are page aligned; an IOMMU granule larger than a page asks more.
         let g = if ranges.len() > 1 {
             self.backend.iova_granule()
@@ -255,143 +276,80 @@ impl<B: DmaBackend> Mapping<B> {
                 first = false;
             }
         }
-        let mut off = 0;
-        for r in runs(ranges) {
-            let linked_now =
-                self.backend
-                    .iova_link(state, r.paddr(), off, r.len(), self.dir, self.attrs);
-            if let Err(e) = linked_now {
-                *linked = off;
-                return Err(e);
-            }
-            off += r.len();
+        let Undo::Iova(iova) = &mut self.undo else {
+            return Err(EINVAL);
+        };
+        for r in ranges.phys_runs() {
+            iova.link(r)?;
         }
-        *linked = off;
-        self.backend.iova_sync(state, 0, self.size)?;
+        iova.sync()?;
         STATS.iova_syncs.add(1, Relaxed);
         // One entry, kept inline, unless the importer's limits split the IOVA range.
         let seg = DmaVec {
-            addr: state.addr,
+            addr: iova.addr(),
             len: self.size,
         };
         if limits.appends_whole(&[], seg) {
             self.one = seg;
             return Ok(());
         }
-        limits.push(&mut self.entries, state.addr, self.size)
+        limits.push(&mut self.entries, seg.addr, self.size)
     }
 
     /// The direct path when every run is one entry: MMIO at its own address (plus a constant
     /// offset), so runs, being maximal, never turn out DMA-contiguous, and limits that admit
-    /// the whole buffer never split one. Only the DMA calls and the entries remain; the
-    /// entries are the unmap record.
-    fn map_direct_whole_runs(&mut self, ranges: &[PhysVec], nruns: Option<usize>) -> Result {
-        let total = nruns.unwrap_or_else(|| runs(ranges).count());
-        if total == 1 {
-            let r = runs(ranges).next().ok_or(EINVAL)?;
-            let addr = self
-                .backend
-                .map_phys(r.paddr(), r.len(), self.dir, self.attrs)?;
-            self.one = DmaVec { addr, len: r.len() };
-            return Ok(());
-        }
-        self.entries = KVec::with_capacity(total, GFP_KERNEL)?;
-        for r in runs(ranges) {
-            self.push_mapped_run(r)?;
+    /// the whole buffer never split one. Only the DMA calls remain; the record of the
+    /// mappings is the entries.
+    fn map_direct_whole_runs(&mut self, ranges: &Ranges) -> Result {
+        let Undo::Direct { runs: rec, .. } = &mut self.undo else {
+            return Err(EINVAL);
+        };
+        for r in ranges.phys_runs() {
+            rec.push(r)?;
         }
         Ok(())
     }
 
-    /// Maps run `r` and appends it as an entry, within the capacity reserved for all runs.
-    #[inline(always)]
-    fn push_mapped_run(&mut self, r: PhysVec) -> Result {
-        let addr = self
-            .backend
-            .map_phys(r.paddr(), r.len(), self.dir, self.attrs)?;
-        let seg = DmaVec { addr, len: r.len() };
-        if self.entries.push_within_capacity(seg).is_err() {
-            self.backend.unmap_phys(addr, seg.len, self.dir, self.attrs);
-            return Err(ENOMEM);
-        }
-        Ok(())
-    }
-
-    fn map_direct(
-        &mut self,
-        ranges: &[PhysVec],
-        limits: &SegLimits,
-        nruns: Option<usize>,
-    ) -> Result {
-        let total = nruns.unwrap_or_else(|| runs(ranges).count());
-        // Typically one entry per run: reserve them, so that mapping allocates once; a single
-        // entry is kept inline.
-        if total > 1 {
-            self.entries = KVec::with_capacity(total, GFP_KERNEL)?;
-        }
-        let mut it = runs(ranges);
-        // While every run appends as a whole new entry, the entries are the unmap record.
+    fn map_direct(&mut self, ranges: &Ranges, limits: &SegLimits) -> Result {
+        let Undo::Direct { runs: rec, split } = &mut self.undo else {
+            return Err(EINVAL);
+        };
+        let mut it = ranges.phys_runs();
+        // While every run appends as a whole new entry, the record is the entries.
         let first = loop {
             let Some(r) = it.next() else {
                 return Ok(());
             };
-            let addr = self
-                .backend
-                .map_phys(r.paddr(), r.len(), self.dir, self.attrs)?;
+            let addr = rec.push(r)?;
             let seg = DmaVec { addr, len: r.len() };
-            if !limits.appends_whole(&self.entries, seg) {
+            let mapped = rec.as_slice();
+            if !limits.appends_whole(&mapped[..mapped.len() - 1], seg) {
                 break seg;
             }
-            if total == 1 {
-                self.one = seg;
-                return Ok(());
-            }
-            // Room for one entry per run was reserved: this never allocates.
-            if self.entries.push_within_capacity(seg).is_err() {
-                self.backend.unmap_phys(addr, seg.len, self.dir, self.attrs);
-                return Err(ENOMEM);
-            }
         };
-        // This run merges into the entry before it or is split: from here on the runs are
-        // recorded apart, starting with those mapped so far.
-        let Undo::Direct { record } = &mut self.undo else {
-            return Err(EINVAL);
-        };
-        let started = KVec::with_capacity(total, GFP_KERNEL).and_then(|mut rec| {
-            // Within the capacity: neither call allocates.
-            rec.extend_from_slice(&self.entries, GFP_KERNEL)?;
-            rec.push_within_capacity(first).map_err(|_| AllocError)?;
-            Ok(rec)
-        });
-        let rec = match started {
-            Ok(rec) => record.insert(rec),
-            Err(_) => {
-                self.backend
-                    .unmap_phys(first.addr, first.len, self.dir, self.attrs);
-                return Err(ENOMEM);
-            }
-        };
+        // This run merges into the entry before it or is split: from here on the entries are
+        // kept apart from the record, starting with those mapped before it.
+        *split = true;
+        let before = &rec.as_slice()[..rec.as_slice().len() - 1];
+        self.entries = KVec::with_capacity(ranges.runs(), GFP_KERNEL)?;
+        // Within the capacity: never allocates.
+        self.entries.extend_from_slice(before, GFP_KERNEL)?;
         limits.push(&mut self.entries, first.addr, first.len)?;
         for r in it {
-            let addr = self
-                .backend
-                .map_phys(r.paddr(), r.len(), self.dir, self.attrs)?;
-            let seg = DmaVec { addr, len: r.len() };
-            if rec.push_within_capacity(seg).is_err() {
-                self.backend.unmap_phys(addr, seg.len, self.dir, self.attrs);
-                return Err(ENOMEM);
-            }
             // Recorded: on failure, dropping the mapping unmaps the run.
-            limits.push(&mut self.entries, addr, seg.len)?;
+            let addr = rec.push(r)?;
+            limits.push(&mut self.entries, addr, r.len())?;
         }
         Ok(())
     }
 
     /// The DMA segments, in buffer order.
+    #[inline]
     pub fn entries(&self) -> &[DmaVec] {
-        if self.one.len != 0 {
-            core::slice::from_ref(&self.one)
-        } else {
-            &self.entries
+        match &self.undo {
+            Undo::Direct { runs, split: false } => runs.as_slice(),
+            _ if self.one.len != 0 => core::slice::from_ref(&self.one),
+            _ => &self.entries,
         }
     }
 
@@ -407,7 +365,7 @@ impl<B: DmaBackend> Mapping<B> {
 
     /// Whether the mapped memory is MMIO.
     pub fn is_mmio(&self) -> bool {
-        self.attrs != 0
+        self.attrs.contains(Attrs::MMIO)
     }
 
     /// The DMA backend, i.e. the importing device.
@@ -415,26 +373,30 @@ impl<B: DmaBackend> Mapping<B> {
         &self.backend
     }
 
-    /// Memory the mapping allocated beyond its own struct: the entry array, and the unmap
-    /// record where the entries cannot serve as one.
+    /// Memory the mapping allocated beyond its own struct: the entry array, and the record of
+    /// the `dma_map_phys()` mappings where the entries are not it.
     pub fn heap_bytes(&self) -> usize {
         let rec = match &self.undo {
-            Undo::Direct { record: Some(v) } => v.capacity(),
+            Undo::Direct { runs, .. } => runs.capacity(),
             _ => 0,
         };
         (self.entries.capacity() + rec) * size_of::<DmaVec>()
     }
-}
 
-impl<B: DmaBackend> Mapping<B> {
     /// The ranges `dma_map_phys()` mapped, as it mapped them: the units of unmapping and of
     /// CPU syncs. Empty on the IOVA and bus-address paths.
     pub fn mapped_runs(&self) -> &[DmaVec] {
         match &self.undo {
-            Undo::Direct { record: Some(rec) } => rec,
-            Undo::Direct { record: None } if self.one.len != 0 => core::slice::from_ref(&self.one),
-            Undo::Direct { record: None } => &self.entries,
+            Undo::Direct { runs, .. } => runs.as_slice(),
             _ => &[],
+        }
+    }
+
+    /// Syncs the `dma_map_phys()` mappings for the CPU (`for_cpu`) or back for the device;
+    /// nothing on the IOVA and bus-address paths, which only map what needs no sync.
+    pub fn sync(&self, for_cpu: bool) {
+        if let Undo::Direct { runs, .. } = &self.undo {
+            runs.sync(for_cpu);
         }
     }
 
@@ -444,28 +406,13 @@ impl<B: DmaBackend> Mapping<B> {
     }
 }
 
-impl<B: DmaBackend> Drop for Mapping<B> {
-    fn drop(&mut self) {
-        match &mut self.undo {
-            Undo::Nothing => {}
-            Undo::Iova { state, linked } => self
-                .backend
-                .iova_destroy(state, *linked, self.dir, self.attrs),
-            Undo::Direct { .. } => {
-                for e in self.mapped_runs().iter().rev() {
-                    self.backend.unmap_phys(e.addr, e.len, self.dir, self.attrs);
-                }
-            }
-        }
-    }
-}
-
 #[cfg(CONFIG_DMAVEC_KUNIT_TEST)]
 #[kunit_tests(dmavec_map)]
 mod tests {
     use super::*;
+    use crate::test_hooks::FakeProvider;
+    use crate::{range::PhysVec, rust_kernel::dma_iova::PhysRange};
     use core::cell::{Cell, RefCell};
-    use core::ptr::NonNull;
 
     const P: usize = PAGE_SIZE;
     const IOVA_BASE: u64 = 0xffff_0000_0000;
@@ -479,7 +426,7 @@ mod tests {
             phys: u64,
             off: usize,
             len: usize,
-            attrs: c_ulong,
+            attrs: Attrs,
         },
         Sync {
             off: usize,
@@ -542,7 +489,110 @@ mod tests {
         }
     }
 
-    impl DmaBackend for &Fake {
+    /// The fake's IOVA space: logs links and syncs, and its destruction.
+    struct FakeIova<'a> {
+        f: &'a Fake,
+        addr: u64,
+        linked: usize,
+        attrs: Attrs,
+    }
+
+    impl IovaLink for FakeIova<'_> {
+        fn addr(&self) -> u64 {
+            self.addr
+        }
+        fn link(&mut self, r: PhysRange) -> Result {
+            let n = self.f.links.get();
+            self.f.links.set(n + 1);
+            if self.f.fail_link_at == Some(n) {
+                return Err(EIO);
+            }
+            self.f.log(Call::Link {
+                phys: r.phys(),
+                off: self.linked,
+                len: r.len(),
+                attrs: self.attrs,
+            });
+            self.linked += r.len();
+            Ok(())
+        }
+        fn sync(&mut self) -> Result {
+            if self.f.fail_sync {
+                return Err(EIO);
+            }
+            self.f.log(Call::Sync {
+                off: 0,
+                len: self.linked,
+            });
+            Ok(())
+        }
+    }
+
+    impl Drop for FakeIova<'_> {
+        fn drop(&mut self) {
+            self.f.log(Call::Destroy(self.linked));
+        }
+    }
+
+    /// The fake's record of direct mappings: stored as `PhysMappings` stores them (one entry
+    /// inline, else an array), unmapped last first when dropped.
+    struct FakeDirect<'a> {
+        f: &'a Fake,
+        one: DmaVec,
+        v: KVec<DmaVec>,
+    }
+
+    impl DirectMaps for FakeDirect<'_> {
+        fn push(&mut self, r: PhysRange) -> Result<u64> {
+            let n = self.f.maps.get();
+            self.f.maps.set(n + 1);
+            if self.f.fail_map_at == Some(n) {
+                return Err(ENOMEM);
+            }
+            self.f.log(Call::Map {
+                phys: r.phys(),
+                len: r.len(),
+            });
+            let seg = v_at(r.phys() + DIRECT_OFFSET, r.len());
+            if self.v.capacity() == 0 && self.one.len == 0 {
+                self.one = seg;
+            } else {
+                if self.one.len != 0 {
+                    self.v.push(self.one, GFP_KERNEL)?;
+                    self.one.len = 0;
+                }
+                self.v.push(seg, GFP_KERNEL)?;
+            }
+            Ok(seg.addr)
+        }
+        fn as_slice(&self) -> &[DmaVec] {
+            if self.one.len != 0 {
+                core::slice::from_ref(&self.one)
+            } else {
+                &self.v
+            }
+        }
+        fn capacity(&self) -> usize {
+            self.v.capacity()
+        }
+        fn sync(&self, _for_cpu: bool) {}
+    }
+
+    impl Drop for FakeDirect<'_> {
+        fn drop(&mut self) {
+            for e in self.as_slice().iter().rev() {
+                self.f.log(Call::Unmap {
+                    addr: e.addr,
+                    len: e.len,
+                });
+            }
+        }
+    }
+
+    impl<'a> DmaBackend for &'a Fake {
+        type Iova = FakeIova<'a>;
+        type Direct = FakeDirect<'a>;
+
         fn p2p_type(&self, _p: &Provider) -> P2pType {
             self.p2p
         }
@@ -555,67 +605,49 @@ mod tests {
         fn iova_granule(&self) -> u64 {
             self.granule
         }
-        fn iova_try_alloc(&self, st: &mut IovaState, phys: u64, size: usize) -> bool {
-            self.log(Call::Alloc(size as u64));
-            // As the real allocator: the IOVA space is what the mask addresses.
-            let ok = self.iommu && size as u64 - 1 <= self.dma_limit;
-            if ok {
-                st.addr = IOVA_BASE + (phys % P as u64);
-                st.__size = size as u64;
-            }
-            ok
-        }
-        fn iova_link(
-            &self,
-            _st: &mut IovaState,
-            phys: u64,
-            off: usize,
-            len: usize,
-            _d: DataDirection,
-            attrs: c_ulong,
-        ) -> Result {
-            let n = self.links.get();
-            self.links.set(n + 1);
-            if self.fail_link_at == Some(n) {
-                return Err(EIO);
-            }
-            self.log(Call::Link {
-                phys,
-                off,
-                len,
-                attrs,
-            });
-            Ok(())
-        }
-        fn iova_sync(&self, _st: &mut IovaState, off: usize, len: usize) -> Result {
-            if self.fail_sync {
-                return Err(EIO);
-            }
-            self.log(Call::Sync { off, len });
-            Ok(())
-        }
-        fn iova_destroy(&self, _st: &mut IovaState, len: usize, _d: DataDirection, _a: c_ulong) {
-            self.log(Call::Destroy(len));
-        }
-        fn map_phys(&self, phys: u64, len: usize, _d: DataDirection, _a: c_ulong) -> Result<u64> {
-            let n = self.maps.get();
-            self.maps.set(n + 1);
-            if self.fail_map_at == Some(n) {
-                return Err(ENOMEM);
-            }
-            self.log(Call::Map { phys, len });
-            Ok(phys + DIRECT_OFFSET)
-        }
-        fn unmap_phys(&self, addr: u64, len: usize, _d: DataDirection, _a: c_ulong) {
-            self.log(Call::Unmap { addr, len });
-        }
-        fn sync_phys(&self, _addr: u64, _len: usize, _d: DataDirection, _for_cpu: bool) {}
         fn coherent(&self) -> bool {
             self.coherent
         }
         fn untrusted(&self) -> bool {
             self.untrusted
         }
+        fn iova_try_alloc(
+            &self,
+            phys: u64,
+            size: usize,
+            _d: DataDirection,
+            attrs: Attrs,
+        ) -> Option<FakeIova<'a>> {
+            self.log(Call::Alloc(size as u64));
+            // As the real allocator: the IOVA space is what the mask addresses.
+            let ok = self.iommu && size as u64 - 1 <= self.dma_limit;
+            ok.then(|| FakeIova {
+                f: self,
+                addr: IOVA_BASE + (phys % P as u64),
+                linked: 0,
+                attrs,
+            })
+        }
+        fn direct(&self, capacity: usize, _d: DataDirection, _a: Attrs) -> Result<FakeDirect<'a>> {
+            let v = if capacity > 1 {
+                KVec::with_capacity(capacity, GFP_KERNEL)?
+            } else {
+                KVec::new()
+            };
+            Ok(FakeDirect {
+                f: self,
+                one: v_at(0, 0),
+                v,
+            })
+        }
+    }
+
+    /// `r` as the ranges of a buffer.
+    fn rg(r: &[PhysVec]) -> Result<Ranges> {
+        let mut v = KVec::with_capacity(r.len(), GFP_KERNEL)?;
+        v.extend_from_slice(r, GFP_KERNEL)?;
+        // SAFETY: The fake maps nothing: no device ever sees these addresses.
+        unsafe { Ranges::new(v) }
     }
 
     /// `n` discontiguous single-page ranges: every other page from 1 MiB, in reverse order.
@@ -627,28 +659,15 @@ mod tests {
         Ok(v)
     }
 
-    /// A provider with no owner: enough for the fake, which never looks at it.
-    fn raw_provider(bus_offset: u64) -> bindings::p2pdma_provider {
-        bindings::p2pdma_provider {
-            owner: core::ptr::null_mut(),
-            bus_offset,
-        }
-    }
-
-    fn provider(raw: &mut bindings::p2pdma_provider) -> Provider {
-        // SAFETY: `raw` outlives every use in the test.
-        unsafe { Provider::from_raw(NonNull::from(raw)) }
-    }
-
     const BIDI: DataDirection = DataDirection::Bidirectional;
 
     #[test]
     fn iova_64_ranges_one_entry_one_sync() -> Result {
         let f = Fake::new(true);
         let r = scattered(64)?;
-        let mut raw = raw_provider(0);
-        let p = provider(&mut raw);
-        let m = Mapping::map(&f, &r, Some(&p), BIDI)?;
+        let raw = FakeProvider::new(0)?;
+        let p = raw.provider();
+        let m = Mapping::map(&f, &rg(&r)?, Some(&p), BIDI)?;
         assert_eq!(m.map_type(), MapType::Iova);
         assert_eq!(
             m.entries(),
@@ -662,7 +681,7 @@ mod tests {
             1
         );
         // Each range linked once, at its own offset, as MMIO.
-        let mmio = bindings::DMA_ATTR_MMIO as c_ulong;
+        let mmio = Attrs::MMIO;
         for (i, range) in r.iter().enumerate() {
             let want = Call::Link {
                 phys: range.paddr(),
@@ -680,10 +699,19 @@ mod tests {
     #[test]
     fn iova_ram_links_without_mmio_attr() -> Result {
         let f = Fake::new(true);
-        let m = Mapping::map(&f, &scattered(2)?, None, BIDI)?;
+        let m = Mapping::map(&f, &rg(&scattered(2)?)?, None, BIDI)?;
         assert_eq!(m.map_type(), MapType::Iova);
         assert!(!m.is_mmio());
-        assert_eq!(f.count(|c| matches!(c, Call::Link { attrs: 0, .. })), 2);
+        assert_eq!(
+            f.count(|c| matches!(
+                c,
+                Call::Link {
+                    attrs: Attrs::EMPTY,
+                    ..
+                }
+            )),
+            2
+        );
         Ok(())
     }
 
@@ -691,7 +719,7 @@ mod tests {
     fn iova_split_by_max_segment() -> Result {
         let mut f = Fake::new(true);
         f.limits = SegLimits::new(16 * P, u64::MAX)?;
-        let m = Mapping::map(&f, &scattered(64)?, None, BIDI)?;
+        let m = Mapping::map(&f, &rg(&scattered(64)?)?, None, BIDI)?;
         assert_eq!(m.entries().len(), 4);
         for (i, e) in m.entries().iter().enumerate() {
             assert_eq!(
@@ -711,7 +739,7 @@ mod tests {
             let mut f = Fake::new(true);
             f.fail_link_at = Some(k);
             assert_eq!(
-                Mapping::map(&f, &scattered(10)?, None, BIDI).err(),
+                Mapping::map(&f, &rg(&scattered(10)?)?, None, BIDI).err(),
                 Some(EIO)
             );
             // Exactly the k linked ranges are destroyed (0: the IOVA space is freed), no sync.
@@ -727,7 +755,7 @@ mod tests {
         let mut f = Fake::new(true);
         f.fail_sync = true;
         assert_eq!(
-            Mapping::map(&f, &scattered(8)?, None, BIDI).err(),
+            Mapping::map(&f, &rg(&scattered(8)?)?, None, BIDI).err(),
             Some(EIO)
         );
         assert_eq!(f.count(|c| *c == Call::Destroy(8 * P)), 1);
@@ -739,7 +767,7 @@ mod tests {
         let mut f = Fake::new(true);
         f.granule = 16 * P as u64;
         let r = [PhysVec::new(0x10_0000, P), PhysVec::new(0x20_0000, P)];
-        assert_eq!(Mapping::map(&f, &r, None, BIDI).err(), Some(EINVAL));
+        assert_eq!(Mapping::map(&f, &rg(&r)?, None, BIDI).err(), Some(EINVAL));
         assert_eq!(f.count(|c| matches!(c, Call::Link { .. })), 0);
         assert_eq!(f.count(|c| *c == Call::Destroy(0)), 1);
         Ok(())
@@ -764,7 +792,7 @@ mod tests {
             PhysVec::new(0x2000, 2 * P),
             PhysVec::new(0x8000, P),
         ];
-        let m = Mapping::map(&f, &r, None, BIDI)?;
+        let m = Mapping::map(&f, &rg(&r)?, None, BIDI)?;
         assert_eq!(m.map_type(), MapType::Direct);
         // The two adjacent ranges are one run: one dma_map_phys() call.
         assert_eq!(f.count(|c| matches!(c, Call::Map { .. })), 2);
@@ -811,7 +839,7 @@ mod tests {
             PhysVec::new(0x3000, 2 * P),
             PhysVec::new(0x5000, P),
         ];
-        let m = Mapping::map(&f, &r, None, BIDI)?;
+        let m = Mapping::map(&f, &rg(&r)?, None, BIDI)?;
         assert_eq!(m.entries().len(), 3);
         // The 3 entries do not match the 2 runs: a record keeps the runs as they were mapped.
         assert_eq!(
@@ -853,21 +881,21 @@ mod tests {
             r.push(PhysVec::new(0x20_0000 + i * P as u64, P), GFP_KERNEL)?;
         }
         r.push(PhysVec::new(0x1000, P), GFP_KERNEL)?;
-        let m = Mapping::map(&f, &r, None, BIDI)?;
+        let m = Mapping::map(&f, &rg(&r)?, None, BIDI)?;
         assert_eq!(m.entries().len(), 1);
         assert_eq!(f.count(|c| matches!(c, Call::Link { .. })), 2);
         let big = Call::Link {
             phys: 0x20_0000,
             off: 0,
             len: 64 * P,
-            attrs: 0,
+            attrs: Attrs::EMPTY,
         };
         assert_eq!(f.count(|c| *c == big), 1);
         let small = Call::Link {
             phys: 0x1000,
             off: 64 * P,
             len: P,
-            attrs: 0,
+            attrs: Attrs::EMPTY,
         };
         assert_eq!(f.count(|c| *c == small), 1);
         // The single entry is kept inline: nothing allocated.
@@ -881,7 +909,7 @@ mod tests {
             let mut f = Fake::new(false);
             f.fail_map_at = Some(k);
             assert_eq!(
-                Mapping::map(&f, &scattered(6)?, None, BIDI).err(),
+                Mapping::map(&f, &rg(&scattered(6)?)?, None, BIDI).err(),
                 Some(ENOMEM)
             );
             assert_eq!(f.count(|c| matches!(c, Call::Map { .. })), k);
@@ -898,7 +926,7 @@ mod tests {
             let mut f = Fake::new(false);
             f.limits = SegLimits::new(P, u64::MAX)?;
             f.fail_map_at = Some(k);
-            assert_eq!(Mapping::map(&f, &r, None, BIDI).err(), Some(ENOMEM));
+            assert_eq!(Mapping::map(&f, &rg(&r)?, None, BIDI).err(), Some(ENOMEM));
             assert_eq!(f.count(|c| matches!(c, Call::Unmap { .. })), k);
         }
         Ok(())
@@ -909,8 +937,8 @@ mod tests {
     /// points; a failure at the k-th run unwinds exactly the k before it.
     #[test]
     fn direct_mmio_whole_runs() -> Result {
-        let mut raw = raw_provider(0);
-        let p = provider(&mut raw);
+        let raw = FakeProvider::new(0)?;
+        let p = raw.provider();
         // Ranges 1 and 2 are adjacent: 5 ranges, 4 runs.
         let r = [
             PhysVec::new(0x9000, P),
@@ -919,14 +947,12 @@ mod tests {
             PhysVec::new(0x7000, P),
             PhysVec::new(0x20000, P),
         ];
-        let mut v = KVec::new();
-        v.extend_from_slice(&r, GFP_KERNEL)?;
-        let checked = Ranges::new(v)?;
+        let checked = rg(&r)?;
         for unchecked in [true, false] {
             let mut f = Fake::new(false);
             f.granule = 0;
             let m = if unchecked {
-                Mapping::map(&f, &r, Some(&p), BIDI)?
+                Mapping::map(&f, &rg(&r)?, Some(&p), BIDI)?
             } else {
                 Mapping::map_checked(&f, &checked, Some((&p, P2pType::ThruHostBridge)), BIDI)?
             };
@@ -943,7 +969,7 @@ mod tests {
         // A single run is kept inline.
         let mut f = Fake::new(false);
         f.granule = 0;
-        let m = Mapping::map(&f, &r[1..3], Some(&p), BIDI)?;
+        let m = Mapping::map(&f, &rg(&r[1..3])?, Some(&p), BIDI)?;
         assert_eq!(m.entries(), &[v_at(0x1000 + DIRECT_OFFSET, 3 * P)]);
         assert_eq!(m.heap_bytes(), 0);
         drop(m);
@@ -951,7 +977,10 @@ mod tests {
             let mut f = Fake::new(false);
             f.granule = 0;
             f.fail_map_at = Some(k);
-            assert_eq!(Mapping::map(&f, &r, Some(&p), BIDI).err(), Some(ENOMEM));
+            assert_eq!(
+                Mapping::map(&f, &rg(&r)?, Some(&p), BIDI).err(),
+                Some(ENOMEM)
+            );
             assert_eq!(f.count(|c| matches!(c, Call::Map { .. })), k);
             assert_eq!(f.count(|c| matches!(c, Call::Unmap { .. })), k);
         }
@@ -966,10 +995,10 @@ mod tests {
     fn bus_addr_adds_offset_and_maps_nothing() -> Result {
         let mut f = Fake::new(true);
         f.p2p = P2pType::BusAddr;
-        let mut raw = raw_provider(0x4000_0000);
-        let p = provider(&mut raw);
+        let raw = FakeProvider::new(0x4000_0000)?;
+        let p = raw.provider();
         let r = [PhysVec::new(0xfd00_0000, P), PhysVec::new(0xfd00_1000, P)];
-        let m = Mapping::map(&f, &r, Some(&p), BIDI)?;
+        let m = Mapping::map(&f, &rg(&r)?, Some(&p), BIDI)?;
         assert_eq!(m.map_type(), MapType::BusAddr);
         assert_eq!(
             m.entries(),
@@ -990,13 +1019,13 @@ mod tests {
         let mut f = Fake::new(true);
         f.coherent = false;
         let r = scattered(4)?;
-        let m = Mapping::map(&f, &r, None, BIDI)?;
+        let m = Mapping::map(&f, &rg(&r)?, None, BIDI)?;
         assert_eq!(m.map_type(), MapType::Direct);
         assert_eq!(m.mapped_runs().len(), 4);
         drop(m);
-        let mut raw = raw_provider(0);
-        let p = provider(&mut raw);
-        let m = Mapping::map(&f, &r, Some(&p), BIDI)?;
+        let raw = FakeProvider::new(0)?;
+        let p = raw.provider();
+        let m = Mapping::map(&f, &rg(&r)?, Some(&p), BIDI)?;
         assert_eq!(m.map_type(), MapType::Iova);
         assert!(m.mapped_runs().is_empty());
         Ok(())
@@ -1012,7 +1041,7 @@ mod tests {
         f.untrusted = true;
         let mut r = scattered(4)?;
         r[0] = PhysVec::new(r[0].paddr() + 256, P - 256);
-        let m = Mapping::map(&f, &r, None, BIDI)?;
+        let m = Mapping::map(&f, &rg(&r)?, None, BIDI)?;
         assert_eq!(m.map_type(), MapType::Direct);
         assert_eq!(m.mapped_runs().len(), 4);
         assert_eq!(
@@ -1025,9 +1054,9 @@ mod tests {
         );
         drop(m);
         assert_eq!(f.count(|c| matches!(c, Call::Unmap { .. })), 4);
-        let mut raw = raw_provider(0);
-        let p = provider(&mut raw);
-        let m = Mapping::map(&f, &scattered(4)?, Some(&p), BIDI)?;
+        let raw = FakeProvider::new(0)?;
+        let p = raw.provider();
+        let m = Mapping::map(&f, &rg(&scattered(4)?)?, Some(&p), BIDI)?;
         assert_eq!(m.map_type(), MapType::Iova);
         assert!(m.mapped_runs().is_empty());
         Ok(())
@@ -1040,14 +1069,22 @@ mod tests {
         let mut f = Fake::new(true);
         f.p2p = P2pType::BusAddr;
         f.dma_limit = 0xffff_ffff;
-        let mut raw = raw_provider(0);
-        let p = provider(&mut raw);
+        let raw = FakeProvider::new(0)?;
+        let p = raw.provider();
         // Below 4 GiB, up to the last byte the mask reaches: mapped.
         let low = [PhysVec::new(0xffff_f000, P)];
-        assert_eq!(Mapping::map(&f, &low, Some(&p), BIDI)?.entries().len(), 1);
+        assert_eq!(
+            Mapping::map(&f, &rg(&low)?, Some(&p), BIDI)?
+                .entries()
+                .len(),
+            1
+        );
         // One range above 4 GiB, after one below: refused, nothing mapped.
         let high = [PhysVec::new(0xfd00_0000, P), PhysVec::new(0x2_0000_0000, P)];
-        assert_eq!(Mapping::map(&f, &high, Some(&p), BIDI).err(), Some(ERANGE));
+        assert_eq!(
+            Mapping::map(&f, &rg(&high)?, Some(&p), BIDI).err(),
+            Some(ERANGE)
+        );
         assert_eq!(f.calls.borrow().len(), 0);
         Ok(())
     }
@@ -1068,18 +1105,18 @@ mod tests {
     /// whatever the maximum (a device's `UINT_MAX` included: rounded down to a page).
     #[test]
     fn six_gib_entries_follow_the_importer_limits() -> Result {
-        let mut raw = raw_provider(0);
-        let p = provider(&mut raw);
+        let raw = FakeProvider::new(0)?;
+        let p = raw.provider();
         let r = six_gib_swapped();
         let size = 6 * GIB;
         let mut f = Fake::new(true);
-        let m = Mapping::map(&f, &r, Some(&p), BIDI)?;
+        let m = Mapping::map(&f, &rg(&r)?, Some(&p), BIDI)?;
         assert_eq!(m.map_type(), MapType::Iova);
         assert_eq!(m.entries(), &[v_at(IOVA_BASE, size)]);
         drop(m);
         for max in [GIB, GIB + GIB / 2, u32::MAX as usize, 5 * GIB, 7 * GIB] {
             f.limits = SegLimits::new(max, u64::MAX)?;
-            let m = Mapping::map(&f, &r, Some(&p), BIDI)?;
+            let m = Mapping::map(&f, &rg(&r)?, Some(&p), BIDI)?;
             let seg = max & !(P - 1);
             assert_eq!(m.entries().len(), size.div_ceil(seg));
             let mut addr = IOVA_BASE;
@@ -1094,7 +1131,7 @@ mod tests {
         }
         // A 4 GiB boundary splits at each multiple of 4 GiB of the IOVA.
         f.limits = SegLimits::new(usize::MAX, (4 * GIB - 1) as u64)?;
-        let m = Mapping::map(&f, &r, Some(&p), BIDI)?;
+        let m = Mapping::map(&f, &rg(&r)?, Some(&p), BIDI)?;
         let first = (4 * GIB) as u64 - IOVA_BASE % (4 * GIB) as u64;
         assert_eq!(m.entries().len(), 2 + usize::from(first < 2 * GIB as u64));
         assert_eq!(m.entries()[0].len as u64, first);
@@ -1106,12 +1143,12 @@ mod tests {
     /// beyond the mask would make the DMA API warn.
     #[test]
     fn buffer_beyond_the_mask_is_erange_before_any_call() -> Result {
-        let mut raw = raw_provider(0);
-        let p = provider(&mut raw);
+        let raw = FakeProvider::new(0)?;
+        let p = raw.provider();
         let mut f = Fake::new(true);
         f.dma_limit = 0xffff_ffff;
         assert_eq!(
-            Mapping::map(&f, &six_gib_swapped(), Some(&p), BIDI).err(),
+            Mapping::map(&f, &rg(&six_gib_swapped())?, Some(&p), BIDI).err(),
             Some(ERANGE)
         );
         assert_eq!(
@@ -1120,16 +1157,24 @@ mod tests {
         );
         // Exactly 4 GiB fits a 32-bit mask behind an IOMMU.
         let four = [PhysVec::new(0x2_0000_0000, 4 * GIB)];
-        assert_eq!(Mapping::map(&f, &four, Some(&p), BIDI)?.entries().len(), 1);
+        assert_eq!(
+            Mapping::map(&f, &rg(&four)?, Some(&p), BIDI)?
+                .entries()
+                .len(),
+            1
+        );
         assert_eq!(f.count(|c| matches!(c, Call::Link { .. })), 1);
         // No IOMMU: MMIO above 4 GiB is out of a 32-bit importer's reach, RAM may bounce.
         let mut d = Fake::new(false);
         d.granule = 0;
         d.dma_limit = 0xffff_ffff;
         let high = [PhysVec::new(0xfd00_0000, P), PhysVec::new(0x2_0000_0000, P)];
-        assert_eq!(Mapping::map(&d, &high, Some(&p), BIDI).err(), Some(ERANGE));
+        assert_eq!(
+            Mapping::map(&d, &rg(&high)?, Some(&p), BIDI).err(),
+            Some(ERANGE)
+        );
         assert_eq!(d.count(|c| matches!(c, Call::Map { .. })), 0);
-        let m = Mapping::map(&d, &high, None, BIDI)?;
+        let m = Mapping::map(&d, &rg(&high)?, None, BIDI)?;
         assert_eq!(m.map_type(), MapType::Direct);
         assert_eq!(d.count(|c| matches!(c, Call::Map { .. })), 2);
         Ok(())
@@ -1139,25 +1184,60 @@ mod tests {
     fn not_supported_is_eperm_without_calls() -> Result {
         let mut f = Fake::new(true);
         f.p2p = P2pType::NotSupported;
-        let mut raw = raw_provider(0);
-        let p = provider(&mut raw);
+        let raw = FakeProvider::new(0)?;
+        let p = raw.provider();
         assert_eq!(
-            Mapping::map(&f, &scattered(2)?, Some(&p), BIDI).err(),
+            Mapping::map(&f, &rg(&scattered(2)?)?, Some(&p), BIDI).err(),
             Some(EPERM)
         );
         assert_eq!(f.calls.borrow().len(), 0);
         Ok(())
     }
 
+    /// Bad ranges never become a `Ranges`: nothing can try to map them.
     #[test]
-    fn bad_input_fails_before_any_call() -> Result {
-        let f = Fake::new(true);
-        assert_eq!(Mapping::map(&f, &[], None, BIDI).err(), Some(EINVAL));
+    fn bad_input_is_refused_by_ranges() -> Result {
+        assert_eq!(rg(&[]).err(), Some(EINVAL));
         let wrap = [PhysVec::new(u64::MAX - P as u64 + 1, 2 * P)];
-        assert_eq!(Mapping::map(&f, &wrap, None, BIDI).err(), Some(EOVERFLOW));
+        assert_eq!(rg(&wrap).err(), Some(EOVERFLOW));
         let zero = [PhysVec::new(0x1000, P), PhysVec::new(0x3000, 0)];
-        assert_eq!(Mapping::map(&f, &zero, None, BIDI).err(), Some(EINVAL));
+        assert_eq!(rg(&zero).err(), Some(EINVAL));
+        Ok(())
+    }
+
+    /// Ranges of a BAR need no promise, since unbinding revokes the buffers exported from
+    /// them: they must lie in the BAR, and only an exported buffer maps them.
+    #[test]
+    fn bar_ranges_only_map_through_a_buffer() -> Result {
+        let raw = FakeProvider::new(0)?;
+        let mut p = raw.provider();
+        let bar = 0x1_0000_0000u64;
+        let v = |addr: u64, len: usize| -> Result<KVec<PhysVec>> {
+            let mut v = KVec::new();
+            v.push(PhysVec::new(addr, len), GFP_KERNEL)?;
+            Ok(v)
+        };
+        // Not a provider of a BAR.
+        assert_eq!(Ranges::of_bar(v(bar, P)?, &p).err(), Some(EINVAL));
+        p.bar = Some((bar, bar + 16 * P as u64 - 1));
+        assert_eq!(
+            Ranges::of_bar(v(bar - P as u64, P)?, &p).err(),
+            Some(EINVAL)
+        );
+        assert_eq!(
+            Ranges::of_bar(v(bar + 15 * P as u64, 2 * P)?, &p).err(),
+            Some(EINVAL)
+        );
+        assert_eq!(Ranges::of_bar(v(bar, 0)?, &p).err(), Some(EINVAL));
+        let r = Ranges::of_bar(v(bar + P as u64, 15 * P)?, &p)?;
+        assert!(r.bar_provider().is_some());
+        let f = Fake::new(true);
+        assert_eq!(Mapping::map(&f, &r, Some(&p), BIDI).err(), Some(EPERM));
+        let route = Some((&p, P2pType::ThruHostBridge));
+        assert_eq!(Mapping::map_checked(&f, &r, route, BIDI).err(), Some(EPERM));
         assert_eq!(f.calls.borrow().len(), 0);
+        let m = Mapping::map_exported(&f, &r, route, BIDI)?;
+        assert_eq!(m.entries(), &[v_at(IOVA_BASE, 15 * P)]);
         Ok(())
     }
 }

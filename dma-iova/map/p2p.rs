@@ -6,11 +6,11 @@
 //! C headers: [`include/linux/pci-p2pdma.h`](srctree/include/linux/pci-p2pdma.h),
 //! [`include/linux/pci.h`](srctree/include/linux/pci.h).
 
-use core::ptr::NonNull;
 use kernel::{
-    bindings,
-    device::Core,
-    devres, pci,
+    device::{Core, Device},
+    devres,
+    io::PhysAddr,
+    pci::{self, P2pdmaProvider},
     prelude::*,
     sync::{
         atomic::{Atomic, Relaxed},
@@ -18,51 +18,27 @@ use kernel::{
     },
 };
 
-/// How the importer reaches the memory, as `pci_p2pdma_map_type()` answers for MMIO.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum P2pType {
-    /// Through the host bridge, translated by the importer's IOMMU or direct.
-    ThruHostBridge,
-    /// With PCI bus addresses, through a common switch.
-    BusAddr,
-    /// Not at all.
-    NotSupported,
-}
-
-impl P2pType {
-    /// The Rust value of an `enum pci_p2pdma_map_type`.
-    pub fn from_raw(t: bindings::pci_p2pdma_map_type) -> Self {
-        match t {
-            bindings::pci_p2pdma_map_type_PCI_P2PDMA_MAP_THRU_HOST_BRIDGE => Self::ThruHostBridge,
-            bindings::pci_p2pdma_map_type_PCI_P2PDMA_MAP_BUS_ADDR => Self::BusAddr,
-            _ => Self::NotSupported,
-        }
-    }
-}
+pub use crate::rust_kernel::p2pdma::P2pType;
 
 /// A P2PDMA provider: the owner of MMIO ranges, and their PCI bus offset.
 ///
 /// A provider of a bound PCI device ([`Provider::of_bar`]) knows when the device is unbound:
 /// every buffer exported with it is then revoked for good, before the device-managed
-/// `struct p2pdma_provider` is freed. One from C ([`Provider::from_raw`]) relies on its
-/// exporter for that.
+/// `struct p2pdma_provider` is freed. One from C (`Provider::from_raw()` of the C API) relies
+/// on its exporter for that.
 ///
 /// # Invariants
 ///
-/// `self.raw` points to a `struct p2pdma_provider` that is live while a buffer exported with
-/// it can be mapped: forever if `self.unbind` is `None` (the promise of `from_raw`'s caller),
-/// else until `self.unbind` is dropped at unbind, which revokes those buffers for good first.
+/// `self.raw` is a provider that is live while a buffer exported with it can be mapped:
+/// forever if `self.unbind` is `None` (the promise of `from_raw`'s caller), else until
+/// `self.unbind` is dropped at unbind, which revokes those buffers for good first. `self.bar`,
+/// if `Some`, is the first and last byte of the BAR of an `of_bar` provider.
 #[derive(Clone)]
 pub struct Provider {
-    raw: NonNull<bindings::p2pdma_provider>,
-    unbind: Option<Arc<Unbind>>,
+    pub(crate) raw: &'static P2pdmaProvider,
+    pub(crate) unbind: Option<Arc<Unbind>>,
+    pub(crate) bar: Option<(PhysAddr, PhysAddr)>,
 }
-
-// SAFETY: A `struct p2pdma_provider` is written once by `pcim_p2pdma_init()` and only read
-// afterwards, from any thread; `Unbind` is `Send + Sync`.
-unsafe impl Send for Provider {}
-// SAFETY: See `Send`.
-unsafe impl Sync for Provider {}
 
 /// Whether the device of a [`Provider::of_bar`] provider has been unbound.
 pub(crate) struct Unbind {
@@ -105,7 +81,12 @@ impl Provider {
     ///
     /// [`export`]: crate::export
     pub fn of_bar(pdev: &pci::Device<Core<'_>>, bar: u32) -> Result<Self> {
-        let raw = NonNull::new(pdev.p2pdma_provider(bar)?.as_raw()).ok_or(ENODEV)?;
+        let raw = pdev.p2pdma_provider(bar)?;
+        let start = pdev.resource_start(bar)?;
+        let len = pdev.resource_len(bar)?;
+        let last = start
+            .checked_add(len.checked_sub(1).ok_or(ENODEV)?)
+            .ok_or(EOVERFLOW)?;
         let unbind = Arc::new(
             Unbind {
                 gone: Atomic::new(false),
@@ -114,49 +95,17 @@ impl Provider {
         )?;
         // Registered after `pcim_p2pdma_init()`'s release action: released before it.
         devres::register(pdev.as_ref(), UnbindGuard(unbind.clone()), GFP_KERNEL)?;
-        // INVARIANT: `UnbindGuard` revokes the buffers of this provider before it is freed.
+        // SAFETY: The provider lives until `pdev` is unbound; `UnbindGuard`, released before
+        // it, revokes every buffer exported with this provider for good, waiting for their
+        // mappings, and `export()` refuses it from then on: no use of `raw` through a buffer
+        // outlives it.
+        let raw = unsafe { &*core::ptr::from_ref(raw) };
+        // INVARIANT: As above; `[start, last]` is the BAR, which the device keeps while bound.
         Ok(Self {
             raw,
             unbind: Some(unbind),
+            bar: Some((start, last)),
         })
-    }
-
-    /// Wraps a provider pointer.
-    ///
-    /// # Safety
-    ///
-    /// `ptr` must point to a `struct p2pdma_provider` that stays valid as long as the returned
-    /// value, and every clone of it, is used. For a provider from `pcim_p2pdma_provider()` that
-    /// is while the exporting device is bound: exporters revoke their buffers before unbind.
-    pub unsafe fn from_raw(ptr: NonNull<bindings::p2pdma_provider>) -> Self {
-        // INVARIANT: Guaranteed by the caller.
-        Self {
-            raw: ptr,
-            unbind: None,
-        }
-    }
-
-    /// A provider of `raw` that a test unbinds by hand, with
-    /// [`revoke_unbound`](crate::export::revoke_unbound) on the returned [`Unbind`].
-    ///
-    /// # Safety
-    ///
-    /// As [`Provider::from_raw`].
-    #[cfg(CONFIG_DMAVEC_KUNIT_TEST)]
-    pub(crate) unsafe fn unbound_by_hand(
-        raw: NonNull<bindings::p2pdma_provider>,
-    ) -> Result<(Self, Arc<Unbind>)> {
-        let unbind = Arc::new(
-            Unbind {
-                gone: Atomic::new(false),
-            },
-            GFP_KERNEL,
-        )?;
-        let p = Self {
-            raw,
-            unbind: Some(unbind.clone()),
-        };
-        Ok((p, unbind))
     }
 
     /// Whether this is the provider `unbind` belongs to.
@@ -166,19 +115,35 @@ impl Provider {
             .is_some_and(|u| core::ptr::eq(&**u, unbind))
     }
 
+    /// Whether `self` and `other` are the same `struct p2pdma_provider`.
+    pub(crate) fn is_of_same(&self, other: &Provider) -> bool {
+        core::ptr::eq(self.raw, other.raw)
+    }
+
     /// Whether the provider's device has been unbound ([`Provider::of_bar`]).
     pub(crate) fn is_unbound(&self) -> bool {
         self.unbind.as_ref().is_some_and(|u| u.gone.load(Relaxed))
     }
 
-    /// The raw provider, for C calls.
-    pub fn as_raw(&self) -> *mut bindings::p2pdma_provider {
-        self.raw.as_ptr()
+    /// The first and last byte of the BAR of an [`Provider::of_bar`] provider.
+    pub(crate) fn bar(&self) -> Option<(PhysAddr, PhysAddr)> {
+        self.bar
+    }
+
+    /// The provider, for C calls (`.p2pdma().as_raw()`).
+    pub fn p2pdma(&self) -> &P2pdmaProvider {
+        self.raw
     }
 
     /// The offset from CPU physical to PCI bus addresses (`pci_p2pdma_bus_addr_map()`).
+    #[inline]
     pub fn bus_offset(&self) -> u64 {
-        // SAFETY: By the type invariant `self.raw` is valid while it is used.
-        unsafe { (*self.raw.as_ptr()).bus_offset }
+        self.raw.bus_offset()
+    }
+
+    /// How `dev` reaches this provider's memory (`pci_p2pdma_map_type_nowarn()`).
+    #[inline]
+    pub fn p2p_type(&self, dev: &Device) -> P2pType {
+        P2pType::of(self.raw, dev)
     }
 }

@@ -15,8 +15,9 @@
 use core::{fmt, ptr::NonNull};
 use dmavec::{
     export, map::P2pType, stats::STATS, Attachment, ExportInfo, ExporterOps, Importer, Locked,
-    MapKind, MapType, Mapping, PhysVec, Provider,
+    MapKind, MapType, Mapping, PhysVec, Provider, Ranges,
 };
+use dmavec::{map::KernelDma, rust_kernel::dma_iova::DmaDevice};
 use kernel::{
     bindings, debugfs,
     device::Device,
@@ -84,6 +85,23 @@ fn scattered_pages(n: usize) -> Result<(KVec<Page>, KVec<PhysVec>)> {
     Ok((pages, ranges))
 }
 
+/// The DMA API of the edu device.
+fn edu_dma(edu: &PciRef) -> KernelDma<'static> {
+    // SAFETY: The test VM keeps edu bound to dmavec_edu while the suites run, and every
+    // mapping made with this is dropped within its test, while `edu` holds a reference.
+    KernelDma::new(unsafe { DmaDevice::assume_bound(edu.dev()) })
+}
+
+/// `ranges` as the ranges of a buffer: pages the test allocated, or ivshmem's BAR 2.
+fn owned(ranges: &[PhysVec]) -> Result<Ranges> {
+    let mut v = KVec::with_capacity(ranges.len(), GFP_KERNEL)?;
+    v.extend_from_slice(ranges, GFP_KERNEL)?;
+    // SAFETY: The tests own these pages until every mapping and buffer of them is gone, and
+    // the test VM keeps ivshmem bound to dmavec_bar, whose BAR 2 the tests only map for
+    // devices and user space (dmavec_bar's own users being idle while they run).
+    unsafe { Ranges::new(v) }
+}
+
 /// Counts invalidations and drops the mapping, as an importer must.
 struct CountingImporter(Arc<Atomic<u32>>);
 
@@ -110,11 +128,9 @@ fn export_ranges(
     provider: Option<Provider>,
     released: Arc<Atomic<u32>>,
 ) -> Result<(Arc<dmavec::Buffer>, dmavec::DmaBuf)> {
-    let mut v = KVec::with_capacity(ranges.len(), GFP_KERNEL)?;
-    v.extend_from_slice(ranges, GFP_KERNEL)?;
     export(
         ExportInfo {
-            ranges: v,
+            ranges: owned(ranges)?,
             provider,
             name: c"dmavec_test",
             owner: kernel::module::this_module::<LocalModule>().into(),
@@ -136,14 +152,14 @@ mod tests {
 
         // The default maximum segment of a PCI device is 64 KiB: 4 entries of 16 pages.
         edu.set_max_seg(64 * 1024);
-        let m = Mapping::map(dmavec::map::KernelDma::new(edu.dev()), &ranges, None, BIDI)?;
+        let m = Mapping::map(edu_dma(&edu), &owned(&ranges)?, None, BIDI)?;
         assert_eq!(m.map_type(), MapType::Iova);
         assert_eq!(m.entries().len(), 4);
         drop(m);
 
         edu.set_max_seg(u32::MAX);
         let syncs = STATS.iova_syncs.load(Relaxed);
-        let m = Mapping::map(dmavec::map::KernelDma::new(edu.dev()), &ranges, None, BIDI)?;
+        let m = Mapping::map(edu_dma(&edu), &owned(&ranges)?, None, BIDI)?;
         assert_eq!(STATS.iova_syncs.load(Relaxed), syncs + 1);
         assert_eq!(m.map_type(), MapType::Iova);
         assert_eq!(m.entries().len(), 1);
@@ -170,12 +186,7 @@ mod tests {
             ranges.push(PhysVec::new(start + 2 * i * P as u64, P), GFP_KERNEL)?;
         }
         edu.set_max_seg(u32::MAX);
-        let m = Mapping::map(
-            dmavec::map::KernelDma::new(edu.dev()),
-            &ranges,
-            Some(&prov),
-            BIDI,
-        )?;
+        let m = Mapping::map(edu_dma(&edu), &owned(&ranges)?, Some(&prov), BIDI)?;
         assert_eq!(m.map_type(), MapType::Iova);
         assert!(m.is_mmio());
         assert_eq!(m.entries().len(), 1);
@@ -196,7 +207,10 @@ mod tests {
         // host bridge is whitelisted (the test series).
         // SAFETY: Valid provider and device.
         let kernel = P2pType::from_raw(unsafe {
-            bindings::pci_p2pdma_map_type_nowarn(prov.as_raw(), dmavec::raw::device(edu.dev()))
+            bindings::pci_p2pdma_map_type_nowarn(
+                prov.p2pdma().as_raw(),
+                dmavec::raw::device(edu.dev()),
+            )
         });
         assert_eq!(kernel, P2pType::ThruHostBridge);
         Ok(())

@@ -130,7 +130,10 @@ int dmavec_phys_vec_check(const struct phys_vec *vecs, size_t nr,
  *	as @owner
  * @owner: THIS_MODULE of the exporter (NULL when it is built in); it stays
  *	loaded while the dma-buf exists
- * @ranges: the buffer's physical ranges, in buffer order; copied
+ * @ranges: the buffer's physical ranges, in buffer order; copied. The
+ *	memory is the exporter's: importers map it for DMA and, unless
+ *	DMAVEC_EXPORT_NO_MMAP, user space maps it, so it must stay valid
+ *	until the exporter revokes the buffer for good or @release is called
  * @nr_ranges: number of entries in @ranges
  * @provider: the P2PDMA provider of MMIO ranges (pcim_p2pdma_provider()),
  *	NULL for system memory; must stay valid until the exporter revokes
@@ -440,11 +443,13 @@ struct dmavec_mapping;
 
 /**
  * dmavec_mapping_map() - Map physical ranges as an array of DMA ranges
- * @dev: the device that will DMA (an importer's &dma_buf_attachment.dev)
+ * @dev: the device that will DMA (an importer's &dma_buf_attachment.dev);
+ *	it must stay bound to its driver until dmavec_mapping_unmap()
  * @provider: the P2PDMA provider of the MMIO @ranges belong to; NULL for
  *	system memory. It must stay valid until dmavec_mapping_unmap().
  * @ranges: the ranges, in buffer order, by the rules of
- *	dmavec_phys_vec_check(); read during the call only
+ *	dmavec_phys_vec_check(); read during the call only. The memory is the
+ *	caller's and must stay valid until dmavec_mapping_unmap()
  * @nr_ranges: number of entries in @ranges
  * @dir: the direction of the DMA
  *
