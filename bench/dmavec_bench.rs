@@ -491,6 +491,75 @@ impl fmt::Display for Row {
     }
 }
 
+/// `debugfs/dmavec_bench/profile`: `<n> <size> <adjacent> [<reps>]`, answered with
+/// `<path> <F> <Q> <A>`: where A's time goes beyond the floor F. Q is the DMA API queries A
+/// makes besides F's calls, made bare: `dma_iova_try_alloc()` where the direct path follows
+/// a failed attempt, and `dma_get_merge_boundary()`; A - F - Q is what dmavec's own code
+/// costs. Medians in nanoseconds per map + unmap, over `reps` interleaved repetitions.
+fn profile(cell: Cell) -> Result<(MapType, [u64; 3])> {
+    let edu = importer()?;
+    let (_shm, prov, start, len) = exporter()?;
+    // SAFETY: As in `export_mmio()`: ivshmem's BAR 2, bound while the bench runs.
+    let ranges = unsafe { Ranges::new(cell.ranges(start, len)?) }?;
+    // SAFETY: edu stays bound while the bench runs; `m` is dropped below.
+    let dma = unsafe { DmaDevice::assume_bound(edu.dev()) };
+    let m = Mapping::map(
+        KernelDma::new(dma).with_limits(Some(SegLimits::UNLIMITED)),
+        &ranges,
+        Some(&prov),
+        BIDI,
+    )?;
+    let path = m.map_type();
+    drop(m);
+    let mut s = Setup {
+        dev: edu.dev(),
+        prov: prov.clone(),
+        ranges,
+        path,
+        route: prov.p2p_type(edu.dev()),
+        addrs: KVec::from_elem(0, cell.n, GFP_KERNEL)?,
+    };
+    let dev = dmavec::raw::device(edu.dev());
+    let (phys, size) = (s.ranges[0].paddr(), s.ranges.size());
+    let q = || -> Result {
+        if path == MapType::Direct {
+            let mut st = bindings::dma_iova_state { addr: 0, __size: 0 };
+            // SAFETY: A valid device and a fresh state; on the direct path the allocation
+            // fails (that is why A took it), so nothing is left to free.
+            if unsafe { bindings::dma_iova_try_alloc(dev, &mut st, phys, size) } {
+                return Err(EINVAL);
+            }
+        }
+        // SAFETY: A valid device.
+        core::hint::black_box(unsafe { bindings::dma_get_merge_boundary(dev) });
+        Ok(())
+    };
+    let once = batch(1, || s.a().map(|_| ()))?.max(1);
+    let k = (BATCH_NS / once).clamp(1, BATCH_MAX);
+    let mut t: [KVec<u64>; 3] = [KVec::new(), KVec::new(), KVec::new()];
+    for i in 0..cell.reps {
+        for j in 0..3 {
+            let which = (i + j) % 3;
+            let ns = match which {
+                0 => batch(k, || s.f())?,
+                1 => batch(k, q)?,
+                _ => batch(k, || s.a().map(|_| ()))?,
+            };
+            t[which].push(ns, GFP_KERNEL)?;
+        }
+    }
+    Ok((
+        path,
+        [median(&mut t[0]), median(&mut t[1]), median(&mut t[2])],
+    ))
+}
+
+/// `debugfs/dmavec_bench/profile`: a [`Cell`].
+fn profile_request(s: &str, out: &mut Text<'_>) -> Result {
+    let (path, [f, q, a]) = profile(Cell::parse(s)?)?;
+    fmt::write(out, format_args!("{} {f} {q} {a}\n", path.name())).map_err(|_| ENOMEM)
+}
+
 /// Attachments the revocation benchmark goes up to.
 const REVOKE_MAX_K: usize = 64;
 
@@ -621,6 +690,8 @@ struct DmavecBench {
     _run: debugfs::File<ReportFile>,
     #[pin]
     _revoke: debugfs::File<ReportFile>,
+    #[pin]
+    _profile: debugfs::File<ReportFile>,
     _root: debugfs::Dir,
 }
 
@@ -630,6 +701,7 @@ impl kernel::InPlaceModule for DmavecBench {
         try_pin_init!(Self {
             _run <- root.read_write_file(c"run", ReportFile::new(run_request)),
             _revoke <- root.read_write_file(c"revoke", ReportFile::new(revoke_request)),
+            _profile <- root.read_write_file(c"profile", ReportFile::new(profile_request)),
             _root: root,
         })
     }

@@ -40,6 +40,11 @@ cell() {
 	request $run BENCH "$1x$2-$3" "$@"
 }
 
+# profile_cell N SIZE ADJACENT: where A's time goes beyond F (path F Q A).
+profile_cell() {
+	request /sys/kernel/debug/dmavec_bench/profile PROFILE "profile-$1x$2-$3" "$@"
+}
+
 # revoke_cell K: revocation with K live attachments, and mapping them again.
 revoke_cell() {
 	request $revoke REVOKE "revoke-$1" "$@"
@@ -56,6 +61,10 @@ fi
 for k in 1 8 64; do
 	revoke_cell $k
 done
+
+# The fixed cost of a mapping, split: one range, and 64.
+profile_cell 1 4096 0
+profile_cell 64 4096 0
 
 for n in 1 64 4096; do
 	for size in 4096 65536 2097152; do
