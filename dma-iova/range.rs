@@ -74,19 +74,8 @@ impl core::fmt::Debug for PhysVec {
     }
 }
 
-/// One DMA segment handed to an importer: the kernel's `struct dma_vec`
-/// (`<linux/dmaengine.h>`).
-#[repr(C)]
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct DmaVec {
-    /// Bus address of the segment for the importing device.
-    pub addr: DmaAddr,
-    /// Length of the segment in bytes.
-    pub len: usize,
-}
-
-// `struct dma_vec` is { dma_addr_t addr; size_t len; }; the C shim asserts the same.
-const _: () = assert!(size_of::<DmaVec>() == 16 && align_of::<DmaVec>() == 8);
+/// One DMA segment handed to an importer: the kernel's `struct dma_vec`.
+pub use crate::rust_kernel::dma_buf::DmaVec;
 
 /// Checks an exporter's ranges and returns their total length.
 ///

@@ -9,3 +9,6 @@
 //! Until then this is the only part of the helper besides the C API that holds `unsafe` code;
 //! the helper's policy (ranges, segment limits, route choice, revocation, the registry) sits on
 //! the safe interfaces these modules give.
+
+pub mod dma_buf;
+pub mod dma_fence;
