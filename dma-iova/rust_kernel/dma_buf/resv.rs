@@ -161,6 +161,9 @@ impl<'a> ResvGuard<'a> {
     /// The lock of `resv` is held by the current thread for `'a`, and nothing else uses a
     /// guard for it meanwhile except through shared references.
     pub unsafe fn assume_locked(resv: &'a DmaResv) -> Self {
+        // SAFETY: The object is valid (type invariant of `DmaResv`); with lockdep this checks
+        // the caller's promise (`dma_resv_assert_held()`).
+        unsafe { shim::dmavec_shim_dma_resv_assert_held(resv.as_raw()) };
         // INVARIANT: The caller guarantees the lock is held for `'a`.
         Self {
             resv,
