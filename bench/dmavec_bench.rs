@@ -63,7 +63,7 @@ use kernel::{
     ffi, new_mutex,
     page::PAGE_SIZE,
     prelude::*,
-    sync::{atomic::Relaxed, Arc, Mutex},
+    sync::{aref::ARef, atomic::Relaxed, Arc, Mutex},
     time::{Instant, Monotonic},
     uaccess::UserSliceReader,
 };
@@ -136,7 +136,10 @@ fn exporter() -> Result<(PciRef, Provider, u64, u64)> {
 }
 
 /// A dmavec dma-buf of `ranges` of the BAR behind `prov`.
-fn export_mmio(ranges: KVec<PhysVec>, prov: Provider) -> Result<(Arc<dmavec::Buffer>, DmaBuf)> {
+fn export_mmio(
+    ranges: KVec<PhysVec>,
+    prov: Provider,
+) -> Result<(Arc<dmavec::Buffer>, ARef<DmaBuf>)> {
     export(
         ExportInfo {
             // SAFETY: ivshmem's BAR 2, which the bench VM keeps bound to dmavec_bar while the
@@ -251,7 +254,7 @@ impl Setup<'_> {
         // (`repr(C)`, same layout), the helper only reads the ranges, and the provider is live.
         let sgt = from_err_ptr(unsafe {
             dmavec_bench_sgt_map(
-                locked.as_raw(),
+                locked.attachment().as_raw(),
                 self.prov.p2pdma().as_raw(),
                 self.ranges.as_ptr().cast_mut().cast(),
                 self.ranges.len(),
@@ -266,7 +269,7 @@ impl Setup<'_> {
         let nents = unsafe { (*sgt).nents };
         // SAFETY: `sgt` is a live table from `dma_buf_phys_vec_to_sgt()`, unmapped here once,
         // with the reservation lock it was mapped under still held (`locked`).
-        unsafe { dmavec_bench_sgt_unmap(locked.as_raw(), sgt) };
+        unsafe { dmavec_bench_sgt_unmap(locked.attachment().as_raw(), sgt) };
         if len != self.ranges.size() as u64 {
             return Err(EIO);
         }

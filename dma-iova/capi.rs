@@ -6,10 +6,11 @@
 //! `dmavec_shim.c`; its kernel-doc lives in the header.
 
 use crate::{
-    export::{buffer_of, export, is_dmavec, DmaBuf, ExportInfo, ExporterOps, ModuleOwner},
+    export::{buffer_of, export, DmaBuf, ExportInfo, ExporterOps, ModuleOwner},
     import::{Attachment, Importer, Locked},
     map::Provider,
     range::{check_phys_ranges, PhysVec, Ranges, SegLimits},
+    rust_kernel::dma_buf::{DmaResv, ResvGuard},
     shim,
 };
 use core::{ffi::c_void, ptr::NonNull};
@@ -23,6 +24,7 @@ use kernel::{
     pci::P2pdmaProvider,
     prelude::*,
     str::CStr,
+    sync::aref::ARef,
 };
 
 // `PhysVec` has the layout of `struct phys_vec`: the two slice casts below rely on it.
@@ -192,9 +194,7 @@ pub(crate) unsafe extern "C" fn dmavec_export(
                 GFP_KERNEL,
             )?,
         )?;
-        let p = dmabuf.as_raw();
-        core::mem::forget(dmabuf);
-        Ok(p)
+        Ok(ARef::into_raw(dmabuf).as_ptr().cast())
     })();
     match res {
         Ok(p) => p,
@@ -213,13 +213,11 @@ pub(crate) unsafe extern "C" fn dmavec_revoke(
     revoked: bool,
 ) -> c_int {
     from_result(|| {
-        // SAFETY: The caller holds a reference to a non-null `dmabuf`.
-        if dmabuf.is_null() || !unsafe { is_dmavec_raw(dmabuf) } {
+        if dmabuf.is_null() {
             return Err(EINVAL);
         }
-        // SAFETY: A dmavec dma-buf (checked above) the caller holds a reference to, so it is
-        // not released.
-        let buf = unsafe { buffer_of(dmabuf) };
+        // SAFETY: The caller holds a reference to a non-null `dmabuf`.
+        let buf = buffer_of(unsafe { DmaBuf::from_raw(dmabuf) }).ok_or(EINVAL)?;
         if revoked {
             buf.revoke();
         } else {
@@ -242,12 +240,13 @@ pub(crate) unsafe extern "C" fn dmavec_export_priv(
     let Some(release) = release else {
         return core::ptr::null_mut();
     };
-    // SAFETY: The caller holds a reference to a non-null `dmabuf`.
-    if dmabuf.is_null() || !unsafe { is_dmavec_raw(dmabuf) } {
+    if dmabuf.is_null() {
         return core::ptr::null_mut();
     }
-    // SAFETY: A dmavec dma-buf the caller holds a reference to: not released.
-    let buf = unsafe { buffer_of(dmabuf) };
+    // SAFETY: The caller holds a reference to a non-null `dmabuf`.
+    let Some(buf) = buffer_of(unsafe { DmaBuf::from_raw(dmabuf) }) else {
+        return core::ptr::null_mut();
+    };
     buf.exporter_ops()
         // CAST: Function pointers compare as addresses.
         .private_for(release as usize)
@@ -267,14 +266,13 @@ pub(crate) unsafe extern "C" fn dmavec_export_ranges(
     nr_ranges: *mut usize,
 ) -> c_int {
     from_result(|| {
-        // SAFETY: The caller holds a reference to a non-null `dmabuf`.
-        if dmabuf.is_null() || !unsafe { is_dmavec_raw(dmabuf) } {
+        if dmabuf.is_null() {
             return Err(EINVAL);
         }
+        // SAFETY: The caller holds a reference to a non-null `dmabuf`.
+        let buf = buffer_of(unsafe { DmaBuf::from_raw(dmabuf) }).ok_or(EINVAL)?;
         // SAFETY: The reservation lock of a live dma-buf, which the caller holds.
         unsafe { shim::dmavec_shim_dma_resv_assert_held((*dmabuf).resv) };
-        // SAFETY: A dmavec dma-buf the caller holds a reference to: not released.
-        let buf = unsafe { buffer_of(dmabuf) };
         // `revoked` is written with the reservation lock held, which the caller holds.
         if buf.is_revoked() {
             return Err(ENODEV);
@@ -298,19 +296,7 @@ pub(crate) unsafe extern "C" fn dmavec_export_ranges(
 #[no_mangle]
 pub(crate) unsafe extern "C" fn dmavec_is_dmavec(dmabuf: *mut bindings::dma_buf) -> bool {
     // SAFETY: The caller holds a reference to a non-null `dmabuf`.
-    !dmabuf.is_null() && unsafe { is_dmavec_raw(dmabuf) }
-}
-
-/// Whether `dmabuf` is dmavec's.
-///
-/// # Safety
-///
-/// `dmabuf` is not null and the caller holds a reference to it.
-unsafe fn is_dmavec_raw(dmabuf: *mut bindings::dma_buf) -> bool {
-    // SAFETY: Borrowing the caller's reference without dropping it; `dmabuf` is not null.
-    let d =
-        core::mem::ManuallyDrop::new(unsafe { DmaBuf::from_raw(NonNull::new_unchecked(dmabuf)) });
-    is_dmavec(&d)
+    !dmabuf.is_null() && crate::export::is_dmavec(unsafe { DmaBuf::from_raw(dmabuf) })
 }
 
 // ---- importer ----
@@ -372,9 +358,7 @@ pub(crate) unsafe extern "C" fn dmavec_attach(
             return Err(EINVAL);
         }
         // SAFETY: The caller holds a reference; the attachment takes its own.
-        unsafe { shim::dmavec_shim_get_dma_buf(d.as_ptr()) };
-        // SAFETY: The reference taken just above.
-        let dmabuf = unsafe { DmaBuf::from_raw(d) };
+        let dmabuf: ARef<DmaBuf> = unsafe { DmaBuf::from_raw(d.as_ptr()) }.into();
         // SAFETY: `dev` is a valid device for the duration of the attachment.
         let dev = unsafe { Device::from_raw(dev) };
         let raw = KBox::into_raw(KBox::new(CAttachment { att: None }, GFP_KERNEL)?);
@@ -385,16 +369,15 @@ pub(crate) unsafe extern "C" fn dmavec_attach(
         };
         match Attachment::new(dmabuf, dev, importer) {
             Ok(a) => {
-                let resv = a.resv();
+                let resv = a.dmabuf().resv().as_raw();
                 // `att` is read by the invalidate callback, which runs under the reservation
                 // lock: publish it under that lock.
                 // SAFETY: `resv` belongs to the dma-buf `a` holds a reference to, and stays
                 // valid once `a` moves into `raw`, which keeps that reference.
-                unsafe {
-                    bindings::dma_resv_lock(resv, core::ptr::null_mut());
-                    (*raw).att = Some(a);
-                    bindings::dma_resv_unlock(resv);
-                }
+                let guard = unsafe { DmaResv::from_raw(resv) }.lock();
+                // SAFETY: `raw` is ours until returned; the callback reads `att` under the lock.
+                unsafe { (*raw).att = Some(a) };
+                drop(guard);
                 Ok(raw)
             }
             Err(e) => {
@@ -463,8 +446,8 @@ pub(crate) unsafe extern "C" fn dmavec_map(
         let dir = crate::export::direction(dir).ok_or(EINVAL)?;
         // SAFETY: `att` is valid.
         let a = unsafe { (*att).att.as_ref() }.ok_or(EINVAL)?;
-        // SAFETY: The caller holds the reservation lock.
-        let mut locked = unsafe { a.assume_locked() };
+        // SAFETY: The caller holds the reservation lock for the call.
+        let mut locked = a.with_guard(unsafe { ResvGuard::assume_locked(a.dmabuf().resv()) });
         let v = locked.map(dir)?;
         // SAFETY: The caller provides writable out pointers; the entries live in the
         // attachment until it is unmapped.
@@ -499,8 +482,9 @@ pub(crate) unsafe extern "C" fn dmavec_set_seg_limits(
         };
         // SAFETY: `att` is valid.
         let a = unsafe { (*att).att.as_ref() }.ok_or(EINVAL)?;
-        // SAFETY: The caller holds the reservation lock.
-        unsafe { a.assume_locked() }.set_seg_limits(limits)?;
+        // SAFETY: The caller holds the reservation lock for the call.
+        a.with_guard(unsafe { ResvGuard::assume_locked(a.dmabuf().resv()) })
+            .set_seg_limits(limits)?;
         Ok(0)
     })
 }
@@ -514,7 +498,8 @@ pub(crate) unsafe extern "C" fn dmavec_set_seg_limits(
 pub(crate) unsafe extern "C" fn dmavec_unmap(att: *mut CAttachment) {
     // SAFETY: `att` is valid.
     if let Some(a) = unsafe { (*att).att.as_ref() } {
-        // SAFETY: The caller holds the reservation lock.
-        unsafe { a.assume_locked() }.unmap();
+        // SAFETY: The caller holds the reservation lock for the call.
+        a.with_guard(unsafe { ResvGuard::assume_locked(a.dmabuf().resv()) })
+            .unmap();
     }
 }

@@ -40,8 +40,9 @@ module! {
     imports_ns: ["DMA_BUF"],
 }
 
+/// The module: its debugfs files (`pub` for `#[vtable]`, which names it as `LocalModule`).
 #[pin_data(PinnedDrop)]
-struct DmavecModule {
+pub struct DmavecModule {
     // Dropped in declaration order: the files go before their directory.
     #[pin]
     _stats: debugfs::File<&'static stats::Stats>,

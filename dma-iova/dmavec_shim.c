@@ -129,18 +129,6 @@ int dmavec_shim_mmap_prepare(struct vm_area_struct *vma, bool mmio,
 }
 
 /*
- * A reference to the file of @dmabuf, or NULL once its count has reached
- * zero: the dma-buf core releases a dma-buf from the dentry's d_release,
- * after the inode that f_mapping points into was put, so a dying file must
- * not be touched. Nothing can map or attach a dma-buf whose file is dying:
- * every VMA and every importer holds a reference to it.
- */
-struct file *dmavec_shim_dma_buf_file_get(struct dma_buf *dmabuf)
-{
-	return get_file_active(&dmabuf->file);
-}
-
-/*
  * A reference to module @owner (NULL for built-in code), unless it is being
  * removed: try_module_get() and module_put() are inline without
  * CONFIG_MODULE_UNLOAD.
@@ -280,6 +268,11 @@ struct dma_fence *dmavec_shim_fence_create(u64 context, u64 seqno)
 	spin_lock_init(&f->lock);
 	dma_fence_init(&f->base, &dmavec_fence_ops, &f->lock, context, seqno);
 	return &f->base;
+}
+
+void dmavec_shim_fence_get(struct dma_fence *fence)
+{
+	dma_fence_get(fence);
 }
 
 void dmavec_shim_fence_put(struct dma_fence *fence)

@@ -33,7 +33,6 @@ int dmavec_shim_sgt_fill(struct sg_table *sgt, const struct dma_vec *vecs,
 void dmavec_shim_sgt_free(struct sg_table *sgt, unsigned int nents);
 int dmavec_shim_mmap_prepare(struct vm_area_struct *vma, bool mmio,
 			     const struct vm_operations_struct *ops);
-struct file *dmavec_shim_dma_buf_file_get(struct dma_buf *dmabuf);
 void dmavec_shim_zap(struct file *file);
 bool dmavec_shim_module_get(struct module *owner);
 void dmavec_shim_module_put(struct module *owner);
@@ -43,6 +42,7 @@ void dmavec_shim_dma_sync_single(struct device *dev, dma_addr_t addr,
 				 bool for_cpu);
 int dmavec_shim_dma_resv_lock_interruptible(struct dma_resv *resv);
 struct dma_fence *dmavec_shim_fence_create(u64 context, u64 seqno);
+void dmavec_shim_fence_get(struct dma_fence *fence);
 void dmavec_shim_fence_put(struct dma_fence *fence);
 
 #endif /* DMAVEC_SHIM_H */

@@ -39,36 +39,32 @@
 use crate::{
     map::{Provider, Unbind},
     range::{PhysVec, Ranges},
-    shim,
+    rust_kernel::dma_buf::{
+        exporter::{self, WeakDmaBuf},
+        ResvUsage,
+    },
 };
-use core::{ffi::c_void, ptr::NonNull};
+use core::ffi::c_void;
 use kernel::{
-    bindings,
-    error::from_err_ptr,
-    ffi::{c_int, c_ulong},
-    fs::File,
     list::{AtomicTracker, ListArc, ListLinks, TryNewListArc},
     new_condvar, new_mutex,
     prelude::*,
     sync::{
         aref::ARef,
         atomic::{Atomic, Relaxed},
-        Arc, CondVar, Mutex,
+        Arc, ArcBorrow, CondVar, Mutex,
     },
-    ThisModule,
 };
 
 mod attachment;
 mod cpu;
 mod dma_buf_ops;
-mod dma_vec_type;
-mod dmabuf;
 mod registry;
 
-pub(crate) use dma_buf_ops::direction;
+pub use crate::rust_kernel::dma_buf::{data_direction as direction, DmaBuf};
 pub use dma_buf_ops::is_dmavec;
-use dma_buf_ops::DMAVEC_OPS;
-pub use dmabuf::DmaBuf;
+use dma_buf_ops::OPS;
+pub use exporter::Owner as ModuleOwner;
 use registry::BUFFERS;
 pub(crate) use registry::{exit_registry, init_registry, Registry};
 
@@ -87,12 +83,9 @@ pub trait ExporterOps: Send + Sync + 'static {
 
 /// The exporter's mutable view of its dma-buf.
 struct State {
-    /// The dma-buf, until it is released.
-    dmabuf: Option<NonNull<bindings::dma_buf>>,
+    /// The dma-buf, until it is released: a reference that does not keep it alive.
+    dmabuf: Option<WeakDmaBuf>,
 }
-
-// SAFETY: The pointer is only dereferenced under the state lock, while the dma-buf is alive.
-unsafe impl Send for State {}
 
 /// An exported buffer, shared by its dma-buf and its exporter.
 #[pin_data]
@@ -158,37 +151,10 @@ pub struct ExportInfo {
     pub mmap: bool,
 }
 
-/// The module that owns a dma-buf's code (`dma_buf_export_info.owner`).
-#[derive(Clone, Copy)]
-pub struct ModuleOwner(*mut bindings::module);
-
-// SAFETY: A module pointer is only handed to the module reference counting functions, which
-// any thread may call.
-unsafe impl Send for ModuleOwner {}
-
-// SAFETY: See `Send`: `&ModuleOwner` only gives the pointer's value.
-unsafe impl Sync for ModuleOwner {}
-
-impl From<&'static ThisModule> for ModuleOwner {
-    fn from(m: &'static ThisModule) -> Self {
-        Self(m.as_ptr())
-    }
-}
-
-impl ModuleOwner {
-    /// A C module pointer.
-    ///
-    /// # Safety
-    ///
-    /// `m` is `THIS_MODULE` of the module whose code and data the exported buffer uses.
-    pub unsafe fn from_raw(m: *mut bindings::module) -> Self {
-        Self(m)
-    }
-}
-
 /// Exports a buffer.
 ///
-/// Returns the dma-buf (one reference, to be installed with [`DmaBuf::into_fd`] or dropped)
+/// Returns the dma-buf (one reference; [`DmaBuf::install_fd`] installs another in a file
+/// descriptor)
 /// and the exporter's handle on the buffer.
 ///
 /// `ops` is boxed by the caller so that this function is not generic: its locks are then
@@ -212,16 +178,16 @@ impl ModuleOwner {
 ///         provider: Some(provider), // its P2PDMA provider
 ///         name: c"my_driver",
 ///         owner: kernel::module::this_module::<LocalModule>().into(),
-///         flags: bindings::O_RDWR,
+///         flags: O_RDWR,
 ///         mmap: true,
 ///     },
 ///     KBox::new(MyExport, GFP_KERNEL)?,
 /// )?;
-/// let fd = dmabuf.into_fd(bindings::O_CLOEXEC)?;
+/// let fd = dmabuf.install_fd(O_CLOEXEC)?;
 /// // Later, before the BAR goes away: no importer can reach it once this returns.
 /// buf.revoke();
 /// ```
-pub fn export(info: ExportInfo, ops: KBox<dyn ExporterOps>) -> Result<(Arc<Buffer>, DmaBuf)> {
+pub fn export(info: ExportInfo, ops: KBox<dyn ExporterOps>) -> Result<(Arc<Buffer>, ARef<DmaBuf>)> {
     if info.provider.as_ref().is_some_and(Provider::is_unbound) {
         return Err(ENODEV);
     }
@@ -262,27 +228,19 @@ pub fn export(info: ExportInfo, ops: KBox<dyn ExporterOps>) -> Result<(Arc<Buffe
     // The registry's reference; a new buffer is in no list, so this cannot fail. It is the
     // last fallible step: once the dma-buf exists, nothing below can fail.
     let registered = ListArc::try_from_arc(buf.clone()).map_err(|_| EINVAL)?;
-    let priv_ = Arc::into_raw(buf.clone());
-    let exp = bindings::dma_buf_export_info {
-        exp_name: info.name.as_char_ptr(),
-        owner: info.owner.0,
-        ops: &DMAVEC_OPS,
-        size,
-        flags: info.flags as c_int,
-        resv: core::ptr::null_mut(),
-        priv_: priv_.cast_mut().cast(),
-    };
-    // SAFETY: `exp` is fully initialized; `DMAVEC_OPS` is static.
-    let raw = from_err_ptr(unsafe { bindings::dma_buf_export(&exp) });
-    let Some(raw) = raw.ok().and_then(NonNull::new) else {
-        // SAFETY: The export failed, so the dma-buf did not take the reference.
-        drop(unsafe { Arc::from_raw(priv_) });
-        return Err(raw.err().unwrap_or(ENOMEM));
-    };
-    // The dma-buf owns `priv_` now and its release callback drops it: nothing below may fail,
-    // or an exporter's `release` would run while this function reports an error.
-    let dmabuf = DmaBuf(raw);
-    buf.state.lock().dmabuf = Some(dmabuf.0);
+    let (dmabuf, weak) = exporter::export(
+        &OPS,
+        buf.clone(),
+        exporter::ExportInfo {
+            name: info.name,
+            owner: info.owner,
+            size,
+            flags: info.flags,
+        },
+    )?;
+    // The dma-buf owns a reference to `buf` now and its release drops it: nothing below may
+    // fail, or an exporter's `release` would run while this function reports an error.
+    buf.state.lock().dmabuf = Some(weak);
     let mut list = BUFFERS.lock();
     if buf.provider.as_ref().is_some_and(Provider::is_unbound) {
         // Unbound since the check above, and `revoke_unbound()` has walked the registry
@@ -326,14 +284,9 @@ pub(crate) fn revoke_unbound(unbind: &Unbind) {
     }
 }
 
-/// The buffer behind a dmavec dma-buf.
-///
-/// # Safety
-///
-/// `dmabuf` was exported by [`export`] and is not yet released.
-pub(crate) unsafe fn buffer_of<'a>(dmabuf: *mut bindings::dma_buf) -> &'a Buffer {
-    // SAFETY: `export` stored an `Arc<Buffer>` reference in `priv`, dropped only in release.
-    unsafe { &*(*dmabuf).priv_.cast::<Buffer>() }
+/// The buffer behind a dmavec dma-buf; `None` for a dma-buf of another exporter.
+pub(crate) fn buffer_of(dmabuf: &DmaBuf) -> Option<ArcBorrow<'_, Buffer>> {
+    OPS.data_of(dmabuf)
 }
 
 impl Buffer {
@@ -388,39 +341,26 @@ impl Buffer {
             // The provider's device is gone: revoked for good.
             return;
         }
-        // A reference to the dma-buf's file, if it is not dying: the dma-buf core calls release
+        // A reference to the dma-buf, if its file is not dying: the dma-buf core calls release
         // from the dentry's `d_release`, after the inode was put, and release waits for the
-        // state lock held here, so `dmabuf` may be a dma-buf whose file is being torn down.
-        let file = state.dmabuf.and_then(|d| {
-            // SAFETY: `d` is alive while `state` is locked: release takes the lock before the
-            // dma-buf core frees it.
-            let f = NonNull::new(unsafe { shim::dmavec_shim_dma_buf_file_get(d.as_ptr()) })?;
-            // SAFETY: `f` is a reference to a `struct file`, owned by the `ARef` from here on.
-            Some((d, unsafe { ARef::<File>::from_raw(f.cast()) }))
-        });
-        let Some((d, file)) = file else {
+        // state lock held here, so the dma-buf may be one whose file is being torn down.
+        let Some(dmabuf) = state.dmabuf.as_ref().and_then(WeakDmaBuf::upgrade) else {
             // Released, or its file is dying: nothing can attach, map or mmap it any more (each
             // importer and each VMA holds a reference to the file), so there is nothing to
             // invalidate, zap or wait for.
             self.revoked.store(revoked, Relaxed);
             return;
         };
-        // SAFETY: The dma-buf is alive while `file` is held.
-        let resv = unsafe { (*d.as_ptr()).resv };
-        // SAFETY: `resv` is the dma-buf's reservation object; no acquire context.
-        unsafe { bindings::dma_resv_lock(resv, core::ptr::null_mut()) };
+        let resv = dmabuf.resv().lock();
         let was = self.revoked.load(Relaxed);
         self.revoked.store(revoked, Relaxed);
         if revoked && !was {
             crate::stats::STATS.revocations.add(1, Relaxed);
-            // SAFETY: The reservation lock is held, as required.
-            unsafe { bindings::dma_buf_invalidate_mappings(d.as_ptr()) };
+            dmabuf.invalidate_mappings(&resv);
             // CPU mappings too: faults take the state lock we hold, and see `revoked`.
-            // SAFETY: `file` is the dma-buf's live file.
-            unsafe { shim::dmavec_shim_zap(file.as_ptr()) };
+            dmabuf.zap_cpu_mappings();
         }
-        // SAFETY: Locked above.
-        unsafe { bindings::dma_resv_unlock(resv) };
+        drop(resv);
         drop(state);
         if revoked {
             // The fences of DMA the importers still have queued, waited for with no lock held:
@@ -428,20 +368,11 @@ impl Buffer {
             // reservation lock, and none of them waits for a slow importer's DMA. Nothing new
             // can be mapped meanwhile (the buffer is marked revoked). Every revocation waits,
             // not only the one that marked the buffer: none returns before the DMA is over.
-            // SAFETY: `resv` is the reservation object of the dma-buf that `file` keeps alive;
-            // `dma_resv_wait_timeout()` needs no lock.
-            unsafe {
-                bindings::dma_resv_wait_timeout(
-                    resv,
-                    bindings::dma_resv_usage_DMA_RESV_USAGE_BOOKKEEP,
-                    false,
-                    c_ulong::MAX >> 1,
-                )
-            };
+            dmabuf.resv().wait(ResvUsage::Bookkeep);
         }
         // The last reference may be this one, when the dma-buf was closed meanwhile: `fput()`
         // then defers the release (task work or a worker), which takes the state lock.
-        drop(file);
+        drop(dmabuf);
         if revoked {
             // Importers unmap from their invalidate callback or soon after it.
             let mut live = self.live.lock();
@@ -455,12 +386,13 @@ impl Buffer {
 #[kunit_tests(dmavec_export)]
 mod tests {
     use super::*;
-    use kernel::page::PAGE_SIZE;
+    use core::ptr::NonNull;
+    use kernel::{bindings, page::PAGE_SIZE};
 
     struct NoOps;
     impl ExporterOps for NoOps {}
 
-    fn export_with(provider: &Provider) -> Result<(Arc<Buffer>, DmaBuf)> {
+    fn export_with(provider: &Provider) -> Result<(Arc<Buffer>, ARef<DmaBuf>)> {
         let mut ranges = KVec::new();
         // MMIO that is never mapped: no importer attaches.
         ranges.push(PhysVec::new(0x1_0000_0000, PAGE_SIZE), GFP_KERNEL)?;
@@ -471,7 +403,7 @@ mod tests {
                 provider: Some(provider.clone()),
                 name: c"dmavec_export_test",
                 owner: kernel::module::this_module::<crate::LocalModule>().into(),
-                flags: bindings::O_RDWR,
+                flags: crate::rust_kernel::dma_buf::O_RDWR,
                 mmap: false,
             },
             KBox::new(NoOps, GFP_KERNEL)?,

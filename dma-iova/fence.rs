@@ -11,37 +11,24 @@
 //!
 //! C header: [`include/linux/dma-fence.h`](srctree/include/linux/dma-fence.h).
 
-use crate::shim;
-use core::ptr::NonNull;
-use kernel::{bindings, prelude::*};
+use crate::rust_kernel::dma_fence::{DmaFence, FenceContext};
+use kernel::{prelude::*, sync::aref::ARef};
 
 /// A fence of one importer DMA, signalled when dropped.
 ///
 /// Dropping signals: a fence that is never signalled would make revocation wait forever, so
 /// every path that ends the DMA, errors included, signals it.
-///
-/// # Invariants
-///
-/// `self.0` is a valid fence this value holds a reference to.
-pub struct Fence(NonNull<bindings::dma_fence>);
-
-// SAFETY: A fence reference may be signalled and dropped from any thread.
-unsafe impl Send for Fence {}
-// SAFETY: See `Send`; `&Fence` gives no access beyond that.
-unsafe impl Sync for Fence {}
+pub struct Fence(ARef<DmaFence>);
 
 impl Fence {
-    /// A new, unsignalled fence on timeline `context` (`dma_fence_context_alloc()`).
-    pub(crate) fn new(context: u64, seqno: u64) -> Result<Self> {
-        // SAFETY: Any context and sequence number may be used.
-        let f = unsafe { shim::dmavec_shim_fence_create(context, seqno) };
-        // INVARIANT: A new fence, with the one reference it was created with.
-        NonNull::new(f).map(Self).ok_or(ENOMEM)
+    /// A new, unsignalled fence on timeline `context`.
+    pub(crate) fn new(context: FenceContext, seqno: u64) -> Result<Self> {
+        Ok(Self(DmaFence::new(context, seqno)?))
     }
 
-    /// The raw fence, for C calls.
-    pub(crate) fn as_raw(&self) -> *mut bindings::dma_fence {
-        self.0.as_ptr()
+    /// The fence.
+    pub(crate) fn fence(&self) -> &DmaFence {
+        &self.0
     }
 
     /// Signals the fence: the DMA it covers is complete.
@@ -52,11 +39,7 @@ impl Fence {
 
 impl Drop for Fence {
     fn drop(&mut self) {
-        // SAFETY: By the type invariant the fence is valid and this value holds a reference;
-        // signalling a signalled fence does nothing.
-        unsafe {
-            bindings::dma_fence_signal(self.as_raw());
-            shim::dmavec_shim_fence_put(self.as_raw());
-        }
+        // Signalling a signalled fence does nothing.
+        self.0.signal();
     }
 }

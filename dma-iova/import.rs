@@ -20,14 +20,24 @@
 //!
 //! [`DmaVec`]: crate::range::DmaVec
 
-use crate::{export::DmaBuf, map::MapType, range::SegLimits};
-use core::{cell::UnsafeCell, ptr::NonNull};
+use crate::{
+    map::MapType,
+    range::SegLimits,
+    rust_kernel::{
+        dma_buf::{
+            attachment::{DynamicAttachment, ImportAttachment, Importer as DmaBufImporter},
+            DmaBuf, ResvCell, ResvGuard,
+        },
+        dma_fence::FenceContext,
+    },
+};
 use kernel::{
-    bindings,
     device::Device,
-    error::from_err_ptr,
     prelude::*,
-    sync::atomic::{Atomic, Relaxed},
+    sync::{
+        aref::ARef,
+        atomic::{Atomic, Relaxed},
+    },
 };
 
 mod locked;
@@ -35,7 +45,6 @@ mod negotiated;
 
 use locked::Mapped;
 pub use locked::{Locked, MappedView};
-use negotiated::{attach, ArrayMap};
 
 /// How an [`Attachment`]'s current mapping was made.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -82,66 +91,40 @@ pub trait Importer: Send + Sync + 'static {
 /// What the attachment's callback needs: stable in memory while attached.
 struct Inner {
     importer: KBox<dyn Importer>,
-    /// Protected by the reservation lock of the dma-buf.
-    mapped: UnsafeCell<Option<Mapped>>,
+    /// The current mapping, under the reservation lock of the dma-buf.
+    mapped: ResvCell<Option<Mapped>>,
     /// The importer's own segment limits ([`Locked::set_seg_limits`]), `None` for the
-    /// device's. Protected by the reservation lock.
-    limits: UnsafeCell<Option<SegLimits>>,
+    /// device's. Under the reservation lock.
+    limits: ResvCell<Option<SegLimits>>,
     /// Set under the reservation lock when the attachment starts to go away
     /// ([`Attachment::retire`]): from then on the invalidate callback does not reach the
     /// importer, whose owner may be tearing it down.
     dead: Atomic<bool>,
     /// The fence timeline of this attachment's DMA ([`Locked::fence_dma`]) and its last
     /// sequence number.
-    fence_context: u64,
+    fence_context: FenceContext,
     fence_seqno: Atomic<u64>,
 }
 
-// SAFETY: `mapped` is only accessed with the reservation lock held (through `Locked`); the
-// importer is `Send + Sync`.
-unsafe impl Send for Inner {}
-// SAFETY: See `Send`.
-unsafe impl Sync for Inner {}
+impl DmaBufImporter for Inner {
+    fn invalidate_mappings(&self, attach: &ImportAttachment, resv: ResvGuard<'_>) {
+        if self.dead.load(Relaxed) {
+            // Being detached: nothing is mapped, and the owner is dropping the importer.
+            return;
+        }
+        let mut locked = Locked {
+            inner: self,
+            attach,
+            guard: resv,
+        };
+        self.importer.invalidate(&mut locked);
+    }
+}
 
 /// A dynamic attachment of an importing device to a dma-buf.
 pub struct Attachment {
-    inner: Pin<KBox<Inner>>,
-    attach: NonNull<bindings::dma_buf_attachment>,
-    dmabuf: DmaBuf,
+    att: DynamicAttachment<Inner>,
 }
-
-// SAFETY: The attachment may be used and dropped from any thread; its state is protected by the
-// reservation lock.
-unsafe impl Send for Attachment {}
-// SAFETY: See `Send`.
-unsafe impl Sync for Attachment {}
-
-/// # Safety
-///
-/// The dma-buf core calls this with the reservation lock held, for an attachment made by
-/// [`Attachment::new`].
-unsafe extern "C" fn importer_invalidate(attach: *mut bindings::dma_buf_attachment) {
-    // SAFETY: The dma-buf core calls this with the reservation lock held, on an attachment made
-    // by `Attachment::new`, whose `importer_priv` is its pinned `Inner`.
-    let inner = unsafe { &*(*attach).importer_priv.cast::<Inner>() };
-    if inner.dead.load(Relaxed) {
-        // Being detached: nothing is mapped, and the owner is dropping the importer.
-        return;
-    }
-    // SAFETY: `attach` is valid.
-    let attach = unsafe { NonNull::new_unchecked(attach) };
-    let mut locked = Locked {
-        inner,
-        attach,
-        owns_lock: false,
-    };
-    inner.importer.invalidate(&mut locked);
-}
-
-static IMPORTER_OPS: bindings::dma_buf_attach_ops = bindings::dma_buf_attach_ops {
-    allow_peer2peer: true,
-    invalidate_mappings: Some(importer_invalidate),
-};
 
 impl Attachment {
     /// Attaches `dev` to `dmabuf` dynamically, accepting peer-to-peer memory, and asking for
@@ -169,77 +152,55 @@ impl Attachment {
     /// let v = l.map(DataDirection::FromDevice)?;
     /// // `v.entries`: the `struct dma_vec` array, valid while `l` is held or until invalidated.
     /// ```
-    pub fn new(dmabuf: DmaBuf, dev: &Device, importer: impl Importer) -> Result<Self> {
+    pub fn new(dmabuf: ARef<DmaBuf>, dev: &Device, importer: impl Importer) -> Result<Self> {
         let importer: KBox<dyn Importer> = KBox::new(importer, GFP_KERNEL)?;
-        let inner = KBox::pin(
-            Inner {
-                importer,
-                mapped: UnsafeCell::new(None),
-                limits: UnsafeCell::new(None),
-                dead: Atomic::new(false),
-                // SAFETY: Allocating one timeline has no precondition.
-                fence_context: unsafe { bindings::dma_fence_context_alloc(1) },
-                fence_seqno: Atomic::new(0),
-            },
-            GFP_KERNEL,
-        )?;
-        let priv_ = core::ptr::from_ref::<Inner>(&inner).cast_mut().cast();
-        // SAFETY: `dmabuf` holds a reference, `dev` is valid, `IMPORTER_OPS` is static and
-        // `priv_` stays valid (pinned) until the attachment is detached in `drop`.
-        let raw = from_err_ptr(unsafe {
-            attach(
-                dmabuf.as_raw(),
-                crate::raw::device(dev),
-                &IMPORTER_OPS,
-                priv_,
-            )
-        })?;
+        let resv = dmabuf.resv();
+        let inner = Inner {
+            importer,
+            mapped: ResvCell::new(resv, None),
+            limits: ResvCell::new(resv, None),
+            dead: Atomic::new(false),
+            fence_context: FenceContext::new(),
+            fence_seqno: Atomic::new(0),
+        };
         Ok(Self {
-            inner,
-            attach: NonNull::new(raw).ok_or(ENOMEM)?,
-            dmabuf,
+            att: DynamicAttachment::new(dmabuf, dev, inner)?,
         })
     }
 
     /// The dma-buf.
     pub fn dmabuf(&self) -> &DmaBuf {
-        &self.dmabuf
-    }
-
-    /// The dma-buf's reservation object.
-    pub fn resv(&self) -> *mut bindings::dma_resv {
-        // SAFETY: `self.dmabuf` holds a reference.
-        unsafe { (*self.dmabuf.as_raw()).resv }
+        self.att.dmabuf()
     }
 
     /// Whether the exporter granted peer-to-peer access.
     pub fn peer2peer(&self) -> bool {
-        // SAFETY: The attachment is valid until drop.
-        unsafe { (*self.attach.as_ptr()).peer2peer }
+        self.att.peer2peer()
     }
 
-    /// The attachment, for a caller that already holds the reservation lock.
+    /// The attachment, for a caller that already holds the reservation lock (`guard`).
     ///
-    /// # Safety
+    /// # Panics
     ///
-    /// The caller holds the dma-buf's reservation lock for as long as the result exists, and
-    /// no other [`Locked`] of this attachment is in use meanwhile.
-    pub unsafe fn assume_locked(&self) -> Locked<'_> {
+    /// If `guard` holds the lock of another reservation object than the dma-buf's.
+    pub fn with_guard<'a>(&'a self, guard: ResvGuard<'a>) -> Locked<'a> {
+        assert!(
+            guard.is_of(self.dmabuf().resv()),
+            "mismatched reservation lock"
+        );
         Locked {
-            inner: &self.inner,
-            attach: self.attach,
-            owns_lock: false,
+            inner: self.att.data(),
+            attach: &self.att,
+            guard,
         }
     }
 
     /// Takes the dma-buf's reservation lock.
     pub fn lock(&self) -> Locked<'_> {
-        // SAFETY: The dma-buf is alive; no acquire context.
-        unsafe { bindings::dma_resv_lock(self.resv(), core::ptr::null_mut()) };
         Locked {
-            inner: &self.inner,
-            attach: self.attach,
-            owns_lock: true,
+            inner: self.att.data(),
+            attach: &self.att,
+            guard: self.att.dmabuf().resv().lock(),
         }
     }
 }
@@ -256,14 +217,13 @@ impl Attachment {
     pub fn retire(&self) {
         let mut l = self.lock();
         l.unmap();
-        self.inner.dead.store(true, Relaxed);
+        self.att.data().dead.store(true, Relaxed);
     }
 }
 
 impl Drop for Attachment {
     fn drop(&mut self) {
+        // Then `att` detaches as it drops, with nothing mapped.
         self.retire();
-        // SAFETY: Attached in `new`, not yet detached; the reservation lock is not held.
-        unsafe { bindings::dma_buf_detach(self.dmabuf.as_raw(), self.attach.as_ptr()) };
     }
 }

@@ -15,12 +15,18 @@
 //!   [`dma_iova::Attrs`] and the segment-limit queries.
 //! - [`p2pdma`]: the future additions to `rust/kernel/pci/p2pdma.rs`: the route query
 //!   ([`p2pdma::P2pType::of`]).
+//! - [`dma_buf`]: the future `rust/kernel/dma_buf.rs` and its submodules: [`dma_buf::DmaBuf`],
+//!   the reservation object and its lock guard, the `#[vtable]` exporter, the exporter's and the
+//!   importer's attachments, the DMA-vector and sg_table mapping types.
+//! - [`dma_fence`]: the future `rust/kernel/dma_fence.rs`.
 //! - [`page`]: the future `Page::phys_addr()` of `rust/kernel/page.rs`.
 //! - [`io`], [`task`], [`workqueue`]: `zero_io()`, `cond_resched()` and `flush_work()`, for
 //!   `kernel::io`, `kernel::task` and `kernel::workqueue`.
 //! - [`uapi`]: [`uapi_struct!`](crate::uapi_struct), mirrors of ioctl structures that are
 //!   `FromBytes` and `AsBytes` by construction.
 
+pub mod dma_buf;
+pub mod dma_fence;
 pub mod dma_iova;
 pub mod io;
 pub mod p2pdma;

@@ -24,9 +24,6 @@ extern "C" {
         mmio: bool,
         ops: *const bindings::vm_operations_struct,
     ) -> ffi::c_int;
-    pub(crate) fn dmavec_shim_dma_buf_file_get(
-        dmabuf: *mut bindings::dma_buf,
-    ) -> *mut bindings::file;
     pub(crate) fn dmavec_shim_zap(file: *mut bindings::file);
     pub(crate) fn dmavec_shim_module_get(owner: *mut bindings::module) -> bool;
     pub(crate) fn dmavec_shim_module_put(owner: *mut bindings::module);
@@ -40,6 +37,7 @@ extern "C" {
         for_cpu: bool,
     );
     pub(crate) fn dmavec_shim_fence_create(context: u64, seqno: u64) -> *mut bindings::dma_fence;
+    pub(crate) fn dmavec_shim_fence_get(fence: *mut bindings::dma_fence);
     pub(crate) fn dmavec_shim_fence_put(fence: *mut bindings::dma_fence);
     pub(crate) fn dmavec_shim_dma_resv_lock_interruptible(
         resv: *mut bindings::dma_resv,

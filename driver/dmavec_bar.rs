@@ -32,6 +32,7 @@ use kernel::{
     pci,
     prelude::*,
     sync::{
+        aref::ARef,
         atomic::{Atomic, Relaxed},
         Arc, CondVar, Mutex,
     },
@@ -215,7 +216,7 @@ impl BarDevice {
         ranges: KVec<PhysVec>,
         allocs: KVec<Arc<Allocation>>,
         access: u32,
-    ) -> Result<DmaBuf> {
+    ) -> Result<ARef<DmaBuf>> {
         if self.is_gone() {
             return Err(ENODEV);
         }

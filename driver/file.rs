@@ -187,7 +187,7 @@ impl MiscDevice for BarFile {
                 let dmabuf = me
                     .dev
                     .export(ranges, allocs, req.fd_flags & bindings::O_ACCMODE)?;
-                dmabuf.into_fd_with(req.fd_flags & bindings::O_CLOEXEC, |fd| {
+                dmabuf.install_fd_with(req.fd_flags & bindings::O_CLOEXEC, |fd| {
                     req.fd = fd as i32;
                     writer.write(&req)
                 })?;

@@ -3,12 +3,11 @@
 //! The registry of exported buffers, and its dump in debugfs (`dmavec/buffers`): every buffer
 //! and its attachments.
 
-use super::{attachment::for_each_attachment, Buffer};
-use crate::map::MapType;
-use core::{fmt, mem::ManuallyDrop};
+use super::{dma_buf_ops::OPS, Buffer};
+use crate::{map::MapType, rust_kernel::dma_buf::exporter::OwnerRef};
+use core::fmt;
 use kernel::{
-    bindings,
-    list::List,
+    list::{List, ListArc},
     prelude::*,
     sync::{atomic::Relaxed, global_lock, Arc},
 };
@@ -25,6 +24,24 @@ global_lock! {
 pub(crate) fn init_registry() {
     // SAFETY: Called once, in module init, before anything else uses `BUFFERS`.
     unsafe { BUFFERS.init() };
+}
+
+/// Removes `buf` from the registry, if it is there.
+pub(super) trait RemoveBuffer {
+    fn remove_buffer(&mut self, buf: &Buffer) -> Option<ListArc<Buffer>>;
+}
+
+impl RemoveBuffer for List<Buffer> {
+    fn remove_buffer(&mut self, buf: &Buffer) -> Option<ListArc<Buffer>> {
+        let mut c = self.cursor_front();
+        while let Some(p) = c.peek_next() {
+            if core::ptr::eq::<Buffer>(&*p, buf) {
+                return Some(p.remove());
+            }
+            c.move_next();
+        }
+        None
+    }
 }
 
 /// Frees the registry's array at module exit: a static is never dropped.
@@ -52,31 +69,31 @@ impl fmt::Debug for Buffer {
             write!(f, " {:?}", r)?;
         }
         writeln!(f)?;
-        let Some(d) = state.dmabuf else {
+        // Only a live dma-buf has attachments to show: one whose file is dying has none
+        // (every importer holds a reference to it).
+        let Some(d) = state.dmabuf.as_ref().and_then(|w| w.upgrade()) else {
             return Ok(());
         };
-        // SAFETY: Alive while `state` is locked.
-        let resv = unsafe { (*d.as_ptr()).resv };
-        // SAFETY: `resv` is the dma-buf's reservation object; no acquire context.
-        unsafe { bindings::dma_resv_lock(resv, core::ptr::null_mut()) };
-        // SAFETY: A live dmavec dma-buf, its reservation lock held.
-        unsafe {
-            for_each_attachment(d.as_ptr(), |peer2peer, st| {
-                let t = st.map_type.load(Relaxed);
-                let _ = writeln!(
-                    f,
-                    "  attachment {} p2p {} live {} type {} entries {} bytes {}",
-                    st.dev.name().to_str().unwrap_or("?"),
-                    peer2peer,
-                    st.live.load(Relaxed),
-                    MapType::from_u32(t).map_or("none", MapType::name),
-                    st.entries.load(Relaxed),
-                    st.bytes.load(Relaxed),
-                );
-            })
-        };
-        // SAFETY: Locked above.
-        unsafe { bindings::dma_resv_unlock(resv) };
+        let resv = d.resv().lock();
+        for a in OPS.attachments(&d, &resv).into_iter().flatten() {
+            let st = a.data();
+            let t = st.map_type.load(Relaxed);
+            let _ = writeln!(
+                f,
+                "  attachment {} p2p {} live {} type {} entries {} bytes {}",
+                st.dev.name().to_str().unwrap_or("?"),
+                a.peer2peer(),
+                st.live.load(Relaxed),
+                MapType::from_u32(t).map_or("none", MapType::name),
+                st.entries.load(Relaxed),
+                st.bytes.load(Relaxed),
+            );
+        }
+        drop(resv);
+        // The last reference may be this one: `fput()` defers the release, which takes the
+        // state lock, held here.
+        drop(state);
+        drop(d);
         Ok(())
     }
 }
@@ -89,38 +106,19 @@ pub(crate) struct Registry;
 /// Once the dma-buf is released, the dma-buf core puts its reference to the exporter's module:
 /// the last `Arc<Buffer>` may then be this one, and dropping it runs the exporter's drop glue
 /// (`Buffer::ops`), whose code is the exporter's. The module reference keeps that code, and the
-/// exporter's name that the dump prints, until the `Arc` is gone.
-///
-/// # Invariants
-///
-/// A reference to `buf.owner` was taken with `try_module_get()` and is put on drop, after
-/// `buf`.
+/// exporter's name that the dump prints, until the `Arc` is gone: fields drop in declaration
+/// order.
 struct Pinned {
-    buf: ManuallyDrop<Arc<Buffer>>,
+    buf: Arc<Buffer>,
+    _owner: OwnerRef,
 }
 
 impl Pinned {
     /// Pins `buf` and its exporter's module, if that module is not being removed.
     fn new(buf: Arc<Buffer>) -> Option<Self> {
-        // SAFETY: `owner` is a module that holds a reference to itself through the dma-buf,
-        // which is registered, so not yet released: it is live.
-        if !unsafe { crate::shim::dmavec_shim_module_get(buf.owner.0) } {
-            return None;
-        }
-        // INVARIANT: The reference was taken just above.
-        Some(Self {
-            buf: ManuallyDrop::new(buf),
-        })
-    }
-}
-
-impl Drop for Pinned {
-    fn drop(&mut self) {
-        let owner = self.buf.owner.0;
-        // SAFETY: `buf` is not used after this.
-        unsafe { ManuallyDrop::drop(&mut self.buf) };
-        // SAFETY: By the type invariant, the reference taken in `new`, put after the `Arc`.
-        unsafe { crate::shim::dmavec_shim_module_put(owner) };
+        // The buffer is registered, so its dma-buf not yet released: the module is live.
+        let owner = buf.owner.try_get()?;
+        Some(Self { buf, _owner: owner })
     }
 }
 
@@ -146,7 +144,7 @@ impl fmt::Debug for Registry {
         #[cfg(CONFIG_DMAVEC_KUNIT_TEST)]
         crate::test_hooks::REGISTRY_HOLD.pass();
         for p in snapshot.iter() {
-            write!(f, "{:?}", **p.buf)?;
+            write!(f, "{:?}", *p.buf)?;
         }
         Ok(())
     }

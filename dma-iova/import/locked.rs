@@ -6,27 +6,20 @@
 //!
 //! C header: [`include/linux/dma-buf.h`](srctree/include/linux/dma-buf.h).
 
-use super::{ArrayMap, Inner, MapKind};
+use super::{negotiated::ArrayMap, Inner, MapKind};
 use crate::{
     fence::Fence,
     range::{DmaVec, SegLimits},
-    shim,
+    rust_kernel::dma_buf::{
+        attachment::ImportAttachment, mapping::SgtImport, ResvGuard, ResvUsage,
+    },
 };
-use core::ptr::NonNull;
-use kernel::{
-    bindings,
-    device::Device,
-    dma::DataDirection,
-    error::{from_err_ptr, to_result},
-    prelude::*,
-    sync::atomic::Relaxed,
-};
+use kernel::{dma::DataDirection, prelude::*, sync::atomic::Relaxed};
 
 pub(super) enum Mapped {
     Array(ArrayMap),
     Foreign {
-        sgt: NonNull<bindings::sg_table>,
-        dir: DataDirection,
+        sgt: SgtImport,
         entries: KVec<DmaVec>,
         bytes: usize,
     },
@@ -36,7 +29,7 @@ impl Mapped {
     fn dir(&self) -> DataDirection {
         match self {
             Self::Array(a) => a.dir(),
-            Self::Foreign { dir, .. } => *dir,
+            Self::Foreign { sgt, .. } => sgt.dir(),
         }
     }
 }
@@ -44,10 +37,10 @@ impl Mapped {
 /// An attachment with its dma-buf's reservation lock held.
 pub struct Locked<'a> {
     pub(super) inner: &'a Inner,
-    pub(super) attach: NonNull<bindings::dma_buf_attachment>,
-    /// Whether dropping this unlocks: not so in the invalidate callback, where the dma-buf core
-    /// holds the lock.
-    pub(super) owns_lock: bool,
+    pub(super) attach: &'a ImportAttachment,
+    /// Unlocks on drop if it took the lock: not so in the invalidate callback, where the
+    /// dma-buf core holds the lock.
+    pub(super) guard: ResvGuard<'a>,
 }
 
 /// A view of the current mapping.
@@ -62,21 +55,12 @@ pub struct MappedView<'a> {
 }
 
 impl<'a> Locked<'a> {
-    fn resv(&self) -> *mut bindings::dma_resv {
-        // SAFETY: The attachment and its dma-buf are valid while `self` exists.
-        unsafe { (*(*self.attach.as_ptr()).dmabuf).resv }
-    }
-
     fn slot(&mut self) -> &mut Option<Mapped> {
-        // SAFETY: `self` proves the reservation lock is held, which serialises all access to
-        // `mapped`; `&mut self` makes this borrow unique.
-        unsafe { &mut *self.inner.mapped.get() }
+        self.inner.mapped.get_mut(&mut self.guard)
     }
 
     fn limits(&mut self) -> Option<SegLimits> {
-        // SAFETY: `self` proves the reservation lock is held, which serialises all access to
-        // `limits`.
-        unsafe { *self.inner.limits.get() }
+        *self.inner.limits.get_mut(&mut self.guard)
     }
 
     /// States the importer's own segment limits, in place of its device's, for the maps that
@@ -108,14 +92,18 @@ impl<'a> Locked<'a> {
         if self.slot().is_some() {
             return Err(EBUSY);
         }
-        // SAFETY: As in `Locked::limits`; `&mut self` makes this access unique.
-        unsafe { *self.inner.limits.get() = limits };
+        *self.inner.limits.get_mut(&mut self.guard) = limits;
         Ok(())
     }
 
-    /// The raw attachment, for dma-buf core functions that expect the reservation lock held.
-    pub fn as_raw(&self) -> *mut bindings::dma_buf_attachment {
-        self.attach.as_ptr()
+    /// The attachment, for dma-buf core functions that expect the reservation lock held.
+    pub fn attachment(&self) -> &ImportAttachment {
+        self.attach
+    }
+
+    /// The guard of the reservation lock.
+    pub fn guard(&self) -> &ResvGuard<'a> {
+        &self.guard
     }
 
     /// The current mapping, if any.
@@ -140,8 +128,6 @@ impl<'a> Locked<'a> {
     /// exporters: what `dma_buf_map_dma_vec()` or `dma_buf_map_attachment()` returns, and
     /// `ENOMEM`.
     pub fn map(&mut self, dir: DataDirection) -> Result<MappedView<'_>> {
-        // SAFETY: `self` proves it.
-        unsafe { shim::dmavec_shim_dma_resv_assert_held(self.resv()) };
         if let Some(m) = self.slot().as_ref() {
             let have = m.dir();
             if have != dir && have != DataDirection::Bidirectional {
@@ -150,11 +136,9 @@ impl<'a> Locked<'a> {
         }
         if self.slot().is_none() {
             let limits = self.limits();
-            let attach = self.attach.as_ptr();
-            // SAFETY: The attachment is valid and `self` proves the reservation lock is held.
-            let m = match unsafe { ArrayMap::map(attach, dir, limits) }? {
+            let m = match ArrayMap::map(self.attach, dir, limits, &self.guard)? {
                 Some(a) => Mapped::Array(a),
-                None => map_foreign(attach, dir, limits)?,
+                None => map_foreign(self.attach, dir, limits, &self.guard)?,
             };
             *self.slot() = Some(m);
         }
@@ -175,43 +159,16 @@ impl<'a> Locked<'a> {
     pub fn fence_dma(&mut self) -> Result<Fence> {
         let seqno = self.inner.fence_seqno.fetch_add(1, Relaxed) + 1;
         let fence = Fence::new(self.inner.fence_context, seqno)?;
-        let resv = self.resv();
-        // SAFETY: `self` proves the reservation lock is held.
-        to_result(unsafe { bindings::dma_resv_reserve_fences(resv, 1) })?;
-        // SAFETY: `self` proves the reservation lock is held, and a fence slot was reserved
-        // just above; the object takes its own reference to the fence.
-        unsafe {
-            bindings::dma_resv_add_fence(
-                resv,
-                fence.as_raw(),
-                bindings::dma_resv_usage_DMA_RESV_USAGE_BOOKKEEP,
-            )
-        };
+        self.guard.add_fence(fence.fence(), ResvUsage::Bookkeep)?;
         Ok(fence)
     }
 
     /// Drops the current mapping, if any.
     pub fn unmap(&mut self) {
-        let attach = self.attach.as_ptr();
         match self.slot().take() {
             None => {}
-            Some(Mapped::Array(a)) => {
-                // SAFETY: Mapped for this attachment in `map`; lock held.
-                unsafe { a.unmap(attach) };
-            }
-            Some(Mapped::Foreign { sgt, dir, .. }) => {
-                // SAFETY: `sgt` was mapped for this attachment in `map_foreign`; lock held.
-                unsafe { bindings::dma_buf_unmap_attachment(attach, sgt.as_ptr(), dir.into()) };
-            }
-        }
-    }
-}
-
-impl Drop for Locked<'_> {
-    fn drop(&mut self) {
-        if self.owns_lock {
-            // SAFETY: Locked in `Attachment::lock`.
-            unsafe { bindings::dma_resv_unlock(self.resv()) };
+            Some(Mapped::Array(a)) => a.unmap(self.attach, &self.guard),
+            Some(Mapped::Foreign { sgt, .. }) => self.attach.unmap_sgt(sgt, &self.guard),
         }
     }
 }
@@ -237,38 +194,25 @@ fn view(m: &Mapped) -> MappedView<'_> {
 /// segment size and segment boundary), which the exporter's own table respects and a merge
 /// must not undo.
 fn map_foreign(
-    attach: *mut bindings::dma_buf_attachment,
+    attach: &ImportAttachment,
     dir: DataDirection,
     limits: Option<SegLimits>,
+    guard: &ResvGuard<'_>,
 ) -> Result<Mapped> {
-    // SAFETY: `attach` is valid; its device outlives the attachment, and so this call.
-    let limits = SegLimits::of_device(unsafe { Device::from_raw((*attach).dev) }, limits)?;
-    // SAFETY: `attach` is valid and the reservation lock is held.
-    let sgt = from_err_ptr(unsafe { bindings::dma_buf_map_attachment(attach, dir.into()) })?;
-    let sgt = NonNull::new(sgt).ok_or(ENOMEM)?;
-    let unmap = |e: Error| {
-        // SAFETY: Mapped just above.
-        unsafe { bindings::dma_buf_unmap_attachment(attach, sgt.as_ptr(), dir.into()) };
-        e
-    };
+    let limits = SegLimits::of_device(attach.dev(), limits)?;
+    let sgt = attach.map_sgt(dir, guard)?;
     let mut entries = KVec::new();
     let mut bytes = 0usize;
-    // SAFETY: `sgt` is a valid, mapped table: walk its `nents` DMA segments.
-    unsafe {
-        let mut sg = (*sgt.as_ptr()).sgl;
-        for _ in 0..(*sgt.as_ptr()).nents {
-            let addr = bindings::sg_dma_address(sg);
-            let len = bindings::sg_dma_len(sg) as usize;
-            if len > 0 {
-                limits.push(&mut entries, addr, len).map_err(unmap)?;
-                bytes += len;
-            }
-            sg = bindings::sg_next(sg);
-        }
+    let collected = sgt.segments().filter(|s| s.len > 0).try_for_each(|s| {
+        bytes += s.len;
+        limits.push(&mut entries, s.addr, s.len)
+    });
+    if let Err(e) = collected {
+        attach.unmap_sgt(sgt, guard);
+        return Err(e);
     }
     Ok(Mapped::Foreign {
         sgt,
-        dir,
         entries,
         bytes,
     })

@@ -11,114 +11,50 @@
 use crate::{
     map::MapType,
     range::{DmaVec, SegLimits},
+    rust_kernel::dma_buf::{
+        attachment::ImportAttachment,
+        mapping::{DmaVecImport, MappingType},
+        DmaVecAddr, ResvGuard,
+    },
 };
-use kernel::{bindings, dma::DataDirection, error::to_result, prelude::*};
-
-/// Attaches `dev` to `dmabuf`, asking for the DMA-vector type, then the sg_table type.
-///
-/// # Safety
-///
-/// As `dma_buf_dynamic_attach()`: `dmabuf` and `dev` are valid, `ops` and `priv_` outlive the
-/// attachment. Returns what `dma_buf_mapping_attach()` returns.
-pub(super) unsafe fn attach(
-    dmabuf: *mut bindings::dma_buf,
-    dev: *mut bindings::device,
-    ops: &'static bindings::dma_buf_attach_ops,
-    priv_: *mut core::ffi::c_void,
-) -> *mut bindings::dma_buf_attachment {
-    let imp = [
-        bindings::dma_buf_mapping_match {
-            type_: &raw const bindings::dma_buf_mapping_dma_vec_type,
-            dma_vec_ops: core::ptr::null(),
-        },
-        bindings::dma_buf_mapping_match {
-            type_: &raw const bindings::dma_buf_mapping_sgt_type,
-            dma_vec_ops: core::ptr::null(),
-        },
-    ];
-    // SAFETY: The caller's guarantees; the core reads `imp` during the call only.
-    unsafe { bindings::dma_buf_mapping_attach(dmabuf, dev, imp.as_ptr(), imp.len(), ops, priv_) }
-}
+use kernel::{dma::DataDirection, prelude::*};
 
 /// A mapping of the DMA-vector type.
 pub(super) struct ArrayMap {
-    map: bindings::dma_buf_dma_vec,
-    dir: DataDirection,
+    map: DmaVecImport,
     /// The exporter's entries merged and split within the importer's own segment limits, if
     /// it stated any ([`super::Locked::set_seg_limits`]); empty otherwise.
     own: KVec<DmaVec>,
-    kind: MapType,
     bytes: usize,
 }
 
 impl ArrayMap {
     /// Maps `attach` if the negotiated type is the DMA-vector type; `Ok(None)` if it is the
-    /// sg_table type.
-    ///
-    /// # Safety
-    ///
-    /// `attach` is valid and the caller holds its dma-buf's reservation lock.
-    pub(super) unsafe fn map(
-        attach: *mut bindings::dma_buf_attachment,
+    /// sg_table type. The reservation lock is held (`guard`).
+    pub(super) fn map(
+        attach: &ImportAttachment,
         dir: DataDirection,
         limits: Option<SegLimits>,
+        guard: &ResvGuard<'_>,
     ) -> Result<Option<Self>> {
-        // SAFETY: `attach` is valid; `map_type` is constant while attached.
-        let ty = unsafe { (*attach).map_type.type_ };
-        if !core::ptr::eq(ty, &raw const bindings::dma_buf_mapping_dma_vec_type) {
+        if attach.mapping_type() != MappingType::DmaVec {
             return Ok(None);
         }
-        // An empty mapping, which the core fills.
-        let mut map: bindings::dma_buf_dma_vec = pin_init::zeroed();
-        // SAFETY: `attach` is of the DMA-vector type and the reservation lock is held.
-        to_result(unsafe { bindings::dma_buf_map_dma_vec(attach, dir.into(), &mut map) })?;
-        let mut m = Self {
-            map,
-            dir,
-            own: KVec::new(),
-            kind: MapType::Iova,
-            bytes: 0,
-        };
+        let map = attach.map_dma_vec(dir, guard)?;
         // What fails after the map unmaps before it returns.
-        match m.finish(limits) {
-            Ok(()) => Ok(Some(m)),
+        match finish(map.entries(), limits) {
+            Ok((own, bytes)) => Ok(Some(Self { map, own, bytes })),
             Err(e) => {
-                // SAFETY: Mapped just above for `attach`, lock held.
-                unsafe { m.unmap(attach) };
+                attach.unmap_dma_vec(map, guard);
                 Err(e)
             }
         }
     }
 
-    fn finish(&mut self, limits: Option<SegLimits>) -> Result {
-        // The numbers of `enum dma_buf_dma_vec_addr` are those of `MapType`.
-        self.kind = MapType::from_u32(self.map.addr).ok_or(EINVAL)?;
-        let mut bytes = 0usize;
-        for e in self.exporters() {
-            bytes = bytes.checked_add(e.len).ok_or(EOVERFLOW)?;
-        }
-        self.bytes = bytes;
-        if let Some(l) = limits {
-            let mut own = KVec::with_capacity(self.map.nr, GFP_KERNEL)?;
-            for e in self.exporters() {
-                l.push(&mut own, e.addr, e.len)?;
-            }
-            self.own = own;
-        }
-        Ok(())
-    }
-
-    /// The exporter's entries.
-    fn exporters(&self) -> &[DmaVec] {
-        // SAFETY: The core checked that `vecs` holds `nr >= 1` entries, which the exporter
-        // keeps until unmap; `DmaVec` has the layout of `struct dma_vec`.
-        unsafe { core::slice::from_raw_parts(self.map.vecs.cast::<DmaVec>(), self.map.nr) }
-    }
-
     /// The entries, within the importer's limits if it stated its own.
     pub(super) fn entries(&self) -> &[DmaVec] {
         if self.own.is_empty() {
-            self.exporters()
+            self.map.entries()
         } else {
             &self.own
         }
@@ -126,7 +62,11 @@ impl ArrayMap {
 
     /// What the addresses are.
     pub(super) fn kind(&self) -> MapType {
-        self.kind
+        match self.map.addr() {
+            DmaVecAddr::Iova => MapType::Iova,
+            DmaVecAddr::Direct => MapType::Direct,
+            DmaVecAddr::BusAddr => MapType::BusAddr,
+        }
     }
 
     /// Bytes mapped.
@@ -136,17 +76,28 @@ impl ArrayMap {
 
     /// The direction mapped for.
     pub(super) fn dir(&self) -> DataDirection {
-        self.dir
+        self.map.dir()
     }
 
-    /// Unmaps.
-    ///
-    /// # Safety
-    ///
-    /// `attach` is the attachment this was mapped for, and the caller holds the reservation
-    /// lock.
-    pub(super) unsafe fn unmap(mut self, attach: *mut bindings::dma_buf_attachment) {
-        // SAFETY: The caller's guarantees; mapped by `dma_buf_map_dma_vec()`.
-        unsafe { bindings::dma_buf_unmap_dma_vec(attach, &mut self.map, self.dir.into()) };
+    /// Unmaps, with the reservation lock held (`guard`).
+    pub(super) fn unmap(self, attach: &ImportAttachment, guard: &ResvGuard<'_>) {
+        attach.unmap_dma_vec(self.map, guard);
     }
+}
+
+/// The byte count of the exporter's `entries`, and, if the importer stated limits of its
+/// own, the entries merged and split within them.
+fn finish(entries: &[DmaVec], limits: Option<SegLimits>) -> Result<(KVec<DmaVec>, usize)> {
+    let mut bytes = 0usize;
+    for e in entries {
+        bytes = bytes.checked_add(e.len).ok_or(EOVERFLOW)?;
+    }
+    let mut own = KVec::new();
+    if let Some(l) = limits {
+        own = KVec::with_capacity(entries.len(), GFP_KERNEL)?;
+        for e in entries {
+            l.push(&mut own, e.addr, e.len)?;
+        }
+    }
+    Ok((own, bytes))
 }

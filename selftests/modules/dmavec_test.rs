@@ -28,6 +28,7 @@ use kernel::{
     page::{Page, PAGE_SIZE},
     prelude::*,
     sync::{
+        aref::ARef,
         atomic::{Atomic, Relaxed},
         Arc, Mutex,
     },
@@ -127,7 +128,7 @@ fn export_ranges(
     ranges: &[PhysVec],
     provider: Option<Provider>,
     released: Arc<Atomic<u32>>,
-) -> Result<(Arc<dmavec::Buffer>, dmavec::DmaBuf)> {
+) -> Result<(Arc<dmavec::Buffer>, ARef<dmavec::DmaBuf>)> {
     export(
         ExportInfo {
             ranges: owned(ranges)?,
@@ -642,7 +643,7 @@ impl BarExports {
             Some(prov),
             Arc::new(Atomic::new(0u32), GFP_KERNEL)?,
         )?;
-        let fd = dmabuf.into_fd(bindings::O_CLOEXEC)?;
+        let fd = dmabuf.install_fd(bindings::O_CLOEXEC)?;
         *self.last.lock() = Some(buf);
         Ok(fd)
     }
