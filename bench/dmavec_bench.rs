@@ -50,7 +50,7 @@ use dmavec::{
     export,
     map::{KernelDma, P2pType},
     range::Ranges,
-    rust_kernel::dma_iova::DmaDevice,
+    rust_kernel::dma_iova::{self, Attrs, DmaDevice},
     stats::STATS,
     Attachment, DmaBuf, ExportInfo, ExporterOps, Importer, Locked, MapType, Mapping, PhysVec,
     Provider, SegLimits,
@@ -232,18 +232,21 @@ struct Setup<'a> {
     path: MapType,
     /// `pci_p2pdma_map_type()` of the provider and the importer, decided once as at attach.
     route: P2pType,
+    /// The importer's IOVA granule, asked once as at attach.
+    granule: u64,
     /// F's per-range DMA addresses on the direct path (allocated outside the timing).
     addrs: KVec<bindings::dma_addr_t>,
 }
 
 impl Setup<'_> {
     fn a(&self) -> Result<usize> {
-        // As dmavec's exporter maps for an attachment: the device reference and the P2PDMA
-        // route are the attachment's, taken and decided when it was made.
+        // As dmavec's exporter maps for an attachment: the device reference, the P2PDMA route
+        // and the IOVA granule are the attachment's, taken and asked when it was made.
         // SAFETY: `self.dev` (edu, kept bound while the bench runs) outlives the mapping,
         // dropped below.
         let dma = KernelDma::new(unsafe { DmaDevice::assume_bound(self.dev) })
-            .with_limits(Some(SegLimits::UNLIMITED));
+            .with_limits(Some(SegLimits::UNLIMITED))
+            .with_granule(Some(self.granule));
         let m = Mapping::map_checked(dma, &self.ranges, Some((&self.prov, self.route)), BIDI)?;
         Ok(m.heap_bytes())
     }
@@ -427,6 +430,7 @@ fn run(cell: Cell) -> Result<Row> {
         ranges,
         path,
         route: prov.p2p_type(edu.dev()),
+        granule: dma_iova::iova_granule(edu.dev()),
         addrs: KVec::from_elem(0, cell.n, GFP_KERNEL)?,
     };
     let (bytes_b, entries_b) = s.b(&locked)?;
@@ -495,10 +499,11 @@ impl fmt::Display for Row {
 }
 
 /// `debugfs/dmavec_bench/profile`: `<n> <size> <adjacent> [<reps>]`, answered with
-/// `<path> <F> <Q> <A>`: where A's time goes beyond the floor F. Q is the DMA API queries A
-/// makes besides F's calls, made bare: `dma_iova_try_alloc()` where the direct path follows
-/// a failed attempt, and `dma_get_merge_boundary()`; A - F - Q is what dmavec's own code
-/// costs. Medians in nanoseconds per map + unmap, over `reps` interleaved repetitions.
+/// `<path> <F> <D> <A>`: where A's time goes beyond the floor F. D is F's calls made through
+/// the Rust DMA abstraction (`kernel::dma::iova`: an `IovaState`, or `PhysMappings`) instead
+/// of bare: D - F is what the abstraction costs, and A - D what dmavec's mapping core adds
+/// (its path choice, its checks, the entries and the `Mapping` itself). Medians in
+/// nanoseconds per map + unmap, over `reps` interleaved repetitions.
 fn profile(cell: Cell) -> Result<(MapType, [u64; 3])> {
     let edu = importer()?;
     let (_shm, prov, start, len) = exporter()?;
@@ -520,22 +525,28 @@ fn profile(cell: Cell) -> Result<(MapType, [u64; 3])> {
         ranges,
         path,
         route: prov.p2p_type(edu.dev()),
+        granule: dma_iova::iova_granule(edu.dev()),
         addrs: KVec::from_elem(0, cell.n, GFP_KERNEL)?,
     };
-    let dev = dmavec::raw::device(edu.dev());
     let (phys, size) = (s.ranges[0].paddr(), s.ranges.size());
-    let q = || -> Result {
-        if path == MapType::Direct {
-            let mut st = bindings::dma_iova_state { addr: 0, __size: 0 };
-            // SAFETY: A valid device and a fresh state; on the direct path the allocation
-            // fails (that is why A took it), so nothing is left to free.
-            if unsafe { bindings::dma_iova_try_alloc(dev, &mut st, phys, size) } {
-                return Err(EINVAL);
+    let d = |s: &Setup<'_>| -> Result {
+        let attrs = Attrs::MMIO;
+        match path {
+            MapType::Iova => {
+                let mut iova = dma.iova_try_alloc(phys, size, BIDI, attrs).ok_or(ENOMEM)?;
+                for r in s.ranges.phys_runs() {
+                    iova.link(r)?;
+                }
+                iova.sync()
+            }
+            _ => {
+                let mut m = dma.phys_mappings(s.ranges.runs(), BIDI, attrs)?;
+                for r in s.ranges.phys_runs() {
+                    m.push(r)?;
+                }
+                Ok(())
             }
         }
-        // SAFETY: A valid device.
-        core::hint::black_box(unsafe { bindings::dma_get_merge_boundary(dev) });
-        Ok(())
     };
     let once = batch(1, || s.a().map(|_| ()))?.max(1);
     let k = (BATCH_NS / once).clamp(1, BATCH_MAX);
@@ -545,7 +556,7 @@ fn profile(cell: Cell) -> Result<(MapType, [u64; 3])> {
             let which = (i + j) % 3;
             let ns = match which {
                 0 => batch(k, || s.f())?,
-                1 => batch(k, q)?,
+                1 => batch(k, || d(&s))?,
                 _ => batch(k, || s.a().map(|_| ()))?,
             };
             t[which].push(ns, GFP_KERNEL)?;
@@ -559,8 +570,8 @@ fn profile(cell: Cell) -> Result<(MapType, [u64; 3])> {
 
 /// `debugfs/dmavec_bench/profile`: a [`Cell`].
 fn profile_request(s: &str, out: &mut Text<'_>) -> Result {
-    let (path, [f, q, a]) = profile(Cell::parse(s)?)?;
-    fmt::write(out, format_args!("{} {f} {q} {a}\n", path.name())).map_err(|_| ENOMEM)
+    let (path, [f, d, a]) = profile(Cell::parse(s)?)?;
+    fmt::write(out, format_args!("{} {f} {d} {a}\n", path.name())).map_err(|_| ENOMEM)
 }
 
 /// Attachments the revocation benchmark goes up to.

@@ -23,13 +23,32 @@ pub struct KernelDma<'a> {
     /// The importer's own segment limits, in place of the device's (see
     /// [`KernelDma::with_limits`]).
     limits: Option<SegLimits>,
+    /// The device's IOVA granule, where its user asked for it once (see
+    /// [`KernelDma::with_granule`]).
+    granule: Option<u64>,
 }
 
 impl<'a> KernelDma<'a> {
     /// The DMA API of `dma`'s device.
     #[inline]
     pub fn new(dma: DmaDevice<'a>) -> Self {
-        Self { dma, limits: None }
+        Self {
+            dma,
+            limits: None,
+            granule: None,
+        }
+    }
+
+    /// Maps with the IOVA granule `granule` ([`dma_iova::iova_granule`] of the device, asked
+    /// earlier), if `Some`, instead of asking the DMA API on every map.
+    ///
+    /// The granule is that of the device's DMA domain, which only changes while no driver is
+    /// bound to any device of its IOMMU group: an exporter asks once per attachment, when the
+    /// importer attaches, and a map then makes no DMA API call beyond those that map.
+    #[inline]
+    pub fn with_granule(mut self, granule: Option<u64>) -> Self {
+        self.granule = granule;
+        self
     }
 
     /// Maps with `limits` instead of the device's segment limits, if `Some`.
@@ -94,7 +113,10 @@ impl<'a> DmaBackend for KernelDma<'a> {
 
     #[inline]
     fn iova_granule(&self) -> u64 {
-        dma_iova::iova_granule(self.dma.device())
+        match self.granule {
+            Some(g) => g,
+            None => dma_iova::iova_granule(self.dma.device()),
+        }
     }
 
     // Not inlined: it calls the C shim, which other modules cannot link.

@@ -53,9 +53,18 @@ enum Undo<B: DmaBackend> {
     Nothing,
     /// The IOVA space and what is linked into it.
     Iova(B::Iova),
-    /// The `dma_map_phys()` mappings of the runs, as mapped. While `split` is false they are
-    /// the entries too (each entry is one run); else the entries are kept apart.
-    Direct { runs: B::Direct, split: bool },
+    /// The `dma_map_phys()` mappings of the runs, as mapped.
+    Direct(B::Direct),
+}
+
+/// Where a [`Mapping`]'s entries are.
+enum Entries {
+    /// Exactly one entry, without an allocation: the common case of the IOVA path.
+    One(DmaVec),
+    /// An array of them.
+    Many(KVec<DmaVec>),
+    /// The direct path's record of its `dma_map_phys()` mappings: one entry per run.
+    Record,
 }
 
 /// A buffer's ranges mapped for one importing device: an array of [`DmaVec`].
@@ -63,16 +72,11 @@ enum Undo<B: DmaBackend> {
 /// Dropping it unmaps. A mapping that failed half way is dropped the same way, which is how
 /// every error path unwinds exactly what was done.
 pub struct Mapping<B: DmaBackend = KernelDma<'static>> {
-    backend: B,
+    entries: Entries,
+    size: usize,
     map_type: MapType,
     dir: DataDirection,
-    attrs: Attrs,
-    /// The entries, unless the direct record holds them; empty when the mapping has exactly
-    /// one entry, kept in `one`.
-    entries: KVec<DmaVec>,
-    /// The only entry, without an allocation: the common case of the IOVA path.
-    one: DmaVec,
-    size: usize,
+    mmio: bool,
     undo: Undo<B>,
 }
 
@@ -96,17 +100,14 @@ impl<B: DmaBackend> Mapping<B> {
     /// # Examples
     ///
     /// ```ignore
-    /// // Two pages of system memory the caller owns, in reverse order, for `dev`.
-    /// let mut v = KVec::new();
-    /// v.push(PhysVec::from_page(&b), GFP_KERNEL)?;
-    /// v.push(PhysVec::from_page(&a), GFP_KERNEL)?;
-    /// // SAFETY: `a` and `b` are ours and outlive `m`.
-    /// let ranges = unsafe { Ranges::new(v) }?;
-    /// let m = Mapping::map(KernelDma::new(DmaDevice::new(dev)), &ranges, None, ToDevice)?;
-    /// for e in m.entries() {
-    ///     // Program the device with `e.addr` and `e.len`: one entry behind an IOMMU.
+    /// /// Maps an exporter's `ranges` of system memory for `dev` and programs the device.
+    /// fn program(dev: &Device<Bound>, ranges: &Ranges) -> Result {
+    ///     let m = Mapping::map(KernelDma::new(DmaDevice::new(dev)), ranges, None, ToDevice)?;
+    ///     for e in m.entries() {
+    ///         // Program the device with `e.addr` and `e.len`: one entry behind an IOMMU.
+    ///     }
+    ///     Ok(()) // `m` drops: unmapped.
     /// }
-    /// drop(m); // Unmaps.
     /// ```
     pub fn map(
         backend: B,
@@ -156,7 +157,8 @@ impl<B: DmaBackend> Mapping<B> {
         Self::map_inner(backend, ranges, route, dir)
     }
 
-    /// The common part.
+    /// The common part. The mapping is built in locals and put together at the end: on an
+    /// error, what was mapped so far unmaps as its local drops.
     fn map_inner(
         backend: B,
         ranges: &Ranges,
@@ -164,26 +166,22 @@ impl<B: DmaBackend> Mapping<B> {
         dir: DataDirection,
     ) -> Result<Self> {
         let size = ranges.size();
-        let last = ranges.last_byte();
         let limits = backend.limits()?;
         let (provider, p2p) = match route {
             Some((p, t)) => (Some(p), Some(t)),
             None => (None, None),
         };
-        let attrs = if provider.is_some() {
-            Attrs::MMIO
-        } else {
-            Attrs::EMPTY
-        };
-        let mut m = Self {
-            backend,
-            map_type: MapType::BusAddr,
-            dir,
-            attrs,
-            entries: KVec::new(),
-            one: DmaVec { addr: 0, len: 0 },
-            size,
-            undo: Undo::Nothing,
+        let mmio = provider.is_some();
+        let attrs = if mmio { Attrs::MMIO } else { Attrs::EMPTY };
+        let done = |entries, map_type, undo| {
+            Ok(Self {
+                entries,
+                size,
+                map_type,
+                dir,
+                mmio,
+                undo,
+            })
         };
         match (p2p, provider) {
             (Some(P2pType::NotSupported), _) => return Err(EPERM),
@@ -191,134 +189,111 @@ impl<B: DmaBackend> Mapping<B> {
                 // No DMA API call sees these addresses: check them against the importer's
                 // mask here, as `dma_capable()` would.
                 let off = p.bus_offset();
-                if last.checked_add(off).ok_or(EOVERFLOW)? > m.backend.dma_limit() {
+                let last = ranges.last_byte();
+                if last.checked_add(off).ok_or(EOVERFLOW)? > backend.dma_limit() {
                     return Err(ERANGE);
                 }
+                let mut entries = KVec::new();
                 for r in runs(ranges) {
                     // Below `last + off`, checked above.
-                    limits.push(&mut m.entries, r.paddr() + off, r.len())?;
+                    limits.push(&mut entries, r.paddr() + off, r.len())?;
                 }
+                return done(Entries::Many(entries), MapType::BusAddr, Undo::Nothing);
             }
-            _ => {
-                // System memory takes the IOVA path only for a cache-coherent, trusted
-                // importer. The others need CPU syncs of their mapping, which the DMA API
-                // offers for `dma_map_phys()` mappings only: a non-coherent one for its cache,
-                // an untrusted one because `dma_iova_link()` bounces every piece of a range
-                // that is not aligned to the IOVA granule through swiotlb, and nothing syncs
-                // those bounce slots before `dma_iova_unlink()` (`dma_iova_sync()` flushes the
-                // IOTLB only).
-                let iova_ok =
-                    provider.is_some() || (m.backend.coherent() && !m.backend.untrusted());
-                let iova = if iova_ok {
-                    m.backend.iova_try_alloc(
-                        ranges.first().ok_or(EINVAL)?.paddr(),
-                        size,
-                        dir,
-                        attrs,
-                    )
-                } else {
-                    None
-                };
-                if let Some(iova) = iova {
-                    m.map_type = MapType::Iova;
-                    m.undo = Undo::Iova(iova);
-                    m.map_iova(ranges, &limits)?;
-                } else {
-                    // No path maps more than the importer can address: every entry is mapped
-                    // at once, at distinct addresses within its reach. (An IOVA allocation
-                    // only succeeds within it: checked here, off the IOVA path.)
-                    let reach = m.backend.dma_limit();
-                    if reach != 0 && size as u64 - 1 > reach {
-                        return Err(ERANGE);
-                    }
-                    m.map_type = MapType::Direct;
-                    // Typically one entry per run: reserve them, so that mapping allocates
-                    // once; a single entry is kept inline.
-                    let rec = m.backend.direct(ranges.runs(), dir, attrs)?;
-                    m.undo = Undo::Direct {
-                        runs: rec,
-                        split: false,
-                    };
-                    // Without a translating IOMMU, MMIO is reached at its own address, which
-                    // the DMA API would refuse with a warning when the mask cannot hold it:
-                    // refuse it quietly here.
-                    if provider.is_some() && m.backend.iova_granule() == 0 {
-                        if last > reach {
-                            return Err(ERANGE);
-                        }
-                        if limits.admits(size) {
-                            m.map_direct_whole_runs(ranges)?;
-                            return Ok(m);
-                        }
-                    }
-                    m.map_direct(ranges, &limits)?;
-                }
+            _ => {}
+        }
+        // The IOVA-linking API works through dma-iommu only, whose devices always have a merge
+        // boundary (the IOMMU page size, minus one): without one there is no IOVA to try for.
+        let granule = backend.iova_granule();
+        // System memory takes the IOVA path only for a cache-coherent, trusted importer. The
+        // others need CPU syncs of their mapping, which the DMA API offers for `dma_map_phys()`
+        // mappings only: a non-coherent one for its cache, an untrusted one because
+        // `dma_iova_link()` bounces every piece of a range that is not aligned to the IOVA
+        // granule through swiotlb, and nothing syncs those bounce slots before
+        // `dma_iova_unlink()` (`dma_iova_sync()` flushes the IOTLB only).
+        if granule != 0 && (mmio || (backend.coherent() && !backend.untrusted())) {
+            let first = ranges.first().ok_or(EINVAL)?.paddr();
+            if let Some(iova) = backend.iova_try_alloc(first, size, dir, attrs) {
+                let (entries, iova) = Self::map_iova(iova, ranges, granule, &limits)?;
+                return done(entries, MapType::Iova, Undo::Iova(iova));
             }
         }
-        Ok(m)
+        // No path maps more than the importer can address: every entry is mapped at once, at
+        // distinct addresses within its reach. (An IOVA allocation only succeeds within it:
+        // checked here, off the IOVA path.)
+        let reach = backend.dma_limit();
+        if reach != 0 && size as u64 - 1 > reach {
+            return Err(ERANGE);
+        }
+        // Typically one entry per run: reserve them, so that mapping allocates once; a single
+        // entry is kept inline.
+        let mut rec = backend.direct(ranges.runs(), dir, attrs)?;
+        // Without a translating IOMMU, MMIO is reached at its own address, which the DMA API
+        // would refuse with a warning when the mask cannot hold it: refuse it quietly here.
+        if mmio && granule == 0 {
+            if ranges.last_byte() > reach {
+                return Err(ERANGE);
+            }
+            // MMIO at its own address (plus a constant offset): runs, being maximal, never turn
+            // out DMA-contiguous, and limits that admit the whole buffer never split one. Only
+            // the DMA calls remain; the record of the mappings is the entries.
+            if limits.admits(size) {
+                for r in ranges.phys_runs() {
+                    rec.push(r)?;
+                }
+                return done(Entries::Record, MapType::Direct, Undo::Direct(rec));
+            }
+        }
+        let entries = Self::map_direct(&mut rec, ranges, &limits)?;
+        done(entries, MapType::Direct, Undo::Direct(rec))
     }
 
-    fn map_iova(&mut self, ranges: &Ranges, limits: &SegLimits) -> Result {
+    /// Links the runs into `iova` and syncs it: one entry, unless the importer's limits split
+    /// the IOVA range.
+    fn map_iova(
+        mut iova: B::Iova,
+        ranges: &Ranges,
+        granule: u64,
+        limits: &SegLimits,
+    ) -> Result<(Entries, B::Iova)> {
         // Inner run boundaries are page aligned; an IOMMU granule larger than a page asks more.
-        let g = if ranges.len() > 1 {
-            self.backend.iova_granule()
-        } else {
-            0
-        };
-        if g > PAGE_SIZE as u64 {
+        if ranges.runs() > 1 && granule > PAGE_SIZE as u64 {
             let mut it = runs(ranges).peekable();
             let mut first = true;
             while let Some(r) = it.next() {
                 let end = r.paddr() + r.len() as u64;
-                if (!first && r.paddr() % g != 0) || (it.peek().is_some() && end % g != 0) {
+                if (!first && r.paddr() % granule != 0)
+                    || (it.peek().is_some() && end % granule != 0)
+                {
                     return Err(EINVAL);
                 }
                 first = false;
             }
         }
-        let Undo::Iova(iova) = &mut self.undo else {
-            return Err(EINVAL);
-        };
         for r in ranges.phys_runs() {
             iova.link(r)?;
         }
         iova.sync()?;
         STATS.iova_syncs.add(1, Relaxed);
-        // One entry, kept inline, unless the importer's limits split the IOVA range.
         let seg = DmaVec {
             addr: iova.addr(),
-            len: self.size,
+            len: ranges.size(),
         };
         if limits.appends_whole(&[], seg) {
-            self.one = seg;
-            return Ok(());
+            return Ok((Entries::One(seg), iova));
         }
-        limits.push(&mut self.entries, seg.addr, self.size)
+        let mut entries = KVec::new();
+        limits.push(&mut entries, seg.addr, seg.len)?;
+        Ok((Entries::Many(entries), iova))
     }
 
-    /// The direct path when every run is one entry: MMIO at its own address (plus a constant
-    /// offset), so runs, being maximal, never turn out DMA-contiguous, and limits that admit
-    /// the whole buffer never split one. Only the DMA calls remain; the record of the
-    /// mappings is the entries.
-    fn map_direct_whole_runs(&mut self, ranges: &Ranges) -> Result {
-        let Undo::Direct { runs: rec, .. } = &mut self.undo else {
-            return Err(EINVAL);
-        };
-        for r in ranges.phys_runs() {
-            rec.push(r)?;
-        }
-        Ok(())
-    }
-
-    fn map_direct(&mut self, ranges: &Ranges, limits: &SegLimits) -> Result {
-        let Undo::Direct { runs: rec, split } = &mut self.undo else {
-            return Err(EINVAL);
-        };
+    /// The direct path in general: maps the runs into `rec`; while every run appends as a whole
+    /// new entry the record is the entries, else they are kept apart from it.
+    fn map_direct(rec: &mut B::Direct, ranges: &Ranges, limits: &SegLimits) -> Result<Entries> {
         let mut it = ranges.phys_runs();
-        // While every run appends as a whole new entry, the record is the entries.
         let first = loop {
             let Some(r) = it.next() else {
-                return Ok(());
+                return Ok(Entries::Record);
             };
             let addr = rec.push(r)?;
             let seg = DmaVec { addr, len: r.len() };
@@ -329,27 +304,27 @@ impl<B: DmaBackend> Mapping<B> {
         };
         // This run merges into the entry before it or is split: from here on the entries are
         // kept apart from the record, starting with those mapped before it.
-        *split = true;
         let before = &rec.as_slice()[..rec.as_slice().len() - 1];
-        self.entries = KVec::with_capacity(ranges.runs(), GFP_KERNEL)?;
+        let mut entries = KVec::with_capacity(ranges.runs(), GFP_KERNEL)?;
         // Within the capacity: never allocates.
-        self.entries.extend_from_slice(before, GFP_KERNEL)?;
-        limits.push(&mut self.entries, first.addr, first.len)?;
+        entries.extend_from_slice(before, GFP_KERNEL)?;
+        limits.push(&mut entries, first.addr, first.len)?;
         for r in it {
-            // Recorded: on failure, dropping the mapping unmaps the run.
+            // Recorded: on failure, dropping the record unmaps the run.
             let addr = rec.push(r)?;
-            limits.push(&mut self.entries, addr, r.len())?;
+            limits.push(&mut entries, addr, r.len())?;
         }
-        Ok(())
+        Ok(Entries::Many(entries))
     }
 
     /// The DMA segments, in buffer order.
     #[inline]
     pub fn entries(&self) -> &[DmaVec] {
-        match &self.undo {
-            Undo::Direct { runs, split: false } => runs.as_slice(),
-            _ if self.one.len != 0 => core::slice::from_ref(&self.one),
-            _ => &self.entries,
+        match (&self.entries, &self.undo) {
+            (Entries::One(e), _) => core::slice::from_ref(e),
+            (Entries::Many(v), _) => v,
+            (Entries::Record, Undo::Direct(rec)) => rec.as_slice(),
+            (Entries::Record, _) => &[],
         }
     }
 
@@ -365,29 +340,28 @@ impl<B: DmaBackend> Mapping<B> {
 
     /// Whether the mapped memory is MMIO.
     pub fn is_mmio(&self) -> bool {
-        self.attrs.contains(Attrs::MMIO)
-    }
-
-    /// The DMA backend, i.e. the importing device.
-    pub fn backend(&self) -> &B {
-        &self.backend
+        self.mmio
     }
 
     /// Memory the mapping allocated beyond its own struct: the entry array, and the record of
     /// the `dma_map_phys()` mappings where the entries are not it.
     pub fn heap_bytes(&self) -> usize {
         let rec = match &self.undo {
-            Undo::Direct { runs, .. } => runs.capacity(),
+            Undo::Direct(rec) => rec.capacity(),
             _ => 0,
         };
-        (self.entries.capacity() + rec) * size_of::<DmaVec>()
+        let entries = match &self.entries {
+            Entries::Many(v) => v.capacity(),
+            _ => 0,
+        };
+        (entries + rec) * size_of::<DmaVec>()
     }
 
     /// The ranges `dma_map_phys()` mapped, as it mapped them: the units of unmapping and of
     /// CPU syncs. Empty on the IOVA and bus-address paths.
     pub fn mapped_runs(&self) -> &[DmaVec] {
         match &self.undo {
-            Undo::Direct { runs, .. } => runs.as_slice(),
+            Undo::Direct(rec) => rec.as_slice(),
             _ => &[],
         }
     }
@@ -395,8 +369,8 @@ impl<B: DmaBackend> Mapping<B> {
     /// Syncs the `dma_map_phys()` mappings for the CPU (`for_cpu`) or back for the device;
     /// nothing on the IOVA and bus-address paths, which only map what needs no sync.
     pub fn sync(&self, for_cpu: bool) {
-        if let Undo::Direct { runs, .. } = &self.undo {
-            runs.sync(for_cpu);
+        if let Undo::Direct(rec) = &self.undo {
+            rec.sync(for_cpu);
         }
     }
 

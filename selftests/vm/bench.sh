@@ -40,7 +40,7 @@ cell() {
 	request $run BENCH "$1x$2-$3" "$@"
 }
 
-# profile_cell N SIZE ADJACENT: where A's time goes beyond F (path F Q A).
+# profile_cell N SIZE ADJACENT: where A's time goes beyond F (path F D A).
 profile_cell() {
 	request /sys/kernel/debug/dmavec_bench/profile PROFILE "profile-$1x$2-$3" "$@"
 }
