@@ -240,6 +240,7 @@ impl Ranges {
     pub fn phys_runs(&self) -> PhysRuns<'_> {
         PhysRuns {
             runs: runs(&self.v),
+            merge: self.runs != self.v.len(),
         }
     }
 }
@@ -255,6 +256,9 @@ impl core::ops::Deref for Ranges {
 /// The iterator of [`Ranges::phys_runs`].
 pub struct PhysRuns<'a> {
     runs: Runs<'a>,
+    /// Whether some ranges are adjacent: without any, each range is a run of its own, and no
+    /// range needs comparing with the next.
+    merge: bool,
 }
 
 impl Iterator for PhysRuns<'_> {
@@ -262,7 +266,13 @@ impl Iterator for PhysRuns<'_> {
 
     #[inline]
     fn next(&mut self) -> Option<PhysRange> {
-        let r = self.runs.next()?;
+        let r = if self.merge {
+            self.runs.next()?
+        } else {
+            let (r, rest) = self.runs.rest.split_first()?;
+            self.runs.rest = rest;
+            *r
+        };
         // SAFETY: A run of a `Ranges`, whose ranges passed `check_phys_ranges()` (so the run
         // is not empty and does not wrap) and may be DMA-mapped as long as any mapping made
         // from them exists (type invariant of `Ranges`, whose users only map through it).

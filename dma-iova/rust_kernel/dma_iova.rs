@@ -693,7 +693,14 @@ impl PhysMappings<'_> {
     pub fn push(&mut self, r: PhysRange) -> Result<DmaAddress> {
         let addr = self.dev.map_raw(r, self.dir, self.attrs)?;
         let seg = DmaVec { addr, len: r.len() };
-        let stored = if self.v.capacity() == 0 && self.one.len == 0 {
+        // The array, once it has a capacity, holds every mapping (`one` is then empty): within
+        // the capacity reserved at creation a push is a store, with no call.
+        let stored = if self.v.capacity() != 0 {
+            match self.v.push_within_capacity(seg) {
+                Ok(()) => Ok(()),
+                Err(_) => self.push_slow(seg),
+            }
+        } else if self.one.len == 0 {
             self.one = seg;
             Ok(())
         } else {
@@ -708,8 +715,8 @@ impl PhysMappings<'_> {
         Ok(addr)
     }
 
-    /// Records `seg` in `v`, moving `one` there first.
-    #[inline]
+    /// Records `seg` in `v`, moving `one` there first: the array grows.
+    #[cold]
     fn push_slow(&mut self, seg: DmaVec) -> Result {
         if self.one.len != 0 {
             self.v.push(self.one, GFP_KERNEL)?;
