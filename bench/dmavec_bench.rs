@@ -499,7 +499,7 @@ impl fmt::Display for Row {
 }
 
 /// `debugfs/dmavec_bench/profile`: `<n> <size> <adjacent> [<reps>]`, answered with
-/// `<path> <F> <D> <A>`: where A's time goes beyond the floor F. D is F's calls made through
+/// `<n> <size> <path> <F> <D> <A>`: where A's time goes beyond the floor F. D is F's calls made through
 /// the Rust DMA abstraction (`kernel::dma::iova`: an `IovaState`, or `PhysMappings`) instead
 /// of bare: D - F is what the abstraction costs, and A - D what dmavec's mapping core adds
 /// (its path choice, its checks, the entries and the `Mapping` itself). Medians in
@@ -570,8 +570,10 @@ fn profile(cell: Cell) -> Result<(MapType, [u64; 3])> {
 
 /// `debugfs/dmavec_bench/profile`: a [`Cell`].
 fn profile_request(s: &str, out: &mut Text<'_>) -> Result {
-    let (path, [f, d, a]) = profile(Cell::parse(s)?)?;
-    fmt::write(out, format_args!("{} {f} {d} {a}\n", path.name())).map_err(|_| ENOMEM)
+    let cell = Cell::parse(s)?;
+    let (path, [f, d, a]) = profile(cell)?;
+    let (n, size, p) = (cell.n, cell.size, path.name());
+    fmt::write(out, format_args!("{n} {size} {p} {f} {d} {a}\n")).map_err(|_| ENOMEM)
 }
 
 /// Attachments the revocation benchmark goes up to.
