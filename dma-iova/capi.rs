@@ -61,7 +61,7 @@ impl Provider {
         let raw = unsafe { &*ptr.as_ptr().cast::<P2pdmaProvider>() };
         // INVARIANT: Guaranteed by the caller.
         Self {
-            raw,
+            raw: crate::map::Source::Static(raw),
             unbind: None,
             bar: None,
         }

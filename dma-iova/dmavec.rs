@@ -15,12 +15,13 @@ mod capi;
 pub mod compat;
 pub mod export;
 pub mod fence;
+pub mod ffi;
 pub mod import;
 pub mod map;
 pub mod range;
-pub mod raw;
 pub mod rust_kernel;
-mod shim;
+pub use ffi as raw;
+use ffi as shim;
 pub mod stats;
 #[cfg(CONFIG_DMAVEC_KUNIT_TEST)]
 pub mod test_hooks;
@@ -60,7 +61,7 @@ impl PinnedDrop for DmavecModule {
 
 impl kernel::InPlaceModule for DmavecModule {
     fn init(_module: &'static ThisModule) -> impl PinInit<Self, Error> {
-        export::init_registry();
+        ffi::init_registry();
         let root = debugfs::Dir::new(c"dmavec");
         try_pin_init!(Self {
             _stats <- root.read_only_file(c"stats", &stats::STATS),

@@ -186,8 +186,11 @@ bool dmavec_shim_dev_is_dma_coherent(struct device *dev)
  * mapping was made for, under the reservation lock, taken interruptibly:
  * the ioctl may fail with -EINTR.
  *
- * Only mappings made with dma_map_phys() can be synced: those of system
- * memory are recorded, per attachment, while they live. The IOVA-linking API has no
+ * Only mappings made with dma_map_phys() can be synced. The hooks reach
+ * every live mapping of each attachment through the exporter abstraction,
+ * which keeps them in a list of their attachment from map to unmap (under
+ * the reservation lock), and sync each one's dma_map_phys() mappings; those
+ * of the IOVA and bus-address paths need none. The IOVA-linking API has no
  * CPU sync: dma_iova_sync() flushes the IOTLB only, and what
  * dma_iova_link() bounced through swiotlb is copied back by
  * dma_iova_unlink() alone. It bounces for an untrusted device
@@ -200,9 +203,8 @@ bool dmavec_shim_dev_is_dma_coherent(struct device *dev)
  * importer that is cache-coherent and trusted: a non-coherent or an
  * untrusted importer gets the direct path, whatever the alignment of the
  * ranges, and the hooks sync its caches and bounce slots (as dma_map_sg()
- * maps an untrusted device's list segment by segment). Recording a mapping
- * allocates a copy of its runs: a map of system memory on the direct path
- * can fail with -ENOMEM there too.
+ * maps an untrusted device's list segment by segment). Keeping a mapping in
+ * its attachment's list allocates nothing.
  *
  * For MMIO both hooks do nothing: it is mapped uncached, and P2PDMA never
  * bounces. dma_iova_link() refuses to bounce it: for an untrusted

@@ -2,7 +2,7 @@
 /*
  * Private to the dmavec module: C wrappers that its Rust code calls (see
  * dmavec_shim.c). Declared here to satisfy -Wmissing-prototypes; the Rust
- * side declares them in shim.rs.
+ * side declares them in ffi.rs.
  */
 #ifndef DMAVEC_SHIM_H
 #define DMAVEC_SHIM_H

@@ -66,7 +66,7 @@ pub use dma_buf_ops::is_dmavec;
 use dma_buf_ops::OPS;
 pub use exporter::Owner as ModuleOwner;
 use registry::BUFFERS;
-pub(crate) use registry::{exit_registry, init_registry, Registry};
+pub(crate) use registry::{exit_registry, Registry};
 
 /// Callbacks of an exporter.
 pub trait ExporterOps: Send + Sync + 'static {
@@ -383,23 +383,26 @@ impl Buffer {
     }
 }
 
+#[cfg(CONFIG_DMAVEC_KUNIT_TEST)]
 #[kunit_tests(dmavec_export)]
 mod tests {
     use super::*;
-    use core::ptr::NonNull;
-    use kernel::{bindings, page::PAGE_SIZE};
+    use crate::test_hooks::FakeProvider;
+    use kernel::page::PAGE_SIZE;
 
     struct NoOps;
     impl ExporterOps for NoOps {}
 
+    /// MMIO that is never mapped: a page of a fake BAR.
+    const BAR: u64 = 0x1_0000_0000;
+
     fn export_with(provider: &Provider) -> Result<(Arc<Buffer>, ARef<DmaBuf>)> {
         let mut ranges = KVec::new();
-        // MMIO that is never mapped: no importer attaches.
-        ranges.push(PhysVec::new(0x1_0000_0000, PAGE_SIZE), GFP_KERNEL)?;
+        ranges.push(PhysVec::new(BAR, PAGE_SIZE), GFP_KERNEL)?;
         export(
             ExportInfo {
-                // SAFETY: No importer attaches and `mmap` is off: nothing maps these.
-                ranges: unsafe { Ranges::new(ranges) }?,
+                // No importer attaches and `mmap` is off: nothing maps these.
+                ranges: Ranges::of_bar(ranges, provider)?,
                 provider: Some(provider.clone()),
                 name: c"dmavec_export_test",
                 owner: kernel::module::this_module::<crate::LocalModule>().into(),
@@ -410,23 +413,23 @@ mod tests {
         )
     }
 
+    /// A provider of `raw` with a one-page fake BAR, unbound by hand.
+    fn unbound_by_hand(raw: &FakeProvider) -> Result<(Provider, Arc<Unbind>)> {
+        let (mut p, unbind) = raw.unbound_by_hand()?;
+        p.bar = Some((BAR, BAR + PAGE_SIZE as u64 - 1));
+        Ok((p, unbind))
+    }
+
     /// What [`Provider::of_bar`]'s devres action does at unbind: the buffers of that provider,
     /// and only those, are revoked for good, and the provider exports nothing more.
     #[test]
     fn unbinding_a_provider_revokes_its_buffers_for_good() -> Result {
-        let structs = KBox::new(
-            [
-                bindings::p2pdma_provider::default(),
-                bindings::p2pdma_provider::default(),
-            ],
-            GFP_KERNEL,
-        )?;
-        // SAFETY: Nothing dereferences this provider: no importer attaches to or maps the
-        // buffers below, and neither a buffer's release nor the registry's dump reads its
-        // provider. `structs` only gives the two providers distinct addresses.
-        let (gone, unbind) = unsafe { Provider::unbound_by_hand(NonNull::from(&structs[0]))? };
-        // SAFETY: Nothing dereferences this provider either, for the same reasons.
-        let (kept, _) = unsafe { Provider::unbound_by_hand(NonNull::from(&structs[1]))? };
+        // Nothing dereferences these providers: no importer attaches to or maps the buffers
+        // below, and neither a buffer's release nor the registry's dump reads its provider.
+        // Two of them, at distinct addresses.
+        let (raw_gone, raw_kept) = (FakeProvider::new(0)?, FakeProvider::new(0)?);
+        let (gone, unbind) = unbound_by_hand(&raw_gone)?;
+        let (kept, _) = unbound_by_hand(&raw_kept)?;
         let (a, da) = export_with(&gone)?;
         let (b, db) = export_with(&kept)?;
         a.revoke();
@@ -450,6 +453,10 @@ mod tests {
         revoke_unbound(&unbind);
         assert!(a.is_revoked());
         drop((da, db));
+        // The buffers, and their clones of the providers, go with their dma-bufs (released
+        // above, or deferred to a work item that only drops them), before `raw_*`: the
+        // providers are only compared by address meanwhile.
+        drop((a, b, gone, kept));
         Ok(())
     }
 }

@@ -48,8 +48,8 @@ mod p2p;
 
 pub use kernel_dma::KernelDma;
 pub use mapping::{MapType, Mapping};
-pub(crate) use p2p::Unbind;
 pub use p2p::{P2pType, Provider};
+pub(crate) use p2p::{Source, Unbind};
 
 /// The DMA calls of the mapping core, for one importing device.
 ///

@@ -6,7 +6,11 @@
 //! check ([`check_phys_ranges`]). [`Ranges`] is what gets mapped: an exporter's ranges,
 //! checked once, and vouched for, either by an `unsafe` promise ([`Ranges::new`]) or because
 //! they lie in a BAR whose unbind revokes every buffer exported from it ([`Ranges::of_bar`]).
-//! Only a [`Ranges`] hands out the [`PhysRange`]s the DMA API maps ([`Ranges::phys_runs`]).
+//! Only a [`Ranges`] hands out the [`PhysRange`]s the DMA API maps ([`Ranges::phys_runs`]), and
+//! the page frames user space maps ([`Ranges::pfn`]); those, and [`Ranges::new`], are in
+//! [`crate::ffi`], the helper's one file of `unsafe` promises.
+//!
+//! [`PhysRange`]: crate::rust_kernel::dma_iova::PhysRange
 //! [`DmaVec`] is the kernel's `struct dma_vec` (what an importer gets back).
 //! [`SegLimits`] holds an importer's segment constraints, and
 //! [`SegLimits::push`] appends a DMA-contiguous range to an output array,
@@ -17,12 +21,10 @@
 //! (`struct dma_vec`), [`include/linux/types.h`](srctree/include/linux/types.h)
 //! (`struct phys_vec`).
 
-use crate::{
-    map::Provider,
-    rust_kernel::{dma_iova::PhysRange, page},
-};
+use crate::{ffi::Vouched, map::Provider, rust_kernel::page};
 use kernel::{page::PAGE_SIZE, prelude::*};
 
+pub use crate::ffi::PhysRuns;
 pub use crate::rust_kernel::dma_iova::DmaVec;
 
 /// A bus address as the importing device sees it (`dma_addr_t`).
@@ -141,24 +143,10 @@ pub struct Ranges {
 }
 
 impl Ranges {
-    /// Checks `v` ([`check_phys_ranges`]) and counts its runs.
-    ///
-    /// # Safety
-    ///
-    /// The memory of `v` is the caller's to share, and stays valid (not freed, not reused; for
-    /// MMIO, its device stays bound) for as long as the returned value and any mapping made
-    /// from it exist: the DMA mappings of [`crate::Mapping`]s, and for an exported buffer the
-    /// importers' mappings and user space's (a [`crate::Buffer`] waits for its mappings in
-    /// [`crate::Buffer::revoke`] and unmaps user space there, so revoking before freeing the
-    /// memory is enough). Devices may read and write it by DMA, and user space may map it
-    /// (if the export allows `mmap`). It is system memory when mapped without a provider, and
-    /// MMIO of the provider it is mapped with otherwise.
-    ///
-    /// # Errors
-    ///
-    /// As [`check_phys_ranges`].
-    pub unsafe fn new(v: KVec<PhysVec>) -> Result<Self> {
-        // INVARIANT: The caller vouches for the memory.
+    /// Checks `v` ([`check_phys_ranges`]) and counts its runs, its memory vouched for by the
+    /// caller of [`Ranges::new`] (in [`crate::ffi`], the one maker of a [`Vouched`]).
+    pub(crate) fn vouched(v: KVec<PhysVec>, _: Vouched) -> Result<Self> {
+        // INVARIANT: `Ranges::new`'s caller vouches for the memory.
         Self::checked(v, None)
     }
 
@@ -234,15 +222,6 @@ impl Ranges {
     pub fn bar_provider(&self) -> Option<&Provider> {
         self.bar.as_ref()
     }
-
-    /// The runs ([`runs`]), as the [`PhysRange`]s the DMA API maps.
-    #[inline]
-    pub fn phys_runs(&self) -> PhysRuns<'_> {
-        PhysRuns {
-            runs: runs(&self.v),
-            merge: self.runs != self.v.len(),
-        }
-    }
 }
 
 impl core::ops::Deref for Ranges {
@@ -250,33 +229,6 @@ impl core::ops::Deref for Ranges {
 
     fn deref(&self) -> &[PhysVec] {
         &self.v
-    }
-}
-
-/// The iterator of [`Ranges::phys_runs`].
-pub struct PhysRuns<'a> {
-    runs: Runs<'a>,
-    /// Whether some ranges are adjacent: without any, each range is a run of its own, and no
-    /// range needs comparing with the next.
-    merge: bool,
-}
-
-impl Iterator for PhysRuns<'_> {
-    type Item = PhysRange;
-
-    #[inline]
-    fn next(&mut self) -> Option<PhysRange> {
-        let r = if self.merge {
-            self.runs.next()?
-        } else {
-            let (r, rest) = self.runs.rest.split_first()?;
-            self.runs.rest = rest;
-            *r
-        };
-        // SAFETY: A run of a `Ranges`, whose ranges passed `check_phys_ranges()` (so the run
-        // is not empty and does not wrap) and may be DMA-mapped as long as any mapping made
-        // from them exists (type invariant of `Ranges`, whose users only map through it).
-        Some(unsafe { PhysRange::new(r.paddr(), r.len()) })
     }
 }
 
@@ -303,6 +255,17 @@ pub fn runs(ranges: &[PhysVec]) -> Runs<'_> {
 /// The iterator of [`runs`].
 pub struct Runs<'a> {
     rest: &'a [PhysVec],
+}
+
+impl Runs<'_> {
+    /// The next range as a run of its own, for ranges known to have no adjacent pair: the
+    /// runs are then the ranges, and none needs comparing with the next.
+    #[inline]
+    pub(crate) fn next_alone(&mut self) -> Option<PhysVec> {
+        let (r, rest) = self.rest.split_first()?;
+        self.rest = rest;
+        Some(*r)
+    }
 }
 
 impl Iterator for Runs<'_> {

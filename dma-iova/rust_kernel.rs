@@ -6,15 +6,17 @@
 //! header, `# Invariants`, `// SAFETY:` comments stating what the C side guarantees), and moves
 //! into a patch of `patches/series` when its interface settles: `kernel::` paths then become
 //! `crate::`, and the users below `dma-iova/` import it from `kernel::` instead of from here.
-//! Until then this is the only part of the helper besides the C API that holds `unsafe` code;
-//! the helper's policy (ranges, segment limits, route choice, revocation, the registry) sits on
-//! the safe interfaces these modules give.
+//! Until then this is, with the C API and [`crate::ffi`] (the raw pointers and C wrappers these
+//! modules use, and the few promises the helper makes), the only part of the helper that holds
+//! `unsafe` code; the helper's policy (ranges, segment limits, route choice, revocation, the
+//! registry) sits on the safe interfaces these modules give.
 //!
 //! - [`dma_iova`]: the future `rust/kernel/dma/iova.rs`: [`dma_iova::DmaDevice`],
 //!   [`dma_iova::PhysRange`], [`dma_iova::IovaState`], [`dma_iova::PhysMappings`], typed
 //!   [`dma_iova::Attrs`] and the segment-limit queries.
 //! - [`p2pdma`]: the future additions to `rust/kernel/pci/p2pdma.rs`: the route query
-//!   ([`p2pdma::P2pType::of`]).
+//!   ([`p2pdma::P2pType::of`]) and a BAR's provider reachable beyond probe, until unbind
+//!   ([`p2pdma::BarProvider`]).
 //! - [`dma_buf`]: the future `rust/kernel/dma_buf.rs` and its submodules: [`dma_buf::DmaBuf`],
 //!   the reservation object and its lock guard, the `#[vtable]` exporter, the exporter's and the
 //!   importer's attachments, the DMA-vector and sg_table mapping types.

@@ -8,7 +8,6 @@
 //! thousand runs.
 
 use kernel::{
-    bindings,
     sync::atomic::{Atomic, Relaxed},
     time::{delay::fsleep, Delta},
 };
@@ -93,49 +92,4 @@ pub static REGISTRY_HOLD: Gate = Gate::new();
 /// memory): the window of allocations that wait for it.
 pub static SCRUB_HOLD: Gate = Gate::new();
 
-impl crate::map::Provider {
-    /// A provider of `raw` that a test unbinds by hand, with
-    /// [`revoke_unbound`](crate::export::revoke_unbound) on the returned `Unbind`.
-    ///
-    /// # Safety
-    ///
-    /// As [`Provider::from_raw`](crate::map::Provider::from_raw).
-    pub(crate) unsafe fn unbound_by_hand(
-        raw: core::ptr::NonNull<bindings::p2pdma_provider>,
-    ) -> kernel::error::Result<(Self, kernel::sync::Arc<crate::map::Unbind>)> {
-        let unbind = kernel::sync::Arc::new(
-            crate::map::Unbind {
-                gone: Atomic::new(false),
-            },
-            kernel::alloc::flags::GFP_KERNEL,
-        )?;
-        // SAFETY: As `Provider::from_raw`, which the caller's promise satisfies.
-        let mut p = unsafe { Self::from_raw(raw) };
-        p.unbind = Some(unbind.clone());
-        Ok((p, unbind))
-    }
-}
-
-/// A `struct p2pdma_provider` with no owner, for tests whose DMA backend never looks at it.
-pub(crate) struct FakeProvider(kernel::alloc::KBox<bindings::p2pdma_provider>);
-
-impl FakeProvider {
-    /// A provider whose bus offset is `bus_offset`.
-    pub(crate) fn new(bus_offset: u64) -> kernel::error::Result<Self> {
-        let raw = bindings::p2pdma_provider {
-            owner: core::ptr::null_mut(),
-            bus_offset,
-        };
-        Ok(Self(kernel::alloc::KBox::new(
-            raw,
-            kernel::alloc::flags::GFP_KERNEL,
-        )?))
-    }
-
-    /// A [`Provider`](crate::map::Provider) of it, to be dropped before `self`.
-    pub(crate) fn provider(&self) -> crate::map::Provider {
-        // SAFETY: Test code drops every clone of the provider before `self`, which owns the
-        // struct; only its bus offset is read.
-        unsafe { crate::map::Provider::from_raw(core::ptr::NonNull::from(&*self.0)) }
-    }
-}
+pub(crate) use crate::ffi::FakeProvider;

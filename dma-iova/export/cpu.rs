@@ -8,10 +8,10 @@
 
 use super::{dma_buf_ops::OPS, Buffer};
 use crate::rust_kernel::dma_buf::{
-    exporter::{PfnFault, PfnMap, VmFaultResult},
+    exporter::{Pfn, PfnFault, PfnMap, VmFaultResult},
     DmaBuf,
 };
-use kernel::{page::PAGE_SHIFT, page::PAGE_SIZE, prelude::*};
+use kernel::{page::PAGE_SIZE, prelude::*};
 
 impl Buffer {
     /// The CPU access hooks: hands the buffer over to the CPU (`for_cpu`) or back to the
@@ -22,15 +22,17 @@ impl Buffer {
             // Uncached, and never bounced: nothing to hand over.
             return Ok(());
         }
+        // Every map and unmap runs with the reservation lock held: no mapping is unmapped
+        // while it is synced.
         let resv = dmabuf.resv().lock_interruptible()?;
         for a in OPS.attachments(dmabuf, &resv).into_iter().flatten() {
-            a.data().sync(for_cpu, &resv);
+            a.for_each_mapping(&resv, |m| m.sync(for_cpu));
         }
         Ok(())
     }
 
     /// The physical page backing buffer offset `off`, for CPU mappings.
-    fn pfn_at(&self, off: usize) -> Option<u64> {
+    fn pfn_at(&self, off: usize) -> Option<Pfn> {
         if off >= self.size {
             return None;
         }
@@ -39,8 +41,7 @@ impl Buffer {
             Ok(i) => i,
             Err(i) => i.checked_sub(1)?,
         };
-        let r = self.ranges.get(i)?;
-        Some((r.paddr() + (off - self.offsets[i]) as u64) >> PAGE_SHIFT)
+        self.ranges.pfn(i, off - self.offsets[i])
     }
 
     /// Whether CPU mappings are possible: every range whole pages.
@@ -74,12 +75,11 @@ impl Buffer {
         if self.is_revoked() {
             return VmFaultResult::SIGBUS;
         }
+        // A page of the buffer's ranges, and the buffer is not revoked: revocation zaps every
+        // CPU mapping under the state lock held here before the exporter may reuse the memory,
+        // and no fault inserts a page of a revoked buffer.
         match self.pfn_at(off) {
-            // SAFETY: The page lies in the buffer's ranges, memory that the exporter promised
-            // it owns when it exported them, and the buffer is not revoked: revocation zaps
-            // every CPU mapping under the state lock held here before the exporter may reuse
-            // the memory, and no fault inserts a page of a revoked buffer.
-            Some(pfn) => unsafe { fault.insert_pfn(pfn) },
+            Some(pfn) => fault.insert_pfn(pfn),
             None => VmFaultResult::SIGBUS,
         }
     }

@@ -19,6 +19,7 @@ use crate::{
         exporter::{Exporter, Ops, PfnFault, PfnMap, VmFaultResult},
         DmaBuf, ResvGuard,
     },
+    rust_kernel::dma_iova::DmaDevice,
 };
 use kernel::{
     dma::DataDirection,
@@ -38,7 +39,7 @@ pub fn is_dmavec(dmabuf: &DmaBuf) -> bool {
 #[vtable]
 impl Exporter for Buffer {
     type AttachData = Arc<AttachState>;
-    type Mapping = LiveMapping;
+    type Mapping<'a> = LiveMapping<'a>;
 
     fn attach(this: ArcBorrow<'_, Self>, attach: &NewAttachment) -> Result<Arc<AttachState>> {
         let buf = &*this;
@@ -76,16 +77,17 @@ impl Exporter for Buffer {
         AttachState::new(dev, p2p)
     }
 
-    fn map(
+    fn map<'a>(
         this: ArcBorrow<'_, Self>,
         attach: &ExporterAttachment<Self>,
+        dev: DmaDevice<'a>,
         dir: DataDirection,
         resv: &ResvGuard<'_>,
-    ) -> Result<LiveMapping> {
+    ) -> Result<LiveMapping<'a>> {
         // The importer's own segment limits do not reach an exporter: the entries follow its
         // device's, and a dmavec importer with limits of its own merges and splits them
         // (`import::negotiated`).
-        Buffer::map_attachment(this.into(), attach.data(), dir, None, resv)
+        Buffer::map_attachment(this.into(), attach.data(), dev, dir, None, resv)
     }
 
     fn begin_cpu_access(this: ArcBorrow<'_, Self>, dmabuf: &DmaBuf, _dir: DataDirection) -> Result {

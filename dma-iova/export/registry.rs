@@ -9,22 +9,12 @@ use core::fmt;
 use kernel::{
     list::{List, ListArc},
     prelude::*,
-    sync::{atomic::Relaxed, global_lock, Arc},
+    sync::{atomic::Relaxed, Arc},
 };
 
-global_lock! {
-    // SAFETY: Initialized in module init, before any buffer is exported.
-    //
-    // Every exported buffer until its release, for debugfs. An intrusive list: registering a
-    // buffer allocates nothing, so nothing can fail once its dma-buf exists.
-    pub(super) unsafe(uninit) static BUFFERS: Mutex<List<Buffer>> = List::new();
-}
-
-/// Initializes the buffer registry. Called once, from module init.
-pub(crate) fn init_registry() {
-    // SAFETY: Called once, in module init, before anything else uses `BUFFERS`.
-    unsafe { BUFFERS.init() };
-}
+/// Every exported buffer until its release, for debugfs: a static lock, initialised in module
+/// init ([`crate::ffi::init_registry`]).
+pub(super) use crate::ffi::BUFFERS;
 
 /// Removes `buf` from the registry, if it is there.
 pub(super) trait RemoveBuffer {

@@ -18,26 +18,34 @@ use kernel::{
     },
 };
 
+use crate::rust_kernel::p2pdma::BarProvider;
 pub use crate::rust_kernel::p2pdma::P2pType;
 
 /// A P2PDMA provider: the owner of MMIO ranges, and their PCI bus offset.
 ///
 /// A provider of a bound PCI device ([`Provider::of_bar`]) knows when the device is unbound:
-/// every buffer exported with it is then revoked for good, before the device-managed
-/// `struct p2pdma_provider` is freed. One from C (`Provider::from_raw()` of the C API) relies
-/// on its exporter for that.
+/// every buffer exported with it is then revoked for good, and its `struct p2pdma_provider`,
+/// which is device-managed, is only reached through a [`BarProvider`], which fails once the
+/// device is unbound. One from C (`Provider::from_raw()` of the C API) relies on its exporter
+/// for that.
 ///
 /// # Invariants
 ///
-/// `self.raw` is a provider that is live while a buffer exported with it can be mapped:
-/// forever if `self.unbind` is `None` (the promise of `from_raw`'s caller), else until
-/// `self.unbind` is dropped at unbind, which revokes those buffers for good first. `self.bar`,
-/// if `Some`, is the first and last byte of the BAR of an `of_bar` provider.
+/// `self.bar`, if `Some`, is the first and last byte of the BAR of an `of_bar` provider.
 #[derive(Clone)]
 pub struct Provider {
-    pub(crate) raw: &'static P2pdmaProvider,
+    pub(crate) raw: Source,
     pub(crate) unbind: Option<Arc<Unbind>>,
     pub(crate) bar: Option<(PhysAddr, PhysAddr)>,
+}
+
+/// Where a [`Provider`]'s `struct p2pdma_provider` comes from.
+#[derive(Clone)]
+pub(crate) enum Source {
+    /// From C, valid for as long as the provider is used (`Provider::from_raw()`'s promise).
+    Static(&'static P2pdmaProvider),
+    /// Of a BAR of a bound device: reachable until the device is unbound.
+    Bar(Arc<BarProvider>),
 }
 
 /// Whether the device of a [`Provider::of_bar`] provider has been unbound.
@@ -81,7 +89,7 @@ impl Provider {
     ///
     /// [`export`]: crate::export
     pub fn of_bar(pdev: &pci::Device<Core<'_>>, bar: u32) -> Result<Self> {
-        let raw = pdev.p2pdma_provider(bar)?;
+        let raw = Arc::new(BarProvider::new(pdev, bar)?, GFP_KERNEL)?;
         let start = pdev.resource_start(bar)?;
         let len = pdev.resource_len(bar)?;
         let last = start
@@ -93,16 +101,11 @@ impl Provider {
             },
             GFP_KERNEL,
         )?;
-        // Registered after `pcim_p2pdma_init()`'s release action: released before it.
+        // Registered after the provider's `Devres`: released before it.
         devres::register(pdev.as_ref(), UnbindGuard(unbind.clone()), GFP_KERNEL)?;
-        // SAFETY: The provider lives until `pdev` is unbound; `UnbindGuard`, released before
-        // it, revokes every buffer exported with this provider for good, waiting for their
-        // mappings, and `export()` refuses it from then on: no use of `raw` through a buffer
-        // outlives it.
-        let raw = unsafe { &*core::ptr::from_ref(raw) };
-        // INVARIANT: As above; `[start, last]` is the BAR, which the device keeps while bound.
+        // INVARIANT: `[start, last]` is the BAR, which the device keeps while bound.
         Ok(Self {
-            raw,
+            raw: Source::Bar(raw),
             unbind: Some(unbind),
             bar: Some((start, last)),
         })
@@ -115,9 +118,17 @@ impl Provider {
             .is_some_and(|u| core::ptr::eq(&**u, unbind))
     }
 
+    /// The address of the `struct p2pdma_provider`: an identity, never dereferenced.
+    fn id(&self) -> usize {
+        match &self.raw {
+            Source::Static(p) => core::ptr::from_ref(*p) as usize,
+            Source::Bar(b) => b.id(),
+        }
+    }
+
     /// Whether `self` and `other` are the same `struct p2pdma_provider`.
     pub(crate) fn is_of_same(&self, other: &Provider) -> bool {
-        core::ptr::eq(self.raw, other.raw)
+        self.id() == other.id()
     }
 
     /// Whether the provider's device has been unbound ([`Provider::of_bar`]).
@@ -130,20 +141,37 @@ impl Provider {
         self.bar
     }
 
-    /// The provider, for C calls (`.p2pdma().as_raw()`).
+    /// The provider of C (`Provider::from_raw()`), for C calls (`.p2pdma().as_raw()`).
+    ///
+    /// # Panics
+    ///
+    /// For a provider of [`Provider::of_bar`], which is only reached while its device is bound
+    /// ([`Provider::p2p_type`]).
     pub fn p2pdma(&self) -> &P2pdmaProvider {
-        self.raw
+        match &self.raw {
+            Source::Static(p) => p,
+            Source::Bar(_) => panic!("dmavec: the provider of a BAR has no raw pointer"),
+        }
     }
 
     /// The offset from CPU physical to PCI bus addresses (`pci_p2pdma_bus_addr_map()`).
     #[inline]
     pub fn bus_offset(&self) -> u64 {
-        self.raw.bus_offset()
+        match &self.raw {
+            Source::Static(p) => p.bus_offset(),
+            Source::Bar(b) => b.bus_offset(),
+        }
     }
 
-    /// How `dev` reaches this provider's memory (`pci_p2pdma_map_type_nowarn()`).
+    /// How `dev` reaches this provider's memory (`pci_p2pdma_map_type_nowarn()`); not at all
+    /// once the device of a [`Provider::of_bar`] provider is unbound.
     #[inline]
     pub fn p2p_type(&self, dev: &Device) -> P2pType {
-        P2pType::of(self.raw, dev)
+        match &self.raw {
+            Source::Static(p) => P2pType::of(p, dev),
+            Source::Bar(b) => b
+                .try_access_with(|p| P2pType::of(p, dev))
+                .unwrap_or(P2pType::NotSupported),
+        }
     }
 }

@@ -2,11 +2,18 @@
 
 //! How a device reaches a PCI peer's memory: the P2PDMA route query.
 //!
-//! The future additions to `rust/kernel/pci/p2pdma.rs`.
+//! The future additions to `rust/kernel/pci/p2pdma.rs`, and a provider that outlives probe
+//! ([`BarProvider`]).
 //!
 //! C header: [`include/linux/pci-p2pdma.h`](srctree/include/linux/pci-p2pdma.h)
 
-use kernel::{bindings, device::Device, pci::P2pdmaProvider};
+use kernel::{
+    bindings,
+    device::{Core, Device},
+    devres::Devres,
+    pci::{self, P2pdmaProvider},
+    prelude::*,
+};
 
 /// How a device reaches the MMIO of a P2PDMA provider, as `pci_p2pdma_map_type()` answers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -55,5 +62,85 @@ impl P2pType {
             bindings::pci_p2pdma_map_type_PCI_P2PDMA_MAP_BUS_ADDR => Self::BusAddr,
             _ => Self::NotSupported,
         }
+    }
+}
+
+/// The P2PDMA provider of a memory BAR of a bound PCI device, reachable beyond probe.
+///
+/// [`pci::Device::p2pdma_provider`] lends the provider for the borrow of the device in probe:
+/// the `struct p2pdma_provider` is device-managed (`pcim_p2pdma_init()`), freed when the
+/// device is unbound. A [`BarProvider`] keeps a reference to it in a [`Devres`], which the
+/// driver core revokes at unbind, before it frees the provider (device-managed resources are
+/// released in reverse order, and the provider's came first): [`BarProvider::try_access_with`]
+/// reaches the provider until then, and fails after. What needs no access, its bus offset and
+/// its identity, is kept by value.
+///
+/// # Examples
+///
+/// ```
+/// use kernel::{device::Core, pci, pci::p2pdma::BarProvider, prelude::*};
+///
+/// fn probe_bar(pdev: &pci::Device<Core<'_>>) -> Result<BarProvider> {
+///     let p = BarProvider::new(pdev, 2)?;
+///     pr_info!("bus offset {:#x}\n", p.bus_offset());
+///     Ok(p)
+/// }
+/// ```
+pub struct BarProvider {
+    provider: Devres<ProviderRef>,
+    bus_offset: u64,
+    id: usize,
+}
+
+/// A reference to a device-managed `struct p2pdma_provider`, only kept in a [`Devres`].
+///
+/// # Invariants
+///
+/// The provider is valid until the [`Devres`] holding this is revoked.
+struct ProviderRef(&'static P2pdmaProvider);
+
+impl BarProvider {
+    /// The provider of memory BAR `bar` of `pdev`, setting up the device's P2PDMA state first
+    /// if no one did (as [`pci::Device::p2pdma_provider`], from probe or another bus callback).
+    ///
+    /// # Errors
+    ///
+    /// As [`pci::Device::p2pdma_provider`], or `ENOMEM`.
+    pub fn new(pdev: &pci::Device<Core<'_>>, bar: u32) -> Result<Self> {
+        let p = pdev.p2pdma_provider(bar)?;
+        let (bus_offset, id) = (p.bus_offset(), core::ptr::from_ref(p) as usize);
+        // SAFETY: The provider is device-managed, freed when `pdev` is unbound, by the release
+        // action `pcim_p2pdma_init()` registered (before `p2pdma_provider()` returned). The
+        // `Devres` made below is registered after it, so the driver core revokes it before it
+        // frees the provider, waiting for every `try_access` in progress; the reference is
+        // only reached through it (type invariant of `ProviderRef`).
+        let raw = unsafe { &*core::ptr::from_ref(p) };
+        // INVARIANT: As above.
+        let provider = Devres::new(pdev.as_ref(), ProviderRef(raw))?;
+        Ok(Self {
+            provider,
+            bus_offset,
+            id,
+        })
+    }
+
+    /// Calls `f` with the provider, unless its device was unbound (`None` then).
+    #[inline]
+    pub fn try_access_with<R>(&self, f: impl FnOnce(&P2pdmaProvider) -> R) -> Option<R> {
+        self.provider.try_access_with(|p| f(p.0))
+    }
+
+    /// The offset from CPU physical to PCI bus addresses of the BAR
+    /// (`pci_p2pdma_bus_addr_map()`), as it was when `self` was made; a BAR does not move
+    /// while its driver is bound.
+    #[inline]
+    pub fn bus_offset(&self) -> u64 {
+        self.bus_offset
+    }
+
+    /// The address of the `struct p2pdma_provider`: an identity, never dereferenced.
+    #[inline]
+    pub fn id(&self) -> usize {
+        self.id
     }
 }

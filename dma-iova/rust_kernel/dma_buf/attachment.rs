@@ -40,10 +40,11 @@
 
 use super::{
     exporter::Exporter,
-    mapping::{importer_matches, DmaVecImport, MappingType, SgtImport},
-    DmaBuf, ResvGuard,
+    mapping::{importer_matches, DmaVecAddr, DmaVecImport, DmaVecMap, MappingType, SgtImport},
+    DmaBuf, DmaVec, ResvGuard,
 };
-use core::{marker::PhantomData, mem::ManuallyDrop, ops::Deref, ptr::NonNull};
+use crate::rust_kernel::dma_iova::DmaDevice;
+use core::{cell::UnsafeCell, marker::PhantomData, mem::ManuallyDrop, ops::Deref, ptr::NonNull};
 use kernel::{
     bindings,
     device::Device,
@@ -100,12 +101,64 @@ impl NewAttachment {
     }
 }
 
+/// What an accepted attachment's `priv` points to: the exporter's data of the attachment, and
+/// the list of its live mappings.
+pub(super) struct AttachPriv<T: Exporter> {
+    pub(super) data: T::AttachData,
+    /// The first node of the list of the attachment's live mappings, linked through
+    /// [`MapNode::next`]; null when there is none. Read and written only with the reservation
+    /// lock of the attachment's dma-buf held.
+    maps: UnsafeCell<*const MapNode<T::Mapping<'static>>>,
+}
+
+impl<T: Exporter> AttachPriv<T> {
+    pub(super) fn new(data: T::AttachData) -> Self {
+        Self {
+            data,
+            maps: UnsafeCell::new(core::ptr::null()),
+        }
+    }
+}
+
+/// An exporter's mapping, in the box that holds it from map to unmap, linked into the list of
+/// its attachment's live mappings meanwhile ([`ExporterAttachment::mappings`]).
+pub(super) struct MapNode<M> {
+    /// The next node of the list; read and written only with the reservation lock held.
+    next: UnsafeCell<*const MapNode<M>>,
+    map: M,
+}
+
+// SAFETY: `next` is only used with the reservation lock held, from whichever thread holds it;
+// the rest is `M`.
+unsafe impl<M: Send> Send for MapNode<M> {}
+// SAFETY: See `Send`.
+unsafe impl<M: Sync> Sync for MapNode<M> {}
+
+impl<M> MapNode<M> {
+    pub(super) fn new(map: M) -> Self {
+        Self {
+            next: UnsafeCell::new(core::ptr::null()),
+            map,
+        }
+    }
+}
+
+impl<M: DmaVecMap> DmaVecMap for MapNode<M> {
+    fn entries(&self) -> &[DmaVec] {
+        self.map.entries()
+    }
+
+    fn addr(&self) -> DmaVecAddr {
+        self.map.addr()
+    }
+}
+
 /// An attachment an exporter accepted, with its data.
 ///
 /// # Invariants
 ///
 /// An attachment of a dma-buf exported with `T`'s ops, which `T::attach` accepted and which is
-/// not yet detached: its `priv` is the `T::AttachData` the attach callback stored.
+/// not yet detached: its `priv` is the `AttachPriv<T>` the attach callback stored.
 #[repr(transparent)]
 pub struct ExporterAttachment<T: Exporter>(Opaque<bindings::dma_buf_attachment>, PhantomData<T>);
 
@@ -122,10 +175,29 @@ impl<T: Exporter> ExporterAttachment<T> {
         self.0.get()
     }
 
+    fn priv_(&self) -> &AttachPriv<T> {
+        // SAFETY: By the type invariant `priv` is the attach callback's `AttachPriv<T>`, freed
+        // at detach only.
+        unsafe { &*(*self.raw()).priv_.cast::<AttachPriv<T>>() }
+    }
+
     /// The importing device.
     pub fn dev(&self) -> &Device {
         // SAFETY: The importer keeps the device valid while attached.
         unsafe { Device::from_raw((*self.raw()).dev) }
+    }
+
+    /// The DMA API of the importing device, for the mappings of [`Exporter::map`].
+    ///
+    /// The importer keeps its device bound to its driver while it is attached, and unmaps
+    /// every mapping of the attachment before it detaches (the dma-buf importer's contract):
+    /// a mapping made with the returned value lives no longer than that, being dropped at
+    /// unmap. [`Exporter::map`] gets it for a lifetime of its own, which nothing it keeps
+    /// beyond the mapping can hold.
+    pub(super) fn dma_device(&self) -> DmaDevice<'static> {
+        // SAFETY: See above: only `Exporter::map` gets it, for a lifetime it must keep within
+        // the mapping it returns, which the abstraction drops at unmap, before detach.
+        unsafe { DmaDevice::assume_bound(self.dev()) }
     }
 
     /// Whether the importer accepts peer-to-peer (MMIO) memory.
@@ -136,9 +208,75 @@ impl<T: Exporter> ExporterAttachment<T> {
 
     /// The exporter's data of the attachment.
     pub fn data(&self) -> &T::AttachData {
-        // SAFETY: By the type invariant `priv` is the attach callback's `T::AttachData`, freed
-        // at detach only.
-        unsafe { &*(*self.raw()).priv_.cast::<T::AttachData>() }
+        &self.priv_().data
+    }
+
+    /// Calls `f` with each of the attachment's live mappings: those [`Exporter::map`] made
+    /// and that are not yet unmapped, with the reservation lock held (`guard`), under which
+    /// they cannot be unmapped.
+    ///
+    /// `f` gets each mapping for a lifetime of its own, as [`Exporter::map`] made it: nothing
+    /// the mapping holds for its device can be kept beyond the call.
+    ///
+    /// # Panics
+    ///
+    /// If `guard` holds the lock of another reservation object than the dma-buf's.
+    pub fn for_each_mapping(
+        &self,
+        guard: &ResvGuard<'_>,
+        mut f: impl for<'m> FnMut(&'m T::Mapping<'m>),
+    ) {
+        // SAFETY: By the type invariant the attachment, and its dma-buf, are valid.
+        let dmabuf = unsafe { DmaBuf::from_raw((*self.raw()).dmabuf) };
+        assert!(guard.is_of(dmabuf.resv()), "mismatched reservation lock");
+        // SAFETY: The list is only changed with the reservation lock held, which `guard` holds.
+        let mut node = unsafe { *self.priv_().maps.get() };
+        // SAFETY: `node` is null or a node of the list, which stays linked, and its box alive,
+        // while the lock is held (unmap unlinks it with the lock held).
+        while let Some(n) = unsafe { node.as_ref() } {
+            // SAFETY: As above.
+            node = unsafe { *n.next.get() };
+            let m = core::ptr::from_ref(&n.map).cast::<T::Mapping<'_>>();
+            // SAFETY: A live mapping (see above). CAST: It was made for a device that stays
+            // bound while the attachment exists, so for the whole call; `f` takes any
+            // lifetime, so it keeps nothing of the mapping's beyond it.
+            f(unsafe { &*m });
+        }
+    }
+
+    /// Links `node` into the list of live mappings.
+    ///
+    /// # Safety
+    ///
+    /// The reservation lock is held; `node` is a mapping of this attachment, in a box that is
+    /// not moved nor freed until it is unlinked with [`ExporterAttachment::unlink`].
+    pub(super) unsafe fn link(&self, node: *const MapNode<T::Mapping<'static>>) {
+        let head = self.priv_().maps.get();
+        // SAFETY: The lock is held, so nothing else reads or writes the list; `node` is valid.
+        unsafe {
+            *(*node).next.get() = *head;
+            *head = node;
+        }
+    }
+
+    /// Unlinks `node` from the list of live mappings.
+    ///
+    /// # Safety
+    ///
+    /// The reservation lock is held; `node` was linked with [`ExporterAttachment::link`].
+    pub(super) unsafe fn unlink(&self, node: *const MapNode<T::Mapping<'static>>) {
+        let mut p = self.priv_().maps.get();
+        // SAFETY: The lock is held; `p` points to the head or to the `next` of a linked node,
+        // all valid while linked.
+        unsafe {
+            while !(*p).is_null() {
+                if *p == node {
+                    *p = *(*node).next.get();
+                    return;
+                }
+                p = (**p).next.get();
+            }
+        }
     }
 }
 

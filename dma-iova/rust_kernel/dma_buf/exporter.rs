@@ -11,9 +11,12 @@
 //!   with the reservation lock held, and the attachment is not yet (no longer) in the
 //!   dma-buf's list.
 //! - map and unmap, with the reservation lock held (the callback gets the [`ResvGuard`]):
-//!   [`Exporter::map`] makes one [`DmaVecMap`] per map; the abstraction hands it out as the
+//!   [`Exporter::map`] makes one [`DmaVecMap`] per map, with the importing device's DMA API
+//!   ([`DmaDevice`]) for a lifetime that the mapping bounds; the abstraction hands it out as the
 //!   DMA-vector mapping type, or builds the DMA-only sg_table of the sg_table type from it
-//!   ([`super::mapping`]), and drops it at unmap, the lock held again.
+//!   ([`super::mapping`]), keeps it in the attachment's list of live mappings
+//!   ([`ExporterAttachment::for_each_mapping`], for the CPU access hooks), and drops it at
+//!   unmap, the lock held again.
 //! - the mapping-type negotiation (`match_mapping`): the DMA-vector type, then the sg_table
 //!   type.
 //! - CPU access ([`Exporter::begin_cpu_access`], [`Exporter::end_cpu_access`]): no lock held.
@@ -29,24 +32,27 @@
 //! ```ignore
 //! use kernel::dma_buf::{attachment::*, exporter::*, mapping::*, *};
 //!
-//! struct MyBuf { /* the memory, and its DMA mapping code */ }
-//! struct MyMap(KVec<DmaVec>);
-//! // SAFETY: `entries()` is the vector, unchanged until dropped (which unmaps).
-//! unsafe impl DmaVecMap for MyMap {
-//!     fn entries(&self) -> &[DmaVec] { &self.0 }
+//! struct MyBuf { /* the memory, as `PhysRange`s */ }
+//! struct MyMap<'a>(PhysMappings<'a>); // unmapped when dropped
+//! impl DmaVecMap for MyMap<'_> {
+//!     fn entries(&self) -> &[DmaVec] { self.0.as_slice() }
 //!     fn addr(&self) -> DmaVecAddr { DmaVecAddr::Direct }
 //! }
 //!
 //! #[vtable]
 //! impl Exporter for MyBuf {
 //!     type AttachData = ();
-//!     type Mapping = MyMap;
+//!     type Mapping<'a> = MyMap<'a>;
 //!     fn attach(_: ArcBorrow<'_, Self>, _: &NewAttachment) -> Result {
 //!         Ok(())
 //!     }
-//!     fn map(this: ArcBorrow<'_, Self>, a: &ExporterAttachment<Self>, dir: DataDirection,
-//!            _: &ResvGuard<'_>) -> Result<MyMap> {
-//!         this.map_for(a.dev(), dir) // the exporter's own DMA mapping
+//!     fn map<'a>(this: ArcBorrow<'_, Self>, _: &ExporterAttachment<Self>, dev: DmaDevice<'a>,
+//!                dir: DataDirection, _: &ResvGuard<'_>) -> Result<MyMap<'a>> {
+//!         let mut m = dev.phys_mappings(this.ranges.len(), dir, Attrs::EMPTY)?;
+//!         for r in this.ranges.iter() {
+//!             m.push(*r)?;
+//!         }
+//!         Ok(MyMap(m))
 //!     }
 //!     fn release(_: Arc<Self>) {}
 //! }
@@ -59,12 +65,12 @@
 //! ```
 
 use super::{
-    attachment::{ExporterAttachment, NewAttachment},
+    attachment::{AttachPriv, ExporterAttachment, MapNode, NewAttachment},
     data_direction,
     mapping::{exporter_matches, DmaVecMap, SgtMapping},
     DmaBuf, ResvGuard,
 };
-use crate::shim;
+use crate::{ffi as shim, rust_kernel::dma_iova::DmaDevice};
 use core::{marker::PhantomData, ptr::NonNull};
 use kernel::{
     bindings,
@@ -184,16 +190,38 @@ impl PfnFault {
     }
 
     /// Inserts page frame `pfn` at the faulting address (`vmf_insert_pfn()`).
+    pub fn insert_pfn(&self, pfn: Pfn) -> VmFaultResult {
+        // SAFETY: By the type invariant `vma` is a PFN-mapped VMA and `addr` lies in it, the
+        // mmap lock held; user space may access the page (type invariant of `Pfn`).
+        VmFaultResult(unsafe { bindings::vmf_insert_pfn(self.vma, self.addr, pfn.0 as c_ulong) })
+    }
+}
+
+/// A page frame that user space may map ([`PfnFault::insert_pfn`]).
+///
+/// # Invariants
+///
+/// The page is memory of the exporter's, which user space may read and write through any CPU
+/// mapping of its dma-buf it is inserted into, for as long as that mapping exists: the
+/// exporter zaps the CPU mappings ([`DmaBuf::zap_cpu_mappings`]) before it frees or reuses
+/// the memory, and inserts it no more after that zap.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Pfn(u64);
+
+impl Pfn {
+    /// Page frame number `pfn`.
     ///
     /// # Safety
     ///
-    /// `pfn` is a page of memory the exporter owns, which user space may access until the
-    /// exporter zaps the CPU mappings ([`DmaBuf::zap_cpu_mappings`]) and while none of its
-    /// faults inserts it again.
-    pub unsafe fn insert_pfn(&self, pfn: u64) -> VmFaultResult {
-        // SAFETY: By the type invariant `vma` is a PFN-mapped VMA and `addr` lies in it, the
-        // mmap lock held; the caller guarantees the page.
-        VmFaultResult(unsafe { bindings::vmf_insert_pfn(self.vma, self.addr, pfn as c_ulong) })
+    /// The page is as the type invariant says.
+    pub const unsafe fn new(pfn: u64) -> Self {
+        // INVARIANT: Guaranteed by the caller.
+        Self(pfn)
+    }
+
+    /// The page frame number.
+    pub const fn as_u64(self) -> u64 {
+        self.0
     }
 }
 
@@ -205,21 +233,27 @@ pub trait Exporter: Send + Sync + Sized + 'static {
     /// The exporter's data of one attachment, from attach to detach.
     type AttachData: Send + Sync;
 
-    /// A mapping of one attachment, from map to unmap.
-    type Mapping: DmaVecMap;
+    /// A mapping of one attachment, from map to unmap, made with the importing device's DMA
+    /// API for `'a` ([`Exporter::map`]).
+    type Mapping<'a>: DmaVecMap;
 
     /// An importer attaches: accept it (returning its data) or refuse with an error, which
     /// the importer's attach returns. The reservation lock is not held.
     fn attach(this: ArcBorrow<'_, Self>, attach: &NewAttachment) -> Result<Self::AttachData>;
 
-    /// Maps the buffer for `attach`'s device, with the reservation lock held (`resv`). The
-    /// mapping is dropped at unmap, with the lock held again.
-    fn map(
+    /// Maps the buffer for `attach`'s device through `dev`, its DMA API, with the reservation
+    /// lock held (`resv`). The mapping is dropped at unmap, with the lock held again.
+    ///
+    /// The importer keeps its device bound while it is attached and unmaps before it detaches
+    /// (the dma-buf importer's contract): `dev` is good for as long as the mapping exists,
+    /// which `'a` expresses, and for nothing beyond it.
+    fn map<'a>(
         this: ArcBorrow<'_, Self>,
         attach: &ExporterAttachment<Self>,
+        dev: DmaDevice<'a>,
         dir: DataDirection,
         resv: &ResvGuard<'_>,
-    ) -> Result<Self::Mapping>;
+    ) -> Result<Self::Mapping<'a>>;
 
     /// Hands the buffer over to the CPU (`DMA_BUF_IOCTL_SYNC` start,
     /// `dma_buf_begin_cpu_access()`). No lock is held.
@@ -478,7 +512,7 @@ impl<T: Exporter> VTable<T> {
             // SAFETY: The core calls with a live dma-buf of ours and a new attachment, valid
             // for this call, whose importer fields are set.
             let (this, new) = unsafe { (Self::this(dmabuf), NewAttachment::from_raw(attach)) };
-            let data = KBox::new(T::attach(this, new)?, GFP_KERNEL)?;
+            let data = KBox::new(AttachPriv::<T>::new(T::attach(this, new)?), GFP_KERNEL)?;
             // SAFETY: `attach` is valid; `detach` frees the box, and nothing reads `priv`
             // before attach returns (the core adds the attachment to the list after it).
             unsafe { (*attach).priv_ = KBox::into_raw(data).cast() };
@@ -494,8 +528,9 @@ impl<T: Exporter> VTable<T> {
         _dmabuf: *mut bindings::dma_buf,
         attach: *mut bindings::dma_buf_attachment,
     ) {
-        // SAFETY: `priv` holds the box `attach` stored; the core detaches once.
-        drop(unsafe { KBox::from_raw((*attach).priv_.cast::<T::AttachData>()) });
+        // SAFETY: `priv` holds the box `attach` stored; the core detaches once. The importer
+        // unmapped every mapping before (its contract), so the list of live mappings is empty.
+        drop(unsafe { KBox::from_raw((*attach).priv_.cast::<AttachPriv<T>>()) });
     }
 
     /// Maps for an attachment, the one map of both mapping types, and hands the mapping to
@@ -508,7 +543,7 @@ impl<T: Exporter> VTable<T> {
     unsafe fn do_map<R>(
         attach: *mut bindings::dma_buf_attachment,
         dir: bindings::dma_data_direction,
-        f: impl FnOnce(T::Mapping) -> Result<R>,
+        f: impl FnOnce(T::Mapping<'static>, &ExporterAttachment<T>) -> Result<R>,
     ) -> Result<R> {
         let dir = data_direction(dir).ok_or(EINVAL)?;
         // SAFETY: As the caller guarantees: a live attachment of a live dma-buf of ours.
@@ -522,7 +557,9 @@ impl<T: Exporter> VTable<T> {
         // SAFETY: The caller holds the lock for the duration of the callback, which the guard,
         // local to this function, does not outlive.
         let guard = unsafe { ResvGuard::assume_locked(dmabuf.resv()) };
-        f(T::map(this, a, dir, &guard)?)
+        // `T::map` takes any lifetime: what it keeps of the device, it keeps in the mapping,
+        // which the abstraction drops at unmap, before the importer detaches.
+        f(T::map(this, a, a.dma_device(), dir, &guard)?, a)
     }
 
     /// # Safety
@@ -533,8 +570,15 @@ impl<T: Exporter> VTable<T> {
         attach: *mut bindings::dma_buf_attachment,
         dir: bindings::dma_data_direction,
     ) -> *mut bindings::sg_table {
+        let link = |m, a: &ExporterAttachment<T>| {
+            let b = SgtMapping::new(MapNode::new(m))?;
+            // SAFETY: The lock is held (`do_map`'s caller holds it); the node is in the box,
+            // which stays where it is until `unmap_dma_buf` unlinks it, with the lock held.
+            unsafe { a.link(b.map()) };
+            Ok(b)
+        };
         // SAFETY: The core's guarantees are `do_map`'s.
-        match unsafe { Self::do_map(attach, dir, SgtMapping::new) } {
+        match unsafe { Self::do_map(attach, dir, link) } {
             Ok(b) => SgtMapping::into_raw(b),
             Err(e) => e.to_ptr(),
         }
@@ -553,7 +597,11 @@ impl<T: Exporter> VTable<T> {
         unsafe { shim::dmavec_shim_dma_resv_assert_held((*(*attach).dmabuf).resv) };
         // SAFETY: `sgt` came from `map_dma_buf`; the core unmaps it once. It drops (table,
         // then mapping) with the lock held.
-        drop(unsafe { SgtMapping::<T::Mapping>::from_raw(sgt) });
+        let b = unsafe { SgtMapping::<MapNode<T::Mapping<'static>>>::from_raw(sgt) };
+        // SAFETY: The lock is held; `map_dma_buf` linked the node into the list of `attach`,
+        // which is not detached (the importer unmaps first).
+        unsafe { ExporterAttachment::<T>::from_raw(attach).unlink(b.map()) };
+        drop(b);
     }
 
     /// # Safety
@@ -569,19 +617,28 @@ impl<T: Exporter> VTable<T> {
             // Boxed first: the entries may be inline in the mapping, which must stay where it
             // is until unmap. On failure the mapping drops, the lock still held.
             // SAFETY: The core's guarantees are `do_map`'s.
-            let m = unsafe { Self::do_map(attach, dir, |m| Ok(KBox::new(m, GFP_KERNEL)?)) }?;
-            let e = m.entries();
-            let out = bindings::dma_buf_dma_vec {
-                vecs: e.as_ptr().cast(),
-                nr: e.len(),
-                addr: m.addr() as bindings::dma_buf_dma_vec_addr,
-                exp_priv: core::ptr::null_mut(),
-            };
+            let m = unsafe {
+                Self::do_map(attach, dir, |m, _| {
+                    Ok(KBox::into_raw(KBox::new(MapNode::new(m), GFP_KERNEL)?))
+                })
+            }?;
+            // SAFETY: The lock is held (the core's guarantee); the node is in the box leaked
+            // just above, which stays where it is until `unmap_dma_vec` unlinks and frees it;
+            // `attach` is an accepted attachment, not detached while mapped.
+            unsafe { ExporterAttachment::<T>::from_raw(attach).link(m) };
+            // SAFETY: `m` is the leaked box, which only `unmap_dma_vec` frees. From here on it
+            // is only read, through shared references, until then: the array it gives now is
+            // the array it keeps (see `DmaVecMap`).
+            let (e, addr) = unsafe { ((*m).entries(), (*m).addr()) };
             // SAFETY: `map` is the core's, valid for this call. `exp_priv` owns the mapping
-            // until `unmap_dma_vec`; `vecs` points into it (`DmaVecMap`'s guarantee).
+            // until `unmap_dma_vec`; `vecs` points into it.
             unsafe {
-                *map = out;
-                (*map).exp_priv = KBox::into_raw(m).cast();
+                *map = bindings::dma_buf_dma_vec {
+                    vecs: e.as_ptr().cast(),
+                    nr: e.len(),
+                    addr: addr as bindings::dma_buf_dma_vec_addr,
+                    exp_priv: m.cast(),
+                };
             }
             Ok(0)
         })
@@ -598,9 +655,14 @@ impl<T: Exporter> VTable<T> {
     ) {
         // SAFETY: The core calls with the lock held.
         unsafe { shim::dmavec_shim_dma_resv_assert_held((*(*attach).dmabuf).resv) };
+        // SAFETY: `map` is the core's, filled by `map_dma_vec`.
+        let m = unsafe { (*map).exp_priv.cast::<MapNode<T::Mapping<'static>>>() };
+        // SAFETY: The lock is held; `map_dma_vec` linked the node into the list of `attach`,
+        // which is not detached (the importer unmaps first).
+        unsafe { ExporterAttachment::<T>::from_raw(attach).unlink(m) };
         // SAFETY: `exp_priv` holds the box `map_dma_vec` leaked; the core unmaps once. It
         // drops with the lock held.
-        drop(unsafe { KBox::from_raw((*map).exp_priv.cast::<T::Mapping>()) });
+        drop(unsafe { KBox::from_raw(m) });
     }
 
     /// # Safety

@@ -51,14 +51,15 @@ impl DmaVecAddr {
 /// An exporter's mapping of one attachment, as an array of [`DmaVec`].
 ///
 /// The abstraction keeps the mapping in a box from map to unmap, where it is dropped with the
-/// reservation lock held, and hands the importer the array [`DmaVecMap::entries`] returns.
+/// reservation lock held. It reads [`DmaVecMap::entries`] once, right after boxing it, and
+/// hands the importer that array: the box is never moved nor lent out mutably until unmap,
+/// so through a shared reference the array can be neither changed nor freed meanwhile (the
+/// abstraction relies on nothing else, hence a safe trait).
 ///
-/// # Safety
-///
-/// [`DmaVecMap::entries`] returns the same slice at every call, which stays valid and
-/// unchanged for as long as the mapping lives and is not moved, and whose addresses the
-/// importing device may access until the mapping is dropped.
-pub unsafe trait DmaVecMap: Send + Sync {
+/// What the addresses reach is the exporter's to get right: they are those of the mapping
+/// objects of [`kernel::dma::iova`](crate::rust_kernel::dma_iova), which keep them mapped for
+/// the importing device until they drop, with the mapping.
+pub trait DmaVecMap: Send + Sync {
     /// The segments, in buffer order; not empty.
     fn entries(&self) -> &[DmaVec];
     /// What the addresses are.
@@ -75,7 +76,7 @@ pub(super) struct SgtMapping<M> {
     sgt: bindings::sg_table,
     nents: c_uint,
     /// Unmapped as it drops, after the table.
-    _map: M,
+    map: M,
 }
 
 impl<M: DmaVecMap> SgtMapping<M> {
@@ -93,14 +94,12 @@ impl<M: DmaVecMap> SgtMapping<M> {
             return Err(Error::from_errno(ret));
         }
         // INVARIANT: Filled just above; if the allocation fails, the drop frees the table.
-        Ok(KBox::new(
-            Self {
-                sgt,
-                nents,
-                _map: map,
-            },
-            GFP_KERNEL,
-        )?)
+        Ok(KBox::new(Self { sgt, nents, map }, GFP_KERNEL)?)
+    }
+
+    /// The mapping.
+    pub(super) fn map(&self) -> &M {
+        &self.map
     }
 
     /// The table, for the importer.
