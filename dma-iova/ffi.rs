@@ -193,6 +193,17 @@ pub(crate) fn init_registry() {
     unsafe { BUFFERS.init() };
 }
 
+/// `r` as the ranges of a buffer, for the map core's KUnit suite only: its backend is a fake
+/// IOMMU that maps nothing (`map::mapping`'s tests), so no device and no user space ever
+/// reaches these addresses. Not built outside test kernels.
+#[cfg(CONFIG_DMAVEC_KUNIT_TEST)]
+pub(crate) fn ranges_for_the_fake_backend(r: &[PhysVec]) -> Result<Ranges> {
+    let mut v = KVec::with_capacity(r.len(), GFP_KERNEL)?;
+    v.extend_from_slice(r, GFP_KERNEL)?;
+    // SAFETY: The only callers are the map core's tests, whose fake backend maps nothing.
+    unsafe { Ranges::new(v) }
+}
+
 /// A `struct p2pdma_provider` with no owner, for tests whose DMA backend never looks at it.
 #[cfg(CONFIG_DMAVEC_KUNIT_TEST)]
 pub(crate) struct FakeProvider(KBox<bindings::p2pdma_provider>);

@@ -21,7 +21,7 @@ use crate::{
     range::{DmaVec, SegLimits},
     rust_kernel::{
         dma_buf::{mapping::DmaVecMap, DmaVecAddr, ResvGuard},
-        dma_iova::DmaDevice,
+        dma_iova::{self, DmaDevice},
     },
 };
 use kernel::{
@@ -41,6 +41,9 @@ pub struct AttachState {
     pub(crate) dev: ARef<Device>,
     /// How it reaches the buffer's MMIO, decided at attach (`None` for system memory).
     pub(crate) p2p: Option<P2pType>,
+    /// Its IOVA granule, asked at attach ([`KernelDma::with_granule`]): a map makes no DMA API
+    /// call beyond those that map.
+    granule: u64,
     /// Mappings of this attachment alive.
     pub(crate) live: Atomic<u32>,
     /// Of the latest mapping: its path (`MapType` as u32, `u32::MAX` for none), entries, bytes.
@@ -55,6 +58,7 @@ impl AttachState {
             Self {
                 dev: dev.into(),
                 p2p,
+                granule: dma_iova::iova_granule(dev),
                 live: Atomic::new(0),
                 map_type: Atomic::new(u32::MAX),
                 entries: Atomic::new(0),
@@ -93,7 +97,9 @@ impl Buffer {
         if this.is_revoked() {
             return Err(ENODEV);
         }
-        let dma = KernelDma::new(dev).with_limits(limits);
+        let dma = KernelDma::new(dev)
+            .with_limits(limits)
+            .with_granule(Some(st.granule));
         let route = match (this.provider.as_ref(), st.p2p) {
             (Some(p), Some(t)) => Some((p, t)),
             _ => None,

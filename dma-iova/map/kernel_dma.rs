@@ -15,9 +15,10 @@ use kernel::{device::Device, dma::DataDirection, prelude::*};
 /// The real DMA API, for one importing device.
 ///
 /// The device is a [`DmaDevice`]: bound for `'a` when borrowed as a `Device<Bound>`
-/// ([`DmaDevice::new`]), or for as long as its maker promised
-/// ([`DmaDevice::assume_bound`], `'static`): an exporter mapping for an attachment's device
-/// relies on the importer to unmap before its driver is unbound.
+/// ([`DmaDevice::new`]); an exporter mapping for an attachment gets the attachment's device
+/// from the dma-buf abstraction, for the life of the mapping it returns
+/// (`ExporterAttachment::dma_device()`, which relies on the importer to unmap before its
+/// driver is unbound).
 pub struct KernelDma<'a> {
     dma: DmaDevice<'a>,
     /// The importer's own segment limits, in place of the device's (see

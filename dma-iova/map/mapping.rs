@@ -616,12 +616,9 @@ mod tests {
         }
     }
 
-    /// `r` as the ranges of a buffer.
+    /// `r` as the ranges of a buffer (the fake maps nothing).
     fn rg(r: &[PhysVec]) -> Result<Ranges> {
-        let mut v = KVec::with_capacity(r.len(), GFP_KERNEL)?;
-        v.extend_from_slice(r, GFP_KERNEL)?;
-        // SAFETY: The fake maps nothing: no device ever sees these addresses.
-        unsafe { Ranges::new(v) }
+        crate::ffi::ranges_for_the_fake_backend(r)
     }
 
     /// `n` discontiguous single-page ranges: every other page from 1 MiB, in reverse order.
