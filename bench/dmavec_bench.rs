@@ -540,7 +540,8 @@ fn profile(cell: Cell) -> Result<(MapType, [u64; 3])> {
                 iova.sync()
             }
             _ => {
-                let mut m = dma.phys_mappings(s.ranges.runs(), BIDI, attrs)?;
+                let mut m = dma.phys_mappings(BIDI, attrs);
+                m.reserve(s.ranges.runs())?;
                 for r in s.ranges.phys_runs() {
                     m.push(r)?;
                 }

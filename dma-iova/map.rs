@@ -90,9 +90,9 @@ pub trait DmaBackend {
         dir: DataDirection,
         attrs: Attrs,
     ) -> Option<Self::Iova>;
-    /// An empty record of `dma_map_phys()` mappings with `dir` and `attrs`, with room for
-    /// `capacity` of them.
-    fn direct(&self, capacity: usize, dir: DataDirection, attrs: Attrs) -> Result<Self::Direct>;
+    /// An empty record of `dma_map_phys()` mappings with `dir` and `attrs`, with room for one
+    /// ([`DirectMaps::reserve`] for more).
+    fn direct(&self, dir: DataDirection, attrs: Attrs) -> Self::Direct;
 }
 
 /// The IOVA state of a [`DmaBackend`]: [`IovaState`](crate::rust_kernel::dma_iova::IovaState)
@@ -109,6 +109,8 @@ pub trait IovaLink {
 /// The `dma_map_phys()` record of a [`DmaBackend`]:
 /// [`PhysMappings`](crate::rust_kernel::dma_iova::PhysMappings) for the real one.
 pub trait DirectMaps {
+    /// Makes room for `capacity` mappings in all.
+    fn reserve(&mut self, capacity: usize) -> Result;
     /// `dma_map_phys()` of `r`, recorded; its DMA address.
     fn push(&mut self, r: PhysRange) -> Result<DmaAddr>;
     /// The mappings, in the order they were made.

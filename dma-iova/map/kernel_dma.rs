@@ -142,13 +142,8 @@ impl<'a> DmaBackend for KernelDma<'a> {
     }
 
     #[inline]
-    fn direct(
-        &self,
-        capacity: usize,
-        dir: DataDirection,
-        attrs: Attrs,
-    ) -> Result<PhysMappings<'a>> {
-        self.dma.phys_mappings(capacity, dir, attrs)
+    fn direct(&self, dir: DataDirection, attrs: Attrs) -> PhysMappings<'a> {
+        self.dma.phys_mappings(dir, attrs)
     }
 }
 
@@ -170,6 +165,11 @@ impl IovaLink for IovaState<'_> {
 }
 
 impl DirectMaps for PhysMappings<'_> {
+    #[inline]
+    fn reserve(&mut self, capacity: usize) -> Result {
+        PhysMappings::reserve(self, capacity)
+    }
+
     #[inline]
     fn push(&mut self, r: PhysRange) -> Result<DmaAddr> {
         PhysMappings::push(self, r)

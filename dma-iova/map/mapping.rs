@@ -158,7 +158,10 @@ impl<B: DmaBackend> Mapping<B> {
     }
 
     /// The common part. The mapping is built in locals and put together at the end: on an
-    /// error, what was mapped so far unmaps as its local drops.
+    /// error, what was mapped so far unmaps as its local drops. Inlined into its three
+    /// callers: the `Mapping` is then built where the caller keeps it, not copied out of a
+    /// `Result` (a `rep movs` of the whole struct, slow under emulation).
+    #[inline(always)]
     fn map_inner(
         backend: B,
         ranges: &Ranges,
@@ -213,8 +216,8 @@ impl<B: DmaBackend> Mapping<B> {
         // `dma_iova_unlink()` (`dma_iova_sync()` flushes the IOTLB only).
         if granule != 0 && (mmio || (backend.coherent() && !backend.untrusted())) {
             let first = ranges.first().ok_or(EINVAL)?.paddr();
-            if let Some(iova) = backend.iova_try_alloc(first, size, dir, attrs) {
-                let (entries, iova) = Self::map_iova(iova, ranges, granule, &limits)?;
+            if let Some(mut iova) = backend.iova_try_alloc(first, size, dir, attrs) {
+                let entries = Self::map_iova(&mut iova, ranges, granule, &limits)?;
                 return done(entries, MapType::Iova, Undo::Iova(iova));
             }
         }
@@ -227,7 +230,8 @@ impl<B: DmaBackend> Mapping<B> {
         }
         // Typically one entry per run: reserve them, so that mapping allocates once; a single
         // entry is kept inline.
-        let mut rec = backend.direct(ranges.runs(), dir, attrs)?;
+        let mut rec = backend.direct(dir, attrs);
+        rec.reserve(ranges.runs())?;
         // Without a translating IOMMU, MMIO is reached at its own address, which the DMA API
         // would refuse with a warning when the mask cannot hold it: refuse it quietly here.
         if mmio && granule == 0 {
@@ -251,11 +255,11 @@ impl<B: DmaBackend> Mapping<B> {
     /// Links the runs into `iova` and syncs it: one entry, unless the importer's limits split
     /// the IOVA range.
     fn map_iova(
-        mut iova: B::Iova,
+        iova: &mut B::Iova,
         ranges: &Ranges,
         granule: u64,
         limits: &SegLimits,
-    ) -> Result<(Entries, B::Iova)> {
+    ) -> Result<Entries> {
         // Inner run boundaries are page aligned; an IOMMU granule larger than a page asks more.
         if ranges.runs() > 1 && granule > PAGE_SIZE as u64 {
             let mut it = runs(ranges).peekable();
@@ -280,11 +284,11 @@ impl<B: DmaBackend> Mapping<B> {
             len: ranges.size(),
         };
         if limits.appends_whole(&[], seg) {
-            return Ok((Entries::One(seg), iova));
+            return Ok(Entries::One(seg));
         }
         let mut entries = KVec::new();
         limits.push(&mut entries, seg.addr, seg.len)?;
-        Ok((Entries::Many(entries), iova))
+        Ok(Entries::Many(entries))
     }
 
     /// The direct path in general: maps the runs into `rec`; while every run appends as a whole
@@ -517,6 +521,16 @@ mod tests {
     }
 
     impl DirectMaps for FakeDirect<'_> {
+        fn reserve(&mut self, capacity: usize) -> Result {
+            if capacity > 1 && capacity > self.v.capacity() {
+                self.v.reserve(capacity - self.v.len(), GFP_KERNEL)?;
+                if self.one.len != 0 {
+                    self.v.push(self.one, GFP_KERNEL)?;
+                    self.one.len = 0;
+                }
+            }
+            Ok(())
+        }
         fn push(&mut self, r: PhysRange) -> Result<u64> {
             let n = self.f.maps.get();
             self.f.maps.set(n + 1);
@@ -602,17 +616,12 @@ mod tests {
                 attrs,
             })
         }
-        fn direct(&self, capacity: usize, _d: DataDirection, _a: Attrs) -> Result<FakeDirect<'a>> {
-            let v = if capacity > 1 {
-                KVec::with_capacity(capacity, GFP_KERNEL)?
-            } else {
-                KVec::new()
-            };
-            Ok(FakeDirect {
+        fn direct(&self, _d: DataDirection, _a: Attrs) -> FakeDirect<'a> {
+            FakeDirect {
                 f: self,
                 one: v_at(0, 0),
-                v,
-            })
+                v: KVec::new(),
+            }
         }
     }
 

@@ -303,32 +303,21 @@ impl<'a> DmaDevice<'a> {
         })
     }
 
-    /// An empty [`PhysMappings`] for `dir` and `attrs`, with room for `capacity` mappings
-    /// (one is kept inline, without an allocation).
+    /// An empty [`PhysMappings`] for `dir` and `attrs`, with room for one mapping, kept inline
+    /// without an allocation; [`PhysMappings::reserve`] makes room for more.
     ///
-    /// # Errors
-    ///
-    /// `ENOMEM`.
+    /// Infallible, so that it is built where its caller keeps it, not copied out of a
+    /// `Result`.
     #[inline]
-    pub fn phys_mappings(
-        &self,
-        capacity: usize,
-        dir: DataDirection,
-        attrs: Attrs,
-    ) -> Result<PhysMappings<'a>> {
-        let v = if capacity > 1 {
-            KVec::with_capacity(capacity, GFP_KERNEL)?
-        } else {
-            KVec::new()
-        };
+    pub fn phys_mappings(&self, dir: DataDirection, attrs: Attrs) -> PhysMappings<'a> {
         // INVARIANT: Nothing is mapped yet.
-        Ok(PhysMappings {
+        PhysMappings {
             dev: *self,
             dir,
             attrs,
             one: DmaVec { addr: 0, len: 0 },
-            v,
-        })
+            v: KVec::new(),
+        }
     }
 
     /// `dma_map_phys()` of `r`, checked.
@@ -681,7 +670,8 @@ impl PhysMappings<'_> {
     /// /// Maps each range, and returns how many segments the device got.
     /// fn map_all(dev: &Device<Bound>, ranges: &[PhysRange]) -> Result<usize> {
     ///     let dir = DataDirection::FromDevice;
-    ///     let mut m = DmaDevice::new(dev).phys_mappings(ranges.len(), dir, Attrs::EMPTY)?;
+    ///     let mut m = DmaDevice::new(dev).phys_mappings(dir, Attrs::EMPTY);
+    ///     m.reserve(ranges.len())?;
     ///     for r in ranges {
     ///         m.push(*r)?;
     ///     }
@@ -713,6 +703,31 @@ impl PhysMappings<'_> {
         }
         // INVARIANT: `seg` is recorded, in `one` alone or in `v` (where `one` moved first).
         Ok(addr)
+    }
+
+    /// Makes room for `capacity` mappings in all, so that pushing them allocates nothing; more
+    /// than one are kept in an array.
+    ///
+    /// # Errors
+    ///
+    /// `ENOMEM`.
+    #[inline]
+    pub fn reserve(&mut self, capacity: usize) -> Result {
+        if capacity > 1 && capacity > self.v.capacity() {
+            self.reserve_slow(capacity)?;
+        }
+        Ok(())
+    }
+
+    #[cold]
+    fn reserve_slow(&mut self, capacity: usize) -> Result {
+        self.v.reserve(capacity - self.v.len(), GFP_KERNEL)?;
+        if self.one.len != 0 {
+            // Within the capacity just reserved: the array holds every mapping from now on.
+            self.v.push(self.one, GFP_KERNEL)?;
+            self.one.len = 0;
+        }
+        Ok(())
     }
 
     /// Records `seg` in `v`, moving `one` there first: the array grows.

@@ -48,7 +48,8 @@
 //!     }
 //!     fn map<'a>(this: ArcBorrow<'_, Self>, _: &ExporterAttachment<Self>, dev: DmaDevice<'a>,
 //!                dir: DataDirection, _: &ResvGuard<'_>) -> Result<MyMap<'a>> {
-//!         let mut m = dev.phys_mappings(this.ranges.len(), dir, Attrs::EMPTY)?;
+//!         let mut m = dev.phys_mappings(dir, Attrs::EMPTY);
+//!         m.reserve(this.ranges.len())?;
 //!         for r in this.ranges.iter() {
 //!             m.push(*r)?;
 //!         }
