@@ -17,7 +17,7 @@
 //!
 //! C header: [`include/linux/dma-mapping.h`](srctree/include/linux/dma-mapping.h)
 
-use core::{marker::PhantomData, ptr::NonNull};
+use core::{marker::PhantomData, mem::ManuallyDrop, ptr::NonNull};
 use kernel::{
     bindings,
     device::{Bound, Device},
@@ -316,7 +316,7 @@ impl<'a> DmaDevice<'a> {
             dir,
             attrs,
             one: DmaVec { addr: 0, len: 0 },
-            v: KVec::new(),
+            v: ManuallyDrop::new(KVec::new()),
         }
     }
 
@@ -648,7 +648,9 @@ pub struct PhysMappings<'a> {
     dir: DataDirection,
     attrs: Attrs,
     one: DmaVec,
-    v: KVec<DmaVec>,
+    /// Dropped by hand, only when it has a capacity: dropping an empty `KVec` still calls
+    /// `krealloc(NULL, 0)`, a call per mapping of one range for nothing.
+    v: ManuallyDrop<KVec<DmaVec>>,
 }
 
 impl PhysMappings<'_> {
@@ -721,7 +723,8 @@ impl PhysMappings<'_> {
 
     #[cold]
     fn reserve_slow(&mut self, capacity: usize) -> Result {
-        self.v.reserve(capacity - self.v.len(), GFP_KERNEL)?;
+        let more = capacity - self.v.len();
+        self.v.reserve(more, GFP_KERNEL)?;
         if self.one.len != 0 {
             // Within the capacity just reserved: the array holds every mapping from now on.
             self.v.push(self.one, GFP_KERNEL)?;
@@ -781,6 +784,10 @@ impl Drop for PhysMappings<'_> {
             // SAFETY: Each element is a live mapping of this device with `dir` and `attrs`
             // (type invariant), unmapped once, here, and not used after.
             unsafe { dev.unmap_raw(*seg, dir, attrs) };
+        }
+        if self.v.capacity() != 0 {
+            // SAFETY: Dropped once, here; `self.v` is not used after.
+            unsafe { ManuallyDrop::drop(&mut self.v) };
         }
     }
 }
