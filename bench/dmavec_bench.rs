@@ -499,11 +499,11 @@ impl fmt::Display for Row {
 }
 
 /// `debugfs/dmavec_bench/profile`: `<n> <size> <adjacent> [<reps>]`, answered with
-/// `<n> <size> <path> <F> <D> <A>`: where A's time goes beyond the floor F. D is F's calls made through
-/// the Rust DMA abstraction (`kernel::dma::iova`: an `IovaState`, or `PhysMappings`) instead
-/// of bare: D - F is what the abstraction costs, and A - D what dmavec's mapping core adds
-/// (its path choice, its checks, the entries and the `Mapping` itself). Medians in
-/// nanoseconds per map + unmap, over `reps` interleaved repetitions.
+/// `<n> <size> <path> <F> <D> <A>`: where A's time goes beyond the floor F. D is F's calls
+/// made through the Rust DMA abstraction (`kernel::dma::iova`: an `IovaState`, or
+/// `PhysMappings`) instead of bare: D - F is what the abstraction costs, and A - D what
+/// dmavec's mapping core adds (its path choice, its checks, the entries and the `Mapping`
+/// itself). Medians in nanoseconds per map + unmap, over `reps` interleaved repetitions.
 fn profile(cell: Cell) -> Result<(MapType, [u64; 3])> {
     let edu = importer()?;
     let (_shm, prov, start, len) = exporter()?;
