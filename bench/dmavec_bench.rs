@@ -392,6 +392,16 @@ struct Row {
     entries_b: u32,
 }
 
+/// One untimed map of `ranges` for `dev`, as A maps them but asking every query: the path A
+/// takes, its entries and bytes.
+fn map_once(dev: &Device, ranges: &Ranges, prov: &Provider) -> Result<Mapping> {
+    // SAFETY: edu stays bound while the bench runs, and its callers drop the mapping before
+    // they return.
+    let dma = unsafe { DmaDevice::assume_bound(dev) };
+    let limits = Some(SegLimits::UNLIMITED);
+    Mapping::map(KernelDma::new(dma).with_limits(limits), ranges, Some(prov), BIDI)
+}
+
 fn run(cell: Cell) -> Result<Row> {
     let edu = importer()?;
     let (_shm, prov, start, len) = exporter()?;
@@ -407,14 +417,7 @@ fn run(cell: Cell) -> Result<Row> {
 
     // One untimed round of each: the path, the bytes, a check, warm caches.
     let syncs = STATS.iova_syncs.load(Relaxed);
-    // SAFETY: edu stays bound while the bench runs; `m` is dropped below.
-    let dma = unsafe { DmaDevice::assume_bound(edu.dev()) };
-    let m = Mapping::map(
-        KernelDma::new(dma).with_limits(Some(SegLimits::UNLIMITED)),
-        &ranges,
-        Some(&prov),
-        BIDI,
-    )?;
+    let m = map_once(edu.dev(), &ranges, &prov)?;
     let path = m.map_type();
     let total: usize = m.entries().iter().map(|e| e.len).sum();
     let bytes_a = m.heap_bytes();
@@ -509,16 +512,7 @@ fn profile(cell: Cell) -> Result<(MapType, [u64; 3])> {
     let (_shm, prov, start, len) = exporter()?;
     // SAFETY: As in `export_mmio()`: ivshmem's BAR 2, bound while the bench runs.
     let ranges = unsafe { Ranges::new(cell.ranges(start, len)?) }?;
-    // SAFETY: edu stays bound while the bench runs; `m` is dropped below.
-    let dma = unsafe { DmaDevice::assume_bound(edu.dev()) };
-    let m = Mapping::map(
-        KernelDma::new(dma).with_limits(Some(SegLimits::UNLIMITED)),
-        &ranges,
-        Some(&prov),
-        BIDI,
-    )?;
-    let path = m.map_type();
-    drop(m);
+    let path = map_once(edu.dev(), &ranges, &prov)?.map_type();
     let mut s = Setup {
         dev: edu.dev(),
         prov: prov.clone(),
@@ -529,6 +523,8 @@ fn profile(cell: Cell) -> Result<(MapType, [u64; 3])> {
         addrs: KVec::from_elem(0, cell.n, GFP_KERNEL)?,
     };
     let (phys, size) = (s.ranges[0].paddr(), s.ranges.size());
+    // SAFETY: edu stays bound while the bench runs; D drops what it maps before it returns.
+    let dma = unsafe { DmaDevice::assume_bound(edu.dev()) };
     let d = |s: &Setup<'_>| -> Result {
         let attrs = Attrs::MMIO;
         match path {

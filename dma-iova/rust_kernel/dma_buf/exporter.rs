@@ -690,6 +690,26 @@ impl<T: Exporter> VTable<T> {
         T::release(data);
     }
 
+    /// Both CPU access callbacks: `f` is [`Exporter::begin_cpu_access`] or
+    /// [`Exporter::end_cpu_access`].
+    ///
+    /// # Safety
+    ///
+    /// `dmabuf` is a live dma-buf of ours, its file alive for the call.
+    unsafe fn cpu_access(
+        dmabuf: *mut bindings::dma_buf,
+        dir: bindings::dma_data_direction,
+        f: fn(ArcBorrow<'_, T>, &DmaBuf, DataDirection) -> Result,
+    ) -> c_int {
+        from_result(|| {
+            let dir = data_direction(dir).ok_or(EINVAL)?;
+            // SAFETY: A live dma-buf of ours, its file alive for the call (the caller's
+            // guarantee).
+            let (this, d) = unsafe { (Self::this(dmabuf), DmaBuf::from_raw(dmabuf)) };
+            f(this, d, dir).map(|()| 0)
+        })
+    }
+
     /// # Safety
     ///
     /// Called by the dma-buf core with a live dma-buf of ours.
@@ -697,12 +717,8 @@ impl<T: Exporter> VTable<T> {
         dmabuf: *mut bindings::dma_buf,
         dir: bindings::dma_data_direction,
     ) -> c_int {
-        from_result(|| {
-            let dir = data_direction(dir).ok_or(EINVAL)?;
-            // SAFETY: A live dma-buf of ours, its file alive for the call.
-            let (this, d) = unsafe { (Self::this(dmabuf), DmaBuf::from_raw(dmabuf)) };
-            T::begin_cpu_access(this, d, dir).map(|()| 0)
-        })
+        // SAFETY: As this function's own guarantee.
+        unsafe { Self::cpu_access(dmabuf, dir, T::begin_cpu_access) }
     }
 
     /// # Safety
@@ -712,12 +728,8 @@ impl<T: Exporter> VTable<T> {
         dmabuf: *mut bindings::dma_buf,
         dir: bindings::dma_data_direction,
     ) -> c_int {
-        from_result(|| {
-            let dir = data_direction(dir).ok_or(EINVAL)?;
-            // SAFETY: A live dma-buf of ours, its file alive for the call.
-            let (this, d) = unsafe { (Self::this(dmabuf), DmaBuf::from_raw(dmabuf)) };
-            T::end_cpu_access(this, d, dir).map(|()| 0)
-        })
+        // SAFETY: As this function's own guarantee.
+        unsafe { Self::cpu_access(dmabuf, dir, T::end_cpu_access) }
     }
 
     /// # Safety
