@@ -399,7 +399,12 @@ fn map_once(dev: &Device, ranges: &Ranges, prov: &Provider) -> Result<Mapping> {
     // they return.
     let dma = unsafe { DmaDevice::assume_bound(dev) };
     let limits = Some(SegLimits::UNLIMITED);
-    Mapping::map(KernelDma::new(dma).with_limits(limits), ranges, Some(prov), BIDI)
+    Mapping::map(
+        KernelDma::new(dma).with_limits(limits),
+        ranges,
+        Some(prov),
+        BIDI,
+    )
 }
 
 fn run(cell: Cell) -> Result<Row> {
