@@ -253,12 +253,13 @@ impl Setup<'_> {
 
     /// Returns the bytes B allocated and its entries.
     fn b(&self, locked: &Locked<'_>) -> Result<(usize, u32)> {
+        let provider = self.prov.p2pdma().ok_or(EINVAL)?.as_raw();
         // SAFETY: The reservation lock is held (`locked`), `PhysVec` is `struct phys_vec`
         // (`repr(C)`, same layout), the helper only reads the ranges, and the provider is live.
         let sgt = from_err_ptr(unsafe {
             dmavec_bench_sgt_map(
                 locked.attachment().as_raw(),
-                self.prov.p2pdma().as_raw(),
+                provider,
                 self.ranges.as_ptr().cast_mut().cast(),
                 self.ranges.len(),
                 self.ranges.size(),

@@ -141,16 +141,13 @@ impl Provider {
         self.bar
     }
 
-    /// The provider of C (`Provider::from_raw()`), for C calls (`.p2pdma().as_raw()`).
-    ///
-    /// # Panics
-    ///
-    /// For a provider of [`Provider::of_bar`], which is only reached while its device is bound
-    /// ([`Provider::p2p_type`]).
-    pub fn p2pdma(&self) -> &P2pdmaProvider {
+    /// The provider of C (`Provider::from_raw()`), for C calls (`.p2pdma()?.as_raw()`);
+    /// `None` for a provider of [`Provider::of_bar`], which is only reached while its device is
+    /// bound ([`Provider::p2p_type`]).
+    pub fn p2pdma(&self) -> Option<&P2pdmaProvider> {
         match &self.raw {
-            Source::Static(p) => p,
-            Source::Bar(_) => panic!("dmavec: the provider of a BAR has no raw pointer"),
+            Source::Static(p) => Some(p),
+            Source::Bar(_) => None,
         }
     }
 

@@ -206,12 +206,10 @@ mod tests {
         let (_shm, prov, _) = ivshmem_bar()?;
         // ivshmem behind its root port, edu on the root bus: no common bridge, and the q35
         // host bridge is whitelisted (the test series).
+        let raw = prov.p2pdma().ok_or(EINVAL)?.as_raw();
         // SAFETY: Valid provider and device.
         let kernel = P2pType::from_raw(unsafe {
-            bindings::pci_p2pdma_map_type_nowarn(
-                prov.p2pdma().as_raw(),
-                dmavec::raw::device(edu.dev()),
-            )
+            bindings::pci_p2pdma_map_type_nowarn(raw, dmavec::raw::device(edu.dev()))
         });
         assert_eq!(kernel, P2pType::ThruHostBridge);
         Ok(())
