@@ -211,6 +211,22 @@ impl DmaVecImport {
     }
 
     /// The exporter's segments, in buffer order.
+    ///
+    /// # Examples
+    ///
+    /// ```ignore
+    /// use kernel::dma::DataDirection;
+    /// use kernel::dma_buf::attachment::{DynamicAttachment, Importer};
+    ///
+    /// /// Maps `attach` as an array and returns its total length; unmaps before returning.
+    /// fn mapped_len<T: Importer>(attach: &DynamicAttachment<T>) -> Result<usize> {
+    ///     let guard = attach.dmabuf().resv().lock();
+    ///     let m = attach.map_dma_vec(DataDirection::FromDevice, &guard)?;
+    ///     let len = m.entries().iter().map(|e| e.len).sum();
+    ///     attach.unmap_dma_vec(m, &guard);
+    ///     Ok(len)
+    /// }
+    /// ```
     pub fn entries(&self) -> &[DmaVec] {
         // SAFETY: By the type invariant `vecs` holds `nr` entries laid out as `DmaVec`, which
         // the exporter keeps until unmap; the attachment is not detached meanwhile.

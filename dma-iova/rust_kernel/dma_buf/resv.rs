@@ -14,7 +14,7 @@
 //! | call | lock |
 //! |------|------|
 //! | [`DmaResv::lock`], [`DmaResv::lock_interruptible`] | takes it |
-//! | [`DmaResv::wait_timeout`] | none (must not hold it: it waits for DMA) |
+//! | [`DmaResv::wait`] | none (must not hold it: it waits for DMA) |
 //! | [`ResvGuard::add_fence`] | held ([`ResvGuard`]) |
 //! | [`ResvCell::get_mut`] | held ([`ResvGuard`]) |
 //!
@@ -94,6 +94,21 @@ impl DmaResv {
     }
 
     /// Takes the lock (`dma_resv_lock()`, no acquire context), uninterruptibly.
+    ///
+    /// # Examples
+    ///
+    /// ```ignore
+    /// use kernel::dma_buf::{DmaBuf, ResvUsage};
+    ///
+    /// /// Stops every importer's use of `dmabuf`'s mappings and waits for its DMA.
+    /// fn invalidate_and_wait(dmabuf: &DmaBuf) {
+    ///     let guard = dmabuf.resv().lock();
+    ///     dmabuf.invalidate_mappings(&guard);
+    ///     // Unlocked here: the fences are waited for with no lock held.
+    ///     drop(guard);
+    ///     dmabuf.resv().wait(ResvUsage::Bookkeep);
+    /// }
+    /// ```
     pub fn lock(&self) -> ResvGuard<'_> {
         // SAFETY: By the type invariant the object is valid. Without an acquire context
         // `dma_resv_lock()` cannot fail with `-EDEADLK` or `-EALREADY`.
