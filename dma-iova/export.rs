@@ -163,10 +163,15 @@ pub struct ExportInfo {
 ///
 /// # Errors
 ///
-/// `EINVAL` for ranges of a BAR ([`Ranges::of_bar`]) exported with another provider than
-/// theirs, `ENOMEM`, or what `dma_buf_export()` returns.
+/// `ENODEV` when the provider's device is unbound, `EINVAL` for ranges of a BAR
+/// ([`Ranges::of_bar`]) exported with another provider than theirs, `ENOMEM`, or what
+/// `dma_buf_export()` returns.
 ///
 /// # Examples
+///
+/// An exporter of a BAR, as `dmavec_bar` is; an exporter of system memory that owns its pages,
+/// and an importer of it, are compiled and run as the KUnit suite `dmavec_examples`
+/// (`selftests/modules/dmavec_test.rs`).
 ///
 /// ```ignore
 /// struct MyExport; // What the dma-buf keeps alive until it is released.

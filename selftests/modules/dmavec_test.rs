@@ -142,6 +142,81 @@ fn export_ranges(
     )
 }
 
+/// The documentation's exporter and importer, compiled and run: an exporter of system memory it
+/// owns, and an importer that maps it as an array and gives it back when the exporter revokes.
+#[kunit_tests(dmavec_examples)]
+mod examples {
+    use super::*;
+
+    /// What an exporter of system memory keeps alive for its dma-buf: its pages. The buffer
+    /// holds its `ExporterOps` until the last reference to it goes, after the dma-buf's release
+    /// and after every mapping, so the pages outlive every use of them.
+    struct OwnPages {
+        _pages: KVec<Page>,
+    }
+
+    impl ExporterOps for OwnPages {}
+
+    /// An exporter: `n` pages of system memory it allocates, in reverse order, as one dma-buf.
+    fn export_own_pages(n: usize) -> Result<(Arc<dmavec::Buffer>, ARef<dmavec::DmaBuf>)> {
+        let mut pages = KVec::with_capacity(n, GFP_KERNEL)?;
+        for _ in 0..n {
+            pages.push(Page::alloc_page(GFP_KERNEL)?, GFP_KERNEL)?;
+        }
+        let mut v = KVec::with_capacity(n, GFP_KERNEL)?;
+        for p in pages.iter().rev() {
+            v.push(PhysVec::from_page(p), GFP_KERNEL)?;
+        }
+        // SAFETY: The pages are ours, importers may map them and user space may map them, and
+        // they move into the buffer's `ExporterOps` below: they stay until the buffer goes,
+        // after every mapping made from these ranges.
+        let ranges = unsafe { Ranges::new(v) }?;
+        export(
+            ExportInfo {
+                ranges,
+                provider: None,
+                name: c"dmavec_example",
+                owner: kernel::module::this_module::<LocalModule>().into(),
+                flags: bindings::O_RDWR,
+                mmap: true,
+            },
+            KBox::new(OwnPages { _pages: pages }, GFP_KERNEL)?,
+        )
+    }
+
+    /// An importer: when the exporter invalidates its mapping, it stops using it and unmaps.
+    struct Importing;
+
+    impl Importer for Importing {
+        fn invalidate(&self, locked: &mut Locked<'_>) {
+            locked.unmap();
+        }
+    }
+
+    #[test]
+    fn an_importer_maps_an_exporters_pages_as_an_array() -> Result {
+        let edu = PciRef::edu()?;
+        let (buf, dmabuf) = export_own_pages(4)?;
+        let att = Attachment::new(dmabuf, edu.dev(), Importing)?;
+        // What a driver programs its device with: `(addr, len)` pairs, in buffer order. Taken
+        // out under the lock, asserted after it.
+        let (bytes, entries, sum) = {
+            let mut l = att.lock();
+            let v = l.map(DataDirection::ToDevice)?;
+            let sum: usize = v.entries.iter().map(|e| e.len).sum();
+            (v.bytes, v.entries.len(), sum)
+        };
+        assert_eq!(bytes, 4 * P);
+        assert_eq!(sum, 4 * P);
+        assert!(entries >= 1);
+        // The exporter takes its memory back: the importer was told, and has unmapped.
+        buf.revoke();
+        let mapped = att.lock().mapped().is_some();
+        assert!(!mapped);
+        Ok(())
+    }
+}
+
 #[kunit_tests(dmavec_hw)]
 mod tests {
     use super::*;
