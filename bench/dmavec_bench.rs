@@ -238,7 +238,22 @@ struct Setup<'a> {
     addrs: KVec<bindings::dma_addr_t>,
 }
 
-impl Setup<'_> {
+impl<'a> Setup<'a> {
+    /// What A, B and F are timed on: `ranges` of `prov`'s BAR for `dev`, whose route and IOVA
+    /// granule are asked here, once, as an exporter does at attach.
+    fn new(dev: &'a Device, prov: &Provider, ranges: Ranges, path: MapType) -> Result<Self> {
+        let n = ranges.len();
+        Ok(Self {
+            dev,
+            prov: prov.clone(),
+            ranges,
+            path,
+            route: prov.p2p_type(dev),
+            granule: dma_iova::iova_granule(dev),
+            addrs: KVec::from_elem(0, n, GFP_KERNEL)?,
+        })
+    }
+
     fn a(&self) -> Result<usize> {
         // As dmavec's exporter maps for an attachment: the device reference, the P2PDMA route
         // and the IOVA granule are the attachment's, taken and asked when it was made.
@@ -433,15 +448,7 @@ fn run(cell: Cell) -> Result<Row> {
     if total != ranges.size() {
         return Err(EIO);
     }
-    let mut s = Setup {
-        dev: edu.dev(),
-        prov: prov.clone(),
-        ranges,
-        path,
-        route: prov.p2p_type(edu.dev()),
-        granule: dma_iova::iova_granule(edu.dev()),
-        addrs: KVec::from_elem(0, cell.n, GFP_KERNEL)?,
-    };
+    let mut s = Setup::new(edu.dev(), &prov, ranges, path)?;
     let (bytes_b, entries_b) = s.b(&locked)?;
     s.f()?;
 
@@ -519,15 +526,7 @@ fn profile(cell: Cell) -> Result<(MapType, [u64; 3])> {
     // SAFETY: As in `export_mmio()`: ivshmem's BAR 2, bound while the bench runs.
     let ranges = unsafe { Ranges::new(cell.ranges(start, len)?) }?;
     let path = map_once(edu.dev(), &ranges, &prov)?.map_type();
-    let mut s = Setup {
-        dev: edu.dev(),
-        prov: prov.clone(),
-        ranges,
-        path,
-        route: prov.p2p_type(edu.dev()),
-        granule: dma_iova::iova_granule(edu.dev()),
-        addrs: KVec::from_elem(0, cell.n, GFP_KERNEL)?,
-    };
+    let mut s = Setup::new(edu.dev(), &prov, ranges, path)?;
     let (phys, size) = (s.ranges[0].paddr(), s.ranges.size());
     // SAFETY: edu stays bound while the bench runs; D drops what it maps before it returns.
     let dma = unsafe { DmaDevice::assume_bound(edu.dev()) };
