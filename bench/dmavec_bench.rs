@@ -50,11 +50,11 @@ use dmavec::{
     export,
     map::{KernelDma, P2pType},
     range::Ranges,
-    rust_kernel::dma_iova::{self, Attrs, DmaDevice},
     stats::STATS,
     Attachment, DmaBuf, ExportInfo, ExporterOps, Importer, Locked, MapType, Mapping, PhysVec,
     Provider, SegLimits,
 };
+use kernel::dma::iova::{self as dma_iova, Attrs, DmaDevice};
 use kernel::{
     bindings, debugfs,
     device::Device,

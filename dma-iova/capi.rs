@@ -10,10 +10,9 @@ use crate::{
     import::{Attachment, Importer, Locked},
     map::Provider,
     range::{check_phys_ranges, PhysVec, Ranges, SegLimits},
-    rust_kernel::dma_buf::{DmaResv, ResvGuard},
-    shim,
 };
 use core::{ffi::c_void, ptr::NonNull};
+use kernel::dma_buf::{DmaResv, ResvGuard};
 
 mod mapping;
 use kernel::{
@@ -272,7 +271,7 @@ pub(crate) unsafe extern "C" fn dmavec_export_ranges(
         // SAFETY: The caller holds a reference to a non-null `dmabuf`.
         let buf = buffer_of(unsafe { DmaBuf::from_raw(dmabuf) }).ok_or(EINVAL)?;
         // SAFETY: The reservation lock of a live dma-buf, which the caller holds.
-        unsafe { shim::dmavec_shim_dma_resv_assert_held((*dmabuf).resv) };
+        unsafe { bindings::dma_resv_assert_held((*dmabuf).resv) };
         // `revoked` is written with the reservation lock held, which the caller holds.
         if buf.is_revoked() {
             return Err(ENODEV);

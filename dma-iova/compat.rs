@@ -1,13 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! What the Rust abstractions of Linux 7.3 lack and dmavec's drivers need.
+//! What the Rust abstractions of Linux 7.3 and the series lack and dmavec's drivers need.
 //!
-//! [`cond_resched`], [`flush_work`] and [`zero_io`] are staged for `kernel::task`,
-//! `kernel::workqueue` and `kernel::io` in [`crate::rust_kernel`] and re-exported here;
 //! [`MiscNames`] is a candidate for `kernel::miscdevice`, whose registrations borrow a
 //! `&'static CStr` name.
-
-pub use crate::rust_kernel::{io::zero_io, task::cond_resched, workqueue::flush_work};
 
 use kernel::{prelude::*, sync::SetOnce};
 

@@ -19,9 +19,7 @@ pub mod ffi;
 pub mod import;
 pub mod map;
 pub mod range;
-pub mod rust_kernel;
 pub use ffi as raw;
-use ffi as shim;
 pub mod stats;
 #[cfg(CONFIG_DMAVEC_KUNIT_TEST)]
 pub mod test_hooks;

@@ -1,59 +1,22 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * C side of the dmavec module:
- *  - wrappers of the static inline functions and macros the Rust side
- *    needs (the kernel crate has no helpers for them);
  *  - EXPORT_SYMBOL_NS_GPL() of the C API (implemented in Rust, capi.rs);
- *  - checks that the Rust mirrors of kernel structures match their C layout.
+ *  - checks that the Rust mirrors of kernel structures match their C layout;
+ *  - the DOC sections of what the helper implements in Rust on the kernel
+ *    crate's dma-buf abstractions (rust/kernel/dma_buf/), for kernel-doc.
  */
 #include <linux/build_bug.h>
-#include <linux/dma-buf.h>
 #include <linux/dma-buf-mapping.h>
-#include <linux/dma-fence.h>
-#include <linux/dma-map-ops.h>
-#include <linux/dma-mapping.h>
-#include <linux/dma-resv.h>
 #include <linux/dmaengine.h>
 #include <linux/dmavec.h>
 #include <linux/export.h>
-#include <linux/file.h>
-#include <linux/fs.h>
-#include <linux/mm.h>
-#include <linux/module.h>
-#include <linux/pci.h>
-#include <linux/pci-p2pdma.h>
-#include <linux/scatterlist.h>
-#include <linux/sched.h>
-#include <linux/slab.h>
-#include <linux/spinlock.h>
 #include <linux/stddef.h>
-
-#include "dmavec_shim.h"
 
 /* Rust's DmaVec mirrors struct dma_vec. */
 static_assert(sizeof(struct dma_vec) == 16);
 static_assert(offsetof(struct dma_vec, addr) == 0);
 static_assert(offsetof(struct dma_vec, len) == 8);
-
-struct pci_dev *dmavec_shim_pci_dev(struct device *dev)
-{
-	return dev_is_pci(dev) ? to_pci_dev(dev) : NULL;
-}
-
-phys_addr_t dmavec_shim_page_to_phys(struct page *page)
-{
-	return page_to_phys(page);
-}
-
-void dmavec_shim_dma_resv_assert_held(struct dma_resv *resv)
-{
-	dma_resv_assert_held(resv);
-}
-
-void dmavec_shim_get_dma_buf(struct dma_buf *dmabuf)
-{
-	get_dma_buf(dmabuf);
-}
 
 /**
  * DOC: sg_table for the dma-buf core's importers
@@ -63,34 +26,6 @@ void dmavec_shim_get_dma_buf(struct dma_buf *dmabuf)
  * their array: the DMA side holds the entries, there is no CPU side (no
  * pages), and orig_nents is 0 so that users who look can tell.
  */
-
-/*
- * The allocation is remembered by the caller and restored before freeing:
- * sg_free_table() walks orig_nents entries.
- */
-int dmavec_shim_sgt_fill(struct sg_table *sgt, const struct dma_vec *vecs,
-			 unsigned int nents)
-{
-	struct scatterlist *sg;
-	unsigned int i;
-	int ret;
-
-	ret = sg_alloc_table(sgt, nents, GFP_KERNEL | __GFP_ZERO);
-	if (ret)
-		return ret;
-	for_each_sgtable_dma_sg(sgt, sg, i) {
-		sg_dma_address(sg) = vecs[i].addr;
-		sg_dma_len(sg) = vecs[i].len;
-	}
-	sgt->orig_nents = 0;
-	return 0;
-}
-
-void dmavec_shim_sgt_free(struct sg_table *sgt, unsigned int nents)
-{
-	sgt->orig_nents = nents;
-	sg_free_table(sgt);
-}
 
 /**
  * DOC: CPU mappings
@@ -111,53 +46,6 @@ void dmavec_shim_sgt_free(struct sg_table *sgt, unsigned int nents)
  * - Faults and revocation take the buffer's state lock, so no fault can
  *   install a page of a revoked buffer.
  */
-
-/*
- * CPU mappings of a dmavec buffer: shared only, PFN-mapped (GUP fails on
- * them), populated on fault by @ops, uncached for MMIO.
- */
-int dmavec_shim_mmap_prepare(struct vm_area_struct *vma, bool mmio,
-			     const struct vm_operations_struct *ops)
-{
-	if (!(vma->vm_flags & VM_SHARED))
-		return -EINVAL;
-	vm_flags_set(vma, VM_PFNMAP | VM_IO | VM_DONTEXPAND | VM_DONTDUMP);
-	if (mmio)
-		vma->vm_page_prot = pgprot_noncached(vma->vm_page_prot);
-	vma->vm_ops = ops;
-	return 0;
-}
-
-/*
- * A reference to module @owner (NULL for built-in code), unless it is being
- * removed: try_module_get() and module_put() are inline without
- * CONFIG_MODULE_UNLOAD.
- */
-bool dmavec_shim_module_get(struct module *owner)
-{
-	return try_module_get(owner);
-}
-
-void dmavec_shim_module_put(struct module *owner)
-{
-	module_put(owner);
-}
-
-/* Zaps the CPU mappings of the live file @file of a dma-buf. */
-void dmavec_shim_zap(struct file *file)
-{
-	unmap_mapping_range(file->f_mapping, 0, 0, true);
-}
-
-void dmavec_shim_cond_resched(void)
-{
-	cond_resched();
-}
-
-bool dmavec_shim_dev_is_dma_coherent(struct device *dev)
-{
-	return dev_is_dma_coherent(dev);
-}
 
 /**
  * DOC: CPU access
@@ -212,21 +100,6 @@ bool dmavec_shim_dev_is_dma_coherent(struct device *dev)
  * ends, off the IOVA granule fails with -EPERM.
  */
 
-void dmavec_shim_dma_sync_single(struct device *dev, dma_addr_t addr,
-				 size_t size, enum dma_data_direction dir,
-				 bool for_cpu)
-{
-	if (for_cpu)
-		dma_sync_single_for_cpu(dev, addr, size, dir);
-	else
-		dma_sync_single_for_device(dev, addr, size, dir);
-}
-
-int dmavec_shim_dma_resv_lock_interruptible(struct dma_resv *resv)
-{
-	return dma_resv_lock_interruptible(resv, NULL);
-}
-
 /**
  * DOC: Importer fences
  *
@@ -234,53 +107,13 @@ int dmavec_shim_dma_resv_lock_interruptible(struct dma_resv *resv)
  * lock publishes a fence for it in the dma-buf's reservation object with
  * usage %DMA_RESV_USAGE_BOOKKEEP, and signals it when the DMA is complete
  * or stopped. In Rust, ``Locked::fence_dma()`` makes and adds a new fence
- * on the attachment's own timeline (made here), signalled when it is
+ * on the attachment's own timeline (kernel::dma_fence), signalled when it is
  * dropped; a C importer adds a fence of its own with dma_resv_add_fence().
  * While the fence is unsignalled, the importer's invalidate callback may
  * leave the mapping in place, as long as it makes the DMA stop soon:
  * revocation waits for the fences and then for the unmap, which the
  * importer does after signalling.
  */
-
-/*
- * A fence of one importer DMA (fence.rs): the fence and its lock in one
- * allocation, freed by the default release (the fence is its first member).
- */
-struct dmavec_fence {
-	struct dma_fence base;
-	spinlock_t lock;	/* the fence's lock, given to dma_fence_init() */
-};
-
-static const char *dmavec_fence_name(struct dma_fence *fence)
-{
-	return "dmavec";
-}
-
-static const struct dma_fence_ops dmavec_fence_ops = {
-	.get_driver_name = dmavec_fence_name,
-	.get_timeline_name = dmavec_fence_name,
-};
-
-struct dma_fence *dmavec_shim_fence_create(u64 context, u64 seqno)
-{
-	struct dmavec_fence *f = kzalloc_obj(*f);
-
-	if (!f)
-		return NULL;
-	spin_lock_init(&f->lock);
-	dma_fence_init(&f->base, &dmavec_fence_ops, &f->lock, context, seqno);
-	return &f->base;
-}
-
-void dmavec_shim_fence_get(struct dma_fence *fence)
-{
-	dma_fence_get(fence);
-}
-
-void dmavec_shim_fence_put(struct dma_fence *fence)
-{
-	dma_fence_put(fence);
-}
 
 EXPORT_SYMBOL_NS_GPL(dmavec_phys_vec_check, "DMAVEC");
 EXPORT_SYMBOL_NS_GPL(dmavec_export, "DMAVEC");

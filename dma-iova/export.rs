@@ -39,12 +39,12 @@
 use crate::{
     map::{Provider, Unbind},
     range::{PhysVec, Ranges},
-    rust_kernel::dma_buf::{
-        exporter::{self, WeakDmaBuf},
-        ResvUsage,
-    },
 };
 use core::ffi::c_void;
+use kernel::dma_buf::{
+    exporter::{self, WeakDmaBuf},
+    ResvUsage,
+};
 use kernel::{
     list::{AtomicTracker, ListArc, ListLinks, TryNewListArc},
     new_condvar, new_mutex,
@@ -61,10 +61,10 @@ mod cpu;
 mod dma_buf_ops;
 mod registry;
 
-pub use crate::rust_kernel::dma_buf::{data_direction as direction, DmaBuf};
 pub use dma_buf_ops::is_dmavec;
 use dma_buf_ops::OPS;
 pub use exporter::Owner as ModuleOwner;
+pub use kernel::dma_buf::{data_direction as direction, DmaBuf};
 use registry::BUFFERS;
 pub(crate) use registry::{exit_registry, Registry};
 
@@ -411,7 +411,7 @@ mod tests {
                 provider: Some(provider.clone()),
                 name: c"dmavec_export_test",
                 owner: kernel::module::this_module::<crate::LocalModule>().into(),
-                flags: crate::rust_kernel::dma_buf::O_RDWR,
+                flags: kernel::dma_buf::O_RDWR,
                 mmap: false,
             },
             KBox::new(NoOps, GFP_KERNEL)?,

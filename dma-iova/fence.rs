@@ -11,7 +11,7 @@
 //!
 //! C header: [`include/linux/dma-fence.h`](srctree/include/linux/dma-fence.h).
 
-use crate::rust_kernel::dma_fence::{DmaFence, FenceContext};
+use kernel::dma_fence::{DmaFence, FenceContext};
 use kernel::{prelude::*, sync::aref::ARef};
 
 /// A fence of one importer DMA, signalled when dropped.

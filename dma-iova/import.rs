@@ -20,17 +20,7 @@
 //!
 //! [`DmaVec`]: crate::range::DmaVec
 
-use crate::{
-    map::MapType,
-    range::SegLimits,
-    rust_kernel::{
-        dma_buf::{
-            attachment::{DynamicAttachment, ImportAttachment, Importer as DmaBufImporter},
-            DmaBuf, ResvCell, ResvGuard,
-        },
-        dma_fence::FenceContext,
-    },
-};
+use crate::{map::MapType, range::SegLimits};
 use kernel::{
     device::Device,
     prelude::*,
@@ -38,6 +28,13 @@ use kernel::{
         aref::ARef,
         atomic::{Atomic, Relaxed},
     },
+};
+use kernel::{
+    dma_buf::{
+        attachment::{DynamicAttachment, ImportAttachment, Importer as DmaBufImporter},
+        DmaBuf, ResvCell, ResvGuard,
+    },
+    dma_fence::FenceContext,
 };
 
 mod locked;
@@ -160,7 +157,7 @@ impl Attachment {
             mapped: ResvCell::new(resv, None),
             limits: ResvCell::new(resv, None),
             dead: Atomic::new(false),
-            fence_context: FenceContext::new(),
+            fence_context: FenceContext::new(c"dmavec"),
             fence_seqno: Atomic::new(0),
         };
         Ok(Self {

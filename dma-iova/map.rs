@@ -36,10 +36,8 @@
 //! [`DmaVec`]: crate::range::DmaVec
 //! [`runs`]: crate::range::runs
 
-use crate::{
-    range::{DmaAddr, DmaVec, PhysAddr, SegLimits},
-    rust_kernel::dma_iova::{Attrs, PhysRange},
-};
+use crate::range::{DmaAddr, DmaVec, PhysAddr, SegLimits};
+use kernel::dma::iova::{Attrs, PhysRange};
 use kernel::{dma::DataDirection, prelude::*};
 
 mod kernel_dma;
@@ -95,7 +93,7 @@ pub trait DmaBackend {
     fn direct(&self, dir: DataDirection, attrs: Attrs) -> Self::Direct;
 }
 
-/// The IOVA state of a [`DmaBackend`]: [`IovaState`](crate::rust_kernel::dma_iova::IovaState)
+/// The IOVA state of a [`DmaBackend`]: [`IovaState`](kernel::dma::iova::IovaState)
 /// for the real one.
 pub trait IovaLink {
     /// The IOVA of the first byte.
@@ -107,7 +105,7 @@ pub trait IovaLink {
 }
 
 /// The `dma_map_phys()` record of a [`DmaBackend`]:
-/// [`PhysMappings`](crate::rust_kernel::dma_iova::PhysMappings) for the real one.
+/// [`PhysMappings`](kernel::dma::iova::PhysMappings) for the real one.
 pub trait DirectMaps {
     /// Makes room for `capacity` mappings in all.
     fn reserve(&mut self, capacity: usize) -> Result;

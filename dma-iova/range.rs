@@ -10,7 +10,7 @@
 //! the page frames user space maps ([`Ranges::pfn`]); those, and [`Ranges::new`], are in
 //! [`crate::ffi`], the helper's one file of `unsafe` promises.
 //!
-//! [`PhysRange`]: crate::rust_kernel::dma_iova::PhysRange
+//! [`PhysRange`]: kernel::dma::iova::PhysRange
 //! [`DmaVec`] is the kernel's `struct dma_vec` (what an importer gets back).
 //! [`SegLimits`] holds an importer's segment constraints, and
 //! [`SegLimits::push`] appends a DMA-contiguous range to an output array,
@@ -21,11 +21,11 @@
 //! (`struct dma_vec`), [`include/linux/types.h`](srctree/include/linux/types.h)
 //! (`struct phys_vec`).
 
-use crate::{ffi::Vouched, map::Provider, rust_kernel::page};
+use crate::{ffi::Vouched, map::Provider};
 use kernel::{page::PAGE_SIZE, prelude::*};
 
 pub use crate::ffi::PhysRuns;
-pub use crate::rust_kernel::dma_iova::DmaVec;
+pub use kernel::dma::iova::DmaVec;
 
 /// A bus address as the importing device sees it (`dma_addr_t`).
 pub type DmaAddr = kernel::dma::DmaAddress;
@@ -70,7 +70,7 @@ impl PhysVec {
 
     /// The whole of one page of system memory.
     pub fn from_page(page: &kernel::page::Page) -> Self {
-        Self::new(page::phys_addr(page), PAGE_SIZE)
+        Self::new(page.phys_addr(), PAGE_SIZE)
     }
 }
 

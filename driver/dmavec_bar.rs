@@ -204,7 +204,7 @@ impl BarDevice {
                 if kernel::current!().signal_pending() {
                     return Err(ERESTARTSYS);
                 }
-                dmavec::compat::cond_resched();
+                kernel::task::cond_resched();
             }
         }
         Ok(())
@@ -291,7 +291,7 @@ impl BarDevice {
         }
         // Nothing queues the scrubber once `list` is `None`: after this, no instance of it
         // runs, and its code may go with the module.
-        dmavec::compat::flush_work(&**self);
+        kernel::workqueue::flush_work(&**self);
     }
 
     /// Revokes (`true`) or restores (`false`) every export around a reset.
@@ -329,7 +329,7 @@ impl BarDevice {
         let end = start + pages * PAGE_SIZE;
         self.bar.try_access_with(|bar| {
             // Within the BAR: allocations never exceed it.
-            let _ = dmavec::compat::zero_io(bar, start, end - start);
+            let _ = kernel::io::zero_io(bar, start, end - start);
         });
     }
 
@@ -366,7 +366,7 @@ impl BarDevice {
                 self.scrubbed.notify_all();
             }
             drop(ex);
-            dmavec::compat::cond_resched();
+            kernel::task::cond_resched();
         }
     }
 }

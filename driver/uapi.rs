@@ -16,7 +16,7 @@ pub(crate) const FEATURE_P2PDMA: u32 = 1 << 1;
 /// Most ranges one export may have.
 pub(crate) const MAX_RANGES: u32 = 4096;
 
-dmavec::uapi_struct! {
+kernel::uapi_struct! {
     /// `struct dmavec_info`.
     pub(crate) struct Info {
         pub(crate) page_size: u32,
@@ -30,7 +30,7 @@ dmavec::uapi_struct! {
     }
 }
 
-dmavec::uapi_struct! {
+kernel::uapi_struct! {
     /// `struct dmavec_alloc`.
     pub(crate) struct Alloc {
         pub(crate) size: u64,
@@ -41,7 +41,7 @@ dmavec::uapi_struct! {
     }
 }
 
-dmavec::uapi_struct! {
+kernel::uapi_struct! {
     /// `struct dmavec_free`.
     pub(crate) struct Free {
         pub(crate) handle: u32,
@@ -50,7 +50,7 @@ dmavec::uapi_struct! {
     }
 }
 
-dmavec::uapi_struct! {
+kernel::uapi_struct! {
     /// `struct dmavec_range`.
     pub(crate) struct Range {
         pub(crate) handle: u32,
@@ -60,7 +60,7 @@ dmavec::uapi_struct! {
     }
 }
 
-dmavec::uapi_struct! {
+kernel::uapi_struct! {
     /// `struct dmavec_export`.
     pub(crate) struct Export {
         pub(crate) ranges: u64,

@@ -4,7 +4,7 @@
 
 use kernel::ioctl::{_IO, _IOR, _IOW};
 
-dmavec::uapi_struct! {
+kernel::uapi_struct! {
     /// `struct dmavec_edu_import`.
     pub(crate) struct Import {
         pub(crate) fd: i32,
@@ -12,7 +12,7 @@ dmavec::uapi_struct! {
     }
 }
 
-dmavec::uapi_struct! {
+kernel::uapi_struct! {
     /// `struct dmavec_edu_xfer`: WRITE fills `[offset, offset + length)` with the pattern of
     /// `seed`; READ copies it to `data`.
     pub(crate) struct Xfer {
@@ -24,7 +24,7 @@ dmavec::uapi_struct! {
     }
 }
 
-dmavec::uapi_struct! {
+kernel::uapi_struct! {
     /// `struct dmavec_edu_info`.
     pub(crate) struct Info {
         pub(crate) size: u64,

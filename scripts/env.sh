@@ -18,8 +18,9 @@ KMAKE_VARS=(LLVM=$LLVM_SUFFIX RUSTC=/usr/bin/rustc BINDGEN=$BINDGEN
 	    RUSTFMT=/usr/bin/rustfmt CLIPPY_DRIVER=/usr/bin/clippy-driver)
 
 # Key of the patched source tree: upstream version + what the patch entries
-# of patches/series change (their diff hunks only: regenerating a patch or
-# rewording its commit message does not force a kernel rebuild, and neither
+# and kernel entries of patches/series change (the diff hunks of the
+# patches, the files and hooks of the kernel entries: regenerating a patch or
+# rewording a commit message does not force a kernel rebuild, and neither
 # does any change to dmavec's own files, which the in-tree builds take from
 # this tree through scripts/series.py).
 kernel_src_key() {
@@ -54,8 +55,7 @@ kconfig() {
 # errors left to match.
 patch_warnings() {
 	local log=$1 files re
-	files=$(python3 "$DMAVEC_ROOT/scripts/series.py" patches | xargs grep -h '^+++ b/' |
-		sed 's#^+++ b/##' |
+	files=$(python3 "$DMAVEC_ROOT/scripts/series.py" kernel-files |
 		grep -E '\.(c|h|rs)$' | sort -u | sed 's/[.]/[.]/g' | paste -sd'|')
 	[ -n "$files" ] || return 0
 	re="((^|[ /])($files):[0-9]+:[0-9]+: warning:)|(^ *--> (.*/)?($files):[0-9]+:[0-9]+)"

@@ -20,14 +20,15 @@ src=$(readlink -f "$DMAVEC_CACHE/src/current")
 
 toolchain=$( { /usr/bin/rustc --version; clang$LLVM_SUFFIX --version | head -n1; "$BINDGEN" --version; } )
 key=$( { basename "$src"; cat "$DMAVEC_ROOT/kernel/base.config" "$DMAVEC_ROOT/kernel/$flavour.config";
-	 echo "$toolchain"; echo build-log-v1; } | sha256sum | cut -c1-12)
+	 echo "$toolchain"; echo build-log-v1 clippy; } | sha256sum | cut -c1-12)
 out="$DMAVEC_CACHE/build/$flavour-$key"
 
 if [ ! -f "$out/.dmavec-ready" ]; then
 	echo "[kernel] building $flavour kernel in $out (this takes a while)" >&2
 	rm -rf "$out"
 	mkdir -p "$out"
-	kmake() { make -s -C "$src" O="$out" "${KMAKE_VARS[@]}" "$@"; }
+	# CLIPPY=1: the Rust of the series (rust/kernel) is linted as it is built.
+	kmake() { make -s -C "$src" O="$out" "${KMAKE_VARS[@]}" CLIPPY=1 "$@"; }
 	kconfig "$out" "$src" "$DMAVEC_ROOT/kernel/base.config" \
 		"$DMAVEC_ROOT/kernel/$flavour.config" || exit 1
 	[ -n "${DMAVEC_CONFIG_ONLY:-}" ] && { echo "$out"; exit 0; }

@@ -9,12 +9,19 @@ tree, and in which order. Everything that puts dmavec into a kernel reads it:
 
   series.py patches [posted|test]
         the patch files of the series (both by default), in order, one per
-        line: setup.sh applies them to the cached source.
+        line.
+  series.py source DIR
+        apply to DIR, the unpacked kernel source, what every kernel of this
+        repository is built with: the patch entries and the kernel entries
+        (the Rust abstractions dmavec builds on), in their order.
+  series.py kernel-files
+        the kernel files that those entries add or change, one per line.
   series.py key
-        the hash of what the patch entries change (their diff hunks): the
-        key of the cached source and of every kernel built from it. The
-        generated commits are not in it: a change to dmavec's own files
-        never invalidates a kernel build.
+        the hash of what the patch and kernel entries change (the diff
+        hunks of the patches, the files and hooks of the kernel entries):
+        the key of the cached source and of every kernel built from it.
+        The generated commits are not in it: a change to dmavec's own
+        files never invalidates a kernel build.
   series.py intree SRC TREE
         bring the generated commits into TREE, a kernel tree whose files are
         hard links to SRC (SRC has the patch entries applied): every mapped
@@ -50,7 +57,7 @@ MARK = re.compile(r"^(?:#|\.\.) series: (\S+)\s*$")
 
 class Entry:
     def __init__(self, kind, name, series):
-        self.kind = kind        # "patch" or "commit"
+        self.kind = kind        # "patch", "kernel" or "commit"
         self.name = name        # patch file name or commit name
         self.series = series    # "posted" or "test"
         self.maps = []          # (repo path, kernel path)
@@ -67,14 +74,14 @@ def parse(path=os.path.join(PATCHES, "series")):
                 continue
             words = line.split()
             if line[0] in " \t":
-                if cur is None or cur.kind != "commit" or len(words) != 2:
+                if cur is None or cur.kind == "patch" or len(words) != 2:
                     sys.exit(f"{path}:{n}: a map line belongs under a commit")
                 cur.maps.append((words[0].rstrip("/"), words[1].rstrip("/")))
                 continue
             if words == ["posted"] or words == ["test"]:
                 series = words[0]
                 continue
-            if len(words) != 2 or words[0] not in ("patch", "commit") or series is None:
+            if len(words) != 2 or words[0] not in ("patch", "kernel", "commit") or series is None:
                 sys.exit(f"{path}:{n}: cannot parse: {line.rstrip()}")
             cur = Entry(words[0], words[1], series)
             entries.append(cur)
@@ -204,16 +211,62 @@ def cmd_patches(which=None):
             print(e.path())
 
 
+def source_entries():
+    """The entries every kernel is built with, in order, each with the
+    repository files of a kernel entry: [(entry, {kernel path: repo file})]."""
+    entries = parse()
+    files = mapping(entries)
+    out = []
+    for i, e in enumerate(entries):
+        if e.kind == "commit":
+            continue
+        out.append((e, {k: f for f, (ci, k) in files.items() if ci == i}))
+    return out
+
+
 def cmd_key():
     h = hashlib.sha256()
-    for e in parse():
-        if e.kind != "patch":
-            continue
-        for line in patch_diff(e.path()).splitlines():
+    for e, files in source_entries():
+        if e.kind == "patch":
+            diff = patch_diff(e.path())
+        else:
+            diff = "".join(f"file {k}\n" + open(os.path.join(ROOT, f)).read()
+                           for k, f in sorted(files.items()))
+            if os.path.exists(e.path(".hooks")):
+                with open(e.path(".hooks")) as f:
+                    diff += f.read()
+        for line in diff.splitlines():
             if line.startswith("index ") or line.startswith("-- ") or line == "--":
                 continue
             h.update(line.encode() + b"\n")
     print(h.hexdigest()[:12])
+
+
+def cmd_source(tree):
+    for e, files in source_entries():
+        if e.kind == "patch":
+            subprocess.run(["patch", "-d", tree, "-p1", "-s", "--no-backup-if-mismatch",
+                            "-i", e.path()], check=True)
+            continue
+        for k, f in sorted(files.items()):
+            dst = os.path.join(tree, k)
+            if os.path.exists(dst):
+                sys.exit(f"{e.name}: {k} exists: a kernel entry only adds files")
+            write_new(dst, open(os.path.join(ROOT, f), "rb").read(), 0o644)
+        if os.path.exists(e.path(".hooks")):
+            subprocess.run(["patch", "-d", tree, "-p1", "-s", "--no-backup-if-mismatch",
+                            "-i", e.path(".hooks")], check=True)
+
+
+def cmd_kernel_files():
+    out = set()
+    for e, files in source_entries():
+        out.update(files)
+        for p in (e.path(), e.path(".hooks")) if e.kind == "patch" else (e.path(".hooks"),):
+            if os.path.exists(p):
+                with open(p) as f:
+                    out.update(l[6:].split("\t")[0].strip() for l in f if l.startswith("+++ b/"))
+    print("\n".join(sorted(out)))
 
 
 def write_new(path, data, mode):
@@ -265,9 +318,12 @@ def cmd_intree(src, tree):
     last = len(entries) - 1
     wanted = {}
     for f, (i, kpath) in mapping(entries).items():
+        if entries[i].kind != "commit":
+            continue    # a kernel entry: in the source already
         wanted[kpath] = (render(f, last, index_of), os.stat(os.path.join(ROOT, f)).st_mode & 0o777)
     with tempfile.TemporaryDirectory() as work:
-        for kpath, data in apply_hooks(entries, src, work).items():
+        commits = [e for e in entries if e.kind == "commit"]
+        for kpath, data in apply_hooks(commits, src, work).items():
             wanted[kpath] = (data, os.stat(os.path.join(src, kpath)).st_mode & 0o777)
     listing = os.path.join(tree, ".dmavec-series-files")
     old = set()
@@ -505,6 +561,10 @@ def main():
         sys.exit(__doc__)
     if a[0] == "patches" and len(a) <= 2:
         cmd_patches(a[1] if len(a) == 2 else None)
+    elif a[0] == "source" and len(a) == 2:
+        cmd_source(a[1])
+    elif a[0] == "kernel-files" and len(a) == 1:
+        cmd_kernel_files()
     elif a[0] == "key" and len(a) == 1:
         cmd_key()
     elif a[0] == "intree" and len(a) == 3:

@@ -123,14 +123,11 @@ setup_source() {
 	dpkg-deb --fsys-tarfile "$deb" |
 		tar -x -O --wildcards "./usr/src/linux-source-$KERNEL_SERIES.tar.xz" |
 		tar -xJ -C "$dst.tmp" --strip-components=1
-	# The patch entries of both series (posted and test), in their order;
-	# the commits generated from this tree go into the in-tree kernels only
-	# (scripts/intree.sh).
-	local p
-	while IFS= read -r p; do
-		log "applying $(basename "$p")"
-		patch -d "$dst.tmp" -p1 -s --no-backup-if-mismatch < "$p"
-	done < <(python3 "$DMAVEC_ROOT/scripts/series.py" patches)
+	# The patch and kernel entries of both series (posted and test), in
+	# their order; the commits generated from this tree go into the in-tree
+	# kernels only (scripts/intree.sh).
+	log "applying the patch and kernel entries of patches/series"
+	python3 "$DMAVEC_ROOT/scripts/series.py" source "$dst.tmp"
 	echo "$ver" > "$dst.tmp/.dmavec-version"
 	touch "$dst.tmp/.dmavec-ready"
 	mv "$dst.tmp" "$dst"

@@ -8,9 +8,9 @@ use crate::{
     export::direction,
     map::{KernelDma, Mapping, Provider},
     range::Ranges,
-    rust_kernel::dma_iova::DmaDevice,
 };
 use core::ptr::NonNull;
+use kernel::dma::iova::DmaDevice;
 use kernel::{bindings, device::Device, ffi::c_uint, prelude::*};
 
 /// `struct dmavec_mapping` of `<linux/dmavec.h>`: opaque to C.

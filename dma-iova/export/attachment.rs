@@ -6,7 +6,7 @@
 //! mappings, [`ExporterAttachment::for_each_mapping`]).
 //!
 //! [`ExporterAttachment::for_each_mapping`]:
-//!     crate::rust_kernel::dma_buf::attachment::ExporterAttachment::for_each_mapping
+//!     kernel::dma_buf::attachment::ExporterAttachment::for_each_mapping
 //!
 //! A [`LiveMapping`] owns what it needs: a reference to the buffer and one to the state of
 //! its attachment. The dma-buf core drops it at unmap, which an importer does before it
@@ -19,10 +19,6 @@ use super::Buffer;
 use crate::{
     map::{KernelDma, MapType, Mapping, P2pType},
     range::{DmaVec, SegLimits},
-    rust_kernel::{
-        dma_buf::{mapping::DmaVecMap, DmaVecAddr, ResvGuard},
-        dma_iova::{self, DmaDevice},
-    },
 };
 use kernel::{
     device::Device,
@@ -33,6 +29,10 @@ use kernel::{
         atomic::{Atomic, Relaxed},
         Arc,
     },
+};
+use kernel::{
+    dma::iova::{self as dma_iova, DmaDevice},
+    dma_buf::{mapping::DmaVecMap, DmaVecAddr, ResvGuard},
 };
 
 /// Per-attachment state of the exporter, reported in debugfs.

@@ -7,7 +7,7 @@
 //! [`include/linux/mm.h`](srctree/include/linux/mm.h).
 
 use super::{dma_buf_ops::OPS, Buffer};
-use crate::rust_kernel::dma_buf::{
+use kernel::dma_buf::{
     exporter::{Pfn, PfnFault, PfnMap, VmFaultResult},
     DmaBuf,
 };

@@ -2,7 +2,7 @@
 
 //! The exporter callbacks of every dmavec buffer ([`Exporter`] for [`Buffer`]): attach, the
 //! one map of both mapping types (the DMA-vector type and the sg_table type, which the
-//! [`exporter`](crate::rust_kernel::dma_buf::exporter) abstraction builds from the same
+//! [`exporter`](kernel::dma_buf::exporter) abstraction builds from the same
 //! mapping), release; those of CPU access are in [`super::cpu`].
 //!
 //! C header: [`include/linux/dma-buf.h`](srctree/include/linux/dma-buf.h).
@@ -12,14 +12,12 @@ use super::{
     registry::{RemoveBuffer, BUFFERS},
     Buffer,
 };
-use crate::{
-    map::P2pType,
-    rust_kernel::dma_buf::{
-        attachment::{ExporterAttachment, NewAttachment},
-        exporter::{Exporter, Ops, PfnFault, PfnMap, VmFaultResult},
-        DmaBuf, ResvGuard,
-    },
-    rust_kernel::dma_iova::DmaDevice,
+use crate::map::P2pType;
+use kernel::dma::iova::DmaDevice;
+use kernel::dma_buf::{
+    attachment::{ExporterAttachment, NewAttachment},
+    exporter::{Exporter, Ops, PfnFault, PfnMap, VmFaultResult},
+    DmaBuf, ResvGuard,
 };
 use kernel::{
     dma::DataDirection,

@@ -4,8 +4,9 @@
 //! and its attachments.
 
 use super::{dma_buf_ops::OPS, Buffer};
-use crate::{map::MapType, rust_kernel::dma_buf::exporter::OwnerRef};
+use crate::map::MapType;
 use core::fmt;
+use kernel::dma_buf::exporter::OwnerRef;
 use kernel::{
     list::{List, ListArc},
     prelude::*,

@@ -10,10 +10,8 @@ use super::{negotiated::ArrayMap, Inner, MapKind};
 use crate::{
     fence::Fence,
     range::{DmaVec, SegLimits},
-    rust_kernel::dma_buf::{
-        attachment::ImportAttachment, mapping::SgtImport, ResvGuard, ResvUsage,
-    },
 };
+use kernel::dma_buf::{attachment::ImportAttachment, mapping::SgtImport, ResvGuard, ResvUsage};
 use kernel::{dma::DataDirection, prelude::*, sync::atomic::Relaxed};
 
 pub(super) enum Mapped {

@@ -11,11 +11,11 @@
 use crate::{
     map::MapType,
     range::{DmaVec, SegLimits},
-    rust_kernel::dma_buf::{
-        attachment::ImportAttachment,
-        mapping::{DmaVecImport, MappingType},
-        DmaVecAddr, ResvGuard,
-    },
+};
+use kernel::dma_buf::{
+    attachment::ImportAttachment,
+    mapping::{DmaVecImport, MappingType},
+    DmaVecAddr, ResvGuard,
 };
 use kernel::{dma::DataDirection, prelude::*};
 

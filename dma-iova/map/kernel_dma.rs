@@ -1,15 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! [`KernelDma`]: the [`DmaBackend`] that makes the real calls, to the kernel's DMA API, for
-//! one importing device, through [`kernel::dma::iova`](crate::rust_kernel::dma_iova).
+//! one importing device, through [`kernel::dma::iova`](kernel::dma::iova).
 //!
 //! C header: [`include/linux/dma-mapping.h`](srctree/include/linux/dma-mapping.h).
 
 use super::{DirectMaps, DmaBackend, IovaLink, P2pType, Provider};
-use crate::{
-    range::{DmaAddr, DmaVec, PhysAddr, SegLimits},
-    rust_kernel::dma_iova::{self, Attrs, DmaDevice, IovaState, PhysMappings, PhysRange},
-};
+use crate::range::{DmaAddr, DmaVec, PhysAddr, SegLimits};
+use kernel::dma::iova::{self as dma_iova, Attrs, DmaDevice, IovaState, PhysMappings, PhysRange};
 use kernel::{device::Device, dma::DataDirection, prelude::*};
 
 /// The real DMA API, for one importing device.
@@ -120,7 +118,6 @@ impl<'a> DmaBackend for KernelDma<'a> {
         }
     }
 
-    // Not inlined: it calls the C shim, which other modules cannot link.
     fn coherent(&self) -> bool {
         dma_iova::is_coherent(self.dma.device())
     }

@@ -7,9 +7,10 @@
 use super::{DirectMaps, DmaBackend, IovaLink, KernelDma, P2pType, Provider};
 use crate::{
     range::{runs, DmaVec, Ranges, SegLimits},
-    rust_kernel::dma_iova::Attrs,
     stats::STATS,
 };
+use kernel::dma::iova::Attrs;
+use kernel::dma::iova::PhysRange;
 use kernel::{dma::DataDirection, page::PAGE_SIZE, prelude::*, sync::atomic::Relaxed};
 
 /// The path a [`Mapping`] took.
@@ -388,8 +389,8 @@ impl<B: DmaBackend> Mapping<B> {
 #[kunit_tests(dmavec_map)]
 mod tests {
     use super::*;
+    use crate::range::PhysVec;
     use crate::test_hooks::FakeProvider;
-    use crate::{range::PhysVec, rust_kernel::dma_iova::PhysRange};
     use core::cell::{Cell, RefCell};
 
     const P: usize = PAGE_SIZE;

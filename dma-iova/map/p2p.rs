@@ -18,8 +18,8 @@ use kernel::{
     },
 };
 
-use crate::rust_kernel::p2pdma::BarProvider;
-pub use crate::rust_kernel::p2pdma::P2pType;
+use kernel::pci::BarProvider;
+pub use kernel::pci::P2pType;
 
 /// A P2PDMA provider: the owner of MMIO ranges, and their PCI bus offset.
 ///

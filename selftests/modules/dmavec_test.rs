@@ -13,11 +13,12 @@
 //! buffers of other exporters (dma-buf heaps, udmabuf).
 
 use core::{fmt, ptr::NonNull};
+use dmavec::map::KernelDma;
 use dmavec::{
     export, map::P2pType, stats::STATS, Attachment, ExportInfo, ExporterOps, Importer, Locked,
     MapKind, MapType, Mapping, PhysVec, Provider, Ranges,
 };
-use dmavec::{map::KernelDma, rust_kernel::dma_iova::DmaDevice};
+use kernel::dma::iova::DmaDevice;
 use kernel::{
     bindings, debugfs,
     device::Device,

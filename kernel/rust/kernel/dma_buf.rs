@@ -33,9 +33,7 @@
 //!
 //! C header: [`include/linux/dma-buf.h`](srctree/include/linux/dma-buf.h).
 
-use crate::shim;
-use core::ptr::NonNull;
-use kernel::{
+use crate::{
     bindings,
     dma::DataDirection,
     error::from_err_ptr,
@@ -44,6 +42,7 @@ use kernel::{
     sync::aref::{ARef, AlwaysRefCounted},
     types::Opaque,
 };
+use core::ptr::NonNull;
 
 pub mod attachment;
 pub mod exporter;
@@ -85,7 +84,7 @@ unsafe impl Sync for DmaBuf {}
 unsafe impl AlwaysRefCounted for DmaBuf {
     fn inc_ref(&self) {
         // SAFETY: By the type invariant the file is alive.
-        unsafe { shim::dmavec_shim_get_dma_buf(self.as_raw()) };
+        unsafe { bindings::get_dma_buf(self.as_raw()) };
     }
 
     unsafe fn dec_ref(obj: NonNull<Self>) {
@@ -184,7 +183,7 @@ impl DmaBuf {
     /// next access faults. Takes no lock of the dma-buf's.
     pub fn zap_cpu_mappings(&self) {
         // SAFETY: By the type invariant the file is alive, and so its mapping.
-        unsafe { shim::dmavec_shim_zap((*self.as_raw()).file) };
+        unsafe { bindings::unmap_mapping_range((*(*self.as_raw()).file).f_mapping, 0, 0, 1) };
     }
 }
 

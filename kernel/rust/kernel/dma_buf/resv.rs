@@ -23,15 +23,15 @@
 //!
 //! C header: [`include/linux/dma-resv.h`](srctree/include/linux/dma-resv.h).
 
-use crate::{rust_kernel::dma_fence::DmaFence, shim};
-use core::cell::UnsafeCell;
-use kernel::{
+use crate::dma_fence::DmaFence;
+use crate::{
     bindings,
     error::to_result,
     ffi::c_ulong,
     prelude::*,
     types::{NotThreadSafe, Opaque},
 };
+use core::cell::UnsafeCell;
 
 /// How a fence in a reservation object is used (`enum dma_resv_usage`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -128,7 +128,9 @@ impl DmaResv {
     /// `EINTR` if a signal arrived while waiting.
     pub fn lock_interruptible(&self) -> Result<ResvGuard<'_>> {
         // SAFETY: By the type invariant the object is valid; no acquire context.
-        to_result(unsafe { shim::dmavec_shim_dma_resv_lock_interruptible(self.as_raw()) })?;
+        to_result(unsafe {
+            bindings::dma_resv_lock_interruptible(self.as_raw(), core::ptr::null_mut())
+        })?;
         // INVARIANT: Locked just above; the guard unlocks on drop.
         Ok(ResvGuard {
             resv: self,
@@ -178,7 +180,7 @@ impl<'a> ResvGuard<'a> {
     pub unsafe fn assume_locked(resv: &'a DmaResv) -> Self {
         // SAFETY: The object is valid (type invariant of `DmaResv`); with lockdep this checks
         // the caller's promise (`dma_resv_assert_held()`).
-        unsafe { shim::dmavec_shim_dma_resv_assert_held(resv.as_raw()) };
+        unsafe { bindings::dma_resv_assert_held(resv.as_raw()) };
         // INVARIANT: The caller guarantees the lock is held for `'a`.
         Self {
             resv,

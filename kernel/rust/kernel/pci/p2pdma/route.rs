@@ -7,7 +7,7 @@
 //!
 //! C header: [`include/linux/pci-p2pdma.h`](srctree/include/linux/pci-p2pdma.h)
 
-use kernel::{
+use crate::{
     bindings,
     device::{Core, Device},
     devres::Devres,
@@ -47,9 +47,7 @@ impl P2pType {
     pub fn of(provider: &P2pdmaProvider, dev: &Device) -> Self {
         // SAFETY: `provider` is a set-up provider and `dev` a valid device, both for the
         // duration of the call; the function only reads them (and the PCI core's cache).
-        let t = unsafe {
-            bindings::pci_p2pdma_map_type_nowarn(provider.as_raw(), crate::raw::device(dev))
-        };
+        let t = unsafe { bindings::pci_p2pdma_map_type_nowarn(provider.as_raw(), dev.as_raw()) };
         Self::from_raw(t)
     }
 

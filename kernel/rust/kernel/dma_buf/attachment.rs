@@ -43,9 +43,8 @@ use super::{
     mapping::{importer_matches, DmaVecAddr, DmaVecImport, DmaVecMap, MappingType, SgtImport},
     DmaBuf, DmaVec, ResvGuard,
 };
-use crate::rust_kernel::dma_iova::DmaDevice;
-use core::{cell::UnsafeCell, marker::PhantomData, mem::ManuallyDrop, ops::Deref, ptr::NonNull};
-use kernel::{
+use crate::dma::iova::DmaDevice;
+use crate::{
     bindings,
     device::Device,
     dma::DataDirection,
@@ -57,6 +56,7 @@ use kernel::{
     },
     types::Opaque,
 };
+use core::{cell::UnsafeCell, marker::PhantomData, mem::ManuallyDrop, ops::Deref, ptr::NonNull};
 
 /// An attachment the exporter's attach callback is deciding on.
 ///
@@ -347,7 +347,7 @@ impl<T: Importer> DynamicAttachment<T> {
         let raw = from_err_ptr(unsafe {
             bindings::dma_buf_mapping_attach(
                 dmabuf.as_raw(),
-                crate::raw::device(dev),
+                dev.as_raw(),
                 imp.as_ptr(),
                 imp.len(),
                 &Self::OPS,
@@ -403,7 +403,7 @@ impl<T: Importer> Drop for DynamicAttachment<T> {
         if self.priv_.maps.load(Relaxed) != 0 {
             // A mapping still exists and may be read: never detach (the exporter would free
             // what it points to). Leak the attachment, its data and its reference.
-            kernel::pr_warn!("dma-buf attachment dropped while mapped: leaked\n");
+            crate::pr_warn!("dma-buf attachment dropped while mapped: leaked\n");
             return;
         }
         // SAFETY: By the type invariant attached and not yet detached; the reservation lock

@@ -71,9 +71,8 @@ use super::{
     mapping::{exporter_matches, DmaVecMap, SgtMapping},
     DmaBuf, ResvGuard,
 };
-use crate::{ffi as shim, rust_kernel::dma_iova::DmaDevice};
-use core::{marker::PhantomData, ptr::NonNull};
-use kernel::{
+use crate::dma::iova::DmaDevice;
+use crate::{
     bindings,
     dma::DataDirection,
     error::{from_err_ptr, from_result, to_result, VTABLE_DEFAULT_ERROR},
@@ -83,6 +82,7 @@ use kernel::{
     sync::{aref::ARef, Arc, ArcBorrow, SpinLock},
     ThisModule,
 };
+use core::{marker::PhantomData, ptr::NonNull};
 
 /// The module that owns an exported dma-buf's code (`dma_buf_export_info.owner`): it stays
 /// loaded while the dma-buf exists.
@@ -119,7 +119,7 @@ impl Owner {
         // SAFETY: `self.0` is a module that holds a reference to itself through a dma-buf it
         // exported, or NULL: `try_module_get()` accepts both.
         // INVARIANT: Taken here, put on drop.
-        unsafe { shim::dmavec_shim_module_get(self.0) }.then_some(OwnerRef(self.0))
+        unsafe { bindings::try_module_get(self.0) }.then_some(OwnerRef(self.0))
     }
 }
 
@@ -138,7 +138,7 @@ unsafe impl Sync for OwnerRef {}
 impl Drop for OwnerRef {
     fn drop(&mut self) {
         // SAFETY: By the type invariant, a reference taken with `try_module_get()`.
-        unsafe { shim::dmavec_shim_module_put(self.0) };
+        unsafe { bindings::module_put(self.0) };
     }
 }
 
@@ -353,7 +353,7 @@ impl<T: Exporter> Ops<T> {
             // accepted and detach has not yet seen (the core adds after attach, removes before
             // detach).
             unsafe {
-                let a = kernel::container_of!(node, bindings::dma_buf_attachment, node);
+                let a = crate::container_of!(node, bindings::dma_buf_attachment, node);
                 node = (*node).next;
                 Some(ExporterAttachment::<T>::from_raw(a))
             }
@@ -595,7 +595,7 @@ impl<T: Exporter> VTable<T> {
         _dir: bindings::dma_data_direction,
     ) {
         // SAFETY: The core calls with the lock held.
-        unsafe { shim::dmavec_shim_dma_resv_assert_held((*(*attach).dmabuf).resv) };
+        unsafe { bindings::dma_resv_assert_held((*(*attach).dmabuf).resv) };
         // SAFETY: `sgt` came from `map_dma_buf`; the core unmaps it once. It drops (table,
         // then mapping) with the lock held.
         let b = unsafe { SgtMapping::<MapNode<T::Mapping<'static>>>::from_raw(sgt) };
@@ -655,7 +655,7 @@ impl<T: Exporter> VTable<T> {
         _dir: bindings::dma_data_direction,
     ) {
         // SAFETY: The core calls with the lock held.
-        unsafe { shim::dmavec_shim_dma_resv_assert_held((*(*attach).dmabuf).resv) };
+        unsafe { bindings::dma_resv_assert_held((*(*attach).dmabuf).resv) };
         // SAFETY: `map` is the core's, filled by `map_dma_vec`.
         let m = unsafe { (*map).exp_priv.cast::<MapNode<T::Mapping<'static>>>() };
         // SAFETY: The lock is held; `map_dma_vec` linked the node into the list of `attach`,
@@ -746,7 +746,9 @@ impl<T: Exporter> VTable<T> {
             let how = T::mmap(this, d)?;
             // SAFETY: `vma` is being set up by mmap; `VM_OPS` is static, and its fault handler
             // finds this dma-buf through the VMA's file, whose reference the VMA holds.
-            to_result(unsafe { shim::dmavec_shim_mmap_prepare(vma, how.uncached, &Self::VM_OPS) })?;
+            to_result(unsafe {
+                bindings::dma_buf_vma_set_pfnmap(vma, how.uncached, &Self::VM_OPS)
+            })?;
             Ok(0)
         })
     }

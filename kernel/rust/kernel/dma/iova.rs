@@ -17,14 +17,14 @@
 //!
 //! C header: [`include/linux/dma-mapping.h`](srctree/include/linux/dma-mapping.h)
 
-use core::{marker::PhantomData, mem::ManuallyDrop, ptr::NonNull};
-use kernel::{
+use crate::{
     bindings,
     device::{Bound, Device},
     dma::{DataDirection, DmaAddress},
     ffi::c_ulong,
     prelude::*,
 };
+use core::{marker::PhantomData, mem::ManuallyDrop, ptr::NonNull};
 
 /// A CPU physical address (`phys_addr_t`).
 pub type PhysAddr = bindings::phys_addr_t;
@@ -365,15 +365,13 @@ impl<'a> DmaDevice<'a> {
     ///
     /// `seg` is a live `dma_map_phys()` mapping of this device, made with `dir`.
     pub unsafe fn sync_single(&self, seg: DmaVec, dir: DataDirection, for_cpu: bool) {
-        // SAFETY: `self.raw()` is a valid device; the caller guarantees the mapping.
-        unsafe {
-            crate::shim::dmavec_shim_dma_sync_single(
-                self.raw(),
-                seg.addr,
-                seg.len,
-                dir.into(),
-                for_cpu,
-            )
+        let (dev, dir) = (self.raw(), dir.into());
+        if for_cpu {
+            // SAFETY: `dev` is a valid device; the caller guarantees the mapping.
+            unsafe { bindings::dma_sync_single_for_cpu(dev, seg.addr, seg.len, dir) }
+        } else {
+            // SAFETY: As above.
+            unsafe { bindings::dma_sync_single_for_device(dev, seg.addr, seg.len, dir) }
         }
     }
 }
@@ -401,7 +399,7 @@ impl DmaDevice<'static> {
 /// 64 KiB when it has none.
 #[inline]
 pub fn max_seg_size(dev: &Device) -> usize {
-    let d = crate::raw::device(dev);
+    let d = dev.as_raw();
     // SAFETY: `d` is a valid device; its `dma_parms` is NULL or valid as long as the device.
     let parms = unsafe { (*d).dma_parms };
     // SAFETY: See above: NULL or the device's DMA parameters.
@@ -415,7 +413,7 @@ pub fn max_seg_size(dev: &Device) -> usize {
 /// multiple of `mask + 1`; all ones when the device has no boundary.
 #[inline]
 pub fn seg_boundary(dev: &Device) -> u64 {
-    let d = crate::raw::device(dev);
+    let d = dev.as_raw();
     // SAFETY: As in `max_seg_size()`.
     let parms = unsafe { (*d).dma_parms };
     // SAFETY: As in `max_seg_size()`.
@@ -430,7 +428,7 @@ pub fn seg_boundary(dev: &Device) -> u64 {
 #[inline]
 pub fn merge_boundary(dev: &Device) -> u64 {
     // SAFETY: `dev` is a valid device.
-    (unsafe { bindings::dma_get_merge_boundary(crate::raw::device(dev)) }) as u64
+    (unsafe { bindings::dma_get_merge_boundary(dev.as_raw()) }) as u64
 }
 
 /// The device's IOVA granule, `merge_boundary(dev) + 1`; 0 when there is none.
@@ -446,7 +444,7 @@ pub fn iova_granule(dev: &Device) -> u64 {
 /// `dma_capable()` checks): its DMA mask, lowered by the bus limit; 0 without a mask.
 #[inline]
 pub fn dma_limit(dev: &Device) -> u64 {
-    let d = crate::raw::device(dev);
+    let d = dev.as_raw();
     // SAFETY: `d` is a valid device; `dma_mask` is NULL or points to its mask.
     let (mask, bus) = unsafe {
         (
@@ -464,17 +462,18 @@ pub fn dma_limit(dev: &Device) -> u64 {
 /// Whether the device's DMA is cache-coherent (`dev_is_dma_coherent()`).
 pub fn is_coherent(dev: &Device) -> bool {
     // SAFETY: `dev` is a valid device.
-    unsafe { crate::shim::dmavec_shim_dev_is_dma_coherent(crate::raw::device(dev)) }
+    unsafe { bindings::dev_is_dma_coherent(dev.as_raw()) }
 }
 
 /// Whether the device is untrusted (`pci_dev->untrusted`, dma-iommu's `dev_is_untrusted()`):
 /// the IOMMU DMA layer bounces its mappings of memory not aligned to the IOVA granule through
 /// swiotlb.
 pub fn is_untrusted(dev: &Device) -> bool {
-    // SAFETY: `dev` is a valid device.
-    let pdev = unsafe { crate::shim::dmavec_shim_pci_dev(crate::raw::device(dev)) };
-    // SAFETY: `pdev` is NULL or the PCI device around `dev`, valid as long as it.
-    unsafe { pdev.as_ref() }.is_some_and(|p| p.untrusted() != 0)
+    if <&crate::pci::Device>::try_from(dev).is_err() {
+        return false;
+    }
+    // SAFETY: `dev` is the `dev` field of a valid `struct pci_dev` (checked just above).
+    unsafe { (*crate::container_of!(dev.as_raw(), bindings::pci_dev, dev)).untrusted() != 0 }
 }
 
 /// IOVA space of a device, with the ranges linked into it so far.

@@ -18,12 +18,11 @@
 //!
 //! C header: [`include/linux/dma-buf-mapping.h`](srctree/include/linux/dma-buf-mapping.h).
 
-use crate::shim;
+use crate::{bindings, dma::DataDirection, ffi::c_uint, prelude::*};
 use core::ptr::NonNull;
-use kernel::{bindings, dma::DataDirection, ffi::c_uint, prelude::*};
 
 /// One DMA segment: the kernel's `struct dma_vec`, as [`kernel::dma::iova`] maps it.
-pub use crate::rust_kernel::dma_iova::DmaVec;
+pub use crate::dma::iova::DmaVec;
 
 /// What the addresses of a DMA-vector mapping are (`enum dma_buf_dma_vec_addr`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -57,7 +56,7 @@ impl DmaVecAddr {
 /// abstraction relies on nothing else, hence a safe trait).
 ///
 /// What the addresses reach is the exporter's to get right: they are those of the mapping
-/// objects of [`kernel::dma::iova`](crate::rust_kernel::dma_iova), which keep them mapped for
+/// objects of [`kernel::dma::iova`](crate::dma::iova), which keep them mapped for
 /// the importing device until they drop, with the mapping.
 pub trait DmaVecMap: Send + Sync {
     /// The segments, in buffer order; not empty.
@@ -89,7 +88,7 @@ impl<M: DmaVecMap> SgtMapping<M> {
         // (asserted above). The table copies their addresses and lengths, and keeps no pointer
         // to them; on failure it is left empty.
         let ret =
-            unsafe { shim::dmavec_shim_sgt_fill(&mut sgt, map.entries().as_ptr().cast(), nents) };
+            unsafe { bindings::dma_vec_sgt_fill(&mut sgt, map.entries().as_ptr().cast(), nents) };
         if ret != 0 {
             return Err(Error::from_errno(ret));
         }
@@ -116,14 +115,14 @@ impl<M: DmaVecMap> SgtMapping<M> {
     /// `sgt` came from [`SgtMapping::into_raw`] of this type and is not used afterwards.
     pub(super) unsafe fn from_raw(sgt: *mut bindings::sg_table) -> KBox<Self> {
         // SAFETY: `sgt` is the `sgt` field of a leaked `KBox<Self>` (the caller's guarantee).
-        unsafe { KBox::from_raw(kernel::container_of!(sgt, Self, sgt)) }
+        unsafe { KBox::from_raw(crate::container_of!(sgt, Self, sgt)) }
     }
 }
 
 impl<M> Drop for SgtMapping<M> {
     fn drop(&mut self) {
         // SAFETY: By the type invariant the table was filled with `nents` entries.
-        unsafe { shim::dmavec_shim_sgt_free(&raw mut self.sgt, self.nents) };
+        unsafe { bindings::dma_vec_sgt_free(&raw mut self.sgt, self.nents) };
     }
 }
 
