@@ -253,6 +253,10 @@ kt=$(echo "$summary" | grep -o 'Ran [0-9]*' | grep -o '[0-9]*')
 if [ "$kunit_rc" -eq 0 ] && [ -n "$kp" ] && [ "$kp" -gt 0 ] && [ "$kp" = "$kt" ]; then
 	passed=$((passed + kp))
 	echo "   kunit.py: $summary (log: out/logs/kunit.log)"
+	# Of those, the examples of the series' Rust abstractions (rust/kernel
+	# files of its kernel entries), compiled and run as doctests.
+	nd=$(grep -cE '\[PASSED\] rust_doctest_kernel_(dma_buf|dma_fence|dma_iova|pci_p2pdma_route|transmute_rs_1)' "$logdir/kunit.log" || true)
+	echo "   of which $nd doctests of the series' abstractions (rust_doctests_kernel)"
 else
 	fail "kunit.py (exit $kunit_rc, ${summary:-no summary}; see out/logs/kunit.log)"
 	grep -E '\[(FAILED|CRASHED|SKIPPED)\]' "$logdir/kunit.log" | sed 's/^/      /'

@@ -62,13 +62,15 @@ pub use resv::{DmaResv, ResvCell, ResvGuard, ResvUsage};
 ///
 /// # Examples
 ///
-/// ```ignore
-/// use kernel::dma_buf::DmaBuf;
+/// ```
+/// use kernel::dma_buf::{DmaBuf, O_CLOEXEC};
 ///
-/// // The dma-buf behind a file descriptor user space passed in, and a new descriptor for it.
-/// let dmabuf = DmaBuf::from_fd(fd)?;
-/// pr_info!("{} bytes\n", dmabuf.size());
-/// let fd2 = dmabuf.install_fd(kernel::bindings::O_CLOEXEC)?;
+/// /// The dma-buf behind a file descriptor user space passed in, and a new descriptor for it.
+/// fn dup(fd: i32) -> Result<u32> {
+///     let dmabuf = DmaBuf::from_fd(fd)?;
+///     pr_info!("{} bytes\n", dmabuf.size());
+///     dmabuf.install_fd(O_CLOEXEC)
+/// }
 /// ```
 #[repr(transparent)]
 pub struct DmaBuf(Opaque<bindings::dma_buf>);

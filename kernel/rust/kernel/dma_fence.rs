@@ -76,14 +76,16 @@ static OWN_FENCE_OPS: bindings::dma_fence_ops = bindings::dma_fence_ops {
 ///
 /// # Examples
 ///
-/// ```ignore
+/// ```
 /// use kernel::dma_fence::{DmaFence, FenceContext};
 ///
 /// let ctx = FenceContext::new(c"example");
 /// let fence = DmaFence::new(ctx, 1)?;
 /// let other = fence.clone(); // what a waiter keeps
 /// fence.signal();
+/// other.signal(); // signalled already: nothing happens
 /// drop(other);
+/// # Ok::<(), Error>(())
 /// ```
 #[repr(transparent)]
 pub struct DmaFence(Opaque<bindings::dma_fence>);

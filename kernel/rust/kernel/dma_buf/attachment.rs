@@ -19,22 +19,32 @@
 //!
 //! # Examples
 //!
-//! ```ignore
-//! use kernel::dma_buf::{attachment::*, *};
+//! An importer that maps a dma-buf from user space as an array of DMA addresses:
+//!
+//! ```
+//! use kernel::{device::Device, dma::DataDirection};
+//! use kernel::dma_buf::{attachment::*, mapping::MappingType, *};
 //!
 //! struct MyImporter;
 //! impl Importer for MyImporter {
 //!     fn invalidate_mappings(&self, _attach: &ImportAttachment, _resv: ResvGuard<'_>) {
-//!         // Stop the DMA; unmap now or soon after (see `dmavec::import` for a full one).
+//!         // Stop the DMA; unmap now or soon after.
 //!     }
 //! }
 //!
-//! let att = DynamicAttachment::new(DmaBuf::from_fd(fd)?, dev, MyImporter)?;
-//! let resv = att.dmabuf().resv().lock();
-//! if att.mapping_type() == MappingType::DmaVec {
-//!     let m = att.map_dma_vec(DataDirection::FromDevice, &resv)?;
-//!     for v in m.entries() { /* program the device with v.addr, v.len */ }
-//!     att.unmap_dma_vec(m, &resv);
+//! /// Attaches `dev` to the dma-buf of `fd` and programs the device with its segments.
+//! fn import(fd: i32, dev: &Device) -> Result<DynamicAttachment<MyImporter>> {
+//!     let att = DynamicAttachment::new(DmaBuf::from_fd(fd)?, dev, MyImporter)?;
+//!     let resv = att.dmabuf().resv().lock();
+//!     if att.mapping_type() == MappingType::DmaVec {
+//!         let m = att.map_dma_vec(DataDirection::FromDevice, &resv)?;
+//!         for v in m.entries() {
+//!             pr_info!("segment {:#x}+{:#x}\n", v.addr, v.len);
+//!         }
+//!         att.unmap_dma_vec(m, &resv);
+//!     }
+//!     drop(resv);
+//!     Ok(att)
 //! }
 //! ```
 

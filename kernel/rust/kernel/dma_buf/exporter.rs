@@ -29,11 +29,17 @@
 //!
 //! # Examples
 //!
-//! ```ignore
-//! use kernel::dma_buf::{attachment::*, exporter::*, mapping::*, *};
+//! An exporter of memory it owns, mapped for each importer with `dma_map_phys()`:
 //!
-//! struct MyBuf { /* the memory, as `PhysRange`s */ }
-//! struct MyMap<'a>(PhysMappings<'a>); // unmapped when dropped
+//! ```
+//! use kernel::dma::{iova::*, DataDirection};
+//! use kernel::dma_buf::{attachment::*, exporter::*, mapping::*, *};
+//! use kernel::{sync::{Arc, ArcBorrow}, ThisModule};
+//!
+//! /// The buffer: memory the driver owns, as physical ranges.
+//! struct MyBuf { ranges: KVec<PhysRange> }
+//! /// One importer's mapping, unmapped when dropped (at unmap).
+//! struct MyMap<'a>(PhysMappings<'a>);
 //! impl DmaVecMap for MyMap<'_> {
 //!     fn entries(&self) -> &[DmaVec] { self.0.as_slice() }
 //!     fn addr(&self) -> DmaVecAddr { DmaVecAddr::Direct }
@@ -43,26 +49,24 @@
 //! impl Exporter for MyBuf {
 //!     type AttachData = ();
 //!     type Mapping<'a> = MyMap<'a>;
-//!     fn attach(_: ArcBorrow<'_, Self>, _: &NewAttachment) -> Result {
-//!         Ok(())
-//!     }
+//!     fn attach(_: ArcBorrow<'_, Self>, _: &NewAttachment) -> Result { Ok(()) }
 //!     fn map<'a>(this: ArcBorrow<'_, Self>, _: &ExporterAttachment<Self>, dev: DmaDevice<'a>,
 //!                dir: DataDirection, _: &ResvGuard<'_>) -> Result<MyMap<'a>> {
 //!         let mut m = dev.phys_mappings(dir, Attrs::EMPTY);
 //!         m.reserve(this.ranges.len())?;
-//!         for r in this.ranges.iter() {
-//!             m.push(*r)?;
-//!         }
+//!         for r in this.ranges.iter() { m.push(*r)?; }
 //!         Ok(MyMap(m))
 //!     }
 //!     fn release(_: Arc<Self>) {}
 //! }
 //!
 //! static OPS: Ops<MyBuf> = Ops::new();
-//! let (dmabuf, _weak) = export(&OPS, Arc::new(MyBuf { }, GFP_KERNEL)?, ExportInfo {
-//!     name: c"my_driver", owner: THIS_MODULE.into(), size, flags: O_RDWR,
-//! })?;
-//! let fd = dmabuf.install_fd(O_CLOEXEC)?;
+//! /// Exports `buf` and gives user space a file descriptor for it.
+//! fn export_fd(buf: Arc<MyBuf>, size: usize, module: &'static ThisModule) -> Result<u32> {
+//!     let info = ExportInfo { name: c"my_driver", owner: module.into(), size, flags: O_RDWR };
+//!     let (dmabuf, _weak) = export(&OPS, buf, info)?;
+//!     dmabuf.install_fd(O_CLOEXEC)
+//! }
 //! ```
 
 use super::{

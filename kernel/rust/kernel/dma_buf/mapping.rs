@@ -213,7 +213,7 @@ impl DmaVecImport {
     ///
     /// # Examples
     ///
-    /// ```ignore
+    /// ```
     /// use kernel::dma::DataDirection;
     /// use kernel::dma_buf::attachment::{DynamicAttachment, Importer};
     ///

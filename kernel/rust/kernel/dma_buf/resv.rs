@@ -97,7 +97,7 @@ impl DmaResv {
     ///
     /// # Examples
     ///
-    /// ```ignore
+    /// ```
     /// use kernel::dma_buf::{DmaBuf, ResvUsage};
     ///
     /// /// Stops every importer's use of `dmabuf`'s mappings and waits for its DMA.

@@ -37,7 +37,7 @@ impl P2pType {
     /// # Examples
     ///
     /// ```
-    /// use kernel::{device::Device, pci::{p2pdma::P2pType, P2pdmaProvider}};
+    /// use kernel::{device::Device, pci::{P2pType, P2pdmaProvider}};
     ///
     /// fn reachable(provider: &P2pdmaProvider, importer: &Device) -> bool {
     ///     P2pType::of(provider, importer) != P2pType::NotSupported
@@ -76,7 +76,7 @@ impl P2pType {
 /// # Examples
 ///
 /// ```
-/// use kernel::{device::Core, pci, pci::p2pdma::BarProvider, prelude::*};
+/// use kernel::{device::Core, pci, pci::BarProvider, prelude::*};
 ///
 /// fn probe_bar(pdev: &pci::Device<Core<'_>>) -> Result<BarProvider> {
 ///     let p = BarProvider::new(pdev, 2)?;
