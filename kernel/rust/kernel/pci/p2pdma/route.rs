@@ -1,9 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! How a device reaches a PCI peer's memory: the P2PDMA route query.
-//!
-//! The future additions to `rust/kernel/pci/p2pdma.rs`, and a provider that outlives probe
-//! ([`BarProvider`]).
+//! How a device reaches a PCI peer's memory: the P2PDMA route query ([`P2pType::of`]), and a
+//! BAR's provider that outlives probe, until unbind ([`BarProvider`]).
 //!
 //! C header: [`include/linux/pci-p2pdma.h`](srctree/include/linux/pci-p2pdma.h)
 
