@@ -269,9 +269,11 @@ pub(crate) unsafe extern "C" fn dmavec_export_ranges(
             return Err(EINVAL);
         }
         // SAFETY: The caller holds a reference to a non-null `dmabuf`.
-        let buf = buffer_of(unsafe { DmaBuf::from_raw(dmabuf) }).ok_or(EINVAL)?;
-        // SAFETY: The reservation lock of a live dma-buf, which the caller holds.
-        unsafe { bindings::dma_resv_assert_held((*dmabuf).resv) };
+        let d = unsafe { DmaBuf::from_raw(dmabuf) };
+        let buf = buffer_of(d).ok_or(EINVAL)?;
+        // SAFETY: The caller holds the reservation lock of `d` for the call; the guard, which
+        // does not unlock, asserts it (`dma_resv_assert_held()`).
+        let _resv = unsafe { ResvGuard::assume_locked(d.resv()) };
         // `revoked` is written with the reservation lock held, which the caller holds.
         if buf.is_revoked() {
             return Err(ENODEV);
