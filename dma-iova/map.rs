@@ -111,6 +111,13 @@ pub trait DirectMaps {
     fn reserve(&mut self, capacity: usize) -> Result;
     /// `dma_map_phys()` of `r`, recorded; its DMA address.
     fn push(&mut self, r: PhysRange) -> Result<DmaAddr>;
+    /// [`DirectMaps::push`] of each of `ranges`, in order, up to the first that fails.
+    fn extend(&mut self, ranges: impl Iterator<Item = PhysRange>) -> Result {
+        for r in ranges {
+            self.push(r)?;
+        }
+        Ok(())
+    }
     /// The mappings, in the order they were made.
     fn as_slice(&self) -> &[DmaVec];
     /// How many mappings the record holds without growing.

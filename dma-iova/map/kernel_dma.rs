@@ -173,6 +173,11 @@ impl DirectMaps for PhysMappings<'_> {
     }
 
     #[inline]
+    fn extend(&mut self, ranges: impl Iterator<Item = PhysRange>) -> Result {
+        PhysMappings::extend(self, ranges)
+    }
+
+    #[inline]
     fn as_slice(&self) -> &[DmaVec] {
         PhysMappings::as_slice(self)
     }

@@ -247,9 +247,7 @@ impl<B: DmaBackend> Mapping<B> {
             // out DMA-contiguous, and limits that admit the whole buffer never split one. Only
             // the DMA calls remain; the record of the mappings is the entries.
             if limits.admits(size) {
-                for r in ranges.phys_runs() {
-                    rec.push(r)?;
-                }
+                rec.extend(ranges.phys_runs())?;
                 return done(Entries::Record, MapType::Direct, Undo::Direct(rec));
             }
         }

@@ -706,6 +706,65 @@ impl PhysMappings<'_> {
         Ok(addr)
     }
 
+    /// Maps each of `ranges` with `dma_map_phys()` and adds it, in order: [`PhysMappings::push`]
+    /// of each in turn, for a caller of many ranges. Within the capacity reserved
+    /// ([`PhysMappings::reserve`]) the loop keeps its state in locals and the array's length is
+    /// written once, after it; beyond the capacity it pushes one at a time.
+    ///
+    /// # Errors
+    ///
+    /// As [`PhysMappings::push`], of the first range that fails. The ranges before it stay
+    /// mapped and recorded (dropping `self` unmaps them); nothing of it or after it is mapped.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use kernel::{device::{Bound, Device}, dma::DataDirection};
+    /// use kernel::dma::iova::{Attrs, DmaDevice, PhysRange};
+    ///
+    /// /// Maps the ranges for the device to read, and returns the segments' total length.
+    /// fn map_all(dev: &Device<Bound>, ranges: &[PhysRange]) -> Result<usize> {
+    ///     let mut m = DmaDevice::new(dev).phys_mappings(DataDirection::ToDevice, Attrs::EMPTY);
+    ///     m.reserve(ranges.len())?;
+    ///     m.extend(ranges.iter().copied())?;
+    ///     Ok(m.as_slice().iter().map(|seg| seg.len).sum()) // All unmapped when `m` drops.
+    /// }
+    /// ```
+    #[inline]
+    pub fn extend(&mut self, ranges: impl IntoIterator<Item = PhysRange>) -> Result {
+        let (dev, dir, attrs) = (self.dev, self.dir, self.attrs);
+        let mut ranges = ranges.into_iter();
+        // With a capacity, the array holds every mapping (`one` is empty): fill its spare room.
+        if self.v.capacity() != 0 && self.one.len == 0 {
+            let mut n = 0;
+            let mut ret = Ok(());
+            for slot in self.v.spare_capacity_mut() {
+                let Some(r) = ranges.next() else {
+                    break;
+                };
+                match dev.map_raw(r, dir, attrs) {
+                    Ok(addr) => {
+                        slot.write(DmaVec { addr, len: r.len() });
+                        n += 1;
+                    }
+                    Err(e) => {
+                        ret = Err(e);
+                        break;
+                    }
+                }
+            }
+            // SAFETY: The first `n` elements of the spare capacity were written just above.
+            // INVARIANT: Each is a live mapping of `dev` with `dir` and `attrs`, of a
+            // `PhysRange` (valid until `self` drops), and `one` is empty.
+            unsafe { self.v.inc_len(n) };
+            ret?;
+        }
+        for r in ranges {
+            self.push(r)?;
+        }
+        Ok(())
+    }
+
     /// Makes room for `capacity` mappings in all, so that pushing them allocates nothing; more
     /// than one are kept in an array.
     ///
