@@ -3,7 +3,7 @@
 //! The C API of `<linux/dmavec.h>`, implemented on the Rust API.
 //!
 //! Each function here is exported to C modules with `EXPORT_SYMBOL_NS_GPL(..., "DMAVEC")` in
-//! `dmavec_shim.c`; its kernel-doc lives in the header.
+//! `dmavec_capi.c`; its kernel-doc lives in the header.
 
 use crate::{
     export::{buffer_of, export, DmaBuf, ExportInfo, ExporterOps, ModuleOwner},

@@ -54,7 +54,7 @@ pub enum MapKind {
 }
 
 /// The number of `enum dmavec_map_type` (`<linux/dmavec.h>`), which uAPIs reuse (edu's
-/// `DMAVEC_EDU_MAP_*`); `dmavec_shim.c` asserts the header's numbering.
+/// `DMAVEC_EDU_MAP_*`); `dmavec_capi.c` asserts the header's numbering.
 impl From<MapKind> for u32 {
     fn from(k: MapKind) -> u32 {
         match k {

@@ -84,7 +84,7 @@ pub(crate) unsafe extern "C" fn dmavec_mapping_vecs(
 pub(crate) unsafe extern "C" fn dmavec_mapping_type(m: *const DmavecMapping) -> c_uint {
     // SAFETY: The caller guarantees a live mapping.
     let t = unsafe { &*m }.0.map_type();
-    // CAST: `enum dmavec_map_type` has the numbers of `MapType` (asserted in dmavec_shim.c).
+    // CAST: `enum dmavec_map_type` has the numbers of `MapType` (asserted in dmavec_capi.c).
     t as c_uint
 }
 

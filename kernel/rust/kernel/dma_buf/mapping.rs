@@ -69,8 +69,8 @@ pub trait DmaVecMap: Send + Sync {
 ///
 /// # Invariants
 ///
-/// `sgt` was filled by `dmavec_shim_sgt_fill()` with the `nents` entries of `map`, and is
-/// freed (`orig_nents` restored) when this is dropped.
+/// `sgt` was filled by `rust_helper_dma_vec_sgt_fill()` (`rust/helpers/dma-buf.c`) with the
+/// `nents` entries of `map`, and is freed (`orig_nents` restored) when this is dropped.
 pub(super) struct SgtMapping<M> {
     sgt: bindings::sg_table,
     nents: c_uint,
