@@ -254,9 +254,17 @@ if [ "$kunit_rc" -eq 0 ] && [ -n "$kp" ] && [ "$kp" -gt 0 ] && [ "$kp" = "$kt" ]
 	passed=$((passed + kp))
 	echo "   kunit.py: $summary (log: out/logs/kunit.log)"
 	# Of those, the examples of the series' Rust abstractions (rust/kernel
-	# files of its kernel entries), compiled and run as doctests.
-	nd=$(grep -cE '\[PASSED\] rust_doctest_kernel_(dma_buf|dma_fence|dma_iova|pci_p2pdma_route|transmute_rs_1)' "$logdir/kunit.log" || true)
-	echo "   of which $nd doctests of the series' abstractions (rust_doctests_kernel)"
+	# files of its kernel entries, and what their hooks add), compiled and
+	# run as doctests: every one of them must have passed.
+	names=$(python3 scripts/series.py doctests "$src")
+	nn=$(echo "$names" | grep -c . || true)
+	nd=$(grep -oE '\[PASSED\] rust_doctest_kernel_[a-z0-9_]+' "$logdir/kunit.log" |
+		sed 's/.* //' | grep -cxF "$names" || true)
+	if [ "$nd" = "$nn" ] && [ "$nn" -gt 0 ]; then
+		echo "   of which $nd doctests of the series' abstractions (rust_doctests_kernel)"
+	else
+		fail "kunit.py: $nd of the $nn doctests of the series' abstractions passed"
+	fi
 else
 	fail "kunit.py (exit $kunit_rc, ${summary:-no summary}; see out/logs/kunit.log)"
 	grep -E '\[(FAILED|CRASHED|SKIPPED)\]' "$logdir/kunit.log" | sed 's/^/      /'

@@ -16,6 +16,12 @@ tree, and in which order. Everything that puts dmavec into a kernel reads it:
         (the Rust abstractions dmavec builds on), in their order.
   series.py kernel-files
         the kernel files that those entries add or change, one per line.
+  series.py doctests SRC
+        the KUnit names of the Rust doctests the kernel entries add
+        (rust_doctest_kernel_<file>_<n>, as rust/kernel's doctest generator
+        names them), one per line: every example of their own rust/kernel
+        files, and those their hooks add to existing ones; numbered as in
+        SRC, a kernel source with the entries applied.
   series.py key
         the hash of what the patch and kernel entries change (the diff
         hunks of the patches, the files and hooks of the kernel entries):
@@ -267,6 +273,66 @@ def cmd_kernel_files():
                 with open(p) as f:
                     out.update(l[6:].split("\t")[0].strip() for l in f if l.startswith("+++ b/"))
     print("\n".join(sorted(out)))
+
+
+DOC_FENCE = re.compile(r"^\s*//[/!]\s*```(\w*)")
+
+
+def doctest_lines(path):
+    """The line numbers (1-based) of the opening fences of the doctests in
+    the Rust file path: code blocks of doc comments, in Rust (no language, or
+    rust) and not ignored."""
+    out, inside = [], False
+    with open(path) as f:
+        for n, line in enumerate(f, 1):
+            m = DOC_FENCE.match(line)
+            if not m:
+                continue
+            if inside:
+                inside = False
+                continue
+            inside = True
+            if m.group(1) in ("", "rust"):
+                out.append(n)
+    return out
+
+
+def added_lines(hooks, kpath):
+    """The new-file line numbers of the lines a diff adds to kpath."""
+    out, cur, n = [], None, 0
+    with open(hooks) as f:
+        for line in f:
+            if line.startswith("+++ b/"):
+                cur = line[6:].split("\t")[0].strip()
+            elif line.startswith("@@"):
+                n = int(re.match(r"@@ -\S+ \+(\d+)", line).group(1))
+            elif cur == kpath and line.startswith("+"):
+                out.append(n)
+                n += 1
+            elif line.startswith(" "):
+                n += 1
+    return out
+
+
+def cmd_doctests(src):
+    def name(kpath, i):
+        stem = kpath[len("rust/kernel/"):].replace("/", "_").replace(".", "_")
+        return f"rust_doctest_kernel_{stem}_{i}"
+
+    out = []
+    for e, files in source_entries():
+        if e.kind == "patch":
+            continue
+        for k in sorted(files):
+            if k.startswith("rust/kernel/") and k.endswith(".rs"):
+                out += [name(k, i) for i in range(len(doctest_lines(os.path.join(src, k))))]
+        if os.path.exists(e.path(".hooks")):
+            for k in hook_targets(e):
+                if k.startswith("rust/kernel/") and k.endswith(".rs"):
+                    new = set(added_lines(e.path(".hooks"), k))
+                    tests = doctest_lines(os.path.join(src, k))
+                    out += [name(k, i) for i, n in enumerate(tests) if n in new]
+    print("\n".join(out))
 
 
 def write_new(path, data, mode):
@@ -565,6 +631,8 @@ def main():
         cmd_source(a[1])
     elif a[0] == "kernel-files" and len(a) == 1:
         cmd_kernel_files()
+    elif a[0] == "doctests" and len(a) == 2:
+        cmd_doctests(a[1])
     elif a[0] == "key" and len(a) == 1:
         cmd_key()
     elif a[0] == "intree" and len(a) == 3:
