@@ -39,7 +39,25 @@ VFIO_ROW = re.compile(r"(stock|dmavec) (rev|adj) (\d+) (\d+) (\d+) (\d+) ([a-z-]
 ROW = re.compile(r"(\d+) (\d+) ([a-z-]+)" + r" (\d+)" * 10)
 REVOKE_ROW = re.compile(r"(\d+) (\d+) (\d+)")
 COLS = ["iommu", "n", "size", "path", "A", "B", "F", "A/B", "A/F", "bytesA", "bytesB",
-        "entA", "entB"]
+        "entA", "entB", "A/F target"]
+
+
+def af_target(r):
+    """The issue's A/F target for a row, as (text, met): every translated row
+    <= 1.10 (adjacent ranges < 1), direct n = 1 <= 2.0, direct n >= 64
+    <= 1.15; rows with no target ("-", None)."""
+    direct = r["path"].startswith("direct")
+    if r["path"].endswith("-adj"):
+        lim, ok = "< 1", r["AF"] < 1
+    elif not direct:
+        lim, ok = "<= 1.10", r["AF"] <= 1.1
+    elif r["n"] == 1:
+        lim, ok = "<= 2.0", r["AF"] <= 2.0
+    elif r["n"] >= 64:
+        lim, ok = "<= 1.15", r["AF"] <= 1.15
+    else:
+        return "-", None
+    return f"{lim} {'met' if ok else 'MISSED'}", ok
 
 
 def human(size):
@@ -141,12 +159,13 @@ def main():
     for r in rows:
         table.append([r["mode"], str(r["n"]), human(r["size"]), r["path"], str(r["A"]),
                       str(r["B"]), str(r["F"]), f"{r['AB']:.2f}", f"{r['AF']:.2f}",
-                      str(r["bytesA"]), str(r["bytesB"]), str(r["entA"]), str(r["entB"])])
+                      str(r["bytesA"]), str(r["bytesB"]), str(r["entA"]), str(r["entB"]),
+                      af_target(r)[0]])
     emit(f"dmavec bench, {datetime.date.today().isoformat()}, {machine()}")
     emit("A, B, F: median ns per map + unmap; A/B, A/F: median of the ratios within each")
     emit("repetition (A, B and F run back to back); bytes: allocated per mapping;")
     emit("entA, entB: entries of A's array (an importer stating no segment limit) and of")
-    emit("B's sg_table")
+    emit("B's sg_table; A/F target: the row's target and whether it is met")
     print_table(table)
 
     syncs = sorted({(r["path"].split("-")[0], r["syncs"]) for r in rows})
