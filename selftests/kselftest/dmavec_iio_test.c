@@ -1,0 +1,944 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * IIO's DMABUF interface as a dynamic, revocable importer: the IIO device of
+ * the dmavec_iio_test module captures, through the DMA engine dmavec_edu_dma
+ * provides on QEMU's edu device, into dma-bufs of three exporters, and the
+ * data is checked where it lands:
+ *  - dmavec_bar's buffer of two BAR ranges in reverse order: the DMA-vector
+ *    mapping type, one IOVA entry behind a translating IOMMU, the data at
+ *    the ranges' offsets of ivshmem's host file (the VM runner's host agent)
+ *    and nothing beside them;
+ *  - system memory from dmavec_ctest (the DMA-vector type) and udmabuf (the
+ *    sg_table type), read through their mmap;
+ *  - a block shorter than its buffer writes its bytes and no more;
+ *  - revocation: a queued block is cancelled (its fence signals an error,
+ *    nothing reaches the memory), ENQUEUE of a revoked buffer fails with
+ *    ENODEV, a restored buffer captures again, and a running block is
+ *    waited for;
+ *  - the errnos of bad requests, without a kernel log line.
+ *
+ * The capture pattern of dmavec_edu_dma: the little-endian u32 at byte
+ * offset o of a block is seed + o / 4, the seed its module parameter.
+ * Every block stays a few pages long: edu moves 2 KiB per 100 ms under TCG.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/klog.h>
+#include <sys/mman.h>
+#include <unistd.h>
+#include <linux/dma-buf.h>
+#include <linux/dmavec.h>
+#include <linux/iio/buffer.h>
+#include <linux/sync_file.h>
+#include <linux/types.h>
+#include <linux/udmabuf.h>
+
+#include "kselftest_harness.h"
+#include "host_agent.h"
+#include "dmavec_util.h"
+#include "dmavec_edu_util.h"
+
+#define IIO_DEVICES	"/sys/bus/iio/devices"
+#define IIO_NAME	"dmavec_iio_test"
+#define EDU_DMA		"/sys/kernel/debug/dmavec_edu_dma"
+#define SEED		"/sys/module/dmavec_edu_dma/parameters/seed"
+#define BUFINFO		"/sys/kernel/debug/dma_buf/bufinfo"
+#define CTEST_EXPORT	"/sys/kernel/debug/dmavec_ctest/export"
+#define RTEST_BAR	"/sys/kernel/debug/dmavec_test/bar/"
+#define BAR_DRIVER	"/sys/bus/pci/drivers/dmavec_bar"
+#define PAGE		4096ULL
+/* dmavec_ctest's export: 16 discontiguous pages. */
+#define CTEST_SIZE	(16 * PAGE)
+/* dmavec_test's bar/export: buffer page j is BAR page 256 + 2 * (15 - j). */
+#define RTEST_PAGE(j)	(256 + 2 * (15 - (j)))
+#define MAX_ENGINES	4
+#define MAX_ATTACHED	8
+
+/* The capture pattern of dmavec_edu_dma for @n bytes from the block's start. */
+static void capture_pattern(__u32 seed, __u8 *buf, size_t n)
+{
+	size_t o;
+
+	for (o = 0; o < n; o++)
+		buf[o] = (__u32)(seed + o / 4) >> (8 * (o % 4));
+}
+
+/* The first offset where @a and @b differ, or -1. */
+static long first_diff(const __u8 *a, const __u8 *b, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (a[i] != b[i])
+			return i;
+	return -1;
+}
+
+/* The first offset of @a that is not @c, or -1. */
+static long first_not(const __u8 *a, __u8 c, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (a[i] != c)
+			return i;
+	return -1;
+}
+
+/* Reads [@off, @off + @len) of the host file, a page per request. */
+static int host_read(__u64 off, __u8 *buf, size_t len)
+{
+	size_t done, n;
+
+	for (done = 0; done < len; done += n) {
+		n = len - done < PAGE ? len - done : PAGE;
+		if (agent_read(off + done, buf + done, n))
+			return -1;
+	}
+	return 0;
+}
+
+/* The whole kernel log (SYSLOG_ACTION_READ_ALL). */
+static int klog(char *buf, int len)
+{
+	return klogctl(3, buf, len);
+}
+
+static int set_seed(__u32 seed)
+{
+	char s[16];
+
+	snprintf(s, sizeof(s), "%u", seed);
+	return write_file(SEED, s);
+}
+
+/* The first line of @path, without its newline. */
+static int read_line(const char *path, char *buf, size_t len)
+{
+	FILE *f = fopen(path, "r");
+	int ret = -1;
+
+	if (!f)
+		return -1;
+	if (fgets(buf, len, f)) {
+		buf[strcspn(buf, "\n")] = '\0';
+		ret = 0;
+	}
+	fclose(f);
+	return ret;
+}
+
+/*
+ * The sysfs directory and device node of the IIO device named IIO_NAME;
+ * 0, or -1 if there is none.
+ */
+static int iio_find(char *sys, size_t len, char *node, size_t nlen)
+{
+	char path[PATH_MAX], name[64];
+	struct dirent *de;
+	DIR *d = opendir(IIO_DEVICES);
+	int ret = -1;
+
+	if (!d)
+		return -1;
+	while ((de = readdir(d))) {
+		if (strncmp(de->d_name, "iio:device", 10))
+			continue;
+		snprintf(path, sizeof(path), IIO_DEVICES "/%s/name", de->d_name);
+		if (read_line(path, name, sizeof(name)) || strcmp(name, IIO_NAME))
+			continue;
+		snprintf(sys, len, IIO_DEVICES "/%s", de->d_name);
+		snprintf(node, nlen, "/dev/%s", de->d_name);
+		ret = 0;
+		break;
+	}
+	closedir(d);
+	return ret;
+}
+
+/* The PCI names of dmavec_edu_dma's engines (its debugfs directories). */
+static int engines_find(char (*bdf)[64])
+{
+	struct dirent *de;
+	DIR *d = opendir(EDU_DMA);
+	int n = 0;
+
+	if (!d)
+		return 0;
+	while ((de = readdir(d)) && n < MAX_ENGINES) {
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(bdf[n++], 64, "%.63s", de->d_name);
+	}
+	closedir(d);
+	return n;
+}
+
+/* The number in debugfs file @file of engine @bdf, or ULLONG_MAX. */
+static unsigned long long engine_val(const char *bdf, const char *file)
+{
+	char path[PATH_MAX], line[128], *p;
+
+	snprintf(path, sizeof(path), EDU_DMA "/%s/%s", bdf, file);
+	if (read_line(path, line, sizeof(line)))
+		return ULLONG_MAX;
+	for (p = line; *p && (*p < '0' || *p > '9'); p++)
+		;
+	return *p ? strtoull(p, NULL, 10) : ULLONG_MAX;
+}
+
+/* Whether PCI device @bdf sits in a translated (DMA) IOMMU domain. */
+static int translated(const char *bdf)
+{
+	char path[PATH_MAX], type[32] = "";
+
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/iommu_group/type", bdf);
+	if (read_line(path, type, sizeof(type)))
+		return 0;
+	return !strcmp(type, "DMA") || !strcmp(type, "DMA-FQ");
+}
+
+/* Whether the kernel bounces every streaming mapping (swiotlb=force). */
+static int swiotlb_forced(void)
+{
+	char line[1024] = "";
+
+	read_line("/proc/cmdline", line, sizeof(line));
+	return !!strstr(line, "swiotlb=force");
+}
+
+static unsigned long fd_ino(int fd)
+{
+	char path[64], line[128];
+	unsigned long ino = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
+	f = fopen(path, "r");
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "ino: %lu", &ino) == 1)
+			break;
+	fclose(f);
+	return ino;
+}
+
+/*
+ * The mapping type that bufinfo shows for an attachment to the dma-buf of
+ * inode @ino (the lines "\t<device>\t<type>" under the buffer's line), in
+ * @type: that of one of the @n devices @devs (the DMA engines), else that
+ * of the buffer's only attachment; -1 if there is none.
+ */
+static int attached_type(unsigned long ino, char (*devs)[64], int n, char *type, size_t len)
+{
+	char line[512], name[128], t[64], only[64] = "";
+	unsigned long cur = 0, i;
+	FILE *f = fopen(BUFINFO, "r");
+	int ret = -1, k, count = 0;
+
+	if (!f)
+		return -1;
+	while (ret && fgets(line, sizeof(line), f)) {
+		/* size flags mode count exp_name ino name */
+		if (line[0] != '\t') {
+			if (sscanf(line, "%*s %*s %*s %*s %*s %lu", &i) == 1)
+				cur = i;
+			continue;
+		}
+		/* Also "\t<usage> fence:..." and "\tAttached Devices:". */
+		if (cur != ino || sscanf(line, "\t%127s %63s", name, t) != 2 ||
+		    strstr(line, "fence:") || !strcmp(name, "Attached"))
+			continue;
+		count++;
+		snprintf(only, sizeof(only), "%s", t);
+		for (k = 0; k < n; k++) {
+			if (!strcmp(name, devs[k])) {
+				snprintf(type, len, "%s", t);
+				ret = 0;
+			}
+		}
+	}
+	fclose(f);
+	if (ret && count == 1) {
+		snprintf(type, len, "%s", only);
+		ret = 0;
+	}
+	return ret;
+}
+
+/* The dma-buf's unsignalled fences as a sync_file, or -errno. */
+static int export_fence(int fd)
+{
+	struct dma_buf_export_sync_file e = { .flags = DMA_BUF_SYNC_RW, .fd = -1 };
+
+	return ioctl(fd, DMA_BUF_IOCTL_EXPORT_SYNC_FILE, &e) ? -errno : e.fd;
+}
+
+/*
+ * Waits up to @ms for the sync_file @sync; its status in *@status (1
+ * signalled, < 0 signalled with that error, 0 still pending). 0 or -errno.
+ */
+static int fence_wait(int sync, int ms, int *status)
+{
+	struct pollfd p = { .fd = sync, .events = POLLIN };
+	struct sync_file_info info;
+	int n;
+
+	do
+		n = poll(&p, 1, ms);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return -errno;
+	memset(&info, 0, sizeof(info));
+	if (ioctl(sync, SYNC_IOC_FILE_INFO, &info))
+		return -errno;
+	*status = info.status;
+	return 0;
+}
+
+/* How long a block of @bytes may take: 100 ms per 2 KiB under TCG, and room. */
+static int block_ms(__u64 bytes)
+{
+	return 3000 + (int)(bytes / 2048) * 250;
+}
+
+static int buf_sync(int fd, __u64 flags)
+{
+	struct dma_buf_sync s = { .flags = flags };
+
+	return ioctl(fd, DMA_BUF_IOCTL_SYNC, &s) ? -errno : 0;
+}
+
+static int udmabuf_alloc(size_t len)
+{
+	struct udmabuf_create c = { .flags = UDMABUF_FLAGS_CLOEXEC, .size = len };
+	int mfd, dev, fd;
+
+	mfd = memfd_create("dmavec_iio", MFD_ALLOW_SEALING);
+	if (mfd < 0)
+		return -1;
+	if (ftruncate(mfd, len) || fcntl(mfd, F_ADD_SEALS, F_SEAL_SHRINK)) {
+		close(mfd);
+		return -1;
+	}
+	dev = open("/dev/udmabuf", O_RDWR);
+	if (dev < 0) {
+		close(mfd);
+		return -1;
+	}
+	c.memfd = mfd;
+	fd = ioctl(dev, UDMABUF_CREATE, &c);
+	close(dev);
+	close(mfd);
+	return fd;
+}
+
+/*
+ * A dma-buf of dmavec_bar's device memory: @n ranges {BAR offset, length}
+ * of one allocation of the whole BAR, which starts at offset 0, so that
+ * BAR offsets are host file offsets. *@bar is the device file, which holds
+ * the allocation; @bdf (if not NULL) gets ivshmem's PCI name. -1 on failure.
+ */
+static int bar_export(int *bar, char *bdf, size_t len, const __u64 (*r)[2], int n)
+{
+	struct dmavec_export e = { .count = n, .fd_flags = O_RDWR | O_CLOEXEC };
+	struct dmavec_alloc a = { 0 };
+	struct dmavec_range rr[4];
+	struct dmavec_info info;
+	int i;
+
+	*bar = open_node("dmavec-", bdf, len);
+	if (*bar < 0 || n > 4 || ioctl(*bar, DMAVEC_IOCTL_INFO, &info))
+		return -1;
+	a.size = info.bar_size;
+	if (ioctl(*bar, DMAVEC_IOCTL_ALLOC, &a))
+		return -1;
+	memset(rr, 0, sizeof(rr));
+	for (i = 0; i < n; i++) {
+		rr[i].handle = a.handle;
+		rr[i].offset = r[i][0];
+		rr[i].length = r[i][1];
+	}
+	e.ranges = (__u64)(unsigned long)rr;
+	return ioctl(*bar, DMAVEC_IOCTL_EXPORT, &e) ? -1 : e.fd;
+}
+
+FIXTURE(iio) {
+	int dev, buf;			/* /dev/iio:deviceN and its buffer0 */
+	char sys[PATH_MAX];		/* the IIO device's sysfs directory */
+	int attached[MAX_ATTACHED];	/* dma-bufs attached to buffer0 */
+	int nattached;
+	int nengines;			/* dmavec_edu_dma's engines */
+	char engine[MAX_ENGINES][64];	/* ... by PCI name */
+	char unbound[64];		/* ivshmem, while a test has it unbound */
+};
+
+static int iio_write(struct _test_data_iio *self, const char *attr, const char *s)
+{
+	char path[PATH_MAX + 64];
+
+	snprintf(path, sizeof(path), "%s/%s", self->sys, attr);
+	return write_file(path, s);
+}
+
+static int iio_enable(struct _test_data_iio *self, int on)
+{
+	return iio_write(self, "buffer0/enable", on ? "1" : "0");
+}
+
+static int iio_attach(struct _test_data_iio *self, int fd)
+{
+	int f = fd;
+
+	if (ioctl(self->buf, IIO_BUFFER_DMABUF_ATTACH_IOCTL, &f))
+		return -errno;
+	if (self->nattached < MAX_ATTACHED)
+		self->attached[self->nattached++] = fd;
+	return 0;
+}
+
+static int iio_detach(struct _test_data_iio *self, int fd)
+{
+	int f = fd, i;
+
+	if (ioctl(self->buf, IIO_BUFFER_DMABUF_DETACH_IOCTL, &f))
+		return -errno;
+	for (i = 0; i < self->nattached; i++) {
+		if (self->attached[i] == fd) {
+			self->attached[i] = self->attached[--self->nattached];
+			break;
+		}
+	}
+	return 0;
+}
+
+static int iio_enqueue(struct _test_data_iio *self, int fd, __u32 flags, __u64 bytes)
+{
+	struct iio_dmabuf d = { .fd = fd, .flags = flags, .bytes_used = bytes };
+
+	return ioctl(self->buf, IIO_BUFFER_DMABUF_ENQUEUE_IOCTL, &d) ? -errno : 0;
+}
+
+/* The debugfs counter @file of all engines. */
+static void engines_read(struct _test_data_iio *self, const char *file,
+			 unsigned long long *val)
+{
+	int k;
+
+	for (k = 0; k < self->nengines; k++)
+		val[k] = engine_val(self->engine[k], file);
+}
+
+static void engines_preps(struct _test_data_iio *self, unsigned long long *preps)
+{
+	engines_read(self, "preps", preps);
+}
+
+/* The type bufinfo shows for buffer0's attachment to @fd (an engine's device). */
+static int iio_attached_type(struct _test_data_iio *self, int fd, char *type, size_t len)
+{
+	return attached_type(fd_ino(fd), self->engine, self->nengines, type, len);
+}
+
+/*
+ * One block of @bytes into the attached dma-buf @fd with @seed, the buffer
+ * disabled: ENQUEUE queues the block, whose fence stays pending until the
+ * buffer is enabled; then the fence signals without error, the one engine
+ * that ran it counts one prep (its index in *@engine) and @bytes moved,
+ * none aborted, and the buffer is disabled again.
+ */
+static void capture(struct __test_metadata *_metadata, struct _test_data_iio *self,
+		    int fd, __u64 bytes, __u32 seed, int *engine)
+{
+	unsigned long long before[MAX_ENGINES], after[MAX_ENGINES];
+	unsigned long long moved0[MAX_ENGINES], moved1[MAX_ENGINES];
+	unsigned long long aborted0[MAX_ENGINES], aborted1[MAX_ENGINES];
+	int sync, status = 0, k, moved = 0;
+	const char *e;
+
+	ASSERT_EQ(0, set_seed(seed));
+	engines_preps(self, before);
+	engines_read(self, "bytes", moved0);
+	engines_read(self, "aborted", aborted0);
+	ASSERT_EQ(0, iio_enqueue(self, fd, 0, bytes));
+	sync = export_fence(fd);
+	ASSERT_LE(0, sync);
+	ASSERT_EQ(0, fence_wait(sync, 0, &status));
+	EXPECT_EQ(0, status) TH_LOG("a block completed with the buffer disabled");
+	ASSERT_EQ(0, iio_enable(self, 1));
+	ASSERT_EQ(0, fence_wait(sync, block_ms(bytes), &status));
+	ASSERT_EQ(1, status) TH_LOG("the block's fence: status %d (0: still pending)", status);
+	close(sync);
+	ASSERT_EQ(0, iio_enable(self, 0));
+	engines_preps(self, after);
+	engines_read(self, "bytes", moved1);
+	engines_read(self, "aborted", aborted1);
+	*engine = -1;
+	for (k = 0; k < self->nengines; k++) {
+		if (after[k] != before[k]) {
+			moved++;
+			*engine = k;
+			e = self->engine[k];
+			EXPECT_EQ(before[k] + 1, after[k]) TH_LOG("engine %s: preps", e);
+			EXPECT_EQ(moved0[k] + bytes, moved1[k]) TH_LOG("engine %s: bytes", e);
+			EXPECT_EQ(aborted0[k], aborted1[k]) TH_LOG("engine %s: aborted", e);
+		}
+	}
+	ASSERT_EQ(1, moved) TH_LOG("%d engines prepped the block", moved);
+}
+
+FIXTURE_SETUP(iio)
+{
+	char node[NAME_MAX + 8];
+
+	self->dev = -1;
+	self->buf = -1;
+	if (iio_find(self->sys, sizeof(self->sys), node, sizeof(node)))
+		SKIP(return, "no IIO device named " IIO_NAME " (the dmavec_iio_test module)");
+	self->nengines = engines_find(self->engine);
+	if (!self->nengines && !dmavec_runner())
+		SKIP(return, "no debugfs " EDU_DMA "/ (debugfs mounted?)");
+	ASSERT_LT(0, self->nengines) TH_LOG("no engine in " EDU_DMA);
+	ASSERT_EQ(0, access(SEED, W_OK));
+	/* A buffer left enabled cannot change its scan elements. */
+	iio_enable(self, 0);
+	ASSERT_EQ(0, iio_write(self, "buffer0/in_voltage0_en", "1"));
+	self->dev = open(node, O_RDWR | O_CLOEXEC);
+	ASSERT_LE(0, self->dev) TH_LOG("%s: %s", node, strerror(errno));
+	self->buf = 0;
+	ASSERT_EQ(0, ioctl(self->dev, IIO_BUFFER_GET_FD_IOCTL, &self->buf));
+	ASSERT_LE(0, self->buf);
+}
+
+/*
+ * The tests leave the dma-bufs they attached open: they are detached here,
+ * with the buffer disabled first.
+ */
+FIXTURE_TEARDOWN(iio)
+{
+	int f;
+
+	iio_enable(self, 0);
+	while (self->nattached) {
+		f = self->attached[--self->nattached];
+		ioctl(self->buf, IIO_BUFFER_DMABUF_DETACH_IOCTL, &f);
+	}
+	if (self->buf >= 0)
+		close(self->buf);
+	if (self->dev >= 0)
+		close(self->dev);
+	if (self->unbound[0])
+		write_file(BAR_DRIVER "/bind", self->unbound);
+}
+
+/*
+ * dmavec_bar's buffer: BAR pages [5, 7) then [1, 3), 16 KiB, captured whole
+ * in one block. The attachment has the DMA-vector type; behind a
+ * translating IOMMU the engine gets one IOVA entry for both ranges, else
+ * one per range. The host file holds the pattern at each range's offsets
+ * and the host's fill everywhere else of pages [0, 8).
+ */
+TEST_F(iio, capture_into_two_reversed_bar_ranges)
+{
+	static const __u64 r[2][2] = { { 5 * PAGE, 2 * PAGE }, { 1 * PAGE, 2 * PAGE } };
+	static __u8 want[8 * PAGE], got[8 * PAGE], cap[4 * PAGE];
+	const __u32 seed = 0x10000000, fill = 0x1f11;
+	unsigned long long nents;
+	char type[64];
+	int bar, fd, k;
+
+	DMAVEC_NEEDS(return, NEED_DEV | NEED_AGENT);
+	fd = bar_export(&bar, NULL, 0, r, 2);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(4 * PAGE, lseek(fd, 0, SEEK_END));
+	ASSERT_EQ(0, agent_fill(0, sizeof(want), fill));
+	ASSERT_EQ(0, iio_attach(self, fd));
+	ASSERT_EQ(0, iio_attached_type(self, fd, type, sizeof(type)))
+		TH_LOG("buffer0's attachment is not in " BUFINFO);
+	EXPECT_STREQ("dma_vec", type);
+
+	capture(_metadata, self, fd, 4 * PAGE, seed, &k);
+	nents = engine_val(self->engine[k], "last_nents");
+	TH_LOG("engine %s: %llu entries (%s)", self->engine[k], nents,
+	       translated(self->engine[k]) ? "translated" : "not translated");
+	EXPECT_EQ(translated(self->engine[k]) ? 1 : 2, nents);
+
+	agent_pattern(fill, want, sizeof(want));
+	capture_pattern(seed, cap, sizeof(cap));
+	memcpy(want + r[0][0], cap, r[0][1]);
+	memcpy(want + r[1][0], cap + r[0][1], r[1][1]);
+	ASSERT_EQ(0, host_read(0, got, sizeof(got)));
+	EXPECT_EQ(-1, first_diff(want, got, sizeof(got)))
+		TH_LOG("host file offset %ld", first_diff(want, got, sizeof(got)));
+	close(bar);
+}
+
+/*
+ * dmavec_ctest's system memory (16 discontiguous pages): the DMA-vector
+ * type; a 16 KiB block, four of its pages, read back through the mmap.
+ */
+TEST_F(iio, capture_into_ctest_ram)
+{
+	static __u8 want[4 * PAGE];
+	unsigned long long nents, want_nents;
+	char type[64];
+	__u8 *map;
+	int fd, k;
+
+	DMAVEC_NEEDS(return, NEED_CTEST);
+	fd = read_fd_from(CTEST_EXPORT);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(CTEST_SIZE, lseek(fd, 0, SEEK_END));
+	map = mmap(NULL, CTEST_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	ASSERT_NE(MAP_FAILED, map);
+	ASSERT_EQ(0, iio_attach(self, fd));
+	ASSERT_EQ(0, iio_attached_type(self, fd, type, sizeof(type)));
+	EXPECT_STREQ("dma_vec", type);
+
+	capture(_metadata, self, fd, sizeof(want), 0x20000000, &k);
+	nents = engine_val(self->engine[k], "last_nents");
+	TH_LOG("engine %s: %llu entries", self->engine[k], nents);
+	/*
+	 * Four discontiguous pages: one IOVA entry, else one per page (bounce
+	 * slots may merge); the engine gets the entries up to bytes_used.
+	 */
+	if (translated(self->engine[k]))
+		want_nents = 1;
+	else
+		want_nents = swiotlb_forced() ? 0 : 4;
+	if (want_nents)
+		EXPECT_EQ(want_nents, nents);
+
+	capture_pattern(0x20000000, want, sizeof(want));
+	ASSERT_EQ(0, buf_sync(fd, DMA_BUF_SYNC_START | DMA_BUF_SYNC_READ));
+	EXPECT_EQ(-1, first_diff(want, map, sizeof(want)))
+		TH_LOG("buffer offset %ld", first_diff(want, map, sizeof(want)));
+	ASSERT_EQ(0, buf_sync(fd, DMA_BUF_SYNC_END | DMA_BUF_SYNC_READ));
+	munmap(map, CTEST_SIZE);
+}
+
+/* udmabuf of a memfd: the sg_table type; a block of the whole 16 KiB. */
+TEST_F(iio, capture_into_udmabuf)
+{
+	static __u8 want[4 * PAGE];
+	char type[64];
+	__u8 *map;
+	int fd, k;
+
+	DMAVEC_NEEDS(return, NEED_UDMABUF);
+	fd = udmabuf_alloc(sizeof(want));
+	ASSERT_LE(0, fd) TH_LOG("udmabuf creation failed");
+	map = mmap(NULL, sizeof(want), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	ASSERT_NE(MAP_FAILED, map);
+	ASSERT_EQ(0, iio_attach(self, fd));
+	ASSERT_EQ(0, iio_attached_type(self, fd, type, sizeof(type)));
+	EXPECT_STREQ("sg_table", type);
+
+	capture(_metadata, self, fd, sizeof(want), 0x30000000, &k);
+	TH_LOG("engine %s: %llu entries", self->engine[k],
+	       engine_val(self->engine[k], "last_nents"));
+
+	capture_pattern(0x30000000, want, sizeof(want));
+	ASSERT_EQ(0, buf_sync(fd, DMA_BUF_SYNC_START | DMA_BUF_SYNC_READ));
+	EXPECT_EQ(-1, first_diff(want, map, sizeof(want)))
+		TH_LOG("buffer offset %ld", first_diff(want, map, sizeof(want)));
+	ASSERT_EQ(0, buf_sync(fd, DMA_BUF_SYNC_END | DMA_BUF_SYNC_READ));
+	munmap(map, sizeof(want));
+}
+
+/*
+ * A block of 1.5 pages of dmavec_ctest's 16-page buffer, prefilled with
+ * 0xa5 by the CPU: exactly bytes_used bytes are captured, the rest of the
+ * page and the other pages keep the fill. The seed wraps around 2^32 in the
+ * block.
+ */
+TEST_F(iio, partial_block_writes_bytes_used_only)
+{
+	const __u64 used = PAGE + PAGE / 2;
+	const __u32 seed = 0xfffffe00;
+	static __u8 want[PAGE + PAGE / 2];
+	__u8 *map;
+	int fd, k;
+
+	DMAVEC_NEEDS(return, NEED_CTEST);
+	fd = read_fd_from(CTEST_EXPORT);
+	ASSERT_LE(0, fd);
+	map = mmap(NULL, CTEST_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	ASSERT_NE(MAP_FAILED, map);
+	ASSERT_EQ(0, buf_sync(fd, DMA_BUF_SYNC_START | DMA_BUF_SYNC_WRITE));
+	memset(map, 0xa5, CTEST_SIZE);
+	ASSERT_EQ(0, buf_sync(fd, DMA_BUF_SYNC_END | DMA_BUF_SYNC_WRITE));
+	ASSERT_EQ(0, iio_attach(self, fd));
+
+	capture(_metadata, self, fd, used, seed, &k);
+
+	capture_pattern(seed, want, used);
+	ASSERT_EQ(0, buf_sync(fd, DMA_BUF_SYNC_START | DMA_BUF_SYNC_READ));
+	EXPECT_EQ(-1, first_diff(want, map, used))
+		TH_LOG("buffer offset %ld", first_diff(want, map, used));
+	EXPECT_EQ(-1, first_not(map + used, 0xa5, CTEST_SIZE - used))
+		TH_LOG("buffer offset %lld written past bytes_used",
+		       (long long)used + first_not(map + used, 0xa5, CTEST_SIZE - used));
+	ASSERT_EQ(0, buf_sync(fd, DMA_BUF_SYNC_END | DMA_BUF_SYNC_READ));
+	munmap(map, CTEST_SIZE);
+}
+
+/*
+ * Revocation with a block queued (the buffer disabled), by unbinding
+ * dmavec_bar from ivshmem: its uAPI has no revoke ioctl, and removal
+ * revokes its dma-bufs for good. The block is cancelled: its fence signals
+ * -ECANCELED, no engine preps anything once the buffer is enabled, and no
+ * byte reaches the host file; ENQUEUE of the revoked buffer fails with
+ * ENODEV. Bound again, a new export captures.
+ */
+TEST_F(iio, revocation_cancels_the_queued_block)
+{
+	static const __u64 r[2][2] = { { 5 * PAGE, 2 * PAGE }, { 1 * PAGE, 2 * PAGE } };
+	static __u8 want[8 * PAGE], got[8 * PAGE], cap[4 * PAGE];
+	unsigned long long before[MAX_ENGINES], after[MAX_ENGINES];
+	const __u32 fill = 0x5f55, fill2 = 0x5f56;
+	char bdf[64], path[PATH_MAX];
+	int bar, fd, sync, status = 0, k;
+
+	DMAVEC_NEEDS(return, NEED_DEV | NEED_AGENT);
+	fd = bar_export(&bar, bdf, sizeof(bdf), r, 2);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, agent_fill(0, sizeof(want), fill));
+	ASSERT_EQ(0, iio_attach(self, fd));
+	ASSERT_EQ(0, set_seed(0x50000000));
+	ASSERT_EQ(0, iio_enqueue(self, fd, 0, 4 * PAGE));
+	sync = export_fence(fd);
+	ASSERT_LE(0, sync);
+	ASSERT_EQ(0, fence_wait(sync, 0, &status));
+	ASSERT_EQ(0, status) TH_LOG("the queued block's fence signalled already");
+	engines_preps(self, before);
+
+	snprintf(self->unbound, sizeof(self->unbound), "%s", bdf);
+	ASSERT_EQ(0, write_file(BAR_DRIVER "/unbind", bdf));
+	ASSERT_EQ(0, fence_wait(sync, 5000, &status));
+	EXPECT_EQ(-ECANCELED, status) TH_LOG("the cancelled block's fence: status %d", status);
+	close(sync);
+	ASSERT_EQ(0, iio_enable(self, 1));
+	sleep(1);
+	engines_preps(self, after);
+	for (k = 0; k < self->nengines; k++)
+		EXPECT_EQ(before[k], after[k]) TH_LOG("engine %s prepped", self->engine[k]);
+	agent_pattern(fill, want, sizeof(want));
+	ASSERT_EQ(0, host_read(0, got, sizeof(got)));
+	EXPECT_EQ(-1, first_diff(want, got, sizeof(got)))
+		TH_LOG("host file offset %ld written", first_diff(want, got, sizeof(got)));
+	EXPECT_EQ(-ENODEV, iio_enqueue(self, fd, 0, 4 * PAGE));
+	ASSERT_EQ(0, iio_enable(self, 0));
+	EXPECT_EQ(0, iio_detach(self, fd));
+	close(fd);
+	close(bar);
+
+	/* Bound again: a new export of the same pages captures. */
+	ASSERT_EQ(0, write_file(BAR_DRIVER "/bind", bdf));
+	snprintf(path, sizeof(path), BAR_DRIVER "/%s", bdf);
+	ASSERT_EQ(0, access(path, F_OK));
+	self->unbound[0] = '\0';
+	fd = bar_export(&bar, NULL, 0, r, 2);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, agent_fill(0, sizeof(want), fill2));
+	ASSERT_EQ(0, iio_attach(self, fd));
+	capture(_metadata, self, fd, 4 * PAGE, 0x51000000, &k);
+	agent_pattern(fill2, want, sizeof(want));
+	capture_pattern(0x51000000, cap, sizeof(cap));
+	memcpy(want + r[0][0], cap, r[0][1]);
+	memcpy(want + r[1][0], cap + r[0][1], r[1][1]);
+	ASSERT_EQ(0, host_read(0, got, sizeof(got)));
+	EXPECT_EQ(-1, first_diff(want, got, sizeof(got)))
+		TH_LOG("host file offset %ld", first_diff(want, got, sizeof(got)));
+	close(bar);
+}
+
+/*
+ * Revocation and restore of one buffer (dmavec_test's export of ivshmem's
+ * BAR, 16 single pages in reverse order, and its revoke file): the queued
+ * block is cancelled and nothing reaches the host file, ENQUEUE fails with
+ * ENODEV, all without a kernel log line; once restored, the same buffer
+ * captures again (mapped anew at ENQUEUE).
+ */
+TEST_F(iio, restored_buffer_captures_again)
+{
+	static char log1[1 << 17], log2[1 << 17];
+	static __u8 want[6 * PAGE], got[6 * PAGE], cap[2 * PAGE];
+	/* Host pages [RTEST_PAGE(2), RTEST_PAGE(0) + 2): buffer pages 2, 1, 0 and the gaps. */
+	const __u64 base = RTEST_PAGE(2) * PAGE;
+	const __u32 fill = 0x6f66;
+	int bar, fd, sync, status = 0, k, n1, n2;
+	struct dmavec_alloc a = { 0 };
+	struct dmavec_info info;
+
+	DMAVEC_NEEDS(return, NEED_DEV | NEED_RTEST | NEED_AGENT);
+	/*
+	 * Hold the whole BAR, so that no scrub of an earlier test's allocation
+	 * zeroes the host's fill under the test: ALLOC waits for the scrubber.
+	 */
+	bar = open_node("dmavec-", NULL, 0);
+	ASSERT_LE(0, bar);
+	ASSERT_EQ(0, ioctl(bar, DMAVEC_IOCTL_INFO, &info));
+	a.size = info.bar_size;
+	ASSERT_EQ(0, ioctl(bar, DMAVEC_IOCTL_ALLOC, &a));
+	fd = read_fd_from(RTEST_BAR "export");
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, agent_fill(base, sizeof(want), fill));
+	ASSERT_EQ(0, iio_attach(self, fd));
+	ASSERT_EQ(0, set_seed(0x60000000));
+	ASSERT_EQ(0, iio_enqueue(self, fd, 0, 2 * PAGE));
+	sync = export_fence(fd);
+	ASSERT_LE(0, sync);
+	ASSERT_EQ(0, fence_wait(sync, 0, &status));
+	ASSERT_EQ(0, status) TH_LOG("the queued block's fence signalled already");
+
+	n1 = klog(log1, sizeof(log1));
+	ASSERT_LT(0, n1);
+	ASSERT_EQ(0, write_file(RTEST_BAR "revoke", "1"));
+	ASSERT_EQ(0, fence_wait(sync, 5000, &status));
+	EXPECT_EQ(-ECANCELED, status) TH_LOG("the cancelled block's fence: status %d", status);
+	close(sync);
+	ASSERT_EQ(0, iio_enable(self, 1));
+	sleep(1);
+	EXPECT_EQ(-ENODEV, iio_enqueue(self, fd, 0, 2 * PAGE));
+	ASSERT_EQ(0, iio_enable(self, 0));
+	n2 = klog(log2, sizeof(log2));
+	EXPECT_EQ(n1, n2) TH_LOG("new: %.*s", n2 > n1 ? n2 - n1 : 0, log2 + n1);
+	EXPECT_EQ(0, memcmp(log1, log2, n1));
+	agent_pattern(fill, want, sizeof(want));
+	ASSERT_EQ(0, host_read(base, got, sizeof(got)));
+	EXPECT_EQ(-1, first_diff(want, got, sizeof(got)))
+		TH_LOG("host file offset %#llx written",
+		       base + first_diff(want, got, sizeof(got)));
+
+	ASSERT_EQ(0, write_file(RTEST_BAR "revoke", "0"));
+	capture(_metadata, self, fd, 2 * PAGE, 0x61000000, &k);
+	capture_pattern(0x61000000, cap, sizeof(cap));
+	memcpy(want + (RTEST_PAGE(0) * PAGE - base), cap, PAGE);
+	memcpy(want + (RTEST_PAGE(1) * PAGE - base), cap + PAGE, PAGE);
+	ASSERT_EQ(0, host_read(base, got, sizeof(got)));
+	EXPECT_EQ(-1, first_diff(want, got, sizeof(got)))
+		TH_LOG("host file offset %#llx", base + first_diff(want, got, sizeof(got)));
+	close(bar);
+}
+
+/*
+ * A block running on the engine when the exporter revokes is waited for:
+ * once the revocation returns, its fence has signalled, without error, and
+ * the whole block is in the host file.
+ */
+TEST_F(iio, revocation_waits_for_the_running_block)
+{
+	static __u8 want[6 * PAGE], got[6 * PAGE], cap[2 * PAGE];
+	const __u64 base = RTEST_PAGE(2) * PAGE;
+	unsigned long long before[MAX_ENGINES], now[MAX_ENGINES];
+	const __u32 fill = 0x7f77, seed = 0x70000000;
+	int bar, fd, sync, status = 0, k, i, started = 0;
+	struct dmavec_alloc a = { 0 };
+	struct dmavec_info info;
+
+	DMAVEC_NEEDS(return, NEED_DEV | NEED_RTEST | NEED_AGENT);
+	bar = open_node("dmavec-", NULL, 0);
+	ASSERT_LE(0, bar);
+	ASSERT_EQ(0, ioctl(bar, DMAVEC_IOCTL_INFO, &info));
+	a.size = info.bar_size;
+	ASSERT_EQ(0, ioctl(bar, DMAVEC_IOCTL_ALLOC, &a));
+	fd = read_fd_from(RTEST_BAR "export");
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, agent_fill(base, sizeof(want), fill));
+	ASSERT_EQ(0, iio_attach(self, fd));
+	ASSERT_EQ(0, set_seed(seed));
+	ASSERT_EQ(0, iio_enable(self, 1));
+	engines_preps(self, before);
+	ASSERT_EQ(0, iio_enqueue(self, fd, 0, 2 * PAGE));
+	sync = export_fence(fd);
+	ASSERT_LE(0, sync);
+	/* The engine has the block (about 400 ms of DMA) once it prepped it. */
+	for (i = 0; i < 200 && !started; i++) {
+		engines_preps(self, now);
+		for (k = 0; k < self->nengines; k++)
+			started |= now[k] != before[k];
+		if (!started)
+			usleep(5000);
+	}
+	ASSERT_TRUE(started) TH_LOG("no engine prepped the block");
+	ASSERT_EQ(0, fence_wait(sync, 0, &status));
+	if (status)
+		SKIP(return, "the block completed before the revocation (status %d)", status);
+	ASSERT_EQ(0, write_file(RTEST_BAR "revoke", "1"));
+	ASSERT_EQ(0, fence_wait(sync, 0, &status));
+	EXPECT_EQ(1, status) TH_LOG("fence status %d when the revocation returned", status);
+	close(sync);
+	ASSERT_EQ(0, write_file(RTEST_BAR "revoke", "0"));
+	ASSERT_EQ(0, iio_enable(self, 0));
+
+	agent_pattern(fill, want, sizeof(want));
+	capture_pattern(seed, cap, sizeof(cap));
+	memcpy(want + (RTEST_PAGE(0) * PAGE - base), cap, PAGE);
+	memcpy(want + (RTEST_PAGE(1) * PAGE - base), cap + PAGE, PAGE);
+	ASSERT_EQ(0, host_read(base, got, sizeof(got)));
+	EXPECT_EQ(-1, first_diff(want, got, sizeof(got)))
+		TH_LOG("host file offset %#llx", base + first_diff(want, got, sizeof(got)));
+	close(bar);
+}
+
+/*
+ * Bad requests, each with the IIO core's errno and without a kernel log
+ * line: ATTACH of a file that is not a dma-buf (dma_buf_get(): EINVAL) or
+ * of no file (EBADF), a second ATTACH of the same dma-buf (EBUSY); ENQUEUE
+ * of a dma-buf never attached (EPERM), of 0 bytes or more than its size,
+ * with unknown flags, or cyclic on a capture buffer (EINVAL); DETACH of a
+ * dma-buf never attached (EPERM).
+ */
+TEST_F(iio, bad_requests_are_refused)
+{
+	static char log1[1 << 17], log2[1 << 17];
+	int mfd, fd, other, f, n1, n2;
+
+	DMAVEC_NEEDS(return, NEED_UDMABUF);
+	mfd = memfd_create("dmavec_iio", 0);
+	ASSERT_LE(0, mfd);
+	ASSERT_EQ(0, ftruncate(mfd, 4 * PAGE));
+	fd = udmabuf_alloc(4 * PAGE);
+	ASSERT_LE(0, fd);
+	other = udmabuf_alloc(4 * PAGE);
+	ASSERT_LE(0, other);
+	n1 = klog(log1, sizeof(log1));
+	ASSERT_LT(0, n1);
+
+	EXPECT_EQ(-EINVAL, iio_attach(self, mfd));
+	EXPECT_EQ(-EBADF, iio_attach(self, -1));
+	ASSERT_EQ(0, iio_attach(self, fd));
+	f = fd;
+	EXPECT_EQ(-1, ioctl(self->buf, IIO_BUFFER_DMABUF_ATTACH_IOCTL, &f));
+	EXPECT_EQ(EBUSY, errno);
+
+	EXPECT_EQ(-EPERM, iio_enqueue(self, other, 0, 4 * PAGE));
+	EXPECT_EQ(-EINVAL, iio_enqueue(self, mfd, 0, 4 * PAGE));
+	EXPECT_EQ(-EINVAL, iio_enqueue(self, fd, 0, 0));
+	EXPECT_EQ(-EINVAL, iio_enqueue(self, fd, 0, 4 * PAGE + 1));
+	EXPECT_EQ(-EINVAL, iio_enqueue(self, fd, 1U << 1, 4 * PAGE));
+	EXPECT_EQ(-EINVAL, iio_enqueue(self, fd, 1U << 31, 4 * PAGE));
+	EXPECT_EQ(-EINVAL, iio_enqueue(self, fd, IIO_BUFFER_DMABUF_CYCLIC, 4 * PAGE));
+	f = other;
+	EXPECT_EQ(-1, ioctl(self->buf, IIO_BUFFER_DMABUF_DETACH_IOCTL, &f));
+	EXPECT_EQ(EPERM, errno);
+
+	n2 = klog(log2, sizeof(log2));
+	EXPECT_EQ(n1, n2) TH_LOG("new: %.*s", n2 > n1 ? n2 - n1 : 0, log2 + n1);
+	EXPECT_EQ(0, memcmp(log1, log2, n1));
+	EXPECT_EQ(0, iio_detach(self, fd));
+	close(other);
+	close(fd);
+	close(mfd);
+}
+
+TEST_HARNESS_MAIN
