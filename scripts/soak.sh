@@ -10,7 +10,8 @@
 # (processes x seconds, 4x60) and DMAVEC_SOAK_UNPLUG (cycles of each of sysfs
 # remove, sysfs reset and QEMU-monitor device_del under DMA load, 10) and
 # DMAVEC_SOAK_RACE (cycles of each of sysfs remove and device_del while
-# processes import, 50) tune it. A second boot runs all of iommufd's
+# processes import, 50) and DMAVEC_SOAK_IIO_ROUNDS (IIO captures under
+# revocation, 20) tune it. A second boot runs all of iommufd's
 # selftests and iommufd_fail_nth (make check runs iommufd's dma-buf cases only),
 # with no known failures: the 7.3 failures seen there are dealt with by
 # CONFIG_TRANSPARENT_HUGEPAGE in kernel/debug.config (area_auto_iova,
@@ -81,6 +82,16 @@ python3 selftests/vm/run.py --kernel "$kdir/arch/x86/boot/bzImage" --initrd out/
 echo "lifetime races, $rounds rounds: $(tail -n 1 out/logs/vm-soak-races.result)" \
 	"(kmemleak and splat checks included; see out/logs/vm-soak-races.result)"
 grep -E '^  FAIL ' out/logs/vm-soak-races.result
+
+# IIO's DMABUF path (mode iio): captures into a dmavec BAR buffer and
+# revocations of queued and running blocks, DMAVEC_SOAK_IIO_ROUNDS times (20).
+iio_rounds=${DMAVEC_SOAK_IIO_ROUNDS:-20}
+python3 selftests/vm/run.py --kernel "$kdir/arch/x86/boot/bzImage" --initrd out/debug/initrd.gz \
+	--mode iio --quiet --log out/logs/vm-soak-iio.log --timeout 3600 \
+	--append "dmavec.iio_rounds=$iio_rounds" > out/logs/vm-soak-iio.result || status=1
+echo "IIO captures under revocation, $iio_rounds rounds: $(tail -n 1 out/logs/vm-soak-iio.result)" \
+	"(kmemleak and splat checks included; see out/logs/vm-soak-iio.result)"
+grep -E '^  FAIL ' out/logs/vm-soak-iio.result
 
 # The kernel's own iommufd suites on the patched dma-buf core (scripts/peer-selftests.sh).
 python3 selftests/vm/run.py --kernel "$kdir/arch/x86/boot/bzImage" --initrd out/debug/initrd.gz \
