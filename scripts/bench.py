@@ -14,13 +14,18 @@ abstraction, A); and '==DMAVEC== VFIOBENCH <kernel>
 ns per map + unmap of vfio-pci's dma-buf of n ranges (rev: reversed, adj:
 adjacent in BAR order) for a dma-buf core importer and
 for dmavec's importer API, on upstream's vfio-pci (stock) or on vfio-pci
-exporting through dmavec. The map table is followed by the
+exporting through dmavec; and '==DMAVEC== IIOBENCH <n> <type> <entries> <ns>
+<allocs>' lines (selftests/kselftest/dmavec_iio_test.c): IIO's DMABUF submit
+of a block of n pages, median ns from ENQUEUE's entry to the DMA engine's
+prep, for a dma-buf of the DMA-vector or the sg_table type, and the
+allocations per submit (-1: not counted). The map table is followed by the
 dma_iova_sync() calls per mapping and how the rows compare with the targets
 of the benchmark (informational: make bench fails only when a run fails).
 
 With --figures (first argument), the tables are also written to
 Documentation/figures.rst (scripts/figures.py): the map table, its targets and
-the revocation table to section 'bench', vfio-pci's table to section 'vfio'.
+the revocation and IIO tables to section 'bench', vfio-pci's table to section
+'vfio'.
 """
 import datetime
 import os
@@ -38,6 +43,8 @@ VFIO = "==DMAVEC== VFIOBENCH "
 VFIO_ROW = re.compile(r"(stock|dmavec) (rev|adj) (\d+) (\d+) (\d+) (\d+) ([a-z-]+) (\d+) (\d+)")
 ROW = re.compile(r"(\d+) (\d+) ([a-z-]+)" + r" (\d+)" * 10)
 REVOKE_ROW = re.compile(r"(\d+) (\d+) (\d+)")
+IIO = "==DMAVEC== IIOBENCH "
+IIO_ROW = re.compile(r"(\d+) (dma_vec|sg_table) (\d+) (\d+) (-?\d+)")
 COLS = ["iommu", "n", "size", "path", "A", "B", "F", "A/B", "A/F", "bytesA", "bytesB",
         "entA", "entB", "A/F target"]
 
@@ -67,7 +74,7 @@ def human(size):
     return str(size)
 
 
-def rows_of(mode, path, vfio, profiles):
+def rows_of(mode, path, vfio, profiles, iio):
     rows, revokes = [], []
     with open(path, errors="replace") as f:
         for ln in f:
@@ -81,6 +88,14 @@ def rows_of(mode, path, vfio, profiles):
                 kern, layout, n, size, core, vec, kind, ent, nents = m.groups()
                 vfio.setdefault((mode, layout, int(n), int(size)), {})[kern] = dict(
                     core=int(core), vec=int(vec), kind=kind, ent=int(ent), nents=int(nents))
+                continue
+            if IIO in ln:
+                m = IIO_ROW.match(ln.split(IIO, 1)[1])
+                if not m:
+                    sys.exit(f"bench: cannot parse: {ln.strip()}")
+                n, kind, ent, ns, allocs = m.groups()
+                iio.setdefault((mode, int(n)), {})[kind] = dict(
+                    ent=int(ent), ns=int(ns), allocs=int(allocs))
                 continue
             if PROFILE in ln:
                 m = PROFILE_ROW.match(ln.split(PROFILE, 1)[1])
@@ -147,10 +162,10 @@ def main():
     write_figures = bool(args) and args[0] == "--figures"
     if write_figures:
         args = args[1:]
-    rows, revokes, vfio, profiles = [], [], {}, []
+    rows, revokes, vfio, profiles, iio = [], [], {}, [], {}
     for arg in args:
         mode, _, path = arg.rpartition("=")
-        r, v = rows_of(mode or "-", path, vfio, profiles)
+        r, v = rows_of(mode or "-", path, vfio, profiles, iio)
         rows += r
         revokes += v
     if not rows:
@@ -228,6 +243,26 @@ def main():
                           str(v["revoke"] // v["k"]), str(v["remap"]),
                           str(v["remap"] // v["k"]),
                           f"{v['revoke'] / max(v['remap'], 1):.2f}"])
+        print_table(table)
+
+    if iio:
+        emit()
+        emit("IIO's DMABUF submit (dmavec_iio_test; the DMA engine completes without edu):")
+        emit("median ns from ENQUEUE's entry to the DMA engine's prep, a whole block of n")
+        emit("pages; vec: a dmavec buffer of n discontiguous pages (DMA-vector type), sgt: a")
+        emit("udmabuf of n pages, every other page of a memfd (sg_table type); ent: entries")
+        emit("the engine got; allocs: allocations per submit, counted with fail-nth")
+        table = [["iommu", "n", "ent vec", "ent sgt", "vec", "sgt", "vec/sgt", "allocs vec",
+                  "allocs sgt"]]
+        for (mode, n), k in sorted(iio.items(), key=lambda i: (i[0][0] != "strict", i[0])):
+            v, g = k.get("dma_vec"), k.get("sg_table")
+            if not v or not g:
+                table.append([mode, str(n)] + ["-"] * 7)
+                continue
+            cnt = lambda a: "-" if a < 0 else str(a)
+            table.append([mode, str(n), str(v["ent"]), str(g["ent"]), str(v["ns"]),
+                          str(g["ns"]), f"{v['ns'] / max(g['ns'], 1):.2f}",
+                          cnt(v["allocs"]), cnt(g["allocs"])])
         print_table(table)
 
     if vfio:

@@ -15,7 +15,9 @@
  *    nothing reaches the memory), ENQUEUE of a revoked buffer fails with
  *    ENODEV, a restored buffer captures again, and a running block is
  *    waited for;
- *  - the errnos of bad requests, without a kernel log line.
+ *  - the errnos of bad requests, without a kernel log line;
+ *  - the submit of a DMA-vector dma-buf allocates nothing, that of an
+ *    sg_table one array (fail-nth); timed for make bench.
  *
  * The capture pattern of dmavec_edu_dma: the little-endian u32 at byte
  * offset o of a block is seed + o / 4, the seed its module parameter.
@@ -32,6 +34,7 @@
 #include <sys/ioctl.h>
 #include <sys/klog.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
 #include <linux/dma-buf.h>
 #include <linux/dmavec.h>
@@ -939,6 +942,209 @@ TEST_F(iio, bad_requests_are_refused)
 	close(other);
 	close(fd);
 	close(mfd);
+}
+
+#define CTEST_EXPORT_PAGES	"/sys/kernel/debug/dmavec_ctest/export_pages"
+#define NODMA		"/sys/module/dmavec_edu_dma/parameters/nodma"
+#define FAIL_NTH	"/proc/thread-self/fail-nth"
+#define FAILSLAB	"/sys/kernel/debug/failslab/ignore-gfp-wait"
+#define FAILPAGE	"/sys/kernel/debug/fail_page_alloc/ignore-gfp-wait"
+
+/* A udmabuf of @n pages, every other page of a memfd (export_pages' layout). */
+static int udmabuf_pages(unsigned int n)
+{
+	struct udmabuf_create_list *l;
+	int mfd, dev, fd = -1;
+	unsigned int i;
+
+	static const __u8 zero[PAGE];
+
+	l = calloc(1, sizeof(*l) + n * sizeof(l->list[0]));
+	mfd = memfd_create("dmavec_iio", MFD_ALLOW_SEALING);
+	if (!l || mfd < 0 || ftruncate(mfd, 2 * n * PAGE) ||
+	    fcntl(mfd, F_ADD_SEALS, F_SEAL_SHRINK))
+		goto out;
+	/*
+	 * Every page allocated in memfd order, so that a page of the buffer
+	 * rarely touches the next one (the page allocator decides: the entries
+	 * the engine gets are reported, not assumed).
+	 */
+	for (i = 0; i < 2 * n; i++)
+		if (pwrite(mfd, zero, PAGE, i * PAGE) != (ssize_t)PAGE)
+			goto out;
+	l->flags = UDMABUF_FLAGS_CLOEXEC;
+	l->count = n;
+	for (i = 0; i < n; i++) {
+		l->list[i].memfd = mfd;
+		l->list[i].offset = 2 * i * PAGE;
+		l->list[i].size = PAGE;
+	}
+	dev = open("/dev/udmabuf", O_RDWR);
+	if (dev >= 0) {
+		fd = ioctl(dev, UDMABUF_CREATE_LIST, l);
+		close(dev);
+	}
+out:
+	if (mfd >= 0)
+		close(mfd);
+	free(l);
+	return fd;
+}
+
+static unsigned long long now_ns(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return t.tv_sec * 1000000000ULL + t.tv_nsec;
+}
+
+static int cmp_ull(const void *a, const void *b)
+{
+	unsigned long long x = *(const unsigned long long *)a;
+	unsigned long long y = *(const unsigned long long *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/*
+ * ENQUEUE of all of @fd's @bytes with the buffer enabled, so that the block
+ * is submitted in the ioctl: *@ns from the ioctl's entry to the engine's prep
+ * (CLOCK_MONOTONIC, the engine's ktime_get_ns()); *@allocs the allocations
+ * that cannot sleep the ioctl made, other than the engine's own, counted
+ * with fail-nth (-1 without it); then waits for the block.
+ */
+static void timed_enqueue(struct __test_metadata *_metadata, struct _test_data_iio *self,
+			  int fd, __u64 bytes, int k, unsigned long long *ns, long *allocs)
+{
+	unsigned long long t0, prep, eng0, eng1;
+	char nth[32] = "";
+	int f = -1, sync, status = 0;
+
+	eng0 = engine_val(self->engine[k], "allocs");
+	if (*allocs >= 0) {
+		f = open(FAIL_NTH, O_RDWR);
+		ASSERT_LE(0, f);
+		ASSERT_EQ(5, write(f, "10000", 5));
+	}
+	t0 = now_ns();
+	ASSERT_EQ(0, iio_enqueue(self, fd, 0, bytes));
+	if (f >= 0) {
+		ASSERT_LT(0, pread(f, nth, sizeof(nth) - 1, 0));
+		ASSERT_EQ(1, pwrite(f, "0", 1, 0));
+		close(f);
+	}
+	prep = engine_val(self->engine[k], "last_prep_ns");
+	eng1 = engine_val(self->engine[k], "allocs");
+	ASSERT_LT(t0, prep);
+	*ns = prep - t0;
+	if (*allocs >= 0)
+		*allocs = 10000 - strtol(nth, NULL, 10) - (long)(eng1 - eng0);
+	sync = export_fence(fd);
+	if (sync >= 0) {
+		ASSERT_EQ(0, fence_wait(sync, block_ms(bytes), &status));
+		close(sync);
+	}
+	ASSERT_EQ(1, status) TH_LOG("the block's fence: status %d", status);
+}
+
+/*
+ * IIO's submit, DMA-vector against sg_table: a dmavec_ctest buffer of n
+ * discontiguous pages (export_pages) and a udmabuf of the same layout (n
+ * pages, every other page of a memfd), whole blocks, the engine completing
+ * them without edu (nodma). The first ENQUEUE maps; for each later one, the
+ * time from the ioctl's entry to the engine's prep, and the allocations
+ * that cannot sleep that the submit makes, counted with fail-nth (failslab
+ * and fail_page_alloc ignoring the allocations that may sleep: the enqueue's
+ * fence; the engine's descriptor is subtracted). The DMA-vector submit
+ * allocates nothing, the sg_table submit its array of struct dma_vec. With
+ * DMAVEC_IIO_BENCH (make bench): n = 1, 16 and 256, DMAVEC_BENCH_REPS
+ * enqueues each (21), one "==DMAVEC== IIOBENCH <n> <type> <entries> <median
+ * ns> <allocations per submit>" line per buffer for scripts/bench.py;
+ * otherwise n = 16, 3 enqueues.
+ */
+TEST_F(iio, submit_allocates_nothing_for_dma_vectors)
+{
+	static const unsigned int bench_ns[] = { 1, 16, 256 }, check_ns[] = { 16 };
+	const int bench = !!getenv("DMAVEC_IIO_BENCH");
+	const unsigned int *ns = bench ? bench_ns : check_ns;
+	const unsigned int nn = bench ? 3 : 1;
+	const char *r = getenv("DMAVEC_BENCH_REPS");
+	int reps = bench ? (r ? atoi(r) : 21) : 3;
+	unsigned long long *t, before[MAX_ENGINES], after[MAX_ENGINES];
+	char type[64], gfp_slab[8] = "", gfp_page[8] = "", nodma[8] = "";
+	unsigned int c, i;
+	int fd, k, e, kind, have_nth;
+	long allocs, a0;
+	char num[16];
+
+	ASSERT_LT(0, reps);
+	t = calloc(reps, sizeof(*t));
+	ASSERT_NE(NULL, t);
+	have_nth = !access(FAIL_NTH, W_OK) && !access(FAILSLAB, W_OK);
+	if (!have_nth && dmavec_runner())
+		ASSERT_TRUE(have_nth) TH_LOG("no fail-nth and failslab: the kernel lacks FAILSLAB");
+	ASSERT_EQ(0, read_line(NODMA, nodma, sizeof(nodma)));
+	ASSERT_EQ(0, write_file(NODMA, "1"));
+	if (have_nth) {
+		/* Only what cannot sleep: not the fence the enqueue allocates. */
+		read_line(FAILSLAB, gfp_slab, sizeof(gfp_slab));
+		ASSERT_EQ(0, write_file(FAILSLAB, "Y"));
+		if (!read_line(FAILPAGE, gfp_page, sizeof(gfp_page)))
+			ASSERT_EQ(0, write_file(FAILPAGE, "Y"));
+	}
+	for (c = 0; c < 2 * nn; c++) {
+		kind = c % 2;	/* 0: dmavec (DMA-vector), 1: udmabuf (sg_table) */
+		if (kind == 0) {
+			snprintf(num, sizeof(num), "%u", ns[c / 2]);
+			ASSERT_EQ(0, write_file(CTEST_EXPORT_PAGES, num));
+			ASSERT_EQ(0, read_line(CTEST_EXPORT_PAGES, num, sizeof(num)));
+			fd = atoi(num);
+		} else {
+			fd = udmabuf_pages(ns[c / 2]);
+		}
+		ASSERT_LE(0, fd);
+		/* Attached first: an enabled buffer without dma-bufs is in fileio mode. */
+		ASSERT_EQ(0, iio_attach(self, fd));
+		ASSERT_EQ(0, iio_enable(self, 1));
+		/* The first enqueue maps: not timed; it names the engine. */
+		engines_preps(self, before);
+		allocs = -1;
+		timed_enqueue(_metadata, self, fd, ns[c / 2] * PAGE, 0, &t[0], &allocs);
+		engines_preps(self, after);
+		for (k = -1, e = 0; e < self->nengines; e++)
+			if (after[e] != before[e])
+				k = e;
+		ASSERT_LE(0, k);
+		ASSERT_EQ(0, iio_attached_type(self, fd, type, sizeof(type)));
+		ASSERT_STREQ(kind ? "sg_table" : "dma_vec", type);
+		a0 = -2;
+		for (i = 0; i < (unsigned int)reps; i++) {
+			allocs = have_nth ? 0 : -1;
+			timed_enqueue(_metadata, self, fd, ns[c / 2] * PAGE, k, &t[i], &allocs);
+			if (a0 == -2)
+				a0 = allocs;
+			EXPECT_EQ(a0, allocs) TH_LOG("allocations differ between submits");
+		}
+		if (have_nth)
+			EXPECT_EQ(kind ? 1 : 0, a0) TH_LOG("%s: %ld allocations per submit",
+							   type, a0);
+		qsort(t, reps, sizeof(*t), cmp_ull);
+		if (bench) {
+			printf("==DMAVEC== IIOBENCH %u %s %llu %llu %ld\n", ns[c / 2], type,
+			       engine_val(self->engine[k], "last_nents"), t[reps / 2], a0);
+			fflush(stdout);
+		}
+		ASSERT_EQ(0, iio_enable(self, 0));
+		ASSERT_EQ(0, iio_detach(self, fd));
+		close(fd);
+	}
+	write_file(NODMA, nodma[0] == 'Y' ? "1" : "0");
+	if (gfp_slab[0])
+		write_file(FAILSLAB, gfp_slab);
+	if (gfp_page[0])
+		write_file(FAILPAGE, gfp_page);
+	free(t);
 }
 
 TEST_HARNESS_MAIN

@@ -43,6 +43,13 @@
  * shorter): a buffer that cannot be mmap()ed, whose first range an IOMMU
  * bounces for an untrusted importer (it is not aligned to the IOVA granule).
  *
+ * debugfs/dmavec_ctest/export_pages: write "<n>" (1 to 256); reading then
+ * exports n pages of system memory, every other page of one physically
+ * contiguous block in block order (n ranges that no mapping merges), and
+ * returns the number of a new dma-buf file descriptor, as export does; or
+ * fails with EINVAL before a valid write. For IIO's submit benchmark
+ * (dmavec_iio_test), against a udmabuf of the same layout.
+ *
  * debugfs/dmavec_ctest/cpu_buf: write a dma-buf file descriptor of export or
  * export_unaligned; the module keeps a reference to it (the one before is
  * dropped), write -1 to drop it. debugfs/dmavec_ctest/cpu: read() and write()
@@ -164,6 +171,113 @@ static struct dma_buf *ctest_export(unsigned int export_flags, size_t first_off)
 		ctest_release(b);
 	return dmabuf;
 }
+
+/* export_pages: the last valid count written, 0 before. */
+#define CTEST_MAX_PAGES 256
+static unsigned int export_pages_nr;
+
+struct ctest_pages {
+	unsigned int order;
+	struct page *block;
+};
+
+static void ctest_pages_release(void *priv)
+{
+	struct ctest_pages *b = priv;
+
+	__free_pages(b->block, b->order);
+	kfree(b);
+}
+
+/* @nr discontiguous pages of one block; the caller owns the reference. */
+static struct dma_buf *ctest_export_pages(unsigned int nr)
+{
+	struct dmavec_export_info info = {
+		.name = KBUILD_MODNAME,
+		.owner = THIS_MODULE,
+		.nr_ranges = nr,
+		.flags = O_RDWR,
+		.release = ctest_pages_release,
+	};
+	struct phys_vec *ranges;
+	struct dma_buf *dmabuf;
+	struct ctest_pages *b;
+	unsigned int i;
+
+	ranges = kvmalloc_array(nr, sizeof(*ranges), GFP_KERNEL);
+	b = kzalloc_obj(*b);
+	if (!ranges || !b) {
+		dmabuf = ERR_PTR(-ENOMEM);
+		goto out;
+	}
+	b->order = get_order(2 * nr * PAGE_SIZE);
+	b->block = alloc_pages(GFP_KERNEL | __GFP_NOWARN, b->order);
+	if (!b->block) {
+		dmabuf = ERR_PTR(-ENOMEM);
+		goto out;
+	}
+	for (i = 0; i < nr; i++) {
+		ranges[i].paddr = page_to_phys(b->block + 2 * i);
+		ranges[i].len = PAGE_SIZE;
+	}
+	info.ranges = ranges;
+	info.priv = b;
+	/* dmavec_export() copies the ranges; the block is the buffer's. */
+	dmabuf = dmavec_export(&info);
+	if (!IS_ERR(dmabuf))
+		b = NULL;
+	else
+		__free_pages(b->block, b->order);
+out:
+	kfree(b);
+	kvfree(ranges);
+	return dmabuf;
+}
+
+static ssize_t export_pages_write(struct file *file, const char __user *ubuf,
+				  size_t len, loff_t *ppos)
+{
+	unsigned int nr;
+	int ret;
+
+	ret = kstrtouint_from_user(ubuf, len, 0, &nr);
+	if (ret)
+		return ret;
+	if (!nr || nr > CTEST_MAX_PAGES)
+		return -EINVAL;
+	WRITE_ONCE(export_pages_nr, nr);
+	return len;
+}
+
+static ssize_t export_pages_read(struct file *file, char __user *ubuf,
+				 size_t len, loff_t *ppos)
+{
+	unsigned int nr = READ_ONCE(export_pages_nr);
+	struct dma_buf *dmabuf;
+	char out[16];
+	int fd, n;
+
+	if (*ppos)
+		return 0;
+	if (!nr)
+		return -EINVAL;
+	dmabuf = ctest_export_pages(nr);
+	if (IS_ERR(dmabuf))
+		return PTR_ERR(dmabuf);
+	fd = dma_buf_fd(dmabuf, O_CLOEXEC);
+	if (fd < 0) {
+		dma_buf_put(dmabuf);
+		return fd;
+	}
+	n = scnprintf(out, sizeof(out), "%d\n", fd);
+	return simple_read_from_buffer(ubuf, len, ppos, out, n);
+}
+
+static const struct file_operations export_pages_fops = {
+	.owner = THIS_MODULE,
+	.read = export_pages_read,
+	.write = export_pages_write,
+};
 
 static ssize_t export_read_flags(char __user *ubuf, size_t len, loff_t *ppos,
 				 unsigned int export_flags)
@@ -820,6 +934,8 @@ static int __init dmavec_ctest_init(void)
 	debugfs_create_file("hold", 0600, root, NULL, &hold_fops);
 	debugfs_create_file("export_unaligned", 0400, root, NULL,
 			    &export_unaligned_fops);
+	debugfs_create_file("export_pages", 0600, root, NULL,
+			    &export_pages_fops);
 	debugfs_create_file("cpu_buf", 0200, root, NULL, &cpu_buf_fops);
 	debugfs_create_file("cpu", 0600, root, NULL, &cpu_fops);
 	debugfs_create_file("edu_untrusted", 0600, root, NULL,

@@ -37,7 +37,9 @@
  *   successful or not;
  * - bytes (u64): bytes moved by completed descriptors (for a nodma
  *   descriptor, its length; for a failed one, what it moved before failing);
- * - aborted (u64): descriptors completed with DMA_TRANS_ABORTED.
+ * - aborted (u64): descriptors completed with DMA_TRANS_ABORTED;
+ * - allocs (u64): the engine's own allocations, one per prep that got past
+ *   the checks (its descriptor), for a count of the caller's.
  *
  * Unbinding the device while a consumer holds the channel is allowed: the
  * hardware is no longer touched once remove() has returned, the descriptors
@@ -160,6 +162,7 @@ struct edu_dma_desc {
  * @bytes: debugfs: bytes moved by completed descriptors
  * @aborted: debugfs: descriptors completed with an error
  * @last_nents: debugfs: nents of the last successful prep
+ * @allocs: debugfs: descriptor allocations attempted by prep
  */
 struct edu_dma {
 	struct dma_device dd;
@@ -183,6 +186,7 @@ struct edu_dma {
 	u64 bytes;
 	u64 aborted;
 	u32 last_nents;
+	u64 allocs;
 };
 
 static struct edu_dma *to_edu_dma(struct dma_chan *chan)
@@ -440,6 +444,8 @@ edu_dma_prep_dma_vec(struct dma_chan *chan, const struct dma_vec *vecs,
 			return NULL;
 		total += vecs[i].len;
 	}
+	/* Racy with a concurrent prep: a test counts one prep at a time. */
+	WRITE_ONCE(ed->allocs, ed->allocs + 1);
 	d = kzalloc_flex(*d, vecs, nents, GFP_NOWAIT | __GFP_NOWARN);
 	if (!d)
 		return NULL;
@@ -543,6 +549,7 @@ static void edu_dma_debugfs(struct edu_dma *ed)
 	debugfs_create_u64("last_prep_ns", 0444, ed->dbg, &ed->last_prep_ns);
 	debugfs_create_u64("bytes", 0444, ed->dbg, &ed->bytes);
 	debugfs_create_u64("aborted", 0444, ed->dbg, &ed->aborted);
+	debugfs_create_u64("allocs", 0444, ed->dbg, &ed->allocs);
 }
 
 static void edu_dma_init_dd(struct edu_dma *ed)

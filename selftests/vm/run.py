@@ -292,7 +292,7 @@ class Result:
 
 DUMP = "DMESG| "
 KNOWN = {"BOOTED": 1, "DONE": 1, "STEP": 3, "BEGIN": 3, "END": 3, "EXPECT": 2,
-         "EXPECT-END": 2, "BENCH": 10, "REVOKE": 4, "PROFILE": 7, "VFIOBENCH": 10, "DEMO": 1,
+         "EXPECT-END": 2, "BENCH": 10, "REVOKE": 4, "PROFILE": 7, "VFIOBENCH": 10, "IIOBENCH": 6, "DEMO": 1,
          "DMESG-BEGIN": 1, "DMESG-END": 1}
 
 
