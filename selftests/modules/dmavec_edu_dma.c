@@ -41,6 +41,10 @@
  * - allocs (u64): the engine's own allocations, one per prep that got past
  *   the checks (its descriptor), for a count of the caller's.
  *
+ * Binding an edu adds an IIO device on its channel (dmavec_iio_test.c, in
+ * this module): what IIO's DMABUF kselftest captures through. Unbinding
+ * removes it first.
+ *
  * Unbinding the device while a consumer holds the channel is allowed: the
  * hardware is no longer touched once remove() has returned, the descriptors
  * issued from then on complete with DMA_TRANS_ABORTED, and the channel's
@@ -63,6 +67,7 @@
 #include <linux/workqueue.h>
 
 #include "dmaengine.h"
+#include "dmavec_edu_dma.h"
 
 #define DRV_NAME "dmavec_edu_dma"
 
@@ -157,6 +162,7 @@ struct edu_dma_desc {
  * @dead: remove() has run: the worker must not touch edu, @bar or @bounce
  * @master_off: bus mastering was turned off after a timeout (worker only)
  * @dbg: the device's debugfs directory
+ * @iio: the IIO device on the channel (dmavec_iio_test_add())
  * @preps: debugfs: successful preps
  * @last_prep_ns: debugfs: ktime_get_ns() at the entry of the last prep
  * @bytes: debugfs: bytes moved by completed descriptors
@@ -181,6 +187,7 @@ struct edu_dma {
 	bool dead;
 	bool master_off;
 	struct dentry *dbg;
+	void *iio;
 	u64 preps;
 	u64 last_prep_ns;
 	u64 bytes;
@@ -655,8 +662,19 @@ static int edu_dma_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 		dev_err_probe(dev, ret, "cannot register the DMA device\n");
 		goto remove_debugfs;
 	}
+	/* The channel is the IIO device's, exclusively, until it is removed. */
+	if (!dma_get_slave_channel(&ed->chan))
+		ed->iio = ERR_PTR(-EBUSY);
+	else
+		ed->iio = dmavec_iio_test_add(dev, &ed->chan);
+	if (IS_ERR(ed->iio)) {
+		ret = dev_err_probe(dev, PTR_ERR(ed->iio), "cannot add the IIO device\n");
+		goto unregister;
+	}
 	return 0;
 
+unregister:
+	dma_async_device_unregister(&ed->dd);
 remove_debugfs:
 	debugfs_remove(ed->dbg);
 put:
@@ -680,6 +698,8 @@ static void edu_dma_remove(struct pci_dev *pdev)
 	struct edu_dma *ed = pci_get_drvdata(pdev);
 	unsigned long flags;
 
+	/* The IIO device first: it holds the channel. */
+	dmavec_iio_test_remove(&pdev->dev, ed->iio);
 	dma_async_device_unregister(&ed->dd);
 	spin_lock_irqsave(&ed->lock, flags);
 	ed->dead = true;
