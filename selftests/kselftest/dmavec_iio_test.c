@@ -1016,17 +1016,16 @@ static int cmp_ull(const void *a, const void *b)
  * ENQUEUE of all of @fd's @bytes with the buffer enabled, so that the block
  * is submitted in the ioctl: *@ns from the ioctl's entry to the engine's prep
  * (CLOCK_MONOTONIC, the engine's ktime_get_ns()); *@allocs the allocations
- * that cannot sleep the ioctl made, other than the engine's own, counted
- * with fail-nth (-1 without it); then waits for the block.
+ * that cannot sleep the ioctl made (the engine makes none), counted with
+ * fail-nth (-1 without it); then waits for the block.
  */
 static void timed_enqueue(struct __test_metadata *_metadata, struct _test_data_iio *self,
 			  int fd, __u64 bytes, int k, unsigned long long *ns, long *allocs)
 {
-	unsigned long long t0, prep, eng0, eng1;
+	unsigned long long t0, prep;
 	char nth[32] = "";
 	int f = -1, sync, status = 0;
 
-	eng0 = engine_val(self->engine[k], "allocs");
 	if (*allocs >= 0) {
 		f = open(FAIL_NTH, O_RDWR);
 		ASSERT_LE(0, f);
@@ -1040,11 +1039,10 @@ static void timed_enqueue(struct __test_metadata *_metadata, struct _test_data_i
 		close(f);
 	}
 	prep = engine_val(self->engine[k], "last_prep_ns");
-	eng1 = engine_val(self->engine[k], "allocs");
 	ASSERT_LT(t0, prep);
 	*ns = prep - t0;
 	if (*allocs >= 0)
-		*allocs = 10000 - strtol(nth, NULL, 10) - (long)(eng1 - eng0);
+		*allocs = 10000 - strtol(nth, NULL, 10);
 	sync = export_fence(fd);
 	if (sync >= 0) {
 		ASSERT_EQ(0, fence_wait(sync, block_ms(bytes), &status));
@@ -1105,8 +1103,10 @@ TEST_F(iio, unroutable_bar_attach_is_eperm)
  * time from the ioctl's entry to the engine's prep, and the allocations
  * that cannot sleep that the submit makes, counted with fail-nth (failslab
  * and fail_page_alloc ignoring the allocations that may sleep: the enqueue's
- * fence; the engine's descriptor is subtracted). The DMA-vector submit
- * allocates nothing, the sg_table submit its array of struct dma_vec. With
+ * fence; the engine takes its descriptors from a pool). The DMA-vector
+ * submit allocates nothing; the sg_table submit allocates its array of
+ * struct dma_vec (counted twice under kmemleak, which allocates a record of
+ * its own for each allocation: at least one here). With
  * DMAVEC_IIO_BENCH (make bench): n = 1, 16 and 256, DMAVEC_BENCH_REPS
  * enqueues each (21), one "==DMAVEC== IIOBENCH <n> <type> <entries> <median
  * ns> <allocations per submit>" line per buffer for scripts/bench.py;
@@ -1175,9 +1175,10 @@ TEST_F(iio, submit_allocates_nothing_for_dma_vectors)
 				a0 = allocs;
 			EXPECT_EQ(a0, allocs) TH_LOG("allocations differ between submits");
 		}
+		/* None for the array, at least one for the sg_table. */
 		if (have_nth)
-			EXPECT_EQ(kind ? 1 : 0, a0) TH_LOG("%s: %ld allocations per submit",
-							   type, a0);
+			EXPECT_TRUE(kind ? a0 >= 1 : a0 == 0)
+				TH_LOG("%s: %ld allocations per submit", type, a0);
 		qsort(t, reps, sizeof(*t), cmp_ull);
 		if (bench) {
 			printf("==DMAVEC== IIOBENCH %u %s %llu %llu %ld\n", ns[c / 2], type,

@@ -37,9 +37,12 @@
  *   successful or not;
  * - bytes (u64): bytes moved by completed descriptors (for a nodma
  *   descriptor, its length; for a failed one, what it moved before failing);
- * - aborted (u64): descriptors completed with DMA_TRANS_ABORTED;
- * - allocs (u64): the engine's own allocations, one per prep that got past
- *   the checks (its descriptor), for a count of the caller's.
+ * - aborted (u64): descriptors completed with DMA_TRANS_ABORTED.
+ *
+ * Descriptors come from a pool allocated at probe (EDU_POOL descriptors of
+ * up to EDU_MAX_VECS vectors): prep allocates nothing, so that a test can
+ * count the allocations of its caller's submit path alone. A prep of more
+ * vectors, or with every descriptor in use, returns NULL.
  *
  * Binding an edu adds an IIO device on its channel (dmavec_iio_test.c, in
  * this module): what IIO's DMABUF kselftest captures through. Unbinding
@@ -95,6 +98,10 @@
  */
 #define EDU_CHUNK 2048
 
+/* The descriptor pool: descriptors per device, vectors per descriptor. */
+#define EDU_POOL 8
+#define EDU_MAX_VECS 256
+
 static unsigned int seed = 0x5eed0000;
 module_param(seed, uint, 0644);
 MODULE_PARM_DESC(seed,
@@ -120,7 +127,7 @@ static struct dentry *edu_dma_root;
 /**
  * struct edu_dma_desc - one prepared transfer
  * @tx: the dmaengine descriptor handed to the consumer
- * @node: on &edu_dma.submitted or &edu_dma.issued
+ * @node: on &edu_dma.free, &edu_dma.submitted or &edu_dma.issued
  * @dir: DMA_DEV_TO_MEM or DMA_MEM_TO_DEV
  * @seed: the capture pattern's first word (module parameter at prep)
  * @nodma: complete without touching edu (module parameter at prep)
@@ -139,7 +146,7 @@ struct edu_dma_desc {
 	bool terminated;
 	size_t total;
 	size_t nents;
-	struct dma_vec vecs[] __counted_by(nents);
+	struct dma_vec vecs[EDU_MAX_VECS];
 };
 
 /**
@@ -168,7 +175,8 @@ struct edu_dma_desc {
  * @bytes: debugfs: bytes moved by completed descriptors
  * @aborted: debugfs: descriptors completed with an error
  * @last_nents: debugfs: nents of the last successful prep
- * @allocs: debugfs: descriptor allocations attempted by prep
+ * @pool: the descriptors, EDU_POOL of them
+ * @free: the descriptors not in use
  */
 struct edu_dma {
 	struct dma_device dd;
@@ -193,7 +201,8 @@ struct edu_dma {
 	u64 bytes;
 	u64 aborted;
 	u32 last_nents;
-	u64 allocs;
+	struct edu_dma_desc *pool;
+	struct list_head free;
 };
 
 static struct edu_dma *to_edu_dma(struct dma_chan *chan)
@@ -201,19 +210,24 @@ static struct edu_dma *to_edu_dma(struct dma_chan *chan)
 	return container_of(chan, struct edu_dma, chan);
 }
 
-static void edu_dma_desc_free(struct edu_dma_desc *d)
+/* Back to the pool; called without &edu_dma.lock. */
+static void edu_dma_desc_free(struct edu_dma *ed, struct edu_dma_desc *d)
 {
+	unsigned long flags;
+
 	dma_descriptor_unmap(&d->tx);
-	kfree(d);
+	spin_lock_irqsave(&ed->lock, flags);
+	list_add(&d->node, &ed->free);
+	spin_unlock_irqrestore(&ed->lock, flags);
 }
 
-static void edu_dma_free_list(struct list_head *list)
+static void edu_dma_free_list(struct edu_dma *ed, struct list_head *list)
 {
 	struct edu_dma_desc *d, *n;
 
 	list_for_each_entry_safe(d, n, list, node) {
 		list_del(&d->node);
-		edu_dma_desc_free(d);
+		edu_dma_desc_free(ed, d);
 	}
 }
 
@@ -224,8 +238,8 @@ static void edu_dma_release(struct kref *ref)
 
 	if (ed->wq)
 		destroy_workqueue(ed->wq);
-	edu_dma_free_list(&ed->submitted);
-	edu_dma_free_list(&ed->issued);
+	/* The descriptors are the pool's: nothing else to free. */
+	kfree(ed->pool);
 	pci_dev_put(ed->pdev);
 	kfree(ed);
 }
@@ -383,7 +397,7 @@ static void edu_dma_work(struct work_struct *work)
 		ed->running = NULL;
 		if (d->terminated) {
 			spin_unlock_irqrestore(&ed->lock, flags);
-			edu_dma_desc_free(d);
+			edu_dma_desc_free(ed, d);
 			continue;
 		}
 		dma_cookie_complete(&d->tx);
@@ -395,7 +409,7 @@ static void edu_dma_work(struct work_struct *work)
 		res.result = ret ? DMA_TRANS_ABORTED : DMA_TRANS_NOERROR;
 		res.residue = d->total - done;
 		dmaengine_desc_get_callback(&d->tx, &cb);
-		edu_dma_desc_free(d);
+		edu_dma_desc_free(ed, d);
 		dmaengine_desc_callback_invoke(&cb, &res);
 	}
 }
@@ -451,11 +465,17 @@ edu_dma_prep_dma_vec(struct dma_chan *chan, const struct dma_vec *vecs,
 			return NULL;
 		total += vecs[i].len;
 	}
-	/* Racy with a concurrent prep: a test counts one prep at a time. */
-	WRITE_ONCE(ed->allocs, ed->allocs + 1);
-	d = kzalloc_flex(*d, vecs, nents, GFP_NOWAIT | __GFP_NOWARN);
+	if (nents > EDU_MAX_VECS)
+		return NULL;
+	spin_lock_irqsave(&ed->lock, irqflags);
+	d = list_first_entry_or_null(&ed->free, struct edu_dma_desc, node);
+	if (d)
+		list_del(&d->node);
+	spin_unlock_irqrestore(&ed->lock, irqflags);
 	if (!d)
 		return NULL;
+	memset(d, 0, sizeof(*d));
+	d->nents = nents;
 	memcpy(d->vecs, vecs, array_size(nents, sizeof(*vecs)));
 	d->dir = dir;
 	d->total = total;
@@ -506,7 +526,7 @@ static int edu_dma_terminate_all(struct dma_chan *chan)
 	if (ed->running)
 		WRITE_ONCE(ed->running->terminated, true);
 	spin_unlock_irqrestore(&ed->lock, flags);
-	edu_dma_free_list(&dropped);
+	edu_dma_free_list(ed, &dropped);
 	return 0;
 }
 
@@ -556,7 +576,6 @@ static void edu_dma_debugfs(struct edu_dma *ed)
 	debugfs_create_u64("last_prep_ns", 0444, ed->dbg, &ed->last_prep_ns);
 	debugfs_create_u64("bytes", 0444, ed->dbg, &ed->bytes);
 	debugfs_create_u64("aborted", 0444, ed->dbg, &ed->aborted);
-	debugfs_create_u64("allocs", 0444, ed->dbg, &ed->allocs);
 }
 
 static void edu_dma_init_dd(struct edu_dma *ed)
@@ -605,7 +624,7 @@ static int edu_dma_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 	struct edu_dma *ed;
 	void __iomem *bar;
 	void *bounce;
-	int ret;
+	int ret, i;
 
 	if (pdev->vendor != EDU_VENDOR || pdev->device != EDU_DEVICE)
 		return dev_err_probe(dev, -ENODEV, "not an edu device\n");
@@ -638,7 +657,15 @@ static int edu_dma_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 	spin_lock_init(&ed->lock);
 	INIT_LIST_HEAD(&ed->submitted);
 	INIT_LIST_HEAD(&ed->issued);
+	INIT_LIST_HEAD(&ed->free);
 	INIT_WORK(&ed->work, edu_dma_work);
+	ed->pool = kzalloc_objs(*ed->pool, EDU_POOL);
+	if (!ed->pool) {
+		ret = -ENOMEM;
+		goto put;
+	}
+	for (i = 0; i < EDU_POOL; i++)
+		list_add_tail(&ed->pool[i].node, &ed->free);
 	/*
 	 * The worker signals dma-fences (IIO's DMABUF blocks): it must make
 	 * progress without allocating memory, hence a rescuer.
