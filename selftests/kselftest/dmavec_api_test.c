@@ -78,30 +78,6 @@ static int heap_alloc(size_t len)
 	return ret ? -1 : (int)d.fd;
 }
 
-static int udmabuf_alloc(size_t len)
-{
-	struct udmabuf_create c = { .flags = UDMABUF_FLAGS_CLOEXEC, .size = len };
-	int mfd, dev, fd;
-
-	mfd = memfd_create("dmavec", MFD_ALLOW_SEALING);
-	if (mfd < 0)
-		return -1;
-	if (ftruncate(mfd, len) || fcntl(mfd, F_ADD_SEALS, F_SEAL_SHRINK)) {
-		close(mfd);
-		return -1;
-	}
-	dev = open("/dev/udmabuf", O_RDWR);
-	if (dev < 0) {
-		close(mfd);
-		return -1;
-	}
-	c.memfd = mfd;
-	fd = ioctl(dev, UDMABUF_CREATE, &c);
-	close(dev);
-	close(mfd);
-	return fd;
-}
-
 FIXTURE(importers) {
 	const char *file;
 };

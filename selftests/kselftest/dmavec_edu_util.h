@@ -15,11 +15,56 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <unistd.h>
 #include <linux/dmavec_edu.h>
+#include <linux/udmabuf.h>
 
 #include "host_agent.h"
 #include "dmavec_util.h"
+
+/* The inode number of the file behind @fd (a dma-buf's, as bufinfo lists it); 0 if unknown. */
+static inline unsigned long fd_ino(int fd)
+{
+	char path[64], line[128];
+	unsigned long ino = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
+	f = fopen(path, "r");
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "ino: %lu", &ino) == 1)
+			break;
+	fclose(f);
+	return ino;
+}
+
+/* A udmabuf of @len bytes of a new memfd; its file descriptor, or -1. */
+static inline int udmabuf_alloc(size_t len)
+{
+	struct udmabuf_create c = { .flags = UDMABUF_FLAGS_CLOEXEC, .size = len };
+	int mfd, dev, fd;
+
+	mfd = memfd_create("dmavec", MFD_ALLOW_SEALING);
+	if (mfd < 0)
+		return -1;
+	if (ftruncate(mfd, len) || fcntl(mfd, F_ADD_SEALS, F_SEAL_SHRINK)) {
+		close(mfd);
+		return -1;
+	}
+	dev = open("/dev/udmabuf", O_RDWR);
+	if (dev < 0) {
+		close(mfd);
+		return -1;
+	}
+	c.memfd = mfd;
+	fd = ioctl(dev, UDMABUF_CREATE, &c);
+	close(dev);
+	close(mfd);
+	return fd;
+}
 
 /* edu's WRITE or READ (@cmd) of @len bytes at buffer offset @off; 0 or -errno. */
 static inline int edu_xfer(int edu, unsigned long cmd, __u64 off, __u64 len, __u32 seed,

@@ -220,23 +220,6 @@ static int swiotlb_forced(void)
 	return !!strstr(line, "swiotlb=force");
 }
 
-static unsigned long fd_ino(int fd)
-{
-	char path[64], line[128];
-	unsigned long ino = 0;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
-	f = fopen(path, "r");
-	if (!f)
-		return 0;
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "ino: %lu", &ino) == 1)
-			break;
-	fclose(f);
-	return ino;
-}
-
 /*
  * The mapping type that bufinfo shows for an attachment to the dma-buf of
  * inode @ino (the lines "\t<device>\t<type>" under the buffer's line), in
@@ -321,30 +304,6 @@ static int buf_sync(int fd, __u64 flags)
 	struct dma_buf_sync s = { .flags = flags };
 
 	return ioctl(fd, DMA_BUF_IOCTL_SYNC, &s) ? -errno : 0;
-}
-
-static int udmabuf_alloc(size_t len)
-{
-	struct udmabuf_create c = { .flags = UDMABUF_FLAGS_CLOEXEC, .size = len };
-	int mfd, dev, fd;
-
-	mfd = memfd_create("dmavec_iio", MFD_ALLOW_SEALING);
-	if (mfd < 0)
-		return -1;
-	if (ftruncate(mfd, len) || fcntl(mfd, F_ADD_SEALS, F_SEAL_SHRINK)) {
-		close(mfd);
-		return -1;
-	}
-	dev = open("/dev/udmabuf", O_RDWR);
-	if (dev < 0) {
-		close(mfd);
-		return -1;
-	}
-	c.memfd = mfd;
-	fd = ioctl(dev, UDMABUF_CREATE, &c);
-	close(dev);
-	close(mfd);
-	return fd;
 }
 
 /*

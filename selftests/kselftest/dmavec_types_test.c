@@ -83,23 +83,6 @@ static int attached_type(unsigned long ino, const char *dev, char *type, size_t 
 	return ret;
 }
 
-static unsigned long fd_ino(int fd)
-{
-	char path[64], line[128];
-	unsigned long ino = 0;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
-	f = fopen(path, "r");
-	if (!f)
-		return 0;
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "ino: %lu", &ino) == 1)
-			break;
-	fclose(f);
-	return ino;
-}
-
 /* dmavec_ctest's dma-buf core importer on @fd: "nents <n> pages <n> bytes <n> first <a>". */
 static int core_import(int fd, unsigned int *nents, unsigned int *pages,
 		       unsigned long long *bytes)

@@ -172,6 +172,27 @@ static struct dma_buf *ctest_export(unsigned int export_flags, size_t first_off)
 	return dmabuf;
 }
 
+/*
+ * A read of an export file: @dmabuf (or its error) becomes a new file
+ * descriptor of the reader, whose number is what it reads.
+ */
+static ssize_t ctest_read_fd(struct dma_buf *dmabuf, char __user *ubuf,
+			     size_t len, loff_t *ppos)
+{
+	char out[16];
+	int fd, n;
+
+	if (IS_ERR(dmabuf))
+		return PTR_ERR(dmabuf);
+	fd = dma_buf_fd(dmabuf, O_CLOEXEC);
+	if (fd < 0) {
+		dma_buf_put(dmabuf);
+		return fd;
+	}
+	n = scnprintf(out, sizeof(out), "%d\n", fd);
+	return simple_read_from_buffer(ubuf, len, ppos, out, n);
+}
+
 /* export_pages: the last valid count written, 0 before. */
 #define CTEST_MAX_PAGES 256
 static unsigned int export_pages_nr;
@@ -253,24 +274,12 @@ static ssize_t export_pages_read(struct file *file, char __user *ubuf,
 				 size_t len, loff_t *ppos)
 {
 	unsigned int nr = READ_ONCE(export_pages_nr);
-	struct dma_buf *dmabuf;
-	char out[16];
-	int fd, n;
 
 	if (*ppos)
 		return 0;
 	if (!nr)
 		return -EINVAL;
-	dmabuf = ctest_export_pages(nr);
-	if (IS_ERR(dmabuf))
-		return PTR_ERR(dmabuf);
-	fd = dma_buf_fd(dmabuf, O_CLOEXEC);
-	if (fd < 0) {
-		dma_buf_put(dmabuf);
-		return fd;
-	}
-	n = scnprintf(out, sizeof(out), "%d\n", fd);
-	return simple_read_from_buffer(ubuf, len, ppos, out, n);
+	return ctest_read_fd(ctest_export_pages(nr), ubuf, len, ppos);
 }
 
 static const struct file_operations export_pages_fops = {
@@ -283,22 +292,13 @@ static ssize_t export_read_flags(char __user *ubuf, size_t len, loff_t *ppos,
 				 unsigned int export_flags)
 {
 	struct dma_buf *dmabuf;
-	char out[16];
-	int fd, n;
 
 	if (*ppos)
 		return 0;
 	dmabuf = ctest_export(export_flags, 0);
-	if (IS_ERR(dmabuf))
-		return PTR_ERR(dmabuf);
-	atomic_inc(&exports_done);
-	fd = dma_buf_fd(dmabuf, O_CLOEXEC);
-	if (fd < 0) {
-		dma_buf_put(dmabuf);
-		return fd;
-	}
-	n = scnprintf(out, sizeof(out), "%d\n", fd);
-	return simple_read_from_buffer(ubuf, len, ppos, out, n);
+	if (!IS_ERR(dmabuf))
+		atomic_inc(&exports_done);
+	return ctest_read_fd(dmabuf, ubuf, len, ppos);
 }
 
 static ssize_t export_read(struct file *file, char __user *ubuf, size_t len,
@@ -713,22 +713,9 @@ static const struct file_operations revoke_fops = {
 static ssize_t export_unaligned_read(struct file *file, char __user *ubuf,
 				     size_t len, loff_t *ppos)
 {
-	struct dma_buf *dmabuf;
-	char out[16];
-	int fd, n;
-
 	if (*ppos)
 		return 0;
-	dmabuf = ctest_export(0, CTEST_MID_OFF);
-	if (IS_ERR(dmabuf))
-		return PTR_ERR(dmabuf);
-	fd = dma_buf_fd(dmabuf, O_CLOEXEC);
-	if (fd < 0) {
-		dma_buf_put(dmabuf);
-		return fd;
-	}
-	n = scnprintf(out, sizeof(out), "%d\n", fd);
-	return simple_read_from_buffer(ubuf, len, ppos, out, n);
+	return ctest_read_fd(ctest_export(0, CTEST_MID_OFF), ubuf, len, ppos);
 }
 
 /* The buffer of cpu_buf (a reference), its ranges and size, under cpu_lock. */
