@@ -13,8 +13,8 @@
  *  - a block shorter than its buffer writes its bytes and no more;
  *  - revocation: a queued block is cancelled (its fence signals an error,
  *    nothing reaches the memory), ENQUEUE of a revoked buffer fails with
- *    ENODEV, a restored buffer captures again, and a running block is
- *    waited for;
+ *    ENODEV, a restored buffer (or one whose device was reset) captures
+ *    again, and a running block is waited for;
  *  - the errnos of bad requests, without a kernel log line;
  *  - the submit of a DMA-vector dma-buf allocates nothing, that of an
  *    sg_table one array (fail-nth); timed for make bench;
@@ -726,6 +726,54 @@ TEST_F(iio, revocation_cancels_the_queued_block)
 	ASSERT_EQ(0, host_read(0, got, sizeof(got)));
 	EXPECT_EQ(-1, first_diff(want, got, sizeof(got)))
 		TH_LOG("host file offset %ld", first_diff(want, got, sizeof(got)));
+	close(bar);
+}
+
+/*
+ * A reset of ivshmem (sysfs reset): dmavec_bar revokes its buffers before
+ * the reset and restores them after. The block queued meanwhile is
+ * cancelled (-ECANCELED) and never runs; the same buffer then captures
+ * again, mapped anew by the next ENQUEUE.
+ */
+TEST_F(iio, reset_cancels_the_queued_block_then_captures)
+{
+	static const __u64 r[2][2] = { { 5 * PAGE, 2 * PAGE }, { 1 * PAGE, 2 * PAGE } };
+	static __u8 cap[4 * PAGE], got[2 * PAGE];
+	unsigned long long before[MAX_ENGINES], after[MAX_ENGINES];
+	const __u32 seed = 0x58000000;
+	char bdf[64], path[PATH_MAX];
+	int bar, fd, sync, status = 0, k;
+
+	DMAVEC_NEEDS(return, NEED_DEV | NEED_AGENT);
+	fd = bar_export(&bar, bdf, sizeof(bdf), r, 2);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, iio_attach(self, fd));
+	ASSERT_EQ(0, set_seed(seed));
+	ASSERT_EQ(0, iio_enqueue(self, fd, 0, 4 * PAGE));
+	sync = export_fence(fd);
+	ASSERT_LE(0, sync);
+	engines_preps(self, before);
+
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/reset", bdf);
+	ASSERT_EQ(0, write_file(path, "1"));
+	ASSERT_EQ(0, fence_wait(sync, 5000, &status));
+	EXPECT_EQ(-ECANCELED, status) TH_LOG("the cancelled block's fence: status %d", status);
+	close(sync);
+	ASSERT_EQ(0, iio_enable(self, 1));
+	sleep(1);
+	engines_preps(self, after);
+	for (k = 0; k < self->nengines; k++)
+		EXPECT_EQ(before[k], after[k]) TH_LOG("engine %s prepped", self->engine[k]);
+	ASSERT_EQ(0, iio_enable(self, 0));
+
+	/* Restored: the same buffer captures, at both ranges. */
+	capture(_metadata, self, fd, 4 * PAGE, seed + 1, &k);
+	capture_pattern(seed + 1, cap, sizeof(cap));
+	ASSERT_EQ(0, host_read(r[0][0], got, sizeof(got)));
+	EXPECT_EQ(-1, first_diff(cap, got, sizeof(got)));
+	ASSERT_EQ(0, host_read(r[1][0], got, sizeof(got)));
+	EXPECT_EQ(-1, first_diff(cap + r[0][1], got, sizeof(got)));
+	close(fd);
 	close(bar);
 }
 
