@@ -15,7 +15,8 @@
  *    nothing reaches the memory), ENQUEUE of a revoked buffer fails with
  *    ENODEV, a restored buffer (or one whose device was reset) captures
  *    again, and a running block is waited for;
- *  - the errnos of bad requests, without a kernel log line;
+ *  - the errnos of bad requests, without a kernel log line; a DETACH with a
+ *    block queued lets the block complete;
  *  - the submit of a DMA-vector dma-buf allocates nothing, that of an
  *    sg_table one array (fail-nth); timed for make bench;
  *  - in the route run, a BAR buffer P2PDMA cannot route to edu is refused
@@ -1063,6 +1064,44 @@ static void timed_enqueue(struct __test_metadata *_metadata, struct _test_data_i
 		close(sync);
 	}
 	ASSERT_EQ(1, status) TH_LOG("the block's fence: status %d", status);
+}
+
+/*
+ * DETACH with a block queued: accepted (0), as upstream; the attachment
+ * lives on until its block is done, which still captures once the buffer
+ * is enabled; the dma-buf is no longer attached (ENQUEUE: EPERM).
+ */
+TEST_F(iio, detach_with_a_queued_block_lets_it_complete)
+{
+	static __u8 want[4 * PAGE], got[4 * PAGE];
+	const __u32 seed = 0x68000000;
+	int fd, sync, status = 0;
+	__u8 *map;
+
+	DMAVEC_NEEDS(return, NEED_UDMABUF);
+	fd = udmabuf_alloc(sizeof(want));
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, iio_attach(self, fd));
+	ASSERT_EQ(0, set_seed(seed));
+	ASSERT_EQ(0, iio_enqueue(self, fd, 0, sizeof(want)));
+	sync = export_fence(fd);
+	ASSERT_LE(0, sync);
+	ASSERT_EQ(0, iio_detach(self, fd));
+	ASSERT_EQ(0, iio_enable(self, 1));
+	ASSERT_EQ(0, fence_wait(sync, block_ms(sizeof(want)), &status));
+	EXPECT_EQ(1, status) TH_LOG("the detached block's fence: status %d", status);
+	close(sync);
+	ASSERT_EQ(0, iio_enable(self, 0));
+	EXPECT_EQ(-EPERM, iio_enqueue(self, fd, 0, sizeof(want)));
+	map = mmap(NULL, sizeof(got), PROT_READ, MAP_SHARED, fd, 0);
+	ASSERT_NE(MAP_FAILED, map);
+	ASSERT_EQ(0, buf_sync(fd, DMA_BUF_SYNC_START | DMA_BUF_SYNC_READ));
+	memcpy(got, map, sizeof(got));
+	ASSERT_EQ(0, buf_sync(fd, DMA_BUF_SYNC_END | DMA_BUF_SYNC_READ));
+	munmap(map, sizeof(got));
+	capture_pattern(seed, want, sizeof(want));
+	EXPECT_EQ(-1, first_diff(want, got, sizeof(want)));
+	close(fd);
 }
 
 /*
