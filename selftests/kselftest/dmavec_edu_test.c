@@ -564,19 +564,6 @@ TEST(ram_exporter_round_trip)
 
 #define CTEST "/sys/kernel/debug/dmavec_ctest/"
 
-/* The first line of @path in @buf, "" if there is none. */
-static void read_line(const char *path, char *buf, int len)
-{
-	FILE *f = fopen(path, "r");
-
-	buf[0] = '\0';
-	if (f) {
-		if (!fgets(buf, len, f))
-			buf[0] = '\0';
-		fclose(f);
-	}
-}
-
 /* Whether the first edu device is in a translated (DMA, DMA-FQ) IOMMU domain. */
 static int edu_translated(void)
 {
@@ -586,10 +573,12 @@ static int edu_translated(void)
 
 	while (d && (de = readdir(d))) {
 		snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/vendor", de->d_name);
-		read_line(path, vendor, sizeof(vendor));
+		if (read_line(path, vendor, sizeof(vendor)))
+			continue;
 		snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/device", de->d_name);
-		read_line(path, device, sizeof(device));
-		if (strcmp(vendor, "0x1234\n") || strcmp(device, "0x11e8\n"))
+		if (read_line(path, device, sizeof(device)))
+			continue;
+		if (strcmp(vendor, "0x1234") || strcmp(device, "0x11e8"))
 			continue;
 		snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/iommu_group/type",
 			 de->d_name);
@@ -598,7 +587,7 @@ static int edu_translated(void)
 	}
 	if (d)
 		closedir(d);
-	return !strcmp(type, "DMA\n") || !strcmp(type, "DMA-FQ\n");
+	return !strcmp(type, "DMA") || !strcmp(type, "DMA-FQ");
 }
 
 /* Slots in use in the default swiotlb pool; -1 without a pool (no debugfs file then). */

@@ -23,6 +23,53 @@
 #include "host_agent.h"
 #include "dmavec_util.h"
 
+#define BUFINFO		"/sys/kernel/debug/dma_buf/bufinfo"
+
+/* The first line of @path, without its newline. */
+static inline int read_line(const char *path, char *buf, size_t len)
+{
+	FILE *f = fopen(path, "r");
+	int ret = -1;
+
+	if (!f)
+		return -1;
+	if (fgets(buf, len, f)) {
+		buf[strcspn(buf, "\n")] = '\0';
+		ret = 0;
+	}
+	fclose(f);
+	return ret;
+}
+
+/*
+ * The mapping type debugfs shows for @dev's attachment to the dma-buf of
+ * inode @ino ("\t<device>\t<type>" under its line), in @type; -1 if none.
+ */
+static inline int attached_type(unsigned long ino, const char *dev, char *type, size_t len)
+{
+	char line[512], name[128], t[64];
+	unsigned long cur = 0, i;
+	FILE *f = fopen(BUFINFO, "r");
+	int ret = -1;
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		/* size flags mode count exp_name ino name */
+		if (line[0] != '\t' &&
+		    sscanf(line, "%*s %*s %*s %*s %*s %lu", &i) == 1)
+			cur = i;
+		else if (cur == ino && sscanf(line, "\t%127s %63s", name, t) == 2 &&
+			 !strcmp(name, dev)) {
+			snprintf(type, len, "%s", t);
+			ret = 0;
+			break;
+		}
+	}
+	fclose(f);
+	return ret;
+}
+
 /* The inode number of the file behind @fd (a dma-buf's, as bufinfo lists it); 0 if unknown. */
 static inline unsigned long fd_ino(int fd)
 {

@@ -55,7 +55,6 @@
 #define IIO_NAME	"dmavec_iio_test"
 #define EDU_DMA		"/sys/kernel/debug/dmavec_edu_dma"
 #define SEED		"/sys/module/dmavec_edu_dma/parameters/seed"
-#define BUFINFO		"/sys/kernel/debug/dma_buf/bufinfo"
 #define CTEST_EXPORT	"/sys/kernel/debug/dmavec_ctest/export"
 #define CTEST_EXPORT_PAGES	"/sys/kernel/debug/dmavec_ctest/export_pages"
 #define RTEST_BAR	"/sys/kernel/debug/dmavec_test/bar/"
@@ -124,22 +123,6 @@ static int set_seed(__u32 seed)
 
 	snprintf(s, sizeof(s), "%u", seed);
 	return write_file(SEED, s);
-}
-
-/* The first line of @path, without its newline. */
-static int read_line(const char *path, char *buf, size_t len)
-{
-	FILE *f = fopen(path, "r");
-	int ret = -1;
-
-	if (!f)
-		return -1;
-	if (fgets(buf, len, f)) {
-		buf[strcspn(buf, "\n")] = '\0';
-		ret = 0;
-	}
-	fclose(f);
-	return ret;
 }
 
 /*
@@ -219,49 +202,6 @@ static int swiotlb_forced(void)
 
 	read_line("/proc/cmdline", line, sizeof(line));
 	return !!strstr(line, "swiotlb=force");
-}
-
-/*
- * The mapping type that bufinfo shows for an attachment to the dma-buf of
- * inode @ino (the lines "\t<device>\t<type>" under the buffer's line), in
- * @type: that of one of the @n devices @devs (the DMA engines), else that
- * of the buffer's only attachment; -1 if there is none.
- */
-static int attached_type(unsigned long ino, char (*devs)[64], int n, char *type, size_t len)
-{
-	char line[512], name[128], t[64], only[64] = "";
-	unsigned long cur = 0, i;
-	FILE *f = fopen(BUFINFO, "r");
-	int ret = -1, k, count = 0;
-
-	if (!f)
-		return -1;
-	while (ret && fgets(line, sizeof(line), f)) {
-		/* size flags mode count exp_name ino name */
-		if (line[0] != '\t') {
-			if (sscanf(line, "%*s %*s %*s %*s %*s %lu", &i) == 1)
-				cur = i;
-			continue;
-		}
-		/* Also "\t<usage> fence:..." and "\tAttached Devices:". */
-		if (cur != ino || sscanf(line, "\t%127s %63s", name, t) != 2 ||
-		    strstr(line, "fence:") || !strcmp(name, "Attached"))
-			continue;
-		count++;
-		snprintf(only, sizeof(only), "%s", t);
-		for (k = 0; k < n; k++) {
-			if (!strcmp(name, devs[k])) {
-				snprintf(type, len, "%s", t);
-				ret = 0;
-			}
-		}
-	}
-	fclose(f);
-	if (ret && count == 1) {
-		snprintf(type, len, "%s", only);
-		ret = 0;
-	}
-	return ret;
 }
 
 /* The dma-buf's unsignalled fences as a sync_file, or -errno. */
@@ -411,7 +351,13 @@ static void engines_preps(struct _test_data_iio *self, unsigned long long *preps
 /* The type bufinfo shows for buffer0's attachment to @fd (an engine's device). */
 static int iio_attached_type(struct _test_data_iio *self, int fd, char *type, size_t len)
 {
-	return attached_type(fd_ino(fd), self->engine, self->nengines, type, len);
+	unsigned long ino = fd_ino(fd);
+	int k;
+
+	for (k = 0; k < self->nengines; k++)
+		if (!attached_type(ino, self->engine[k], type, len))
+			return 0;
+	return -1;
 }
 
 /*

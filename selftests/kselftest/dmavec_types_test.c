@@ -32,56 +32,10 @@
 
 #define OWNEXP		"/sys/kernel/debug/dmavec_ownexp/"
 #define CTEST_SGT	"/sys/kernel/debug/dmavec_ctest/sgt"
-#define BUFINFO		"/sys/kernel/debug/dma_buf/bufinfo"
 #define SZ_64K		0x10000ULL
 #define SZ_128K		0x20000ULL
 #define XFER		2048ULL
 #define PAGE		4096ULL
-
-/* The first line of @path, without its newline. */
-static int read_line(const char *path, char *buf, size_t len)
-{
-	FILE *f = fopen(path, "r");
-	int ret = -1;
-
-	if (!f)
-		return -1;
-	if (fgets(buf, len, f)) {
-		buf[strcspn(buf, "\n")] = '\0';
-		ret = 0;
-	}
-	fclose(f);
-	return ret;
-}
-
-/*
- * The mapping type debugfs shows for @dev's attachment to the dma-buf of
- * inode @ino ("\t<device>\t<type>" under its line), in @type; -1 if none.
- */
-static int attached_type(unsigned long ino, const char *dev, char *type, size_t len)
-{
-	char line[512], name[128], t[64];
-	unsigned long cur = 0, i;
-	FILE *f = fopen(BUFINFO, "r");
-	int ret = -1;
-
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f)) {
-		/* size flags mode count exp_name ino name */
-		if (line[0] != '\t' &&
-		    sscanf(line, "%*s %*s %*s %*s %*s %lu", &i) == 1)
-			cur = i;
-		else if (cur == ino && sscanf(line, "\t%127s %63s", name, t) == 2 &&
-			 !strcmp(name, dev)) {
-			snprintf(type, len, "%s", t);
-			ret = 0;
-			break;
-		}
-	}
-	fclose(f);
-	return ret;
-}
 
 /* dmavec_ctest's dma-buf core importer on @fd: "nents <n> pages <n> bytes <n> first <a>". */
 static int core_import(int fd, unsigned int *nents, unsigned int *pages,
