@@ -50,6 +50,7 @@
 #include "host_agent.h"
 #include "dmavec_util.h"
 #include "dmavec_edu_util.h"
+#include "dmavec_vfio_util.h"
 
 #define IIO_DEVICES	"/sys/bus/iio/devices"
 #define IIO_NAME	"dmavec_iio_test"
@@ -184,17 +185,6 @@ static unsigned long long engine_val(const char *bdf, const char *file)
 	return *p ? strtoull(p, NULL, 10) : ULLONG_MAX;
 }
 
-/* Whether PCI device @bdf sits in a translated (DMA) IOMMU domain. */
-static int translated(const char *bdf)
-{
-	char path[PATH_MAX], type[32] = "";
-
-	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/iommu_group/type", bdf);
-	if (read_line(path, type, sizeof(type)))
-		return 0;
-	return !strcmp(type, "DMA") || !strcmp(type, "DMA-FQ");
-}
-
 /* Whether the kernel bounces every streaming mapping (swiotlb=force). */
 static int swiotlb_forced(void)
 {
@@ -285,6 +275,9 @@ FIXTURE(iio) {
 	int nengines;			/* dmavec_edu_dma's engines */
 	char engine[MAX_ENGINES][64];	/* ... by PCI name */
 	char unbound[64];		/* ivshmem, while a test has it unbound */
+	struct vfio_dev vd;		/* ivshmem, while a test has it on vfio-pci */
+	int vfio;			/* ... which the teardown gives back */
+	int vfio_stock;			/* vfio-pci exports upstream's way */
 };
 
 static int iio_write(struct _test_data_iio *self, const char *attr, const char *s)
@@ -452,6 +445,8 @@ FIXTURE_TEARDOWN(iio)
 		close(self->dev);
 	if (self->unbound[0])
 		write_file(BAR_DRIVER "/bind", self->unbound);
+	if (self->vfio)
+		vfio_close(&self->vd);
 }
 
 /*
@@ -794,6 +789,201 @@ TEST_F(iio, restored_buffer_captures_again)
 }
 
 /*
+ * ivshmem bound to vfio-pci for the test, given back by the teardown; NULL,
+ * or why the test is skipped. DMAVEC_VFIO_EXPECT says how vfio-pci exports
+ * its dma-bufs: "stock" (upstream, the sg_table type) or "dmavec" (through
+ * dmavec, the DMA-vector type).
+ */
+static const char *vfio_take(struct __test_metadata *_metadata, struct _test_data_iio *self)
+{
+	const char *e = getenv("DMAVEC_VFIO_EXPECT"), *why = "";
+	int ret;
+
+	if (!e || (strcmp(e, "stock") && strcmp(e, "dmavec")))
+		return "DMAVEC_VFIO_EXPECT is neither 'dmavec' nor 'stock'";
+	self->vfio_stock = !strcmp(e, "stock");
+	if (find_ivshmem(self->vd.bdf, sizeof(self->vd.bdf)))
+		return "no ivshmem-plain device (1af4:1110)";
+	if (access("/sys/bus/pci/drivers/vfio-pci", F_OK) || access("/dev/iommu", F_OK))
+		return "no vfio-pci driver or no /dev/iommu";
+	self->vfio = 1;
+	ret = vfio_open(&self->vd, 8 * PAGE, &why);
+	ASSERT_EQ(0, ret) TH_LOG("%s: %s: %s", self->vd.bdf, why, strerror(-ret));
+	return NULL;
+}
+
+/* BAR pages [5, 7) then [1, 3), as the dmavec_bar buffers above. */
+static const struct vfio_region_dma_range vfio_ranges[2] = {
+	{ .offset = 5 * PAGE, .length = 2 * PAGE },
+	{ .offset = 1 * PAGE, .length = 2 * PAGE },
+};
+
+/*
+ * A block of vfio-pci's dma-buf @fd (vfio_ranges), attached and queued
+ * with the buffer disabled, then revoked by @revoke: the block is
+ * cancelled (its fence signals -ECANCELED), no engine preps anything once
+ * the buffer is enabled, ENQUEUE fails with ENODEV, the kernel log gets no
+ * line, and the host file keeps the fill written before the block was
+ * queued over pages [0, 8).
+ */
+static void vfio_revoke_queued(struct __test_metadata *_metadata, struct _test_data_iio *self,
+			       int fd, __u32 fill, __u32 seed, int (*revoke)(struct vfio_dev *))
+{
+	static char log1[1 << 17], log2[1 << 17];
+	static __u8 want[8 * PAGE], got[8 * PAGE];
+	unsigned long long before[MAX_ENGINES], after[MAX_ENGINES];
+	int sync, status = 0, k, n1, n2;
+	char type[64];
+
+	ASSERT_EQ(0, agent_fill(0, sizeof(want), fill));
+	ASSERT_EQ(0, iio_attach(self, fd));
+	ASSERT_EQ(0, set_seed(seed));
+	ASSERT_EQ(0, iio_enqueue(self, fd, 0, 4 * PAGE));
+	ASSERT_EQ(0, iio_attached_type(self, fd, type, sizeof(type)));
+	EXPECT_STREQ(self->vfio_stock ? "sg_table" : "dma_vec", type);
+	sync = export_fence(fd);
+	ASSERT_LE(0, sync);
+	ASSERT_EQ(0, fence_wait(sync, 0, &status));
+	ASSERT_EQ(0, status) TH_LOG("the queued block's fence signalled already");
+	engines_preps(self, before);
+
+	n1 = klog(log1, sizeof(log1));
+	ASSERT_LT(0, n1);
+	ASSERT_EQ(0, revoke(&self->vd));
+	ASSERT_EQ(0, fence_wait(sync, 5000, &status));
+	EXPECT_EQ(-ECANCELED, status) TH_LOG("the cancelled block's fence: status %d", status);
+	close(sync);
+	ASSERT_EQ(0, iio_enable(self, 1));
+	sleep(1);
+	engines_preps(self, after);
+	for (k = 0; k < self->nengines; k++)
+		EXPECT_EQ(before[k], after[k]) TH_LOG("engine %s prepped", self->engine[k]);
+	EXPECT_EQ(-ENODEV, iio_enqueue(self, fd, 0, 4 * PAGE));
+	ASSERT_EQ(0, iio_enable(self, 0));
+	n2 = klog(log2, sizeof(log2));
+	EXPECT_EQ(n1, n2) TH_LOG("new: %.*s", n2 > n1 ? n2 - n1 : 0, log2 + n1);
+	EXPECT_EQ(0, memcmp(log1, log2, n1));
+	agent_pattern(fill, want, sizeof(want));
+	ASSERT_EQ(0, host_read(0, got, sizeof(got)));
+	EXPECT_EQ(-1, first_diff(want, got, sizeof(got)))
+		TH_LOG("host file offset %ld written", first_diff(want, got, sizeof(got)));
+}
+
+static int vfio_memory_off(struct vfio_dev *d)
+{
+	return vfio_set_memory(d, 0);
+}
+
+/* Closing the vfio device (and iommufd) revokes its dma-bufs for good. */
+static int vfio_device_close(struct vfio_dev *d)
+{
+	int ret = close(d->dev) || close(d->iommufd) ? -errno : 0;
+
+	d->dev = -1;
+	d->iommufd = -1;
+	return ret;
+}
+
+/*
+ * vfio-pci's dma-buf of ivshmem's BAR 2, revoked by clearing
+ * PCI_COMMAND_MEMORY through vfio's config region, with a block queued:
+ * vfio_revoke_queued(). Memory enabled again, the same dma-buf captures,
+ * mapped anew by the next ENQUEUE, at both ranges and nowhere else. The
+ * attachment's type is sg_table with upstream's vfio-pci and dma_vec where
+ * vfio-pci exports through dmavec.
+ */
+TEST_F(iio, vfio_memory_disable_cancels_the_queued_block)
+{
+	static __u8 want[8 * PAGE], got[8 * PAGE], cap[4 * PAGE];
+	const __u32 fill = 0x8f88, seed = 0x80000000;
+	const char *skip;
+	int fd, k;
+
+	DMAVEC_NEEDS(return, NEED_AGENT);
+	skip = vfio_take(_metadata, self);
+	if (skip)
+		SKIP(return, "%s", skip);
+	fd = vfio_dmabuf(&self->vd, BAR2, 0, 2, vfio_ranges);
+	ASSERT_LE(0, fd) TH_LOG("VFIO_DEVICE_FEATURE_DMA_BUF: %s", strerror(-fd));
+	vfio_revoke_queued(_metadata, self, fd, fill, seed, vfio_memory_off);
+
+	ASSERT_EQ(0, vfio_set_memory(&self->vd, 1));
+	capture(_metadata, self, fd, 4 * PAGE, seed + 1, &k);
+	agent_pattern(fill, want, sizeof(want));
+	capture_pattern(seed + 1, cap, sizeof(cap));
+	memcpy(want + vfio_ranges[0].offset, cap, vfio_ranges[0].length);
+	memcpy(want + vfio_ranges[1].offset, cap + vfio_ranges[0].length, vfio_ranges[1].length);
+	ASSERT_EQ(0, host_read(0, got, sizeof(got)));
+	EXPECT_EQ(-1, first_diff(want, got, sizeof(got)))
+		TH_LOG("host file offset %ld", first_diff(want, got, sizeof(got)));
+	EXPECT_EQ(0, iio_detach(self, fd));
+	close(fd);
+}
+
+/*
+ * vfio-pci's dma-buf of ivshmem's BAR 2, revoked for good by closing the
+ * vfio device, with a block queued: vfio_revoke_queued(). Closing the
+ * dma-buf's own fd would revoke nothing: IIO's attachment holds it.
+ */
+TEST_F(iio, vfio_device_close_cancels_the_queued_block)
+{
+	const char *skip;
+	int fd;
+
+	DMAVEC_NEEDS(return, NEED_AGENT);
+	skip = vfio_take(_metadata, self);
+	if (skip)
+		SKIP(return, "%s", skip);
+	fd = vfio_dmabuf(&self->vd, BAR2, 0, 2, vfio_ranges);
+	ASSERT_LE(0, fd) TH_LOG("VFIO_DEVICE_FEATURE_DMA_BUF: %s", strerror(-fd));
+	vfio_revoke_queued(_metadata, self, fd, 0x9f99, 0x90000000, vfio_device_close);
+	EXPECT_EQ(0, iio_detach(self, fd));
+	close(fd);
+}
+
+/*
+ * Closing the dma-buf's last fd revokes nothing: IIO's attachment holds
+ * the dma-buf, and the block queued before the close captures once the
+ * buffer is enabled (its fence, exported before, signals without error),
+ * at both ranges of the host file.
+ */
+TEST_F(iio, vfio_dmabuf_close_revokes_nothing)
+{
+	static __u8 want[8 * PAGE], got[8 * PAGE], cap[4 * PAGE];
+	const __u32 fill = 0xaf99, seed = 0xa0000000;
+	int fd, sync, status = 0;
+	const char *skip;
+
+	DMAVEC_NEEDS(return, NEED_AGENT);
+	skip = vfio_take(_metadata, self);
+	if (skip)
+		SKIP(return, "%s", skip);
+	fd = vfio_dmabuf(&self->vd, BAR2, 0, 2, vfio_ranges);
+	ASSERT_LE(0, fd) TH_LOG("VFIO_DEVICE_FEATURE_DMA_BUF: %s", strerror(-fd));
+	ASSERT_EQ(0, agent_fill(0, sizeof(want), fill));
+	ASSERT_EQ(0, iio_attach(self, fd));
+	/* Detached when the teardown closes the buffer, not by its fd. */
+	self->nattached--;
+	ASSERT_EQ(0, set_seed(seed));
+	ASSERT_EQ(0, iio_enqueue(self, fd, 0, 4 * PAGE));
+	sync = export_fence(fd);
+	ASSERT_LE(0, sync);
+	ASSERT_EQ(0, close(fd));
+	ASSERT_EQ(0, iio_enable(self, 1));
+	ASSERT_EQ(0, fence_wait(sync, block_ms(4 * PAGE), &status));
+	EXPECT_EQ(1, status) TH_LOG("the block's fence: status %d (0: still pending)", status);
+	close(sync);
+	ASSERT_EQ(0, iio_enable(self, 0));
+	agent_pattern(fill, want, sizeof(want));
+	capture_pattern(seed, cap, sizeof(cap));
+	memcpy(want + vfio_ranges[0].offset, cap, vfio_ranges[0].length);
+	memcpy(want + vfio_ranges[1].offset, cap + vfio_ranges[0].length, vfio_ranges[1].length);
+	ASSERT_EQ(0, host_read(0, got, sizeof(got)));
+	EXPECT_EQ(-1, first_diff(want, got, sizeof(got)))
+		TH_LOG("host file offset %ld", first_diff(want, got, sizeof(got)));
+}
+
+/*
  * A block running on the engine when the exporter revokes is waited for:
  * once the revocation returns, its fence has signalled, without error, and
  * the whole block is in the host file.
@@ -858,13 +1048,17 @@ TEST_F(iio, revocation_waits_for_the_running_block)
  * line: ATTACH of a file that is not a dma-buf (dma_buf_get(): EINVAL) or
  * of no file (EBADF), a second ATTACH of the same dma-buf (EBUSY); ENQUEUE
  * of a dma-buf never attached (EPERM), of 0 bytes or more than its size,
- * with unknown flags, or cyclic on a capture buffer (EINVAL); DETACH of a
- * dma-buf never attached (EPERM).
+ * with unknown flags, or cyclic on a capture buffer (EINVAL), of a length
+ * the engine cannot move, not a multiple of the buffer's length_align_bytes
+ * (EINVAL, and nothing queued: enabling the buffer preps nothing); DETACH
+ * of a dma-buf never attached (EPERM).
  */
 TEST_F(iio, bad_requests_are_refused)
 {
 	static char log1[1 << 17], log2[1 << 17];
-	int mfd, fd, other, f, n1, n2;
+	unsigned long long before[MAX_ENGINES], after[MAX_ENGINES];
+	int mfd, fd, other, f, n1, n2, k;
+	char path[PATH_MAX + 32], align[32];
 
 	DMAVEC_NEEDS(return, NEED_UDMABUF);
 	mfd = memfd_create("dmavec_iio", 0);
@@ -891,6 +1085,18 @@ TEST_F(iio, bad_requests_are_refused)
 	EXPECT_EQ(-EINVAL, iio_enqueue(self, fd, 1U << 1, 4 * PAGE));
 	EXPECT_EQ(-EINVAL, iio_enqueue(self, fd, 1U << 31, 4 * PAGE));
 	EXPECT_EQ(-EINVAL, iio_enqueue(self, fd, IIO_BUFFER_DMABUF_CYCLIC, 4 * PAGE));
+	/* dmavec_edu_dma moves 32-bit words. */
+	snprintf(path, sizeof(path), "%s/buffer0/length_align_bytes", self->sys);
+	ASSERT_EQ(0, read_line(path, align, sizeof(align)));
+	ASSERT_STREQ("4", align);
+	engines_preps(self, before);
+	EXPECT_EQ(-EINVAL, iio_enqueue(self, fd, 0, 4 * PAGE - 2));
+	/* Enabling submits what is queued, before it returns. */
+	ASSERT_EQ(0, iio_enable(self, 1));
+	engines_preps(self, after);
+	ASSERT_EQ(0, iio_enable(self, 0));
+	for (k = 0; k < self->nengines; k++)
+		EXPECT_EQ(before[k], after[k]) TH_LOG("engine %s prepped", self->engine[k]);
 	f = other;
 	EXPECT_EQ(-1, ioctl(self->buf, IIO_BUFFER_DMABUF_DETACH_IOCTL, &f));
 	EXPECT_EQ(EPERM, errno);

@@ -15,7 +15,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <glob.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,7 +25,6 @@
 #include <unistd.h>
 #include <linux/dmavec_edu.h>
 #include <linux/iommufd.h>
-#include <linux/pci_regs.h>
 #include <linux/types.h>
 #include <linux/vfio.h>
 
@@ -34,14 +32,13 @@
 #include "host_agent.h"
 #include "dmavec_util.h"
 #include "dmavec_edu_util.h"
+#include "dmavec_vfio_util.h"
 
 #define SZ_64K		0x10000ULL
 #define SZ_128K		0x20000ULL
 #define XFER		2048ULL
-#define PCI_DEVICES	"/sys/bus/pci/devices"
 #define CTEST_SGT	"/sys/kernel/debug/dmavec_ctest/sgt"
 #define MAX_BUFS	8
-#define BAR2		VFIO_PCI_BAR2_REGION_INDEX
 
 /* Buffer page 0..15 is BAR [64 KiB, 128 KiB), 16..31 is BAR [0, 64 KiB). */
 static const struct vfio_region_dma_range two_ranges[2] = {
@@ -67,105 +64,11 @@ static int vfio_expect(void)
 	return -1;
 }
 
-static int read_text(const char *path, char *buf, size_t len)
-{
-	int fd = open(path, O_RDONLY), n;
-
-	if (fd < 0)
-		return -1;
-	n = read(fd, buf, len - 1);
-	close(fd);
-	if (n < 0)
-		return -1;
-	buf[n] = '\0';
-	return 0;
-}
-
-static int dev_attr(const char *bdf, const char *attr, char *buf, size_t len)
-{
-	char path[PATH_MAX];
-
-	snprintf(path, sizeof(path), PCI_DEVICES "/%s/%s", bdf, attr);
-	return read_text(path, buf, len);
-}
-
-static int dev_attr_write(const char *bdf, const char *attr, const char *val)
-{
-	char path[PATH_MAX];
-
-	snprintf(path, sizeof(path), PCI_DEVICES "/%s/%s", bdf, attr);
-	return write_file(path, val);
-}
-
-/* The PCI name of the ivshmem-plain device in @bdf; 0 or -1. */
-static int find_ivshmem(char *bdf, size_t len)
-{
-	DIR *d = opendir(PCI_DEVICES);
-	char ven[16], dev[16];
-	struct dirent *de;
-	int ret = -1;
-
-	if (!d)
-		return -1;
-	while (ret && (de = readdir(d))) {
-		if (de->d_name[0] == '.' || strlen(de->d_name) >= len)
-			continue;
-		if (dev_attr(de->d_name, "vendor", ven, sizeof(ven)) ||
-		    dev_attr(de->d_name, "device", dev, sizeof(dev)))
-			continue;
-		if (!strncmp(ven, "0x1af4", 6) && !strncmp(dev, "0x1110", 6)) {
-			memcpy(bdf, de->d_name, strlen(de->d_name) + 1);
-			ret = 0;
-		}
-	}
-	closedir(d);
-	return ret;
-}
-
-/* The name of the driver @bdf is bound to, "" if none. */
-static void driver_of(const char *bdf, char *drv, size_t len)
-{
-	char path[PATH_MAX], link[PATH_MAX], *name;
-	ssize_t n;
-
-	snprintf(path, sizeof(path), PCI_DEVICES "/%s/driver", bdf);
-	n = readlink(path, link, sizeof(link) - 1);
-	drv[0] = '\0';
-	if (n <= 0)
-		return;
-	link[n] = '\0';
-	name = strrchr(link, '/') ? strrchr(link, '/') + 1 : link;
-	if (strlen(name) < len)
-		memcpy(drv, name, strlen(name) + 1);
-}
-
-/* The driver ivshmem had when the program started (dmavec_bar), "" if unknown. */
-static char orig_drv[64];
-
-static void __attribute__((constructor)) note_original_driver(void)
-{
-	char bdf[64];
-
-	if (!find_ivshmem(bdf, sizeof(bdf)))
-		driver_of(bdf, orig_drv, sizeof(orig_drv));
-	if (!strcmp(orig_drv, "vfio-pci"))
-		orig_drv[0] = '\0';
-}
-
-/* Whether PCI device @bdf sits in a translated (DMA) IOMMU domain. */
-static int translated(const char *bdf)
-{
-	char type[32] = "";
-
-	if (dev_attr(bdf, "iommu_group/type", type, sizeof(type)))
-		return 0;
-	return !strcmp(type, "DMA\n") || !strcmp(type, "DMA-FQ\n");
-}
-
 /* A test's state: ivshmem bound to vfio-pci, opened through iommufd; edu. */
 struct vctx {
-	char bdf[64], edu_name[64];
-	int dev, iommufd, edu, stock, translated;
+	struct vfio_dev vd;
+	char edu_name[64];
+	int edu, stock, translated;
 	/*
 	 * Invalidations edu counts for one revoke and restore: stock vfio-pci
 	 * notifies the importers on both (vfio_pci_dma_buf_move()); dmavec's
@@ -174,8 +77,6 @@ struct vctx {
 	unsigned int cycle;
 	/* edu's IOMMU domain type before edu_domain() changed it, "" if it did not. */
 	char edu_type[16];
-	__u32 ioas;
-	__u64 bar_size, cfg_off;
 	int bufs[MAX_BUFS], nbufs;
 };
 
@@ -183,37 +84,10 @@ FIXTURE(vfio) {
 	struct vctx c;
 };
 
-/* VFIO_DEVICE_FEATURE_DMA_BUF; the dma-buf's fd or -errno. */
-static int dmabuf_ex(struct vctx *v, __u32 region, __u32 flags, __u32 nr,
-		     const struct vfio_region_dma_range *r)
-{
-	size_t sz = sizeof(struct vfio_device_feature) +
-		    sizeof(struct vfio_device_feature_dma_buf) + nr * sizeof(*r);
-	struct vfio_device_feature *f = calloc(1, sz);
-	struct vfio_device_feature_dma_buf *d;
-	int ret;
-
-	if (!f)
-		return -ENOMEM;
-	f->argsz = sz;
-	f->flags = VFIO_DEVICE_FEATURE_GET | VFIO_DEVICE_FEATURE_DMA_BUF;
-	d = (void *)f->data;
-	d->region_index = region;
-	d->open_flags = O_RDWR | O_CLOEXEC;
-	d->flags = flags;
-	d->nr_ranges = nr;
-	memcpy(d->dma_ranges, r, nr * sizeof(*r));
-	ret = ioctl(v->dev, VFIO_DEVICE_FEATURE, f);
-	if (ret < 0)
-		ret = -errno;
-	free(f);
-	return ret;
-}
-
 /* A dma-buf of BAR 2, closed by the teardown. */
 static int get_dmabuf(struct vctx *v, __u32 nr, const struct vfio_region_dma_range *r)
 {
-	int fd = dmabuf_ex(v, BAR2, 0, nr, r);
+	int fd = vfio_dmabuf(&v->vd, BAR2, 0, nr, r);
 
 	if (fd >= 0 && v->nbufs < MAX_BUFS)
 		v->bufs[v->nbufs++] = fd;
@@ -229,91 +103,6 @@ static int import(struct vctx *v, __u32 nr, const struct vfio_region_dma_range *
 		return fd;
 	err = edu_import(v->edu, fd);
 	return err ? err : fd;
-}
-
-static int region(struct vctx *v, __u32 index, __u64 *size, __u64 *off)
-{
-	struct vfio_region_info ri = { .argsz = sizeof(ri), .index = index };
-
-	if (ioctl(v->dev, VFIO_DEVICE_GET_REGION_INFO, &ri))
-		return -errno;
-	if (size)
-		*size = ri.size;
-	if (off)
-		*off = ri.offset;
-	return 0;
-}
-
-/* Sets or clears PCI_COMMAND_MEMORY through vfio's config region. */
-static int set_memory(struct vctx *v, int on)
-{
-	off_t off = v->cfg_off + PCI_COMMAND;
-	__u16 cmd;
-
-	if (pread(v->dev, &cmd, 2, off) != 2)
-		return -errno;
-	if (on)
-		cmd |= PCI_COMMAND_MEMORY;
-	else
-		cmd &= ~PCI_COMMAND_MEMORY;
-	return pwrite(v->dev, &cmd, 2, off) == 2 ? 0 : -errno;
-}
-
-static int fail(const char **why, const char *what)
-{
-	int err = errno ? errno : EIO;
-
-	*why = what;
-	return -err;
-}
-
-/* Binds ivshmem to vfio-pci and opens it through iommufd; 0 or -errno and @why. */
-static int vfio_open(struct vctx *v, const char **why)
-{
-	struct vfio_device_bind_iommufd bind = { .argsz = sizeof(bind) };
-	struct vfio_device_attach_iommufd_pt at = { .argsz = sizeof(at) };
-	struct iommu_ioas_alloc ioas = { .size = sizeof(ioas) };
-	char path[PATH_MAX], drv[64];
-	glob_t g;
-
-	errno = 0;
-	driver_of(v->bdf, drv, sizeof(drv));
-	if (drv[0] && dev_attr_write(v->bdf, "driver/unbind", v->bdf))
-		return fail(why, "unbind from its driver");
-	if (dev_attr_write(v->bdf, "driver_override", "vfio-pci"))
-		return fail(why, "driver_override");
-	if (write_file("/sys/bus/pci/drivers_probe", v->bdf))
-		return fail(why, "drivers_probe");
-	snprintf(path, sizeof(path), PCI_DEVICES "/%s/vfio-dev/vfio*", v->bdf);
-	if (glob(path, 0, NULL, &g))
-		return fail(why, "no vfio-dev/vfio*: not bound to vfio-pci");
-	snprintf(path, sizeof(path), "/dev/vfio/devices/%s", strrchr(g.gl_pathv[0], '/') + 1);
-	globfree(&g);
-	v->dev = open(path, O_RDWR | O_CLOEXEC);
-	if (v->dev < 0)
-		return fail(why, "open the vfio device cdev");
-	v->iommufd = open("/dev/iommu", O_RDWR | O_CLOEXEC);
-	if (v->iommufd < 0)
-		return fail(why, "open /dev/iommu");
-	bind.iommufd = v->iommufd;
-	if (ioctl(v->dev, VFIO_DEVICE_BIND_IOMMUFD, &bind))
-		return fail(why, "VFIO_DEVICE_BIND_IOMMUFD");
-	if (ioctl(v->iommufd, IOMMU_IOAS_ALLOC, &ioas))
-		return fail(why, "IOMMU_IOAS_ALLOC");
-	v->ioas = ioas.out_ioas_id;
-	at.pt_id = v->ioas;
-	if (ioctl(v->dev, VFIO_DEVICE_ATTACH_IOMMUFD_PT, &at))
-		return fail(why, "VFIO_DEVICE_ATTACH_IOMMUFD_PT");
-	if (region(v, BAR2, &v->bar_size, NULL) ||
-	    region(v, VFIO_PCI_CONFIG_REGION_INDEX, NULL, &v->cfg_off))
-		return fail(why, "VFIO_DEVICE_GET_REGION_INFO");
-	if (v->bar_size < SZ_128K) {
-		errno = ENOSPC;
-		return fail(why, "BAR 2 is smaller than 128 KiB");
-	}
-	if (set_memory(v, 1))
-		return fail(why, "enable memory decoding through the config region");
-	return 0;
 }
 
 /* Puts PCI device @bdf, unbound, in an IOMMU domain of @type and binds it again. */
@@ -378,7 +167,6 @@ static int edu_domain(struct vctx *v, const char *type)
 /* Closes everything and gives ivshmem back to its driver; 0 if it is back. */
 static int vfio_release(struct vctx *v)
 {
-	char drv[64];
 	int i;
 
 	if (v->edu >= 0) {
@@ -387,10 +175,6 @@ static int vfio_release(struct vctx *v)
 	}
 	for (i = 0; i < v->nbufs; i++)
 		close(v->bufs[i]);
-	if (v->dev >= 0)
-		close(v->dev);
-	if (v->iommufd >= 0)
-		close(v->iommufd);
 	if (v->edu_type[0]) {
 		v->edu = -1;
 		if (edu_domain(v, v->edu_type))
@@ -399,18 +183,7 @@ static int vfio_release(struct vctx *v)
 		if (v->edu >= 0)
 			close(v->edu);
 	}
-	dev_attr_write(v->bdf, "driver_override", "\n");
-	driver_of(v->bdf, drv, sizeof(drv));
-	if (!strcmp(drv, "vfio-pci"))
-		dev_attr_write(v->bdf, "driver/unbind", v->bdf);
-	write_file("/sys/bus/pci/drivers_probe", v->bdf);
-	driver_of(v->bdf, drv, sizeof(drv));
-	if (!strcmp(drv, "vfio-pci") || (orig_drv[0] && strcmp(drv, orig_drv))) {
-		fprintf(stderr, "# %s: bound to '%s' after the test, not to '%s'\n",
-			v->bdf, drv, orig_drv);
-		return -1;
-	}
-	return 0;
+	return vfio_close(&v->vd);
 }
 
 FIXTURE_SETUP(vfio)
@@ -419,8 +192,8 @@ FIXTURE_SETUP(vfio)
 	const char *why = NULL;
 	int ret;
 
-	v->dev = -1;
-	v->iommufd = -1;
+	v->vd.dev = -1;
+	v->vd.iommufd = -1;
 	v->edu = -1;
 	v->nbufs = 0;
 	v->edu_type[0] = '\0';
@@ -428,7 +201,7 @@ FIXTURE_SETUP(vfio)
 	if (v->stock < 0)
 		SKIP(return, "DMAVEC_VFIO_EXPECT is neither 'dmavec' nor 'stock'");
 	v->cycle = v->stock ? 2 : 1;
-	if (find_ivshmem(v->bdf, sizeof(v->bdf)))
+	if (find_ivshmem(v->vd.bdf, sizeof(v->vd.bdf)))
 		SKIP(return, "no ivshmem-plain device (1af4:1110)");
 	if (access("/sys/bus/pci/drivers/vfio-pci", F_OK))
 		SKIP(return, "no vfio-pci driver");
@@ -438,11 +211,11 @@ FIXTURE_SETUP(vfio)
 	v->edu = open_node("dmavec-edu-", v->edu_name, sizeof(v->edu_name));
 	ASSERT_GE(v->edu, 0) TH_LOG("no edu importer");
 	v->translated = translated(v->edu_name);
-	ret = vfio_open(v, &why);
+	ret = vfio_open(&v->vd, SZ_128K, &why);
 	if (ret) {
 		/* The harness runs no teardown after a failed setup. */
 		vfio_release(v);
-		ASSERT_EQ(0, ret) TH_LOG("%s: %s: %s", v->bdf, why, strerror(-ret));
+		ASSERT_EQ(0, ret) TH_LOG("%s: %s: %s", v->vd.bdf, why, strerror(-ret));
 	}
 }
 
@@ -599,7 +372,7 @@ TEST_F(vfio, adjacent_ranges_without_translation)
 	/* BAR offset 0 at its bus address, for both importers. */
 	EXPECT_EQ(m.first, i.first_addr);
 	/* The BAR's CPU physical address is its bus address on x86. */
-	EXPECT_EQ(bar_phys(v->bdf, BAR2), i.first_addr);
+	EXPECT_EQ(bar_phys(v->vd.bdf, BAR2), i.first_addr);
 }
 
 /*
@@ -618,12 +391,12 @@ TEST_F(vfio, memory_disable_revokes_until_enabled)
 	ASSERT_EQ(0, edu_info(v->edu, &i));
 	inv = i.invalidations;
 	ASSERT_EQ(0, agent_fill(SZ_64K, XFER, 1202));
-	ASSERT_EQ(0, set_memory(v, 0));
+	ASSERT_EQ(0, vfio_set_memory(&v->vd, 0));
 	EXPECT_EQ(-ENODEV, edu_xfer(v->edu, DMAVEC_EDU_IOCTL_WRITE, 0, XFER, 1203, NULL));
 	/* INFO maps too. */
 	EXPECT_EQ(-ENODEV, edu_info(v->edu, &i));
 	EXPECT_EQ(XFER, agent_check(SZ_64K, XFER, 1202));
-	ASSERT_EQ(0, set_memory(v, 1));
+	ASSERT_EQ(0, vfio_set_memory(&v->vd, 1));
 	ASSERT_EQ(0, edu_info(v->edu, &i));
 	EXPECT_EQ(inv + v->cycle, i.invalidations);
 	ASSERT_EQ(0, edu_xfer(v->edu, DMAVEC_EDU_IOCTL_WRITE, 0, XFER, 1204, NULL));
@@ -647,15 +420,15 @@ TEST_F_TIMEOUT(vfio, device_reset_revokes_and_restores, 120)
 	pid_t pid;
 	__u32 inv;
 
-	ASSERT_EQ(0, ioctl(v->dev, VFIO_DEVICE_GET_INFO, &di));
+	ASSERT_EQ(0, ioctl(v->vd.dev, VFIO_DEVICE_GET_INFO, &di));
 	if (!(di.flags & VFIO_DEVICE_FLAGS_RESET))
-		SKIP(return, "vfio-pci reports no reset for %s", v->bdf);
+		SKIP(return, "vfio-pci reports no reset for %s", v->vd.bdf);
 	ASSERT_LE(0, import(v, 2, two_ranges));
 	ASSERT_EQ(0, edu_xfer(v->edu, DMAVEC_EDU_IOCTL_WRITE, 0, XFER, 1301, NULL));
 	EXPECT_EQ(XFER, agent_check(SZ_64K, XFER, 1301));
 	ASSERT_EQ(0, edu_info(v->edu, &i));
 	inv = i.invalidations;
-	ASSERT_EQ(0, ioctl(v->dev, VFIO_DEVICE_RESET));
+	ASSERT_EQ(0, ioctl(v->vd.dev, VFIO_DEVICE_RESET));
 	ASSERT_EQ(0, edu_info(v->edu, &i));
 	EXPECT_EQ(inv + v->cycle, i.invalidations);
 	inv = i.invalidations;
@@ -683,7 +456,7 @@ TEST_F_TIMEOUT(vfio, device_reset_revokes_and_restores, 120)
 	}
 	for (k = 0; k < 5; k++) {
 		usleep(150000);
-		EXPECT_EQ(0, ioctl(v->dev, VFIO_DEVICE_RESET)) TH_LOG("reset %d", k);
+		EXPECT_EQ(0, ioctl(v->vd.dev, VFIO_DEVICE_RESET)) TH_LOG("reset %d", k);
 	}
 	usleep(150000);
 	__atomic_store_n(&c->stop, 1, __ATOMIC_RELAXED);
@@ -710,10 +483,10 @@ TEST_F(vfio, closing_the_device_revokes_for_good)
 	ASSERT_EQ(0, edu_xfer(v->edu, DMAVEC_EDU_IOCTL_WRITE, 0, XFER, 1401, NULL));
 	EXPECT_EQ(XFER, agent_check(SZ_64K, XFER, 1401));
 	ASSERT_EQ(0, agent_fill(SZ_64K, XFER, 1402));
-	ASSERT_EQ(0, close(v->dev));
-	v->dev = -1;
-	ASSERT_EQ(0, close(v->iommufd));
-	v->iommufd = -1;
+	ASSERT_EQ(0, close(v->vd.dev));
+	v->vd.dev = -1;
+	ASSERT_EQ(0, close(v->vd.iommufd));
+	v->vd.iommufd = -1;
 	EXPECT_EQ(-ENODEV, edu_xfer(v->edu, DMAVEC_EDU_IOCTL_WRITE, 0, XFER, 1403, NULL));
 	EXPECT_EQ(-ENODEV, edu_info(v->edu, &i));
 	EXPECT_EQ(XFER, agent_check(SZ_64K, XFER, 1402));
@@ -731,10 +504,10 @@ TEST_F(vfio, iommufd_maps_one_range_only)
 	struct iommu_ioas_map_file m = {
 		.size = sizeof(m),
 		.flags = IOMMU_IOAS_MAP_READABLE | IOMMU_IOAS_MAP_WRITEABLE,
-		.ioas_id = v->ioas,
+		.ioas_id = v->vd.ioas,
 		.length = SZ_64K,
 	};
-	struct iommu_ioas_unmap u = { .size = sizeof(u), .ioas_id = v->ioas };
+	struct iommu_ioas_unmap u = { .size = sizeof(u), .ioas_id = v->vd.ioas };
 	int fd1, fd2, err;
 
 	fd1 = get_dmabuf(v, 1, &one);
@@ -742,17 +515,17 @@ TEST_F(vfio, iommufd_maps_one_range_only)
 	fd2 = get_dmabuf(v, 2, two_ranges);
 	ASSERT_LE(0, fd2);
 	m.fd = fd1;
-	err = ioctl(v->iommufd, IOMMU_IOAS_MAP_FILE, &m) ? errno : 0;
+	err = ioctl(v->vd.iommufd, IOMMU_IOAS_MAP_FILE, &m) ? errno : 0;
 	ASSERT_EQ(0, err) TH_LOG("one range: %s", strerror(err));
 	TH_LOG("one range mapped at IOVA %#llx", (unsigned long long)m.iova);
 	u.iova = m.iova;
 	u.length = SZ_64K;
-	err = ioctl(v->iommufd, IOMMU_IOAS_UNMAP, &u) ? errno : 0;
+	err = ioctl(v->vd.iommufd, IOMMU_IOAS_UNMAP, &u) ? errno : 0;
 	EXPECT_EQ(0, err) TH_LOG("unmap: %s", strerror(err));
 	EXPECT_EQ(SZ_64K, u.length);
 	m.fd = fd2;
 	m.iova = 0;
-	err = ioctl(v->iommufd, IOMMU_IOAS_MAP_FILE, &m) ? errno : 0;
+	err = ioctl(v->vd.iommufd, IOMMU_IOAS_MAP_FILE, &m) ? errno : 0;
 	TH_LOG("two ranges: %s", strerror(err));
 	EXPECT_EQ(EOPNOTSUPP, err);
 }
@@ -761,7 +534,7 @@ TEST_F(vfio, iommufd_maps_one_range_only)
 static int try_export(struct vctx *v, __u32 region, __u32 flags, __u32 nr, __u64 off, __u64 len)
 {
 	struct vfio_region_dma_range r = { .offset = off, .length = len };
-	int fd = dmabuf_ex(v, region, flags, nr, &r);
+	int fd = vfio_dmabuf(&v->vd, region, flags, nr, &r);
 
 	if (fd >= 0)
 		close(fd);
@@ -772,7 +545,7 @@ static int try_export(struct vctx *v, __u32 region, __u32 flags, __u32 nr, __u64
 TEST_F(vfio, bad_requests_keep_vfio_errnos)
 {
 	struct vctx *v = &self->c;
-	__u64 end = v->bar_size, size = ~0ULL;
+	__u64 end = v->vd.bar_size, size = ~0ULL;
 
 	ASSERT_EQ(0, try_export(v, BAR2, 0, 1, 0, 4096));
 	EXPECT_EQ(-EINVAL, try_export(v, BAR2, 0, 0, 0, 4096));		/* no range */
@@ -785,7 +558,7 @@ TEST_F(vfio, bad_requests_keep_vfio_errnos)
 	/* BAR start + offset overflows (vfio_pci_core_fill_phys_vec()). */
 	EXPECT_EQ(-EOVERFLOW, try_export(v, BAR2, 0, 1, ~0xfffULL, 4096));
 	/* ivshmem-plain has no BAR 1: vfio_pci_core_get_iomap() fails. */
-	ASSERT_EQ(0, region(v, VFIO_PCI_BAR1_REGION_INDEX, &size, NULL));
+	ASSERT_EQ(0, vfio_region(&v->vd, VFIO_PCI_BAR1_REGION_INDEX, &size, NULL));
 	EXPECT_EQ(0, size);
 	EXPECT_EQ(-ENODEV, try_export(v, VFIO_PCI_BAR1_REGION_INDEX, 0, 1, 0, 4096));
 	EXPECT_EQ(-ENODEV, try_export(v, VFIO_PCI_ROM_REGION_INDEX, 0, 1, 0, 4096));
@@ -821,14 +594,14 @@ TEST_F(vfio, map_unmap_cost)
 	for (c = 0; c < 2 * ARRAY_SIZE(ns); c++) {
 		adj = c / ARRAY_SIZE(ns);
 		k = c % ARRAY_SIZE(ns);
-		if (ns[k] * SZ_64K > self->c.bar_size)
+		if (ns[k] * SZ_64K > self->c.vd.bar_size)
 			continue;
 		for (i = 0; i < ns[k]; i++) {
 			r[i].offset = (adj ? i : ns[k] - 1 - i) * SZ_64K;
 			r[i].length = SZ_64K;
 		}
 		/* Closed here, not by the teardown. */
-		fd = dmabuf_ex(&self->c, BAR2, 0, ns[k], r);
+		fd = vfio_dmabuf(&self->c.vd, BAR2, 0, ns[k], r);
 		ASSERT_LE(0, fd);
 		snprintf(cmd, sizeof(cmd), "%d %s", fd, reps ? reps : "21");
 		ASSERT_EQ(0, write_file(CTEST_TIME, cmd));
