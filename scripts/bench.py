@@ -18,7 +18,9 @@ exporting through dmavec; and '==DMAVEC== IIOBENCH <n> <type> <entries> <ns>
 <allocs>' lines (selftests/kselftest/dmavec_iio_test.c): IIO's DMABUF submit
 of a block of n pages, median ns from ENQUEUE's entry to the DMA engine's
 prep, for a dma-buf of the DMA-vector or the sg_table type, and the
-allocations per submit (-1: not counted). The map table is followed by the
+allocations per submit (-1: not counted), with '==DMAVEC== IIORATIO <n>
+<ratio x1000>' lines: the median of the DMA-vector/sg_table ratios of pairs of
+submits. The map table is followed by the
 dma_iova_sync() calls per mapping and how the rows compare with the targets
 of the benchmark (informational: make bench fails only when a run fails).
 
@@ -45,6 +47,8 @@ ROW = re.compile(r"(\d+) (\d+) ([a-z-]+)" + r" (\d+)" * 10)
 REVOKE_ROW = re.compile(r"(\d+) (\d+) (\d+)")
 IIO = "==DMAVEC== IIOBENCH "
 IIO_ROW = re.compile(r"(\d+) (dma_vec|sg_table) (\d+) (\d+) (-?\d+)")
+IIO_RATIO = "==DMAVEC== IIORATIO "
+IIO_RATIO_ROW = re.compile(r"(\d+) (\d+)")
 COLS = ["iommu", "n", "size", "path", "A", "B", "F", "A/B", "A/F", "bytesA", "bytesB",
         "entA", "entB", "A/F target"]
 
@@ -88,6 +92,12 @@ def rows_of(mode, path, vfio, profiles, iio):
                 kern, layout, n, size, core, vec, kind, ent, nents = m.groups()
                 vfio.setdefault((mode, layout, int(n), int(size)), {})[kern] = dict(
                     core=int(core), vec=int(vec), kind=kind, ent=int(ent), nents=int(nents))
+                continue
+            if IIO_RATIO in ln:
+                m = IIO_RATIO_ROW.match(ln.split(IIO_RATIO, 1)[1])
+                if not m:
+                    sys.exit(f"bench: cannot parse: {ln.strip()}")
+                iio.setdefault((mode, int(m.group(1))), {})["ratio"] = int(m.group(2)) / 1000
                 continue
             if IIO in ln:
                 m = IIO_ROW.match(ln.split(IIO, 1)[1])
@@ -251,7 +261,9 @@ def main():
         emit("median ns from ENQUEUE's entry to the DMA engine's prep, a whole block of n")
         emit("pages; vec: a dmavec buffer of n discontiguous pages (DMA-vector type), sgt: a")
         emit("udmabuf of n pages, every other page of a memfd (sg_table type); ent: entries")
-        emit("the engine got; allocs: allocations per submit, counted with fail-nth")
+        emit("the engine got; vec/sgt: the median of the ratios of pairs of submits, one")
+        emit("of each buffer, alternately first; allocs: allocations per submit, counted")
+        emit("with fail-nth")
         table = [["iommu", "n", "ent vec", "ent sgt", "vec", "sgt", "vec/sgt", "allocs vec",
                   "allocs sgt"]]
         for (mode, n), k in sorted(iio.items(), key=lambda i: (i[0][0] != "strict", i[0])):
@@ -260,8 +272,9 @@ def main():
                 table.append([mode, str(n)] + ["-"] * 7)
                 continue
             cnt = lambda a: "-" if a < 0 else str(a)
+            ratio = k.get("ratio", v["ns"] / max(g["ns"], 1))
             table.append([mode, str(n), str(v["ent"]), str(g["ent"]), str(v["ns"]),
-                          str(g["ns"]), f"{v['ns'] / max(g['ns'], 1):.2f}",
+                          str(g["ns"]), f"{ratio:.2f}",
                           cnt(v["allocs"]), cnt(g["allocs"])])
         print_table(table)
 

@@ -27,8 +27,9 @@
  *   edu's buffer, a sink.
  *
  * Module parameters: seed, nodma (complete descriptors without touching
- * edu: the submit path alone, for benchmarks), dma_timeout_ms and max_bytes;
- * see their descriptions below.
+ * edu: the submit path alone, for benchmarks), hold (a descriptor that
+ * starts waits until it is cleared: a block the engine holds for as long as
+ * a test needs), dma_timeout_ms and max_bytes; see their descriptions below.
  *
  * debugfs/dmavec_edu_dma/<PCI name>/, read-only:
  * - preps (u64): successful device_prep_peripheral_dma_vec() calls;
@@ -37,7 +38,8 @@
  *   successful or not;
  * - bytes (u64): bytes moved by completed descriptors (for a nodma
  *   descriptor, its length; for a failed one, what it moved before failing);
- * - aborted (u64): descriptors completed with DMA_TRANS_ABORTED.
+ * - aborted (u64): descriptors completed with DMA_TRANS_ABORTED;
+ * - held (u32): 1 while a descriptor waits for hold to be cleared.
  *
  * Descriptors come from a pool allocated at probe (EDU_POOL descriptors of
  * up to EDU_MAX_VECS vectors): prep allocates nothing, so that a test can
@@ -55,6 +57,7 @@
  */
 #include <linux/bits.h>
 #include <linux/debugfs.h>
+#include <linux/delay.h>
 #include <linux/dma-mapping.h>
 #include <linux/dmaengine.h>
 #include <linux/io-64-nonatomic-lo-hi.h>
@@ -117,6 +120,11 @@ module_param(dma_timeout_ms, uint, 0644);
 MODULE_PARM_DESC(dma_timeout_ms,
 		 "milliseconds one edu transfer may take, 0 counts as 1 (default: 2000)");
 
+static bool hold;
+module_param(hold, bool, 0644);
+MODULE_PARM_DESC(hold,
+		 "a descriptor that starts while set waits, before edu is touched, until it is cleared (default: false)");
+
 static unsigned int max_bytes = SZ_1M;
 module_param(max_bytes, uint, 0644);
 MODULE_PARM_DESC(max_bytes,
@@ -175,6 +183,7 @@ struct edu_dma_desc {
  * @bytes: debugfs: bytes moved by completed descriptors
  * @aborted: debugfs: descriptors completed with an error
  * @last_nents: debugfs: nents of the last successful prep
+ * @held: debugfs: 1 while the running descriptor waits for hold to clear
  * @pool: the descriptors, EDU_POOL of them
  * @free: the descriptors not in use
  */
@@ -201,6 +210,7 @@ struct edu_dma {
 	u64 bytes;
 	u64 aborted;
 	u32 last_nents;
+	u32 held;
 	struct edu_dma_desc *pool;
 	struct list_head free;
 };
@@ -350,6 +360,22 @@ static int edu_dma_run(struct edu_dma *ed, struct edu_dma_desc *d,
 	return 0;
 }
 
+/*
+ * A descriptor that starts while the hold parameter is set waits here,
+ * before edu is touched, until hold is cleared, @d is terminated or the
+ * device removed; debugfs "held" is 1 meanwhile. Worker only.
+ */
+static void edu_dma_hold(struct edu_dma *ed, struct edu_dma_desc *d)
+{
+	if (!READ_ONCE(hold))
+		return;
+	WRITE_ONCE(ed->held, 1);
+	/* TIMEOUT: none; a test holds the descriptor, and clears hold or unbinds. */
+	while (READ_ONCE(hold) && !edu_dma_stopping(ed, d))
+		msleep(10);
+	WRITE_ONCE(ed->held, 0);
+}
+
 /**
  * edu_dma_work() - runs the issued descriptors, in order
  * @work: &edu_dma.work
@@ -384,6 +410,8 @@ static void edu_dma_work(struct work_struct *work)
 			return;
 
 		done = 0;
+		if (!gone)
+			edu_dma_hold(ed, d);
 		if (gone) {
 			ret = -ENODEV;
 		} else if (d->nodma) {
@@ -576,6 +604,7 @@ static void edu_dma_debugfs(struct edu_dma *ed)
 	debugfs_create_u64("last_prep_ns", 0444, ed->dbg, &ed->last_prep_ns);
 	debugfs_create_u64("bytes", 0444, ed->dbg, &ed->bytes);
 	debugfs_create_u64("aborted", 0444, ed->dbg, &ed->aborted);
+	debugfs_create_u32("held", 0444, ed->dbg, &ed->held);
 }
 
 static void edu_dma_init_dd(struct edu_dma *ed)
