@@ -51,6 +51,19 @@ build() {
 	if [ ! -f "$out/.config-ready" ]; then
 		rm -rf "$base/build-$v-"*
 		mkdir -p "$out"
+		# The test kernel of the same flavour (scripts/kernel.sh) is built from
+		# this tree with the same fragments less dmavec's: its objects are a
+		# start, and the build below redoes what the configuration changes
+		# (Kbuild tracks each object's CONFIG_ symbols).
+		local seed
+		seed=$(readlink -f "$DMAVEC_CACHE/build/$flavour" 2>/dev/null || true)
+		if [ -n "$seed" ] && [ -f "$seed/.dmavec-ready" ] &&
+		   [ "$(readlink -f "$seed/source")" = "$(readlink -f "$tree")" ]; then
+			echo "[intree] starting from the objects of $seed" >&2
+			cp -a "$seed/." "$out/"
+			rm -f "$out/.dmavec-ready" "$out/.dmavec-toolchain"
+			touch "$out/.dmavec-seeded"
+		fi
 		kconfig "$out" "$tree" "$DMAVEC_ROOT/kernel/base.config" \
 			"$DMAVEC_ROOT/kernel/$flavour.config" "$DMAVEC_ROOT/kernel/intree-$cfg.config" ||
 			return 1
@@ -62,11 +75,14 @@ build() {
 	local start kind=incremental
 	start=$(date +%s)
 	[ -f "$out/vmlinux" ] || kind="first build"
+	# The first build after the seed: from the test kernel's objects.
+	[ -f "$out/.dmavec-seeded" ] && kind="first build, from the $flavour kernel's objects"
 	make -s -C "$tree" O="$out" "${KMAKE_VARS[@]}" -j"${DMAVEC_JOBS:-3}" bzImage modules 2>&1 |
 		tee -a "$out/.dmavec-build.log" >&2
 	[ "${PIPESTATUS[0]}" -eq 0 ] || return 1
 	echo "$(( $(date +%s) - start )) s ($kind), $(python3 "$here/figures.py" stamp)" |
 		python3 "$here/figures.py" set "intree-$v"
+	rm -f "$out/.dmavec-seeded"
 	patch_warnings "$out/.dmavec-build.log" || return 1
 	ln -sfn "$out" "$base/build-$v"
 	if [ "$v" = m ]; then

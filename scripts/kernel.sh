@@ -16,11 +16,16 @@ flavour=${1:?usage: $0 debug|plain}
 [ -f "$DMAVEC_ROOT/kernel/$flavour.config" ] || { echo "unknown flavour $flavour" >&2; exit 2; }
 
 "$here/setup.sh" all
-src=$(readlink -f "$DMAVEC_CACHE/src/current")
+patched=$(readlink -f "$DMAVEC_CACHE/src/current")
+# Built from the in-tree source (scripts/intree.sh: the patched source with
+# the series' commits in), dmavec left out of its configuration: what it
+# compiles is the patched source's. The in-tree kernels of its flavour then
+# start from its objects and rebuild only what their configuration changes.
+src=$("$here/intree.sh" source)
 
 toolchain=$( { /usr/bin/rustc --version; clang$LLVM_SUFFIX --version | head -n1; "$BINDGEN" --version; } )
-key=$( { basename "$src"; cat "$DMAVEC_ROOT/kernel/base.config" "$DMAVEC_ROOT/kernel/$flavour.config";
-	 echo "$toolchain"; echo build-log-v1 clippy; } | sha256sum | cut -c1-12)
+key=$( { basename "$patched"; cat "$DMAVEC_ROOT/kernel/base.config" "$DMAVEC_ROOT/kernel/$flavour.config";
+	 echo "$toolchain"; echo build-log-v1 clippy intree-source; } | sha256sum | cut -c1-12)
 out="$DMAVEC_CACHE/build/$flavour-$key"
 
 if [ ! -f "$out/.dmavec-ready" ]; then
