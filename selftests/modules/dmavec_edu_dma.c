@@ -372,7 +372,7 @@ static void edu_dma_hold(struct edu_dma *ed, struct edu_dma_desc *d)
 	WRITE_ONCE(ed->held, 1);
 	/* TIMEOUT: none; a test holds the descriptor, and clears hold or unbinds. */
 	while (READ_ONCE(hold) && !edu_dma_stopping(ed, d))
-		msleep(10);
+		msleep(20);
 	WRITE_ONCE(ed->held, 0);
 }
 
