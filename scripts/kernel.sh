@@ -17,11 +17,6 @@ flavour=${1:?usage: $0 debug|plain}
 
 "$here/setup.sh" all
 patched=$(readlink -f "$DMAVEC_CACHE/src/current")
-# Built from the in-tree source (scripts/intree.sh: the patched source with
-# the series' commits in), dmavec left out of its configuration: what it
-# compiles is the patched source's. The in-tree kernels of its flavour then
-# start from its objects and rebuild only what their configuration changes.
-src=$("$here/intree.sh" source)
 
 toolchain=$( { /usr/bin/rustc --version; clang$LLVM_SUFFIX --version | head -n1; "$BINDGEN" --version; } )
 key=$( { basename "$patched"; cat "$DMAVEC_ROOT/kernel/base.config" "$DMAVEC_ROOT/kernel/$flavour.config";
@@ -29,6 +24,12 @@ key=$( { basename "$patched"; cat "$DMAVEC_ROOT/kernel/base.config" "$DMAVEC_ROO
 out="$DMAVEC_CACHE/build/$flavour-$key"
 
 if [ ! -f "$out/.dmavec-ready" ]; then
+	# Built from the in-tree source (scripts/intree.sh: the patched source
+	# with the series' commits in), dmavec left out of its configuration:
+	# what it compiles is the patched source's, which the key covers. The
+	# in-tree kernels of its flavour then start from its objects and rebuild
+	# only what their configuration changes. A ready build needs no source.
+	src=$("$here/intree.sh" source)
 	echo "[kernel] building $flavour kernel in $out (this takes a while)" >&2
 	rm -rf "$out"
 	mkdir -p "$out"

@@ -607,37 +607,49 @@ TEST_F(iio, partial_block_writes_bytes_used_only)
 }
 
 /*
- * Revocation with a block queued (the buffer disabled), by unbinding
- * dmavec_bar from ivshmem: its uAPI has no revoke ioctl, and removal
- * revokes its dma-bufs for good. The block is cancelled: its fence signals
- * -ECANCELED, no engine preps anything once the buffer is enabled, and no
- * byte reaches the host file; ENQUEUE of the revoked buffer fails with
- * ENODEV. Bound again, a new export captures.
+ * A block queued into an attached dma-buf, then revoked. The test fills
+ * host file bytes [@base, @base + @span) with @fill and attaches the
+ * dma-buf; @bytes are queued with @seed, the buffer disabled (the fence
+ * pending), and @revoke revokes the dma-buf by the test's own means. The
+ * block is cancelled: its fence signals -ECANCELED, no engine preps
+ * anything once the buffer is enabled, ENQUEUE fails with ENODEV, the
+ * kernel log gets no line, and the host file keeps the fill. @type, if
+ * set, is the attachment's type bufinfo shows.
  */
-TEST_F(iio, revocation_cancels_the_queued_block)
-{
-	static const __u64 r[2][2] = { { 5 * PAGE, 2 * PAGE }, { 1 * PAGE, 2 * PAGE } };
-	static __u8 want[8 * PAGE], got[8 * PAGE], cap[4 * PAGE];
-	unsigned long long before[MAX_ENGINES], after[MAX_ENGINES];
-	const __u32 fill = 0x5f55, fill2 = 0x5f56;
-	char bdf[64], path[PATH_MAX];
-	int bar, fd, sync, status = 0, k;
+struct queued_revocation {
+	__u64 base, span, bytes;
+	__u32 fill, seed;
+	const char *type;
+	int (*revoke)(struct _test_data_iio *self);
+};
 
-	DMAVEC_NEEDS(return, NEED_DEV | NEED_AGENT);
-	fd = bar_export(&bar, bdf, sizeof(bdf), r, 2);
-	ASSERT_LE(0, fd);
-	ASSERT_EQ(0, agent_fill(0, sizeof(want), fill));
+static void revoke_queued(struct __test_metadata *_metadata, struct _test_data_iio *self,
+			  int fd, const struct queued_revocation *q)
+{
+	static char log1[1 << 17], log2[1 << 17];
+	static __u8 want[8 * PAGE], got[8 * PAGE];
+	unsigned long long before[MAX_ENGINES], after[MAX_ENGINES];
+	int sync, status = 0, k, n1, n2;
+	char type[64];
+
+	ASSERT_GE(sizeof(want), q->span);
+	ASSERT_EQ(0, agent_fill(q->base, q->span, q->fill));
 	ASSERT_EQ(0, iio_attach(self, fd));
-	ASSERT_EQ(0, set_seed(0x50000000));
-	ASSERT_EQ(0, iio_enqueue(self, fd, 0, 4 * PAGE));
+	ASSERT_EQ(0, set_seed(q->seed));
+	ASSERT_EQ(0, iio_enqueue(self, fd, 0, q->bytes));
+	if (q->type) {
+		ASSERT_EQ(0, iio_attached_type(self, fd, type, sizeof(type)));
+		EXPECT_STREQ(q->type, type);
+	}
 	sync = export_fence(fd);
 	ASSERT_LE(0, sync);
 	ASSERT_EQ(0, fence_wait(sync, 0, &status));
 	ASSERT_EQ(0, status) TH_LOG("the queued block's fence signalled already");
 	engines_preps(self, before);
 
-	snprintf(self->unbound, sizeof(self->unbound), "%s", bdf);
-	ASSERT_EQ(0, write_file(BAR_DRIVER "/unbind", bdf));
+	n1 = klog(log1, sizeof(log1));
+	ASSERT_LT(0, n1);
+	ASSERT_EQ(0, q->revoke(self));
 	ASSERT_EQ(0, fence_wait(sync, 5000, &status));
 	EXPECT_EQ(-ECANCELED, status) TH_LOG("the cancelled block's fence: status %d", status);
 	close(sync);
@@ -646,12 +658,52 @@ TEST_F(iio, revocation_cancels_the_queued_block)
 	engines_preps(self, after);
 	for (k = 0; k < self->nengines; k++)
 		EXPECT_EQ(before[k], after[k]) TH_LOG("engine %s prepped", self->engine[k]);
-	agent_pattern(fill, want, sizeof(want));
-	ASSERT_EQ(0, host_read(0, got, sizeof(got)));
-	EXPECT_EQ(-1, first_diff(want, got, sizeof(got)))
-		TH_LOG("host file offset %ld written", first_diff(want, got, sizeof(got)));
-	EXPECT_EQ(-ENODEV, iio_enqueue(self, fd, 0, 4 * PAGE));
+	EXPECT_EQ(-ENODEV, iio_enqueue(self, fd, 0, q->bytes));
 	ASSERT_EQ(0, iio_enable(self, 0));
+	n2 = klog(log2, sizeof(log2));
+	EXPECT_EQ(n1, n2) TH_LOG("new: %.*s", n2 > n1 ? n2 - n1 : 0, log2 + n1);
+	EXPECT_EQ(0, memcmp(log1, log2, n1));
+	agent_pattern(q->fill, want, q->span);
+	ASSERT_EQ(0, host_read(q->base, got, q->span));
+	EXPECT_EQ(-1, first_diff(want, got, q->span))
+		TH_LOG("host file offset %#llx written",
+		       q->base + first_diff(want, got, q->span));
+}
+
+/* Unbinds dmavec_bar from ivshmem (self->unbound), which rebinds it at teardown. */
+static int bar_unbind(struct _test_data_iio *self)
+{
+	return write_file(BAR_DRIVER "/unbind", self->unbound);
+}
+
+/* Revokes dmavec_test's export of ivshmem's BAR (its revoke file). */
+static int rtest_revoke(struct _test_data_iio *self)
+{
+	return write_file(RTEST_BAR "revoke", "1");
+}
+
+/*
+ * Revocation with a block queued, by unbinding dmavec_bar from ivshmem
+ * (its uAPI has no revoke ioctl; removal revokes its dma-bufs for good):
+ * revoke_queued(). Bound again, a new export of the same pages captures.
+ */
+TEST_F(iio, revocation_cancels_the_queued_block)
+{
+	static const __u64 r[2][2] = { { 5 * PAGE, 2 * PAGE }, { 1 * PAGE, 2 * PAGE } };
+	static __u8 want[8 * PAGE], got[8 * PAGE], cap[4 * PAGE];
+	const struct queued_revocation q = {
+		.span = sizeof(want), .bytes = 4 * PAGE, .fill = 0x5f55, .seed = 0x50000000,
+		.type = "dma_vec", .revoke = bar_unbind,
+	};
+	const __u32 fill2 = 0x5f56;
+	char bdf[64], path[PATH_MAX];
+	int bar, fd, k;
+
+	DMAVEC_NEEDS(return, NEED_DEV | NEED_AGENT);
+	fd = bar_export(&bar, bdf, sizeof(bdf), r, 2);
+	ASSERT_LE(0, fd);
+	snprintf(self->unbound, sizeof(self->unbound), "%s", bdf);
+	revoke_queued(_metadata, self, fd, &q);
 	EXPECT_EQ(0, iio_detach(self, fd));
 	close(fd);
 	close(bar);
@@ -726,21 +778,22 @@ TEST_F(iio, reset_cancels_the_queued_block_then_captures)
 
 /*
  * Revocation and restore of one buffer (dmavec_test's export of ivshmem's
- * BAR, 16 single pages in reverse order, and its revoke file): the queued
- * block is cancelled and nothing reaches the host file, ENQUEUE fails with
- * ENODEV, all without a kernel log line; once restored, the same buffer
- * captures again (mapped anew at ENQUEUE).
+ * BAR, 16 single pages in reverse order, and its revoke file), with a
+ * block queued: revoke_queued(). Once restored, the same buffer captures
+ * again (mapped anew at ENQUEUE).
  */
 TEST_F(iio, restored_buffer_captures_again)
 {
-	static char log1[1 << 17], log2[1 << 17];
 	static __u8 want[6 * PAGE], got[6 * PAGE], cap[2 * PAGE];
 	/* Host pages [RTEST_PAGE(2), RTEST_PAGE(0) + 2): buffer pages 2, 1, 0 and the gaps. */
 	const __u64 base = RTEST_PAGE(2) * PAGE;
-	const __u32 fill = 0x6f66;
-	int bar, fd, sync, status = 0, k, n1, n2;
+	const struct queued_revocation q = {
+		.base = base, .span = sizeof(want), .bytes = 2 * PAGE, .fill = 0x6f66,
+		.seed = 0x60000000, .type = "dma_vec", .revoke = rtest_revoke,
+	};
 	struct dmavec_alloc a = { 0 };
 	struct dmavec_info info;
+	int bar, fd, k;
 
 	DMAVEC_NEEDS(return, NEED_DEV | NEED_RTEST | NEED_AGENT);
 	/*
@@ -754,36 +807,11 @@ TEST_F(iio, restored_buffer_captures_again)
 	ASSERT_EQ(0, ioctl(bar, DMAVEC_IOCTL_ALLOC, &a));
 	fd = read_fd_from(RTEST_BAR "export");
 	ASSERT_LE(0, fd);
-	ASSERT_EQ(0, agent_fill(base, sizeof(want), fill));
-	ASSERT_EQ(0, iio_attach(self, fd));
-	ASSERT_EQ(0, set_seed(0x60000000));
-	ASSERT_EQ(0, iio_enqueue(self, fd, 0, 2 * PAGE));
-	sync = export_fence(fd);
-	ASSERT_LE(0, sync);
-	ASSERT_EQ(0, fence_wait(sync, 0, &status));
-	ASSERT_EQ(0, status) TH_LOG("the queued block's fence signalled already");
-
-	n1 = klog(log1, sizeof(log1));
-	ASSERT_LT(0, n1);
-	ASSERT_EQ(0, write_file(RTEST_BAR "revoke", "1"));
-	ASSERT_EQ(0, fence_wait(sync, 5000, &status));
-	EXPECT_EQ(-ECANCELED, status) TH_LOG("the cancelled block's fence: status %d", status);
-	close(sync);
-	ASSERT_EQ(0, iio_enable(self, 1));
-	sleep(1);
-	EXPECT_EQ(-ENODEV, iio_enqueue(self, fd, 0, 2 * PAGE));
-	ASSERT_EQ(0, iio_enable(self, 0));
-	n2 = klog(log2, sizeof(log2));
-	EXPECT_EQ(n1, n2) TH_LOG("new: %.*s", n2 > n1 ? n2 - n1 : 0, log2 + n1);
-	EXPECT_EQ(0, memcmp(log1, log2, n1));
-	agent_pattern(fill, want, sizeof(want));
-	ASSERT_EQ(0, host_read(base, got, sizeof(got)));
-	EXPECT_EQ(-1, first_diff(want, got, sizeof(got)))
-		TH_LOG("host file offset %#llx written",
-		       base + first_diff(want, got, sizeof(got)));
+	revoke_queued(_metadata, self, fd, &q);
 
 	ASSERT_EQ(0, write_file(RTEST_BAR "revoke", "0"));
 	capture(_metadata, self, fd, 2 * PAGE, 0x61000000, &k);
+	agent_pattern(q.fill, want, sizeof(want));
 	capture_pattern(0x61000000, cap, sizeof(cap));
 	memcpy(want + (RTEST_PAGE(0) * PAGE - base), cap, PAGE);
 	memcpy(want + (RTEST_PAGE(1) * PAGE - base), cap + PAGE, PAGE);
@@ -824,64 +852,33 @@ static const struct vfio_region_dma_range vfio_ranges[2] = {
 };
 
 /*
- * A block of vfio-pci's dma-buf @fd (vfio_ranges), attached and queued
- * with the buffer disabled, then revoked by @revoke: the block is
- * cancelled (its fence signals -ECANCELED), no engine preps anything once
- * the buffer is enabled, ENQUEUE fails with ENODEV, the kernel log gets no
- * line, and the host file keeps the fill written before the block was
- * queued over pages [0, 8).
+ * A block of vfio-pci's dma-buf @fd (vfio_ranges), over host pages [0, 8),
+ * revoked by @revoke with revoke_queued(): the attachment's type is
+ * sg_table with upstream's vfio-pci, dma_vec where vfio-pci exports
+ * through dmavec.
  */
 static void vfio_revoke_queued(struct __test_metadata *_metadata, struct _test_data_iio *self,
-			       int fd, __u32 fill, __u32 seed, int (*revoke)(struct vfio_dev *))
+			       int fd, __u32 fill, __u32 seed,
+			       int (*revoke)(struct _test_data_iio *self))
 {
-	static char log1[1 << 17], log2[1 << 17];
-	static __u8 want[8 * PAGE], got[8 * PAGE];
-	unsigned long long before[MAX_ENGINES], after[MAX_ENGINES];
-	int sync, status = 0, k, n1, n2;
-	char type[64];
+	const struct queued_revocation q = {
+		.span = 8 * PAGE, .bytes = 4 * PAGE, .fill = fill, .seed = seed,
+		.type = self->vfio_stock ? "sg_table" : "dma_vec", .revoke = revoke,
+	};
 
-	ASSERT_EQ(0, agent_fill(0, sizeof(want), fill));
-	ASSERT_EQ(0, iio_attach(self, fd));
-	ASSERT_EQ(0, set_seed(seed));
-	ASSERT_EQ(0, iio_enqueue(self, fd, 0, 4 * PAGE));
-	ASSERT_EQ(0, iio_attached_type(self, fd, type, sizeof(type)));
-	EXPECT_STREQ(self->vfio_stock ? "sg_table" : "dma_vec", type);
-	sync = export_fence(fd);
-	ASSERT_LE(0, sync);
-	ASSERT_EQ(0, fence_wait(sync, 0, &status));
-	ASSERT_EQ(0, status) TH_LOG("the queued block's fence signalled already");
-	engines_preps(self, before);
-
-	n1 = klog(log1, sizeof(log1));
-	ASSERT_LT(0, n1);
-	ASSERT_EQ(0, revoke(&self->vd));
-	ASSERT_EQ(0, fence_wait(sync, 5000, &status));
-	EXPECT_EQ(-ECANCELED, status) TH_LOG("the cancelled block's fence: status %d", status);
-	close(sync);
-	ASSERT_EQ(0, iio_enable(self, 1));
-	sleep(1);
-	engines_preps(self, after);
-	for (k = 0; k < self->nengines; k++)
-		EXPECT_EQ(before[k], after[k]) TH_LOG("engine %s prepped", self->engine[k]);
-	EXPECT_EQ(-ENODEV, iio_enqueue(self, fd, 0, 4 * PAGE));
-	ASSERT_EQ(0, iio_enable(self, 0));
-	n2 = klog(log2, sizeof(log2));
-	EXPECT_EQ(n1, n2) TH_LOG("new: %.*s", n2 > n1 ? n2 - n1 : 0, log2 + n1);
-	EXPECT_EQ(0, memcmp(log1, log2, n1));
-	agent_pattern(fill, want, sizeof(want));
-	ASSERT_EQ(0, host_read(0, got, sizeof(got)));
-	EXPECT_EQ(-1, first_diff(want, got, sizeof(got)))
-		TH_LOG("host file offset %ld written", first_diff(want, got, sizeof(got)));
+	revoke_queued(_metadata, self, fd, &q);
 }
 
-static int vfio_memory_off(struct vfio_dev *d)
+/* Clears PCI_COMMAND_MEMORY through vfio's config region. */
+static int vfio_memory_off(struct _test_data_iio *self)
 {
-	return vfio_set_memory(d, 0);
+	return vfio_set_memory(&self->vd, 0);
 }
 
 /* Closing the vfio device (and iommufd) revokes its dma-bufs for good. */
-static int vfio_device_close(struct vfio_dev *d)
+static int vfio_device_close(struct _test_data_iio *self)
 {
+	struct vfio_dev *d = &self->vd;
 	int ret = close(d->dev) || close(d->iommufd) ? -errno : 0;
 
 	d->dev = -1;
@@ -893,9 +890,7 @@ static int vfio_device_close(struct vfio_dev *d)
  * vfio-pci's dma-buf of ivshmem's BAR 2, revoked by clearing
  * PCI_COMMAND_MEMORY through vfio's config region, with a block queued:
  * vfio_revoke_queued(). Memory enabled again, the same dma-buf captures,
- * mapped anew by the next ENQUEUE, at both ranges and nowhere else. The
- * attachment's type is sg_table with upstream's vfio-pci and dma_vec where
- * vfio-pci exports through dmavec.
+ * mapped anew by the next ENQUEUE, at both ranges and nowhere else.
  */
 TEST_F(iio, vfio_memory_disable_cancels_the_queued_block)
 {

@@ -5,7 +5,10 @@
 # debugfs/dmavec_bench/run (see bench/dmavec_bench.rs) and prints one
 # "==DMAVEC== BENCH <row>" line per cell for the host (scripts/bench.py).
 #
-# Usage: bench.sh [smoke]   smoke: two small cells, 3 repetitions (make check)
+# Usage: bench.sh [smoke|map]
+#   smoke: two small cells, 3 repetitions (make check)
+#   map: the fixed cost of a mapping only: the profile and the map rows of
+#        1 and 64 ranges of 4 KiB (the VM's mode benchmap, for a quick look)
 
 run=/sys/kernel/debug/dmavec_bench/run
 revoke=/sys/kernel/debug/dmavec_bench/revoke
@@ -55,6 +58,14 @@ if [ "${1:-}" = smoke ]; then
 	cell 64 4096 0
 	cell 64 4096 1
 	revoke_cell 8
+	exit $status
+fi
+
+if [ "${1:-}" = map ]; then
+	for n in 1 64; do
+		profile_cell $n 4096 0
+		cell $n 4096 0
+	done
 	exit $status
 fi
 
