@@ -516,64 +516,102 @@ impl fmt::Display for Row {
 }
 
 /// `debugfs/dmavec_bench/profile`: `<n> <size> <adjacent> [<reps>]`, answered with
-/// `<n> <size> <path> <F> <D> <A>`: where A's time goes beyond the floor F. D is F's calls
-/// made through the Rust DMA abstraction (`kernel::dma::iova`: an `IovaState`, or
-/// `PhysMappings`) instead of bare: D - F is what the abstraction costs, and A - D what
-/// dmavec's mapping core adds (its path choice, its checks, the entries and the `Mapping`
-/// itself). Medians in nanoseconds per map + unmap, over `reps` interleaved repetitions.
-fn profile(cell: Cell) -> Result<(MapType, [u64; 3])> {
+/// `<n> <size> <path> <F> <D> <A> <K> <(A-K)/F>`: where A's time goes beyond the floor F.
+///
+/// - D is F's calls made through the Rust DMA abstraction (`kernel::dma::iova`), as A makes
+///   them: an `IovaState`; one `PhysMapping` for a single run; `PhysMappings` filled by
+///   `extend()` otherwise. D - F is what the abstraction costs, and A - D what dmavec's
+///   mapping core adds (its path choice, its checks, the entries and the `Mapping` itself).
+/// - K is the allocation and free of A's entry array alone (`KVec::with_capacity()` of A's
+///   heap bytes and its drop; 0 when A allocates nothing): what A pays that F, which writes
+///   its addresses into an array allocated outside the timing, does not.
+///
+/// Medians in nanoseconds per map + unmap, over `reps` interleaved repetitions; (A-K)/F is
+/// the median of the repetitions' ratios, in thousandths.
+fn profile(cell: Cell) -> Result<(MapType, [u64; 5])> {
     let edu = importer()?;
     let (_shm, prov, start, len) = exporter()?;
     // SAFETY: As in `export_mmio()`: ivshmem's BAR 2, bound while the bench runs.
     let ranges = unsafe { Ranges::new(cell.ranges(start, len)?) }?;
-    let path = map_once(edu.dev(), &ranges, &prov)?.map_type();
+    let (path, heap) = {
+        let m = map_once(edu.dev(), &ranges, &prov)?;
+        (m.map_type(), m.heap_bytes())
+    };
     let mut s = Setup::new(edu.dev(), &prov, ranges, path)?;
     let (phys, size) = (s.ranges[0].paddr(), s.ranges.size());
     // SAFETY: edu stays bound while the bench runs; D drops what it maps before it returns.
     let dma = unsafe { DmaDevice::assume_bound(edu.dev()) };
     let d = |s: &Setup<'_>| -> Result {
         let attrs = Attrs::MMIO;
+        let r = &s.ranges;
         match path {
             MapType::Iova => {
                 let mut iova = dma.iova_try_alloc(phys, size, BIDI, attrs).ok_or(ENOMEM)?;
-                for r in s.ranges.phys_runs() {
-                    iova.link(r)?;
+                for run in r.phys_runs() {
+                    iova.link(run)?;
                 }
                 iova.sync()
             }
+            _ if r.runs() == 1 => {
+                let run = r.phys_runs().next().ok_or(EINVAL)?;
+                dma.map_phys(run, BIDI, attrs).map(drop)
+            }
             _ => {
                 let mut m = dma.phys_mappings(BIDI, attrs);
-                m.reserve(s.ranges.runs())?;
-                m.extend(s.ranges.phys_runs())
+                m.reserve(r.runs())?;
+                if r.runs() == r.len() {
+                    m.extend(r.phys_ranges())
+                } else {
+                    m.extend(r.phys_runs())
+                }
             }
         }
     };
+    let entries = heap / size_of::<dma_iova::DmaVec>();
+    let alloc = || -> Result {
+        if entries != 0 {
+            let v = KVec::<dma_iova::DmaVec>::with_capacity(entries, GFP_KERNEL)?;
+            drop(v);
+        }
+        Ok(())
+    };
     let once = batch(1, || s.a())?.max(1);
     let k = (BATCH_NS / once).clamp(1, BATCH_MAX);
-    let mut t: [KVec<u64>; 3] = [KVec::new(), KVec::new(), KVec::new()];
+    let mut t: [KVec<u64>; 4] = [KVec::new(), KVec::new(), KVec::new(), KVec::new()];
     for i in 0..cell.reps {
-        for j in 0..3 {
-            let which = (i + j) % 3;
+        for j in 0..4 {
+            let which = (i + j) % 4;
             let ns = match which {
                 0 => batch(k, || s.f())?,
                 1 => batch(k, || d(&s))?,
-                _ => batch(k, || s.a())?,
+                2 => batch(k, || s.a())?,
+                _ => batch(k, alloc)?,
             };
             t[which].push(ns, GFP_KERNEL)?;
         }
     }
+    let mut akf = KVec::with_capacity(cell.reps, GFP_KERNEL)?;
+    for ((f, a), k) in t[0].iter().zip(t[2].iter()).zip(t[3].iter()) {
+        akf.push(a.saturating_sub(*k) * 1000 / (*f).max(1), GFP_KERNEL)?;
+    }
     Ok((
         path,
-        [median(&mut t[0]), median(&mut t[1]), median(&mut t[2])],
+        [
+            median(&mut t[0]),
+            median(&mut t[1]),
+            median(&mut t[2]),
+            median(&mut t[3]),
+            median(&mut akf),
+        ],
     ))
 }
 
 /// `debugfs/dmavec_bench/profile`: a [`Cell`].
 fn profile_request(s: &str, out: &mut Text<'_>) -> Result {
     let cell = Cell::parse(s)?;
-    let (path, [f, d, a]) = profile(cell)?;
+    let (path, [f, d, a, k, akf]) = profile(cell)?;
     let (n, size, p) = (cell.n, cell.size, path.name());
-    fmt::write(out, format_args!("{n} {size} {p} {f} {d} {a}\n")).map_err(|_| ENOMEM)
+    fmt::write(out, format_args!("{n} {size} {p} {f} {d} {a} {k} {akf}\n")).map_err(|_| ENOMEM)
 }
 
 /// Attachments the revocation benchmark goes up to.

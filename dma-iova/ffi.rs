@@ -17,7 +17,7 @@
 use crate::{
     export::Buffer,
     map::{Provider, Unbind},
-    range::{runs, PhysAddr, PhysVec, Ranges, Runs},
+    range::{runs, PhysAddr, PhysVec, Ranges, RangesRuns},
 };
 use kernel::{
     bindings, device,
@@ -82,11 +82,16 @@ impl Ranges {
 
     /// The runs ([`runs`]), as the [`PhysRange`]s the DMA API maps.
     #[inline]
-    pub fn phys_runs(&self) -> PhysRuns<'_> {
-        PhysRuns {
-            runs: runs(self),
-            merge: self.runs() != self.len(),
-        }
+    pub fn phys_runs(&self) -> PhysRuns<RangesRuns<'_>> {
+        PhysRuns(RangesRuns::new(runs(self), self.runs() != self.len()))
+    }
+
+    /// Each range on its own, as the [`PhysRange`]s the DMA API maps: the runs when no two
+    /// ranges are adjacent ([`Ranges::runs`] equals the number of ranges), without comparing
+    /// each range with the next.
+    #[inline]
+    pub fn phys_ranges(&self) -> PhysRuns<core::iter::Copied<core::slice::Iter<'_, PhysVec>>> {
+        PhysRuns(self.iter().copied())
     }
 
     /// The page frame at byte `off` of range `i`, for a CPU mapping of the buffer; `None` if
@@ -111,27 +116,20 @@ impl Ranges {
     }
 }
 
-/// The iterator of [`Ranges::phys_runs`].
-pub struct PhysRuns<'a> {
-    runs: Runs<'a>,
-    /// Whether some ranges are adjacent: without any, each range is a run of its own.
-    merge: bool,
-}
+/// The iterator of [`Ranges::phys_runs`] and [`Ranges::phys_ranges`]: runs or ranges of a
+/// [`Ranges`], as [`PhysRange`]s.
+pub struct PhysRuns<I>(I);
 
-impl Iterator for PhysRuns<'_> {
+impl<I: Iterator<Item = PhysVec>> Iterator for PhysRuns<I> {
     type Item = PhysRange;
 
     #[inline]
     fn next(&mut self) -> Option<PhysRange> {
-        let r = if self.merge {
-            self.runs.next()?
-        } else {
-            self.runs.next_alone()?
-        };
-        // SAFETY: A run of a `Ranges` (only `Ranges::phys_runs` makes a `PhysRuns`), whose
-        // ranges passed `check_phys_ranges()` (so the run is not empty and does not wrap) and
-        // may be DMA-mapped as long as any mapping made from them exists (type invariant of
-        // `Ranges`).
+        let r = self.0.next()?;
+        // SAFETY: A run or a range of a `Ranges` (only its `phys_runs()` and `phys_ranges()`
+        // make a `PhysRuns`, of its own ranges), whose ranges passed `check_phys_ranges()` (so
+        // it is not empty and does not wrap) and may be DMA-mapped as long as any mapping made
+        // from them exists (type invariant of `Ranges`).
         Some(unsafe { PhysRange::new(r.paddr(), r.len()) })
     }
 }

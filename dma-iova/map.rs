@@ -62,6 +62,8 @@ pub trait DmaBackend {
     type Iova: IovaLink;
     /// The `dma_map_phys()` mappings made so far; dropping it unmaps them, last first.
     type Direct: DirectMaps;
+    /// One `dma_map_phys()` mapping; dropping it unmaps it.
+    type One: DirectOne;
 
     /// `pci_p2pdma_map_type(provider, dev)`.
     fn p2p_type(&self, provider: &Provider) -> P2pType;
@@ -91,6 +93,18 @@ pub trait DmaBackend {
     /// An empty record of `dma_map_phys()` mappings with `dir` and `attrs`, with room for one
     /// ([`DirectMaps::reserve`] for more).
     fn direct(&self, dir: DataDirection, attrs: Attrs) -> Self::Direct;
+    /// `dma_map_phys()` of `r` alone, with `dir` and `attrs`: a mapping of one run needs no
+    /// record of many.
+    fn map_one(&self, r: PhysRange, dir: DataDirection, attrs: Attrs) -> Result<Self::One>;
+}
+
+/// One `dma_map_phys()` mapping of a [`DmaBackend`]:
+/// [`PhysMapping`](kernel::dma::iova::PhysMapping) for the real one.
+pub trait DirectOne {
+    /// The mapping: its DMA address and length.
+    fn seg(&self) -> DmaVec;
+    /// Syncs the mapping for the CPU (`for_cpu`) or back for the device.
+    fn sync(&self, for_cpu: bool);
 }
 
 /// The IOVA state of a [`DmaBackend`]: [`IovaState`](kernel::dma::iova::IovaState)

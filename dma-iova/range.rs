@@ -261,10 +261,38 @@ impl Runs<'_> {
     /// The next range as a run of its own, for ranges known to have no adjacent pair: the
     /// runs are then the ranges, and none needs comparing with the next.
     #[inline]
-    pub(crate) fn next_alone(&mut self) -> Option<PhysVec> {
+    fn next_alone(&mut self) -> Option<PhysVec> {
         let (r, rest) = self.rest.split_first()?;
         self.rest = rest;
         Some(*r)
+    }
+}
+
+/// The runs of a [`Ranges`], which knows whether any two of its ranges are adjacent: without
+/// any, each range is a run of its own, and none is compared with the next.
+pub struct RangesRuns<'a> {
+    runs: Runs<'a>,
+    merge: bool,
+}
+
+impl<'a> RangesRuns<'a> {
+    /// `runs`, merging adjacent ranges only if `merge`.
+    #[inline]
+    pub(crate) fn new(runs: Runs<'a>, merge: bool) -> Self {
+        Self { runs, merge }
+    }
+}
+
+impl Iterator for RangesRuns<'_> {
+    type Item = PhysVec;
+
+    #[inline]
+    fn next(&mut self) -> Option<PhysVec> {
+        if self.merge {
+            self.runs.next()
+        } else {
+            self.runs.next_alone()
+        }
     }
 }
 

@@ -8,8 +8,9 @@ holds '==DMAVEC== BENCH <n> <size> <path> <A> <B> <F> <A/B> <A/F> <bytesA>
 medians in ns per map + unmap, ratios in thousandths; and '==DMAVEC== REVOKE
 <k> <revoke> <remap>' lines: median ns of a revocation with k live
 attachments, and of mapping them again; '==DMAVEC== PROFILE <n> <size> <path>
-<F> <D> <A>' lines: where A's time goes (F, D through the Rust DMA
-abstraction, A); and '==DMAVEC== VFIOBENCH <kernel>
+<F> <D> <A> <K> <(A-K)/F>' lines: where A's time goes (F, D through the Rust
+DMA abstraction, A, K the allocation of A's entry array alone, and the median
+of the repetitions' (A-K)/F in thousandths); and '==DMAVEC== VFIOBENCH <kernel>
 <layout> <n> <bytes> <core> <dmavec> <kind> <entries> <nents>' lines: median
 ns per map + unmap of vfio-pci's dma-buf of n ranges (rev: reversed, adj:
 adjacent in BAR order) for a dma-buf core importer and
@@ -40,7 +41,7 @@ import figures
 MARK = "==DMAVEC== BENCH "
 REVOKE = "==DMAVEC== REVOKE "
 PROFILE = "==DMAVEC== PROFILE "
-PROFILE_ROW = re.compile(r"(\d+) (\d+) ([a-z-]+) (\d+) (\d+) (\d+)")
+PROFILE_ROW = re.compile(r"(\d+) (\d+) ([a-z-]+) (\d+) (\d+) (\d+) (\d+) (\d+)")
 VFIO = "==DMAVEC== VFIOBENCH "
 VFIO_ROW = re.compile(r"(stock|dmavec) (rev|adj) (\d+) (\d+) (\d+) (\d+) ([a-z-]+) (\d+) (\d+)")
 ROW = re.compile(r"(\d+) (\d+) ([a-z-]+)" + r" (\d+)" * 10)
@@ -112,8 +113,9 @@ def rows_of(mode, path, vfio, profiles, iio):
                 if not m:
                     sys.exit(f"bench: cannot parse: {ln.strip()}")
                 n, size, kind = int(m.group(1)), int(m.group(2)), m.group(3)
-                f, d, a = (int(x) for x in m.groups()[3:6])
-                profiles.append(dict(mode=mode, n=n, size=size, path=kind, F=f, D=d, A=a))
+                f, d, a, k, akf = (int(x) for x in m.groups()[3:8])
+                profiles.append(dict(mode=mode, n=n, size=size, path=kind, F=f, D=d, A=a,
+                                     K=k, AKF=akf))
                 continue
             if REVOKE in ln:
                 m = REVOKE_ROW.match(ln.split(REVOKE, 1)[1])
@@ -233,13 +235,17 @@ def main():
     if profiles:
         emit()
         emit("where A's time goes (debugfs profile): F, the bare DMA calls; D, the same calls")
-        emit("through the Rust DMA abstraction (kernel::dma::iova); A, dmavec's mapping core;")
-        emit("median ns per map + unmap, one range and 64 ranges of 4 KiB, not adjacent")
-        table = [["iommu", "n", "path", "F", "D", "A", "D-F", "A-D", "per range A-F"]]
+        emit("through the Rust DMA abstraction (kernel::dma::iova) as A makes them; A, dmavec's")
+        emit("mapping core; K, the allocation and free of A's entry array alone (F writes into an")
+        emit("array allocated outside the timing); median ns per map + unmap, one range and 64")
+        emit("ranges of 4 KiB, not adjacent; (A-K)/F: median of the repetitions' ratios")
+        table = [["iommu", "n", "path", "F", "D", "A", "K", "D-F", "A-D", "per range A-F",
+                  "A/F", "(A-K)/F"]]
         for p in profiles:
             table.append([p["mode"], str(p["n"]), p["path"], str(p["F"]), str(p["D"]),
-                          str(p["A"]), str(p["D"] - p["F"]), str(p["A"] - p["D"]),
-                          str((p["A"] - p["F"]) // p["n"])])
+                          str(p["A"]), str(p["K"]), str(p["D"] - p["F"]), str(p["A"] - p["D"]),
+                          str((p["A"] - p["F"]) // p["n"]), f"{p['A'] / max(p['F'], 1):.2f}",
+                          f"{p['AKF'] / 1000:.2f}"])
         print_table(table)
 
     if revokes:

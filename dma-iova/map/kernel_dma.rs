@@ -5,9 +5,11 @@
 //!
 //! C header: [`include/linux/dma-mapping.h`](srctree/include/linux/dma-mapping.h).
 
-use super::{DirectMaps, DmaBackend, IovaLink, P2pType, Provider};
+use super::{DirectMaps, DirectOne, DmaBackend, IovaLink, P2pType, Provider};
 use crate::range::{DmaAddr, DmaVec, PhysAddr, SegLimits};
-use kernel::dma::iova::{self as dma_iova, Attrs, DmaDevice, IovaState, PhysMappings, PhysRange};
+use kernel::dma::iova::{
+    self as dma_iova, Attrs, DmaDevice, IovaState, PhysMapping, PhysMappings, PhysRange,
+};
 use kernel::{device::Device, dma::DataDirection, prelude::*};
 
 /// The real DMA API, for one importing device.
@@ -94,6 +96,7 @@ impl SegLimits {
 impl<'a> DmaBackend for KernelDma<'a> {
     type Iova = IovaState<'a>;
     type Direct = PhysMappings<'a>;
+    type One = PhysMapping<'a>;
 
     #[inline]
     fn p2p_type(&self, provider: &Provider) -> P2pType {
@@ -141,6 +144,25 @@ impl<'a> DmaBackend for KernelDma<'a> {
     #[inline]
     fn direct(&self, dir: DataDirection, attrs: Attrs) -> PhysMappings<'a> {
         self.dma.phys_mappings(dir, attrs)
+    }
+
+    #[inline]
+    fn map_one(&self, r: PhysRange, dir: DataDirection, attrs: Attrs) -> Result<PhysMapping<'a>> {
+        self.dma.map_phys(r, dir, attrs)
+    }
+}
+
+impl DirectOne for PhysMapping<'_> {
+    #[inline]
+    fn seg(&self) -> DmaVec {
+        DmaVec {
+            addr: self.addr(),
+            len: self.len(),
+        }
+    }
+
+    fn sync(&self, for_cpu: bool) {
+        PhysMapping::sync(self, for_cpu)
     }
 }
 

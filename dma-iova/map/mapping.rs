@@ -4,7 +4,7 @@
 //! device reaches the ranges, maps their runs and builds the entries; dropping the [`Mapping`]
 //! unmaps them. The paths are described in the [parent module](super).
 
-use super::{DirectMaps, DmaBackend, IovaLink, KernelDma, P2pType, Provider};
+use super::{DirectMaps, DirectOne, DmaBackend, IovaLink, KernelDma, P2pType, Provider};
 use crate::{
     range::{runs, DmaVec, Ranges, SegLimits},
     stats::STATS,
@@ -56,6 +56,8 @@ enum Undo<B: DmaBackend> {
     Iova(B::Iova),
     /// The `dma_map_phys()` mappings of the runs, as mapped.
     Direct(B::Direct),
+    /// The `dma_map_phys()` mapping of the one run, which is also the one entry.
+    One(B::One),
 }
 
 /// Where a [`Mapping`]'s entries are.
@@ -233,10 +235,6 @@ impl<B: DmaBackend> Mapping<B> {
         if reach != 0 && size as u64 - 1 > reach {
             return Err(ERANGE);
         }
-        // Typically one entry per run: reserve them, so that mapping allocates once; a single
-        // entry is kept inline.
-        let mut rec = backend.direct(dir, attrs);
-        rec.reserve(ranges.runs())?;
         // Without a translating IOMMU, MMIO is reached at its own address, which the DMA API
         // would refuse with a warning when the mask cannot hold it: refuse it quietly here.
         if mmio && granule == 0 {
@@ -247,12 +245,42 @@ impl<B: DmaBackend> Mapping<B> {
             // out DMA-contiguous, and limits that admit the whole buffer never split one. Only
             // the DMA calls remain; the record of the mappings is the entries.
             if limits.admits(size) {
-                rec.extend(ranges.phys_runs())?;
-                return done(Entries::Record, MapType::Direct, Undo::Direct(rec));
+                return Self::map_mmio_runs(&backend, ranges, dir, attrs, done);
             }
         }
+        // Typically one entry per run: reserve them, so that mapping allocates once; a single
+        // entry is kept inline.
+        let mut rec = backend.direct(dir, attrs);
+        rec.reserve(ranges.runs())?;
         let entries = Self::map_direct(&mut rec, ranges, &limits)?;
         done(entries, MapType::Direct, Undo::Direct(rec))
+    }
+
+    /// MMIO reached at its own address, with limits that admit the whole buffer: each run is
+    /// one mapping and one entry. One run is mapped alone ([`DmaBackend::map_one`]), without a
+    /// record of many; ranges of which no two are adjacent are each a run, mapped without
+    /// comparing each with the next.
+    #[inline(always)]
+    fn map_mmio_runs(
+        backend: &B,
+        ranges: &Ranges,
+        dir: DataDirection,
+        attrs: Attrs,
+        done: impl FnOnce(Entries, MapType, Undo<B>) -> Result<Self>,
+    ) -> Result<Self> {
+        if ranges.runs() == 1 {
+            let r = ranges.phys_runs().next().ok_or(EINVAL)?;
+            let one = backend.map_one(r, dir, attrs)?;
+            return done(Entries::One(one.seg()), MapType::Direct, Undo::One(one));
+        }
+        let mut rec = backend.direct(dir, attrs);
+        rec.reserve(ranges.runs())?;
+        if ranges.runs() == ranges.len() {
+            rec.extend(ranges.phys_ranges())?;
+        } else {
+            rec.extend(ranges.phys_runs())?;
+        }
+        done(Entries::Record, MapType::Direct, Undo::Direct(rec))
     }
 
     /// Links the runs into `iova` and syncs it: one entry, unless the importer's limits split
@@ -367,8 +395,10 @@ impl<B: DmaBackend> Mapping<B> {
     /// The ranges `dma_map_phys()` mapped, as it mapped them: the units of unmapping and of
     /// CPU syncs. Empty on the IOVA and bus-address paths.
     pub fn mapped_runs(&self) -> &[DmaVec] {
-        match &self.undo {
-            Undo::Direct(rec) => rec.as_slice(),
+        match (&self.undo, &self.entries) {
+            (Undo::Direct(rec), _) => rec.as_slice(),
+            // The one mapping is the one entry.
+            (Undo::One(_), Entries::One(e)) => core::slice::from_ref(e),
             _ => &[],
         }
     }
@@ -376,8 +406,10 @@ impl<B: DmaBackend> Mapping<B> {
     /// Syncs the `dma_map_phys()` mappings for the CPU (`for_cpu`) or back for the device;
     /// nothing on the IOVA and bus-address paths, which only map what needs no sync.
     pub fn sync(&self, for_cpu: bool) {
-        if let Undo::Direct(rec) = &self.undo {
-            rec.sync(for_cpu);
+        match &self.undo {
+            Undo::Direct(rec) => rec.sync(for_cpu),
+            Undo::One(one) => one.sync(for_cpu),
+            _ => {}
         }
     }
 
@@ -535,16 +567,7 @@ mod tests {
             Ok(())
         }
         fn push(&mut self, r: PhysRange) -> Result<u64> {
-            let n = self.f.maps.get();
-            self.f.maps.set(n + 1);
-            if self.f.fail_map_at == Some(n) {
-                return Err(ENOMEM);
-            }
-            self.f.log(Call::Map {
-                phys: r.phys(),
-                len: r.len(),
-            });
-            let seg = v_at(r.phys() + DIRECT_OFFSET, r.len());
+            let seg = self.f.map(r)?;
             if self.v.capacity() == 0 && self.one.len == 0 {
                 self.one = seg;
             } else {
@@ -580,9 +603,48 @@ mod tests {
         }
     }
 
+    /// The fake's mapping of one run: logged as a map, and as an unmap when dropped.
+    struct FakeOne<'a> {
+        f: &'a Fake,
+        seg: DmaVec,
+    }
+
+    impl DirectOne for FakeOne<'_> {
+        fn seg(&self) -> DmaVec {
+            self.seg
+        }
+        fn sync(&self, _for_cpu: bool) {}
+    }
+
+    impl Drop for FakeOne<'_> {
+        fn drop(&mut self) {
+            self.f.log(Call::Unmap {
+                addr: self.seg.addr,
+                len: self.seg.len,
+            });
+        }
+    }
+
+    impl Fake {
+        /// Counts a `dma_map_phys()` and logs it: `ENOMEM` if it is the one to fail.
+        fn map(&self, r: PhysRange) -> Result<DmaVec> {
+            let n = self.maps.get();
+            self.maps.set(n + 1);
+            if self.fail_map_at == Some(n) {
+                return Err(ENOMEM);
+            }
+            self.log(Call::Map {
+                phys: r.phys(),
+                len: r.len(),
+            });
+            Ok(v_at(r.phys() + DIRECT_OFFSET, r.len()))
+        }
+    }
+
     impl<'a> DmaBackend for &'a Fake {
         type Iova = FakeIova<'a>;
         type Direct = FakeDirect<'a>;
+        type One = FakeOne<'a>;
 
         fn p2p_type(&self, _p: &Provider) -> P2pType {
             self.p2p
@@ -625,6 +687,12 @@ mod tests {
                 one: v_at(0, 0),
                 v: KVec::new(),
             }
+        }
+        fn map_one(&self, r: PhysRange, _d: DataDirection, _a: Attrs) -> Result<FakeOne<'a>> {
+            Ok(FakeOne {
+                f: self,
+                seg: self.map(r)?,
+            })
         }
     }
 
@@ -949,13 +1017,27 @@ mod tests {
             assert_eq!(f.count(|c| matches!(c, Call::Map { .. })), 4);
             assert_eq!(f.count(|c| matches!(c, Call::Unmap { .. })), 4);
         }
-        // A single run is kept inline.
+        // A single run is mapped alone, kept inline: one map, one unmap of it, and its entry
+        // is the mapping that syncs and unmaps.
         let mut f = Fake::new(false);
         f.granule = 0;
         let m = Mapping::map(&f, &rg(&r[1..3])?, Some(&p), BIDI)?;
-        assert_eq!(m.entries(), &[v_at(0x1000 + DIRECT_OFFSET, 3 * P)]);
+        let one = v_at(0x1000 + DIRECT_OFFSET, 3 * P);
+        assert_eq!(m.entries(), &[one]);
+        assert_eq!(m.mapped_runs(), &[one]);
         assert_eq!(m.heap_bytes(), 0);
         drop(m);
+        let (phys, len) = (0x1000, 3 * P);
+        assert_eq!(f.count(|c| *c == Call::Map { phys, len }), 1);
+        let (addr, len) = (one.addr, one.len);
+        assert_eq!(&unmaps(&f)?[..], &[Call::Unmap { addr, len }]);
+        // Its failure leaves nothing mapped.
+        let mut f = Fake::new(false);
+        f.granule = 0;
+        f.fail_map_at = Some(0);
+        let e = Mapping::map(&f, &rg(&r[1..3])?, Some(&p), BIDI).err();
+        assert_eq!(e, Some(ENOMEM));
+        assert_eq!(f.calls.borrow().len(), 0);
         for k in 0..4usize {
             let mut f = Fake::new(false);
             f.granule = 0;

@@ -43,7 +43,7 @@ cell() {
 	request $run BENCH "$1x$2-$3" "$@"
 }
 
-# profile_cell N SIZE ADJACENT: where A's time goes beyond F (path F D A).
+# profile_cell N SIZE ADJACENT: where A's time goes beyond F (path F D A K (A-K)/F).
 profile_cell() {
 	request /sys/kernel/debug/dmavec_bench/profile PROFILE "profile-$1x$2-$3" "$@"
 }
