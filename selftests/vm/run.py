@@ -292,8 +292,8 @@ class Result:
 
 DUMP = "DMESG| "
 KNOWN = {"BOOTED": 1, "DONE": 1, "STEP": 3, "BEGIN": 3, "END": 3, "EXPECT": 2,
-         "EXPECT-END": 2, "BENCH": 10, "REVOKE": 4, "PROFILE": 7, "VFIOBENCH": 10, "IIOBENCH": 6, "DEMO": 1,
-         "DMESG-BEGIN": 1, "DMESG-END": 1}
+         "EXPECT-END": 2, "BENCH": 10, "REVOKE": 4, "PROFILE": 9, "VFIOBENCH": 10,
+         "IIOBENCH": 6, "IIORATIO": 3, "DEMO": 1, "DMESG-BEGIN": 1, "DMESG-END": 1}
 
 
 def judge(lines, res, timed_out, exempt):
