@@ -66,6 +66,10 @@ if [ "${1:-}" = map ]; then
 		profile_cell $n 4096 0
 		cell $n 4096 0
 	done
+	if [ "$bar" -ge $((8 << 30)) ]; then
+		profile_cell 2 $((3 << 30)) 0
+		cell 2 $((3 << 30)) 0
+	fi
 	exit $status
 fi
 
@@ -73,9 +77,11 @@ for k in 1 8 64; do
 	revoke_cell $k
 done
 
-# The fixed cost of a mapping, split: one range, and 64.
+# The fixed cost of a mapping, split: one range, and 64; and two of 3 GiB
+# where the BAR holds them.
 profile_cell 1 4096 0
 profile_cell 64 4096 0
+[ "$bar" -ge $((8 << 30)) ] && profile_cell 2 $((3 << 30)) 0
 
 for n in 1 64 4096; do
 	for size in 4096 65536 2097152; do
