@@ -48,6 +48,21 @@ profile_cell() {
 	request /sys/kernel/debug/dmavec_bench/profile PROFILE "profile-$1x$2-$3" "$@"
 }
 
+# The cells whose fixed cost the profile splits: one range of 4 KiB, 64, and
+# two of 3 GiB where the BAR holds them. After each profile, the command
+# given as arguments runs with the cell's arguments (cell: its map row; true:
+# nothing).
+profiled_cells() {
+	for c in "1 4096 0" "64 4096 0"; do
+		profile_cell $c
+		"$@" $c
+	done
+	if [ "$bar" -ge $((8 << 30)) ]; then
+		profile_cell 2 $((3 << 30)) 0
+		"$@" 2 $((3 << 30)) 0
+	fi
+}
+
 # revoke_cell K: revocation with K live attachments, and mapping them again.
 revoke_cell() {
 	request $revoke REVOKE "revoke-$1" "$@"
@@ -62,14 +77,7 @@ if [ "${1:-}" = smoke ]; then
 fi
 
 if [ "${1:-}" = map ]; then
-	for n in 1 64; do
-		profile_cell $n 4096 0
-		cell $n 4096 0
-	done
-	if [ "$bar" -ge $((8 << 30)) ]; then
-		profile_cell 2 $((3 << 30)) 0
-		cell 2 $((3 << 30)) 0
-	fi
+	profiled_cells cell
 	exit $status
 fi
 
@@ -77,11 +85,8 @@ for k in 1 8 64; do
 	revoke_cell $k
 done
 
-# The fixed cost of a mapping, split: one range, and 64; and two of 3 GiB
-# where the BAR holds them.
-profile_cell 1 4096 0
-profile_cell 64 4096 0
-[ "$bar" -ge $((8 << 30)) ] && profile_cell 2 $((3 << 30)) 0
+# The fixed cost of a mapping, split (the matrix below has their rows).
+profiled_cells true
 
 for n in 1 64 4096; do
 	for size in 4096 65536 2097152; do
