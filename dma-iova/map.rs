@@ -104,7 +104,7 @@ pub trait DmaBackend {
 /// [`PhysMapping`](kernel::dma::iova::PhysMapping) for the real one.
 pub trait DirectOne {
     /// The mapping: its DMA address and length.
-    fn seg(&self) -> DmaVec;
+    fn seg(&self) -> &DmaVec;
     /// Syncs the mapping for the CPU (`for_cpu`) or back for the device.
     fn sync(&self, for_cpu: bool);
 }

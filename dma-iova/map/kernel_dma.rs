@@ -154,11 +154,8 @@ impl<'a> DmaBackend for KernelDma<'a> {
 
 impl DirectOne for PhysMapping<'_> {
     #[inline]
-    fn seg(&self) -> DmaVec {
-        DmaVec {
-            addr: self.addr(),
-            len: self.len(),
-        }
+    fn seg(&self) -> &DmaVec {
+        self.as_dma_vec()
     }
 
     fn sync(&self, for_cpu: bool) {

@@ -66,7 +66,8 @@ enum Entries {
     One(DmaVec),
     /// An array of them.
     Many(KVec<DmaVec>),
-    /// The direct path's record of its `dma_map_phys()` mappings: one entry per run.
+    /// The direct path's `dma_map_phys()` mappings, as recorded ([`Undo::Direct`]) or as the
+    /// one mapping ([`Undo::One`]): one entry per run.
     Record,
 }
 
@@ -271,7 +272,7 @@ impl<B: DmaBackend> Mapping<B> {
         if ranges.runs() == 1 {
             let r = ranges.phys_runs().next().ok_or(EINVAL)?;
             let one = backend.map_one(r, dir, attrs)?;
-            return done(Entries::One(one.seg()), MapType::Direct, Undo::One(one));
+            return done(Entries::Record, MapType::Direct, Undo::One(one));
         }
         let mut rec = backend.direct(dir, attrs);
         rec.reserve(ranges.runs())?;
@@ -359,6 +360,7 @@ impl<B: DmaBackend> Mapping<B> {
             (Entries::One(e), _) => core::slice::from_ref(e),
             (Entries::Many(v), _) => v,
             (Entries::Record, Undo::Direct(rec)) => rec.as_slice(),
+            (Entries::Record, Undo::One(one)) => core::slice::from_ref(one.seg()),
             (Entries::Record, _) => &[],
         }
     }
@@ -397,8 +399,7 @@ impl<B: DmaBackend> Mapping<B> {
     pub fn mapped_runs(&self) -> &[DmaVec] {
         match (&self.undo, &self.entries) {
             (Undo::Direct(rec), _) => rec.as_slice(),
-            // The one mapping is the one entry.
-            (Undo::One(_), Entries::One(e)) => core::slice::from_ref(e),
+            (Undo::One(one), _) => core::slice::from_ref(one.seg()),
             _ => &[],
         }
     }
@@ -610,8 +611,8 @@ mod tests {
     }
 
     impl DirectOne for FakeOne<'_> {
-        fn seg(&self) -> DmaVec {
-            self.seg
+        fn seg(&self) -> &DmaVec {
+            &self.seg
         }
         fn sync(&self, _for_cpu: bool) {}
     }

@@ -615,6 +615,13 @@ impl PhysMapping<'_> {
         false
     }
 
+    /// The mapping as a segment, its DMA address and length: a user whose one segment is the
+    /// mapping itself needs no copy of it.
+    #[inline]
+    pub fn as_dma_vec(&self) -> &DmaVec {
+        &self.seg
+    }
+
     /// Syncs the mapping for the CPU (`for_cpu`) or back for the device.
     pub fn sync(&self, for_cpu: bool) {
         // SAFETY: `self.seg` is a live mapping of this device with `self.dir`.
