@@ -255,7 +255,9 @@ def qemu_cmd(a, shm, agent_path, qmp_path):
         # 256-byte BAR0 unless it takes a whole page.
         append += "pci=resource_alignment=12@pci:1af4:1110 "
     append += a.append
-    return (["qemu-system-x86_64", "-accel", "tcg", "-m", a.memory, "-smp", "2",
+    # -icount: the guest clock counts instructions (1 ns each), not host time.
+    icount = ["-icount", "shift=0,sleep=off"] if a.icount else []
+    return (["qemu-system-x86_64", "-accel", "tcg", *icount, "-m", a.memory, "-smp", "2",
              "-machine", "q35,kernel-irqchip=split", "-nographic",
              # Native PCIe hotplug (pciehp) for the root port, not ACPI hotplug:
              # device_del then reaches the guest as an attention-button press.
@@ -428,6 +430,10 @@ def main():
                    help="lazy IOTLB invalidation (iommu.strict=0, and no caching mode)")
     p.add_argument("--shm-size", type=lambda s: int(s, 0), default=16 << 20)
     p.add_argument("--edu-dma-mask", default="0xffffffffffffffff")
+    p.add_argument("--icount", action="store_true",
+                   help="guest clock = instructions executed (QEMU -icount shift=0): "
+                   "a time the guest measures is then an instruction count, the same "
+                   "from boot to boot whatever the host does")
     p.add_argument("--memory", default="2G")
     p.add_argument("--timeout", type=int, default=600)
     p.add_argument("--append", default="")
