@@ -25,7 +25,7 @@
 //! the direct path the entries double as the unmap record as long as they match the mapped runs
 //! one to one; a separate record is only kept when they do not (merged or split entries). MMIO
 //! of one run on the direct path is one mapping ([`DmaBackend::map_one`]), kept in the
-//! [`Mapping`] with its one entry.
+//! [`Mapping`]; its segment is the one entry.
 //!
 //! Every failure unwinds exactly what was done, and dropping a [`Mapping`] unmaps it. The DMA
 //! calls go through a [`DmaBackend`], so that the KUnit suite can force each path and inject a
